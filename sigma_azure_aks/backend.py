@@ -1,0 +1,324 @@
+"""The `sentinel` target: pySigma-backend-kusto's KQL, with Sigma's meaning kept exactly.
+
+Where the stock Kusto backend is already right, this target writes the same text. It differs on:
+wildcards inside values and `?` (whole-value, case-insensitive glob via an anchored regex), keyword
+searches (`* contains`), member access into dynamic columns, `null` (absent or empty), `|cased`,
+`|fieldref`, IPv6 ranges, numbers, `|all`, and string literals (exact for any character).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, ClassVar
+
+from sigma.backends.kusto import KustoBackend
+from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
+from sigma.conversion.state import ConversionState
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.types import (
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaFieldReference,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+from . import kql
+from .pipelines import ITEM_PREFIX, PRIORITY, require_table_pipeline, sentinel_default_pipeline
+from .tables import TABLES
+from .transformations import QUERY_TABLE, SENTINEL_BACKEND_NAME, rule_label
+
+_RE_FLAGS = {
+    SigmaRegularExpressionFlag.IGNORECASE: "i",
+    SigmaRegularExpressionFlag.MULTILINE: "m",
+    SigmaRegularExpressionFlag.DOTALL: "s",
+}
+_OPERATORS: dict[tuple[str, bool], str] = {
+    # (kind, case-sensitive) -> KQL operator
+    ("eq", False): "=~",
+    ("eq", True): "==",
+    ("startswith", False): "startswith",
+    ("startswith", True): "startswith_cs",
+    ("endswith", False): "endswith",
+    ("endswith", True): "endswith_cs",
+    ("contains", False): "contains",
+    ("contains", True): "contains_cs",
+    ("in", False): "in~",
+    ("in", True): "in",
+}
+
+
+def _glob_parts(value: SigmaString) -> list[str | kql.Wildcard]:
+    wildcards = {SpecialChars.WILDCARD_MULTI: kql.Wildcard.MULTI, SpecialChars.WILDCARD_SINGLE: kql.Wildcard.SINGLE}
+    return [wildcards[part] if isinstance(part, SpecialChars) else part for part in value.s]
+
+
+def _string_shape(value: SigmaString) -> tuple[str, str | None]:
+    """How a Sigma string is matched: ('eq'|'startswith'|'endswith'|'contains', text),
+    ('glob', None) for a pattern with inner or single wildcards, ('any', None) for only `*`."""
+    parts = value.s
+    unresolved = [part for part in parts if not isinstance(part, (str, SpecialChars))]
+    if unresolved:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"the value '{value}' holds the placeholder {unresolved[0]}, which no pipeline expanded; "
+            "add a pipeline that expands placeholders or write the values out"
+        )
+    if not parts:
+        return "eq", ""
+    if all(part == SpecialChars.WILDCARD_MULTI for part in parts):
+        return "any", None
+    lead = parts[0] == SpecialChars.WILDCARD_MULTI
+    trail = parts[-1] == SpecialChars.WILDCARD_MULTI
+    inner = parts[int(lead) : len(parts) - int(trail)]
+    if any(isinstance(part, SpecialChars) for part in inner):
+        return "glob", None
+    text = "".join(inner)  # type: ignore[arg-type]
+    kind = "contains" if lead and trail else "endswith" if lead else "startswith" if trail else "eq"
+    return kind, text
+
+
+class SentinelBackend(KustoBackend):
+    """Microsoft Sentinel KQL with exact Sigma semantics (identifier `sentinel`)."""
+
+    name: ClassVar[str] = SENTINEL_BACKEND_NAME
+    identifier: ClassVar[str] = "sentinel"
+    formats: ClassVar[dict[str, str]] = {
+        "default": "KQL query: the table, then one where clause",
+        "yaml": "Azure-Sentinel analytics rule template (YAML)",
+        "arm": "ARM template of Sentinel scheduled analytics rules (Analytics > Import, az deployment)",
+        "json": "Sentinel REST API analytics rule bodies (JSON)",
+    }
+    requires_pipeline: ClassVar[bool] = False
+    convert_and_as_in: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        processing_pipeline: ProcessingPipeline | None = None,
+        collect_errors: bool = False,
+        **backend_options: Any,
+    ) -> None:
+        super().__init__(processing_pipeline, collect_errors, **backend_options)
+        user_items = processing_pipeline.items if processing_pipeline is not None else []
+        user_chose_ours = any((item.identifier or "").startswith(ITEM_PREFIX) for item in user_items)
+        # With no pipeline of ours given, apply them all: each claims only its own log sources.
+        self.backend_processing_pipeline = ProcessingPipeline() if user_chose_ours else sentinel_default_pipeline()
+        self.output_format_processing_pipeline = defaultdict(require_table_pipeline)
+        self.backend_processing_pipeline.priority = PRIORITY
+
+    # ---- fields ------------------------------------------------------------------------------
+    def escape_and_quote_field(self, field_name: str) -> str:
+        """A column name as it is; a member access (from our field maps) as it is; anything else
+        as a bracketed column name."""
+        if kql.is_column_name(field_name) or kql.is_member_access(field_name):
+            return field_name
+        return f"[{kql.string_literal(field_name)}]"
+
+    def _string_operand(self, field_name: str) -> str:
+        """The field as a string: member access into dynamic values goes through tostring()."""
+        rendered = self.escape_and_quote_field(field_name)
+        return rendered if kql.is_column_name(field_name) else f"tostring({rendered})"
+
+    def _column_type(self, field_name: str, state: ConversionState) -> str:
+        table = state.processing_state.get(QUERY_TABLE)
+        if not kql.is_column_name(field_name):
+            return "dynamic"
+        return TABLES.get(table or "", {}).get(field_name, "string")
+
+    # ---- strings -----------------------------------------------------------------------------
+    def convert_value_str(self, s: SigmaString | SigmaNumber, state: ConversionState) -> str:
+        if isinstance(s, SigmaNumber):
+            return kql.string_literal(str(s))
+        return kql.string_literal(_plain_text(s))
+
+    def _match_string(self, field_name: str, value: SigmaString) -> str:
+        cased = isinstance(value, SigmaCasedString)
+        operand = self._string_operand(field_name)
+        kind, text = _string_shape(value)
+        if kind == "any":
+            # `*` matches any value, the empty one included, but not an absent member.
+            return f"isnotnull({self.escape_and_quote_field(field_name)})"
+        if kind == "glob":
+            pattern = kql.glob_regex(_glob_parts(value), case_sensitive=cased)
+            return f"{operand} matches regex {kql.string_literal(pattern)}"
+        assert text is not None
+        return f"{operand} {_OPERATORS[(kind, cased)]} {kql.string_literal(text)}"
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return self._match_string(cond.field, cond.value)
+
+    def convert_condition_field_eq_val_str_case_sensitive(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return self._match_string(cond.field, cond.value)
+
+    def decide_convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> bool:
+        if not super().decide_convert_condition_as_in_expression(cond, state):
+            return False
+        values = [arg.value for arg in cond.args]  # type: ignore[union-attr]
+        if any(isinstance(v, SigmaNumber) for v in values):
+            return False  # numbers compare as numbers, one by one
+        return len({isinstance(v, SigmaCasedString) for v in values}) == 1
+
+    def convert_condition_as_in_expression(self, cond: ConditionOR | ConditionAND, state: ConversionState) -> str:
+        """`field in~ (plain values)`, then `or` each pattern value, as the stock target lays it out."""
+        field_name = cond.args[0].field  # type: ignore[union-attr]
+        values: list[SigmaString] = [arg.value for arg in cond.args]  # type: ignore[union-attr]
+        cased = isinstance(values[0], SigmaCasedString)
+        plain = [v for v in values if not v.contains_special()]
+        patterns = [v for v in values if v.contains_special()]
+        parts = []
+        if plain:
+            literals = self.list_separator.join(kql.string_literal(_plain_text(v)) for v in plain)
+            parts.append(f"{self._string_operand(field_name)} {_OPERATORS[('in', cased)]} ({literals})")
+        parts.extend(self._match_string(field_name, v) for v in patterns)
+        return f"{self.token_separator}{self.or_token}{self.token_separator}".join(parts)
+
+    # ---- keywords ----------------------------------------------------------------------------
+    def convert_condition_val_str(self, cond: Any, state: ConversionState) -> str:
+        """A keyword: the text occurs anywhere in the event, case-insensitively."""
+        value: SigmaString = cond.value
+        kind, text = _string_shape(value)
+        if kind == "any":
+            return "true"
+        if kind == "glob":
+            raise SigmaFeatureNotSupportedByBackendError(
+                f"keyword '{value}' has a wildcard inside it; KQL has no full-row pattern search. "
+                "Bind it to a field instead."
+            )
+        operator = "contains_cs" if isinstance(value, SigmaCasedString) else "contains"
+        return f"* {operator} {kql.string_literal(text or '')}"
+
+    def convert_condition_val_num(self, cond: Any, state: ConversionState) -> str:
+        return f"* contains {kql.string_literal(str(cond.value))}"
+
+    def convert_condition_val_re(self, cond: Any, state: ConversionState) -> str:
+        raise SigmaFeatureNotSupportedByBackendError(
+            "a regular expression as a keyword (no field) cannot be expressed in KQL; bind it to a field"
+        )
+
+    # ---- numbers, null, exists, compare -------------------------------------------------------
+    def convert_condition_field_eq_val_num(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+        kind = self._column_type(cond.field, state)
+        field_expr = self.escape_and_quote_field(cond.field)
+        if kind in {"int", "long", "real", "decimal"}:
+            return f"{field_expr} == {cond.value}"
+        if kind == "dynamic":
+            return f"toreal({field_expr}) == {cond.value}"
+        return f"{field_expr} == {kql.string_literal(str(cond.value))}"
+
+    def convert_condition_field_compare_op_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        value: SigmaCompareExpression = cond.value
+        kind = self._column_type(cond.field, state)
+        field_expr = self.escape_and_quote_field(cond.field)
+        if kind not in {"int", "long", "real", "decimal"}:
+            field_expr = f"toreal({field_expr})"
+        return f"{field_expr} {self.compare_operators[value.op]} {value.number}"
+
+    def convert_condition_field_eq_val_null(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+        return f"isempty({self._string_operand(cond.field)})"
+
+    def convert_condition_field_exists(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+        return f"isnotempty({self._string_operand(cond.field)})"
+
+    def convert_condition_field_not_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        return f"isempty({self._string_operand(cond.field)})"
+
+    # ---- regex, cidr, field references --------------------------------------------------------
+    def convert_condition_field_eq_val_re(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+        value: SigmaRegularExpression = cond.value
+        flags = "".join(sorted(_RE_FLAGS[flag] for flag in value.flags))
+        pattern = (f"(?{flags})" if flags else "") + value.regexp
+        return f"{self._string_operand(cond.field)} matches regex {kql.string_literal(pattern)}"
+
+    def convert_condition_field_eq_val_cidr(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        value: SigmaCIDRExpression = cond.value
+        network = value.network
+        function = "ipv6_is_in_range" if network.version == 6 else "ipv4_is_in_range"
+        return f"{function}({self._string_operand(cond.field)}, {kql.string_literal(str(network))})"
+
+    def convert_condition_field_eq_field(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+        value: SigmaFieldReference = cond.value
+        left = self._string_operand(cond.field)
+        right = self._string_operand(value.field)
+        kind = (
+            "contains"
+            if value.starts_with and value.ends_with
+            else "endswith"
+            if value.starts_with
+            else "startswith"
+            if value.ends_with
+            else "eq"
+        )
+        return f"{left} {_OPERATORS[(kind, False)]} {right}"
+
+    # ---- output --------------------------------------------------------------------------------
+    def finalize_query(
+        self, rule: Any, query: Any, index: int, state: ConversionState, output_format: str
+    ) -> Any:
+        """The pipeline's postprocessing writes the table first; then the format wraps the query."""
+        if output_format not in self.formats:
+            return super().finalize_query(rule, query, index, state, output_format)
+        kql_text = self.last_processing_pipeline.postprocess_query(rule, query)
+        return getattr(self, f"finalize_query_{output_format}")(rule, kql_text, index, state)
+
+    def finalize_query_default(self, rule: Any, query: Any, index: int, state: ConversionState) -> Any:
+        return query
+
+    def _analytics(self, rule: Any, query: str, state: ConversionState, output_format: str) -> Any:
+        from .analytics import render_rule  # the wrapper is only loaded when asked for
+
+        table = state.processing_state.get(QUERY_TABLE)
+        try:
+            return render_rule(rule, query, table, output_format, self.backend_options)
+        except ValueError as error:
+            raise SigmaFeatureNotSupportedByBackendError(f"{rule_label(rule)}: {error}") from error
+
+    def finalize_query_yaml(self, rule: Any, query: Any, index: int, state: ConversionState) -> Any:
+        return self._analytics(rule, query, state, "yaml")
+
+    def finalize_query_arm(self, rule: Any, query: Any, index: int, state: ConversionState) -> Any:
+        return self._analytics(rule, query, state, "arm")
+
+    def finalize_query_json(self, rule: Any, query: Any, index: int, state: ConversionState) -> Any:
+        return self._analytics(rule, query, state, "json")
+
+    def finalize_output_default(self, queries: list[Any]) -> Any:
+        return queries
+
+    def finalize_output_yaml(self, queries: list[Any]) -> Any:
+        from .analytics import combine_output
+
+        return combine_output(queries, "yaml")
+
+    def finalize_output_arm(self, queries: list[Any]) -> Any:
+        from .analytics import combine_output
+
+        return combine_output(queries, "arm")
+
+    def finalize_output_json(self, queries: list[Any]) -> Any:
+        from .analytics import combine_output
+
+        return combine_output(queries, "json")
+
+
+def _plain_text(value: SigmaString) -> str:
+    """The characters of a Sigma string, wildcards read as literal `*`/`?` (only used where none are)."""
+    return "".join(
+        part if isinstance(part, str) else ("*" if part == SpecialChars.WILDCARD_MULTI else "?")
+        for part in value.s
+    )

@@ -1,0 +1,96 @@
+"""KQL text building blocks: string literals, column and member accessors, glob and regex patterns.
+
+Everything the Sentinel target writes into a query that comes from a rule passes through here, so
+that no value in a rule can change the structure of the query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import Enum
+
+# Escapes Kusto string literals understand inside "...". Every other character below U+0020, DEL,
+# and the Unicode line and paragraph separators are written as \uXXXX so that the literal always
+# stays on one line; everything else is written as it is.
+_NAMED_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+_NEEDS_ESCAPE = re.compile(r'[\\"\x00-\x1f\x7f\u0085\u2028\u2029]')
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return _NAMED_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def string_literal(value: str) -> str:
+    """A double-quoted KQL string literal that decodes to exactly `value`."""
+    return '"' + _NEEDS_ESCAPE.sub(_escape_char, value) + '"'
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Words that cannot follow a dot as a plain member name; written in brackets instead.
+_KQL_KEYWORDS = frozenset(
+    """and as asc between by consume contains count datatable declare desc distinct dynamic
+    endswith evaluate extend facet false find has hasprefix hassuffix in invoke join kind let limit
+    matches not null of on or order parse print project range reduce regex render sample search
+    serialize sort startswith summarize take top toscalar true typeof union where with""".split()
+)
+
+
+def is_column_name(name: str) -> bool:
+    """True when `name` is a plain column identifier (no member access)."""
+    return bool(_IDENTIFIER.match(name))
+
+
+_MEMBER_ACCESS = re.compile(
+    r'^(?:parse_json\([A-Za-z_][A-Za-z0-9_]*\)|[A-Za-z_][A-Za-z0-9_]*)'
+    r'(?:\.[A-Za-z_][A-Za-z0-9_]*|\["(?:[^"\\\x00-\x1f]|\\.)*"\])+$'
+)
+
+
+def is_member_access(expression: str) -> bool:
+    """True for the member accesses :func:`member_access` writes (`Col.a`, `Col["x/y"]`, ...)."""
+    return bool(_MEMBER_ACCESS.match(expression))
+
+
+def member_access(column: str, path: Iterable[str], json_text: bool = False) -> str:
+    """Member access into a dynamic column, e.g. ``Properties_d.message`` or ``Claims_d["http://x/y"]``.
+
+    With `json_text`, the column holds JSON as text and is parsed first (``parse_json(HTTPRequest)``).
+    """
+    expr = f"parse_json({column})" if json_text else column
+    for segment in path:
+        if _IDENTIFIER.match(segment) and segment.lower() not in _KQL_KEYWORDS:
+            expr += f".{segment}"
+        else:
+            expr += f"[{string_literal(segment)}]"
+    return expr
+
+
+# RE2 metacharacters; everything else stands for itself in a pattern.
+_RE2_META = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+
+def regex_escape(text: str) -> str:
+    """Escape `text` so that RE2 (Kusto's regex engine) matches it literally."""
+    return _RE2_META.sub(r"\\\1", text)
+
+
+class Wildcard(Enum):
+    """Wildcards of a Sigma glob: ``*`` (any run of characters) and ``?`` (one character)."""
+
+    MULTI = ".*"
+    SINGLE = "."
+
+
+def glob_regex(parts: Iterable[str | Wildcard], *, case_sensitive: bool) -> str:
+    """Anchored RE2 pattern matching the whole value against a Sigma glob given as parts."""
+    body = "".join(part.value if isinstance(part, Wildcard) else regex_escape(part) for part in parts)
+    flags = "(?s)" if case_sensitive else "(?is)"
+    return f"{flags}^{body}$"

@@ -1,0 +1,206 @@
+"""pySigma transformations of this package: claim a table for a rule, map its fields, expand
+status spellings, refuse what the stock Kusto target would render wrong, and prepend the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigma.conditions import ConditionAND
+from sigma.exceptions import SigmaTransformationError
+from sigma.processing.postprocessing import QueryPostprocessingTransformation
+from sigma.processing.transformations.base import (
+    DetectionItemTransformation,
+    PreprocessingTransformation,
+)
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaLogSource, SigmaRule
+from sigma.types import SigmaCasedString, SigmaFieldReference, SigmaString
+
+from .field_maps import STATUS_COLUMN, FieldMap, status_spellings
+from .stock_kusto import stock_kusto_problem
+
+# Pipeline state keys. `query_table` is pySigma-backend-kusto's own key: setting it lets the stock
+# `kusto` target and its pipelines pick the same table.
+QUERY_TABLE = "query_table"
+CLAIMED_BY = "azure_aks_claimed_by"
+STOCK_KUSTO_PREPEND_ID = "kusto_prepend_query_table"
+SENTINEL_BACKEND_NAME = "Microsoft Sentinel (sigma_azure_aks)"
+
+
+def rule_label(rule: Any) -> str:
+    """How error messages name a rule: its file when known, then title and id."""
+    parts = []
+    source = getattr(rule, "source", None)
+    path = getattr(source, "path", None)
+    if path:
+        parts.append(str(path))
+    title = getattr(rule, "title", None)
+    rule_id = getattr(rule, "id", None)
+    parts.append(f"rule '{title}'" + (f" ({rule_id})" if rule_id else ""))
+    return ": ".join(parts)
+
+
+def logsource_matches(logsource: SigmaLogSource, accepted: Iterable[SigmaLogSource]) -> bool:
+    """True when the rule's log source is one of `accepted` (fields left out of those ignored)."""
+    return any(logsource in candidate for candidate in accepted)
+
+
+@dataclass
+class ClaimTableTransformation(PreprocessingTransformation):
+    """Claims a rule for a table when its log source matches and no other pipeline claimed it."""
+
+    claimer: str
+    table: str
+    logsources: tuple[SigmaLogSource, ...]
+
+    def apply(self, rule: Any) -> None:
+        super().apply(rule)
+        state = self._pipeline.state
+        if not isinstance(rule, SigmaRule) or state.get(CLAIMED_BY) is not None:
+            return
+        if logsource_matches(rule.logsource, self.logsources):
+            state[QUERY_TABLE] = self.table
+            state[CLAIMED_BY] = self.claimer
+
+
+@dataclass
+class MapFieldsTransformation(DetectionItemTransformation):
+    """Maps every field of a claimed rule through a FieldMap; an unknown field is an error."""
+
+    field_map: FieldMap
+    _rule: Any = field(init=False, default=None, repr=False)
+
+    def apply(self, rule: Any) -> None:
+        self._rule = rule
+        super().apply(rule)
+
+    def apply_detection_item(self, detection_item: SigmaDetectionItem) -> SigmaDetectionItem | None:
+        name = detection_item.field
+        if name is None:
+            return None
+        target = self.field_map.resolve(name)
+        if target is None:
+            raise SigmaTransformationError(
+                f"{rule_label(self._rule)}: field '{name}' has no {self.field_map.table} column. "
+                f"Supported fields: {', '.join(self.field_map.supported_fields())}. "
+                "Use one of them, or map the field with your own pipeline."
+            )
+        detection_item.field = target.kql()
+        for value in detection_item.value:
+            if isinstance(value, SigmaFieldReference):
+                referenced = self.field_map.resolve(value.field)
+                if referenced is None:
+                    raise SigmaTransformationError(
+                        f"{rule_label(self._rule)}: field '{value.field}' referenced with |fieldref has no "
+                        f"{self.field_map.table} column. Supported fields: "
+                        f"{', '.join(self.field_map.supported_fields())}."
+                    )
+                value.field = referenced.kql()
+        return detection_item
+
+
+def _expanded_values(values: list[Any]) -> list[Any] | None:
+    """Status values with every spelling added; None when nothing changes."""
+    expanded: list[Any] = []
+    changed = False
+    for value in values:
+        expanded.append(value)
+        if isinstance(value, SigmaString) and not value.contains_special():
+            kind = SigmaCasedString if isinstance(value, SigmaCasedString) else SigmaString
+            for spelling in status_spellings(value.to_plain())[1:]:
+                expanded.append(kind(spelling))
+                changed = True
+    return expanded if changed else None
+
+
+@dataclass
+class ExpandStatusSpellingsTransformation(DetectionItemTransformation):
+    """A status value in one spelling (Success) also matches the other (Succeeded)."""
+
+    def apply_detection_item(
+        self, detection_item: SigmaDetectionItem
+    ) -> SigmaDetectionItem | SigmaDetection | None:
+        if detection_item.field != STATUS_COLUMN:
+            return None
+        if detection_item.value_linking is ConditionAND and len(detection_item.value) > 1:
+            # `|all`: each value must match, in any of its spellings.
+            return SigmaDetection(
+                detection_items=[
+                    SigmaDetectionItem(STATUS_COLUMN, [], _expanded_values([value]) or [value])
+                    for value in detection_item.value
+                ],
+                item_linking=ConditionAND,
+            )
+        expanded = _expanded_values(detection_item.value)
+        if expanded is None:
+            return None
+        detection_item.value = expanded
+        return detection_item
+
+
+@dataclass
+class RefuseStockMisrenderingTransformation(DetectionItemTransformation):
+    """Under any target other than `sentinel`, refuse the constructs the stock Kusto target
+    renders wrong (dotted fields, inner wildcards, null, keywords, ...), naming what and why."""
+
+    _rule: Any = field(init=False, default=None, repr=False)
+
+    def apply(self, rule: Any) -> None:
+        if self._pipeline.vars.get("backend") == SENTINEL_BACKEND_NAME:
+            return
+        self._rule = rule
+        super().apply(rule)
+
+    def apply_detection_item(self, detection_item: SigmaDetectionItem) -> None:
+        problem = stock_kusto_problem(detection_item, self._pipeline.state.get(QUERY_TABLE))
+        if problem:
+            raise SigmaTransformationError(
+                f"{rule_label(self._rule)}: {problem}; the stock kusto target would render it wrong. "
+                "Convert with `-t sentinel`, which expresses it exactly."
+            )
+        return None
+
+
+@dataclass
+class PrependTableTransformation(QueryPostprocessingTransformation):
+    """Writes `<table>\\n| where <condition>`, exactly once.
+
+    When pySigma-backend-kusto's own prepend item is in the pipeline too (`-p azure_monitor` beside
+    ours), it writes the same table from the same state key, so this one steps aside.
+    """
+
+    def apply(self, rule: Any, query: Any) -> Any:
+        super().apply(rule, query)
+        table = self._pipeline.state.get(QUERY_TABLE)
+        if not isinstance(query, str) or not table:
+            return query
+        if any(item.identifier == STOCK_KUSTO_PREPEND_ID for item in self._pipeline.postprocessing_items):
+            return query
+        header = f"{table}\n| where "
+        if query.startswith(header):
+            return query
+        return header + query
+
+
+@dataclass
+class RequireTableTransformation(PreprocessingTransformation):
+    """Fails a rule that no pipeline gave a table, naming its log source and the supported ones."""
+
+    supported: list[str]
+
+    def apply(self, rule: Any) -> None:
+        super().apply(rule)
+        if self._pipeline.state.get(QUERY_TABLE):
+            return
+        logsource = getattr(rule, "logsource", None)
+        described = ", ".join(
+            f"{key}: {value}"
+            for key in ("category", "product", "service")
+            if (value := getattr(logsource, key, None))
+        )
+        raise SigmaTransformationError(
+            f"{rule_label(rule)}: no Sentinel table for log source ({described or 'none'}). "
+            f"Supported log sources: {'; '.join(self.supported)}."
+        )
