@@ -1,0 +1,146 @@
+"""Convert many rule files at once: every failure reported with its file, every other rule converted.
+
+Shared by the `export`, `validate` and `replay` commands and usable from Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaRule
+
+from .backend import SentinelBackend
+
+RULE_SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass
+class ConvertedRule:
+    """One rule converted: its source file, the pySigma rule, and its KQL query."""
+
+    path: Path
+    rule: SigmaRule
+    query: str
+    table: str
+
+
+@dataclass
+class RuleFailure:
+    """A file or rule that could not be converted, with a one-line reason."""
+
+    path: Path
+    reason: str
+    rule_id: str | None = None
+
+    def line(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class BatchResult:
+    converted: list[ConvertedRule] = field(default_factory=list)
+    failures: list[RuleFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def rule_files(paths: Iterable[str | Path], suffixes: tuple[str, ...] = RULE_SUFFIXES) -> list[Path]:
+    """The rule files named or found (recursively, sorted) under `paths`."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes))
+        else:
+            found.append(path)
+    return found
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip() or error.__class__.__name__
+    return " ".join(text.split())
+
+
+def load_rules(path: Path) -> tuple[list[SigmaRule], list[RuleFailure]]:
+    """Parse one file; a broken file is a failure, never an exception."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return [], [RuleFailure(path, f"cannot read file: {_one_line(error)}")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return [], [RuleFailure(path, "not a UTF-8 text file")]
+    if not text.strip():
+        return [], [RuleFailure(path, "empty file, no Sigma rule")]
+    try:
+        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+    except Exception as error:  # YAML errors and anything pySigma raises while reading
+        return [], [RuleFailure(path, f"not a valid Sigma rule file: {_one_line(error)}")]
+    failures = [RuleFailure(path, _one_line(error)) for error in collection.errors]
+    rules = []
+    for rule in collection.rules:
+        if isinstance(rule, SigmaRule):
+            if rule.errors:
+                failures.extend(RuleFailure(path, _one_line(e), str(rule.id or "")) for e in rule.errors)
+                continue
+            rules.append(rule)
+        else:
+            failures.append(RuleFailure(path, "correlation rules are not supported by the sentinel target"))
+    if not rules and not failures:
+        failures.append(RuleFailure(path, "no Sigma rule in file"))
+    return rules, failures
+
+
+def convert_paths(
+    paths: Iterable[str | Path],
+    pipeline: ProcessingPipeline | None = None,
+    backend_options: dict[str, Any] | None = None,
+    on_file: Callable[[Path], None] | None = None,
+) -> BatchResult:
+    """Convert every rule under `paths` to KQL with the sentinel target."""
+    result = BatchResult()
+    for converted_or_failure in iter_convert(rule_files(paths), pipeline, backend_options, on_file):
+        if isinstance(converted_or_failure, RuleFailure):
+            result.failures.append(converted_or_failure)
+        else:
+            result.converted.append(converted_or_failure)
+    return result
+
+
+def iter_convert(
+    files: Iterable[Path],
+    pipeline: ProcessingPipeline | None = None,
+    backend_options: dict[str, Any] | None = None,
+    on_file: Callable[[Path], None] | None = None,
+) -> Iterator[ConvertedRule | RuleFailure]:
+    backend = SentinelBackend(pipeline, **(backend_options or {}))
+    for path in files:
+        rules, failures = load_rules(path)
+        yield from failures
+        for rule in rules:
+            yield convert_rule(backend, path, rule)
+        if on_file is not None:
+            on_file(path)
+
+
+def convert_rule(backend: SentinelBackend, path: Path, rule: SigmaRule) -> ConvertedRule | RuleFailure:
+    """One rule through the backend; any error becomes a failure naming the file."""
+    try:
+        queries = backend.convert_rule(rule)
+    except SigmaError as error:
+        return RuleFailure(path, _one_line(error), str(rule.id or ""))
+    except Exception as error:  # a bug must not stop the other rules; report it as such
+        return RuleFailure(path, f"internal error: {error.__class__.__name__}: {_one_line(error)}")
+    if len(queries) != 1:
+        return RuleFailure(path, f"expected one query, got {len(queries)}", str(rule.id or ""))
+    table = backend.last_processing_pipeline.state.get("query_table", "")
+    return ConvertedRule(path, rule, queries[0], table)
