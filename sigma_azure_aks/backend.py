@@ -118,10 +118,10 @@ class SentinelBackend(KustoBackend):
             return field_name
         return f"[{kql.string_literal(field_name)}]"
 
-    def _string_operand(self, field_name: str) -> str:
-        """The field as a string: member access into dynamic values goes through tostring()."""
+    def _string_operand(self, field_name: str, state: ConversionState) -> str:
+        """The field as a string: dynamic members and non-string columns go through tostring()."""
         rendered = self.escape_and_quote_field(field_name)
-        return rendered if kql.is_column_name(field_name) else f"tostring({rendered})"
+        return rendered if self._column_type(field_name, state) == "string" else f"tostring({rendered})"
 
     def _column_type(self, field_name: str, state: ConversionState) -> str:
         table = state.processing_state.get(QUERY_TABLE)
@@ -135,9 +135,9 @@ class SentinelBackend(KustoBackend):
             return kql.string_literal(str(s))
         return kql.string_literal(_plain_text(s))
 
-    def _match_string(self, field_name: str, value: SigmaString) -> str:
+    def _match_string(self, field_name: str, value: SigmaString, state: ConversionState) -> str:
         cased = isinstance(value, SigmaCasedString)
-        operand = self._string_operand(field_name)
+        operand = self._string_operand(field_name, state)
         kind, text = _string_shape(value)
         if kind == "any":
             # `*` matches any value, the empty one included, but not an absent member.
@@ -151,12 +151,12 @@ class SentinelBackend(KustoBackend):
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        return self._match_string(cond.field, cond.value)
+        return self._match_string(cond.field, cond.value, state)
 
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        return self._match_string(cond.field, cond.value)
+        return self._match_string(cond.field, cond.value, state)
 
     def decide_convert_condition_as_in_expression(
         self, cond: ConditionOR | ConditionAND, state: ConversionState
@@ -178,8 +178,8 @@ class SentinelBackend(KustoBackend):
         parts = []
         if plain:
             literals = self.list_separator.join(kql.string_literal(_plain_text(v)) for v in plain)
-            parts.append(f"{self._string_operand(field_name)} {_OPERATORS[('in', cased)]} ({literals})")
-        parts.extend(self._match_string(field_name, v) for v in patterns)
+            parts.append(f"{self._string_operand(field_name, state)} {_OPERATORS[('in', cased)]} ({literals})")
+        parts.extend(self._match_string(field_name, v, state) for v in patterns)
         return f"{self.token_separator}{self.or_token}{self.token_separator}".join(parts)
 
     # ---- keywords ----------------------------------------------------------------------------
@@ -226,22 +226,22 @@ class SentinelBackend(KustoBackend):
         return f"{field_expr} {self.compare_operators[value.op]} {value.number}"
 
     def convert_condition_field_eq_val_null(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
-        return f"isempty({self._string_operand(cond.field)})"
+        return f"isempty({self._string_operand(cond.field, state)})"
 
     def convert_condition_field_exists(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
-        return f"isnotempty({self._string_operand(cond.field)})"
+        return f"isnotempty({self._string_operand(cond.field, state)})"
 
     def convert_condition_field_not_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        return f"isempty({self._string_operand(cond.field)})"
+        return f"isempty({self._string_operand(cond.field, state)})"
 
     # ---- regex, cidr, field references --------------------------------------------------------
     def convert_condition_field_eq_val_re(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
         value: SigmaRegularExpression = cond.value
         flags = "".join(sorted(_RE_FLAGS[flag] for flag in value.flags))
-        pattern = (f"(?{flags})" if flags else "") + value.regexp
-        return f"{self._string_operand(cond.field)} matches regex {kql.string_literal(pattern)}"
+        pattern = (f"(?{flags})" if flags else "") + value.to_plain()
+        return f"{self._string_operand(cond.field, state)} matches regex {kql.string_literal(pattern)}"
 
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -249,18 +249,19 @@ class SentinelBackend(KustoBackend):
         value: SigmaCIDRExpression = cond.value
         network = value.network
         function = "ipv6_is_in_range" if network.version == 6 else "ipv4_is_in_range"
-        return f"{function}({self._string_operand(cond.field)}, {kql.string_literal(str(network))})"
+        return f"{function}({self._string_operand(cond.field, state)}, {kql.string_literal(str(network))})"
 
     def convert_condition_field_eq_field(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
         value: SigmaFieldReference = cond.value
-        left = self._string_operand(cond.field)
-        right = self._string_operand(value.field)
+        left = self._string_operand(cond.field, state)
+        right = self._string_operand(value.field, state)
+        # starts_with: the field's value starts with the referenced field's value
         kind = (
             "contains"
             if value.starts_with and value.ends_with
-            else "endswith"
-            if value.starts_with
             else "startswith"
+            if value.starts_with
+            else "endswith"
             if value.ends_with
             else "eq"
         )

@@ -1,0 +1,25 @@
+"""Shared test helpers: where the external corpus lives, and one-rule conversion."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_dir() -> Path | None:
+    """The shared corpus folder: $SIGMA_AZURE_AKS_SHARED, else ../shared beside the repo."""
+    configured = os.environ.get("SIGMA_AZURE_AKS_SHARED")
+    candidate = Path(configured) if configured else REPO_ROOT.parent / "shared"
+    return candidate if candidate.is_dir() else None
+
+
+@pytest.fixture
+def shared() -> Path:
+    path = shared_dir()
+    if path is None:
+        pytest.skip("shared corpus not found (set SIGMA_AZURE_AKS_SHARED)")
+    return path
