@@ -69,7 +69,7 @@ def stock_kusto_problem(item: SigmaDetectionItem, table: str | None) -> str | No
             problem = f"a numeric comparison on the string column {item.field}"
         elif isinstance(value, SigmaCIDRExpression) and ":" in str(value.network):
             problem = f"the IPv6 range {value.network} (the stock target uses ipv4_is_in_range)"
-        elif isinstance(value, SigmaRegularExpression) and _CONTROL.search(value.regexp):
+        elif isinstance(value, SigmaRegularExpression) and _CONTROL.search(value.to_plain()):
             problem = "a regular expression holding a control character"
         elif isinstance(value, SigmaFieldReference):
             problem = "the |fieldref modifier"
