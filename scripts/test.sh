@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Quick start, whole test suite: on pySigma 1.5.x (what sigma-cli 3.1 installs) and on pySigma 2.0.x.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+pip_quiet() { "$1"/bin/python -m pip install --quiet --disable-pip-version-check "${@:2}"; }
+
+# Microsoft's KQL parser for the tests (package.json pins it).
+npm ci --no-audit --no-fund --loglevel=error
+
+# pySigma 1.5.x line: a normal install, with sigma-cli.
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+pip_quiet .venv -e ".[test]" "sigma-cli==3.1.*" --config-settings editable_mode=compat
+# pySigma 2.0.x line: pySigma 2.0.1 forced in, the kusto backend without its dependency pin,
+# and the independent Sigma evaluator (pySigma-backend-sqlite) for the differential tests.
+[ -x .venv-pysigma2/bin/python ] || "$PYTHON" -m venv .venv-pysigma2
+pip_quiet .venv-pysigma2 "pySigma==2.0.1" "pySigma-backend-sqlite==2.1.1" "PyYAML>=6" \
+    "pytest>=8" "hypothesis>=6" "jsonschema>=4" "duckdb-kql==1.1.2" "certifi"
+pip_quiet .venv-pysigma2 --no-deps "pySigma-backend-kusto==1.0.1"
+pip_quiet .venv-pysigma2 --no-deps -e . --config-settings editable_mode=compat
+
+.venv/bin/ruff check sigma_azure_aks sigma tests benchmarks
+status=0
+echo "== pySigma $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("pySigma"))')"
+.venv/bin/python -m pytest "$@" || status=$?
+echo "== pySigma $(.venv-pysigma2/bin/python -c 'import importlib.metadata as m; print(m.version("pySigma"))')"
+.venv-pysigma2/bin/python -m pytest "$@" || status=$?
+exit $status
