@@ -1,0 +1,186 @@
+"""The three renderings of an analytics rule: Azure-Sentinel YAML template, ARM template, REST body.
+
+Output is deterministic: fixed key order in YAML (the template's customary order), sorted keys in
+JSON, lists in rule order, no timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+
+from . import sentinel_facts as facts
+from .model import AnalyticsRule
+from .options import iso_duration, yaml_duration
+
+FORMATS = ("yaml", "arm", "json")
+_YAML_OPERATOR = {full: short for short, full in facts.TRIGGER_OPERATORS.items()}
+
+
+def _entity_mappings(model: AnalyticsRule) -> list[dict[str, Any]]:
+    return [
+        {
+            "entityType": mapping.entity_type,
+            "fieldMappings": [
+                {"identifier": identifier, "columnName": column}
+                for identifier, column in mapping.field_mappings
+            ],
+        }
+        for mapping in model.entity_mappings
+    ]
+
+
+def properties(model: AnalyticsRule) -> dict[str, Any]:
+    """The `properties` of a Scheduled alert rule (ARM and REST, stable API)."""
+    s = model.settings
+    return {
+        "displayName": model.display_name,
+        "description": model.description,
+        "severity": model.severity,
+        "enabled": model.enabled,
+        "query": model.query,
+        "queryFrequency": iso_duration(s.query_frequency),
+        "queryPeriod": iso_duration(s.query_period),
+        "triggerOperator": s.trigger_operator,
+        "triggerThreshold": s.trigger_threshold,
+        "suppressionDuration": iso_duration(s.suppression_duration),
+        "suppressionEnabled": s.suppression_enabled,
+        "tactics": list(model.tactics),
+        "techniques": list(model.techniques),
+        "entityMappings": _entity_mappings(model),
+        "customDetails": dict(model.custom_details),
+        "alertDetailsOverride": {"alertDisplayNameFormat": model.alert_display_name_format},
+        "eventGroupingSettings": {"aggregationKind": s.event_grouping},
+        "incidentConfiguration": {
+            "createIncident": s.create_incident,
+            "groupingConfiguration": {
+                "enabled": s.grouping_enabled,
+                "reopenClosedIncident": s.reopen_closed_incident,
+                "lookbackDuration": iso_duration(s.grouping_lookback),
+                "matchingMethod": s.grouping_matching,
+                "groupByEntities": [],
+                "groupByAlertDetails": [],
+                "groupByCustomDetails": [],
+            },
+        },
+    }
+
+
+def arm_resource(model: AnalyticsRule) -> dict[str, Any]:
+    return {
+        "type": facts.ARM_RESOURCE_TYPE,
+        "apiVersion": facts.ARM_API_VERSION,
+        "name": f"[concat(parameters('workspace'),'/Microsoft.SecurityInsights/{model.rule_id}')]",
+        "kind": facts.RULE_KIND,
+        "properties": properties(model),
+    }
+
+
+def arm_template(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """An ARM deployment template (export form) holding these alertRules resources."""
+    return {
+        "$schema": facts.ARM_DEPLOYMENT_SCHEMA,
+        "contentVersion": facts.ARM_CONTENT_VERSION,
+        "parameters": {
+            "workspace": {
+                "type": "string",
+                "metadata": {"description": "The Microsoft Sentinel workspace name"},
+            }
+        },
+        "resources": list(resources),
+    }
+
+
+def rest_body(model: AnalyticsRule) -> dict[str, Any]:
+    """The REST API PUT body; `name` is the rule id for the URL (.../alertRules/{name}), read-only."""
+    return {"name": model.rule_id, "kind": facts.RULE_KIND, "properties": properties(model)}
+
+
+def yaml_template(model: AnalyticsRule) -> dict[str, Any]:
+    """The Azure-Sentinel analytics-rule template, in the repository's customary key order."""
+    s = model.settings
+    return {
+        "id": model.rule_id,
+        "name": model.display_name,
+        "description": model.description,
+        "severity": model.severity,
+        "requiredDataConnectors": [{"connectorId": model.connector_id, "dataTypes": list(model.data_types)}],
+        "queryFrequency": yaml_duration(s.query_frequency),
+        "queryPeriod": yaml_duration(s.query_period),
+        "triggerOperator": _YAML_OPERATOR[s.trigger_operator],
+        "triggerThreshold": s.trigger_threshold,
+        "tactics": list(model.tactics),
+        "relevantTechniques": list(model.relevant_techniques),
+        "query": model.query,
+        "entityMappings": _entity_mappings(model),
+        "customDetails": dict(model.custom_details),
+        "alertDetailsOverride": {"alertDisplayNameFormat": model.alert_display_name_format},
+        "eventGroupingSettings": {"aggregationKind": s.event_grouping},
+        "version": s.version,
+        "kind": facts.RULE_KIND,
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block literals for multi-line text; lists indented under their key, as in Azure-Sentinel."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=4096)
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def render(model: AnalyticsRule, output_format: str) -> str:
+    """One rule as one complete document of the format, ending in a newline."""
+    if output_format == "yaml":
+        return dump_yaml(yaml_template(model))
+    if output_format == "arm":
+        return dump_json(arm_template([arm_resource(model)]))
+    if output_format == "json":
+        return dump_json(rest_body(model))
+    raise ValueError(f"unknown analytics-rule format {output_format!r}; known: {', '.join(FORMATS)}")
+
+
+def arm_bundle(documents: Sequence[str]) -> str:
+    """Several one-rule ARM templates merged into one template (resources in the given order)."""
+    resources = [resource for document in documents for resource in json.loads(document)["resources"]]
+    return dump_json(arm_template(resources))
+
+
+def combine(documents: Sequence[str], output_format: str) -> str:
+    """The per-rule documents of a conversion as one valid document of the format."""
+    docs = [str(document) for document in documents]
+    if output_format == "yaml":
+        return "".join(f"---\n{document}" for document in docs) if len(docs) > 1 else "".join(docs)
+    if output_format == "arm":
+        if len(docs) > facts.ARM_IMPORT_MAX_RULES:
+            raise SigmaFeatureNotSupportedByBackendError(
+                f"{len(docs)} rules in one ARM template, but Sentinel's Analytics > Import takes at most "
+                f"{facts.ARM_IMPORT_MAX_RULES} per file. Use `sigma-azure-aks export RULES --out DIR "
+                "--format arm` (one file per rule plus Import-ready bundles of at most "
+                f"{facts.ARM_IMPORT_MAX_RULES}), or `sigma convert --output-dir` for one file per rule"
+            )
+        return arm_bundle(docs)
+    if output_format == "json":
+        if len(docs) == 1:
+            return docs[0]
+        return dump_json([json.loads(document) for document in docs])
+    raise ValueError(f"unknown analytics-rule format {output_format!r}; known: {', '.join(FORMATS)}")
