@@ -1,0 +1,212 @@
+"""`sigma-azure-aks export`: one file per rule and format, plus Import-ready ARM bundles.
+
+Layout under --out (names are stable, so re-exports overwrite the same files):
+
+    kql/<slug>_<id8>.kql          the query, to paste into Sentinel
+    yaml/<slug>_<id8>.yaml        Azure-Sentinel analytics-rule template
+    arm/<slug>_<id8>.json         ARM template with one rule
+    json/<slug>_<id8>.json        REST API rule body
+    bundles/azure-sentinel-rules-001.json   ARM templates of at most 50 rules (Analytics > Import)
+
+`<slug>` is the title in lower case with runs of other characters turned into `-` (at most 60
+characters); `<id8>` the first 8 characters of the rule id. A rule that fails in any format is
+written in none and reported; the others are still exported. Other files in --out are left alone,
+except bundle files of an earlier run beyond the current count, which would deploy stale rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
+FORMATS = ("kql", "yaml", "arm", "json")
+DEFAULT_FORMATS = "arm,yaml,kql"
+EXTENSIONS = {"kql": "kql", "yaml": "yaml", "arm": "json", "json": "json"}
+BUNDLE_DIR = "bundles"
+BUNDLE_PREFIX = "azure-sentinel-rules-"
+SLUG_MAX = 60
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "rules", nargs="+", metavar="RULES", help="Sigma rule files or folders (searched recursively)"
+    )
+    parser.add_argument(
+        "--out", "-o", required=True, metavar="DIR", help="output folder (created if missing)"
+    )
+    parser.add_argument(
+        "--format",
+        "-f",
+        default=DEFAULT_FORMATS,
+        metavar="LIST",
+        help=f"comma-separated formats out of {', '.join(FORMATS)} (default: {DEFAULT_FORMATS})",
+    )
+    parser.add_argument(
+        "--pipeline",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="processing pipeline, as in sigma-cli (repeatable; default: all of this package's)",
+    )
+    parser.add_argument(
+        "--option",
+        "-O",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backend option, e.g. query_frequency=30m (repeatable; see docs/formats.md)",
+    )
+
+
+class UsageError(ValueError):
+    pass
+
+
+def parse_formats(text: str) -> list[str]:
+    chosen = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [part for part in chosen if part not in FORMATS]
+    if unknown or not chosen:
+        raise UsageError(
+            f"unknown format(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}"
+        )
+    return [fmt for fmt in FORMATS if fmt in chosen]  # fixed order, duplicates gone
+
+
+def parse_options(items: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"option {item!r} is not KEY=VALUE")
+        options[key.strip()] = value.strip()
+    return options
+
+
+def resolve_pipeline(names: list[str]) -> Any:
+    """Our pipelines by name first, then any installed pySigma pipeline; None for the default."""
+    if not names:
+        return None
+    from sigma.processing.pipeline import ProcessingPipeline
+
+    from .pipelines import PIPELINES
+
+    installed: dict[str, Any] | None = None
+    pipeline = ProcessingPipeline()
+    for name in names:
+        factory = PIPELINES.get(name)
+        if factory is None:
+            if installed is None:
+                from sigma.plugins import InstalledSigmaPlugins
+
+                installed = dict(InstalledSigmaPlugins.autodiscover().pipelines)
+            factory = installed.get(name)
+        if factory is None:
+            raise UsageError(f"unknown pipeline {name!r}; this package's: {', '.join(sorted(PIPELINES))}")
+        pipeline = pipeline + factory()
+    return pipeline
+
+
+def slug(title: str) -> str:
+    text = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return text[:SLUG_MAX].rstrip("-") or "rule"
+
+
+def base_name(rule: Any) -> str:
+    return f"{slug(str(rule.title or ''))}_{str(rule.id)[:8]}"
+
+
+@dataclass
+class Exported:
+    name: str
+    documents: dict[str, str]  # format -> text
+
+
+def render_all(converted: Any, formats: list[str], options: dict[str, str]) -> Exported:
+    """Every chosen format of one converted rule, in memory; ValueError if any fails."""
+    from .analytics import render_rule
+
+    rule = converted.rule
+    if rule.id is None:
+        raise ValueError("the rule has no `id`; exported files and Sentinel rules are named by it")
+    documents = {}
+    for fmt in formats:
+        if fmt == "kql":
+            documents[fmt] = str(converted.query).rstrip("\n") + "\n"
+        else:
+            documents[fmt] = render_rule(rule, converted.query, converted.table, fmt, options)
+    return Exported(base_name(rule), documents)
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="\n")
+
+
+def write_bundles(out: Path, arm_documents: list[str]) -> list[Path]:
+    """ARM templates of at most 50 rules each; earlier bundles beyond the count are removed."""
+    from .analytics.render import arm_bundle
+    from .analytics.sentinel_facts import ARM_IMPORT_MAX_RULES
+
+    folder = out / BUNDLE_DIR
+    written = []
+    for start in range(0, len(arm_documents), ARM_IMPORT_MAX_RULES):
+        number = start // ARM_IMPORT_MAX_RULES + 1
+        path = folder / f"{BUNDLE_PREFIX}{number:03d}.json"
+        write_text(path, arm_bundle(arm_documents[start : start + ARM_IMPORT_MAX_RULES]))
+        written.append(path)
+    if folder.is_dir():
+        for stale in folder.glob(f"{BUNDLE_PREFIX}[0-9][0-9][0-9].json"):
+            if stale not in written:
+                stale.unlink()
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from .batch import RuleFailure, iter_convert, rule_files
+    from .progress import Progress, summary
+
+    try:
+        formats = parse_formats(args.format)
+        options = parse_options(args.option)
+        pipeline = resolve_pipeline(args.pipeline)
+    except UsageError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return EXIT_USAGE
+    out = Path(args.out)
+    files = rule_files(args.rules)
+    progress = Progress(len(files), "Exporting")
+    failures: list[str] = []
+    exported: list[Exported] = []
+    seen: dict[str, Path] = {}
+    try:
+        for item in iter_convert(files, pipeline, options, on_file=lambda _path: progress.advance()):
+            if isinstance(item, RuleFailure):
+                failures.append(item.line())
+                continue
+            try:
+                result = render_all(item, formats, options)
+            except ValueError as error:
+                failures.append(f"{item.path}: rule '{item.rule.title}' ({item.rule.id}): {error}")
+                continue
+            if result.name in seen:
+                failures.append(f"{item.path}: rule id {item.rule.id} is also used in {seen[result.name]}")
+                continue
+            seen[result.name] = item.path
+            exported.append(result)
+    finally:
+        progress.close()
+    for result in exported:
+        for fmt, text in result.documents.items():
+            write_text(out / fmt / f"{result.name}.{EXTENSIONS[fmt]}", text)
+    if "arm" in formats:
+        write_bundles(out, [result.documents["arm"] for result in exported])
+    summary(len(exported), failures)
+    return EXIT_FAILED if failures else EXIT_OK
