@@ -1,0 +1,17 @@
+"""The generated docs match the code."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import REPO_ROOT
+
+
+def test_mapping_page_is_up_to_date() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "docs" / "generate_mapping.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
