@@ -1,0 +1,23 @@
+"""Replay Sigma rules on events locally, with the KQL the `sentinel` target writes.
+
+For detection-as-code repositories::
+
+    from sigma_azure_aks.replay import replay
+
+    result = replay(["rules/"], ["tests/events/azureactivity.jsonl"])
+    assert result["5d5b6a8e-..."] == ["6f5ca24c-de95-451a-b91e-7a7ab209c28b"]
+
+`rules` are rule files, folders, or Sigma YAML text; `events` are files (Log Analytics exports as
+CSV, JSON or JSON lines; raw activity-log or kube-audit records) and/or row dicts. The result maps
+each rule id (its title when it has none) to the ids of the events it matched: ``EventDataId`` for
+AzureActivity rows, ``AuditId`` for AKSAudit rows, else the 1-based record number.
+
+The engine (duckdb-kql with DuckDB) is optional: ``pip install 'pySigma-pipeline-azure[replay]'``.
+Nothing here imports it until a replay runs.
+"""
+
+from __future__ import annotations
+
+from .run import ReplayResult, RuleHit, replay
+
+__all__ = ["ReplayResult", "RuleHit", "replay"]

@@ -1,0 +1,367 @@
+"""The replay engine: KQL as our `sentinel` target writes it, run in-process on DuckDB.
+
+`duckdb-kql` translates KQL to DuckDB SQL and refuses what it cannot translate. This module wraps
+it behind a small interface (:class:`Engine`: ``load(table, rows)``, ``matches(query)``,
+``matches_many(queries)``) and fills its gaps without changing what a query means:
+
+* ``ipv4_is_in_range(a, "net/len")`` / ``ipv6_is_in_range(a, "net/len")``: refused by duckdb-kql.
+  The range is always a literal in our queries, so it is resolved here with :mod:`ipaddress` into
+  its first and last address, and the call is rewritten to a comparison of duckdb-kql's own
+  ``parse_ipv4(a)`` (a long; null when `a` is not an IPv4 address) or ``parse_ipv6(a)`` (the full,
+  fixed-width lower-case form, which orders like the address; ``""`` when not an address; an IPv4
+  address reads as its IPv4-mapped form, as in Kusto) with those bounds. An unparsable range is
+  refused. (DuckDB's Python UDFs would need numpy; this needs nothing.)
+* ``* contains "x"`` / ``* contains_cs "x"`` (full-row search): refused by duckdb-kql. Rewritten to a
+  disjunction over every column of the table as defined in :mod:`sigma_azure_aks.tables`: string
+  columns as they are, datetime columns through ``tostring()`` (Kusto's ISO form,
+  ``2021-04-28T14:45:53.6000000Z``), dynamic columns through ``tostring()``, i.e. their compact JSON
+  text (keys match too, and a ``"`` inside a value reads as ``\\"``). A match never spans two columns.
+* ``isnotnull(<member access>)``: duckdb-kql reads a JSON ``null`` member as not null; Kusto reads
+  it as null. Rewritten to ``(isnotnull(m) and gettype(m) != "null")``.
+
+Kusto string columns never hold null: :meth:`Engine.load` stores an absent string as ``""``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ..tables import TABLES
+
+ROW_COLUMN = "__replay_row"
+EXTRA_HINT = "pip install 'pySigma-pipeline-azure[replay]'"
+
+_SQL_TYPES = {
+    "string": "VARCHAR",
+    "dynamic": "JSON",
+    "datetime": "TIMESTAMP",
+    "real": "DOUBLE",
+    "long": "BIGINT",
+    "int": "INTEGER",
+    "bool": "BOOLEAN",
+}
+
+
+class EngineMissingError(ImportError):
+    """The optional replay engine (duckdb-kql with DuckDB) is not installed."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(
+            "the replay engine needs duckdb-kql and DuckDB: "
+            + EXTRA_HINT
+            + (f" ({detail})" if detail else "")
+        )
+
+
+class ReplayQueryError(ValueError):
+    """A query the engine cannot run faithfully; it is refused rather than answered wrong."""
+
+
+def _import_engine() -> Any:
+    try:
+        import duckdb  # noqa: F401
+        import duckdb_kql
+    except ImportError as error:
+        raise EngineMissingError(str(error)) from error
+    return duckdb_kql
+
+
+# ---- KQL rewriting -------------------------------------------------------------------------------
+_TOKEN = re.compile(
+    r'(?P<str>@?"(?:[^"\\]|\\.)*"|@?\'(?:[^\'\\]|\\.)*\')'
+    r"|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<ws>\s+)"
+    r"|(?P<punct>.)",
+    re.S,
+)
+_STAR_OPERATORS = {"contains", "contains_cs"}
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    return [(m.lastgroup or "", m.group(0)) for m in _TOKEN.finditer(text)]
+
+
+def _skip_ws(tokens: list[tuple[str, str]], i: int) -> int:
+    while i < len(tokens) and tokens[i][0] == "ws":
+        i += 1
+    return i
+
+
+def _star_disjunction(table: str, operator: str, literal: str) -> str:
+    parts = []
+    for column, kind in TABLES[table].items():
+        operand = column if kind == "string" else f"tostring({column})"
+        parts.append(f"{operand} {operator} {literal}")
+    return "(" + " or ".join(parts) + ")"
+
+
+_IP_FUNCTIONS = {"ipv4_is_in_range": 4, "ipv6_is_in_range": 6}
+
+
+def _closing(tokens: list[tuple[str, str]], start: int) -> int:
+    depth = 0
+    for k in range(start, len(tokens)):
+        if tokens[k][1] == "(":
+            depth += 1
+        elif tokens[k][1] == ")":
+            depth -= 1
+            if depth == 0:
+                return k
+    raise ReplayQueryError("unbalanced parentheses in query")
+
+
+def _split_args(tokens: list[tuple[str, str]]) -> list[str]:
+    args, current, depth = [], [], 0
+    for kind, text in tokens:
+        if kind == "punct" and text in "([":
+            depth += 1
+        elif kind == "punct" and text in ")]":
+            depth -= 1
+        if kind == "punct" and text == "," and depth == 0:
+            args.append("".join(current).strip())
+            current = []
+            continue
+        current.append(text)
+    args.append("".join(current).strip())
+    return args
+
+
+def _string_value(literal: str) -> str:
+    if not (literal.startswith('"') and literal.endswith('"')):
+        raise ReplayQueryError(f"expected a string literal, got {literal!r}")
+    try:
+        value = json.loads(literal)
+    except ValueError as error:
+        raise ReplayQueryError(f"cannot read the string literal {literal!r}") from error
+    return str(value)
+
+
+def _ip_range_check(function: str, address: str, range_literal: str) -> str:
+    version = _IP_FUNCTIONS[function]
+    text = _string_value(range_literal)
+    try:
+        network = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError as error:
+        raise ReplayQueryError(f"{function}: {text!r} is not an IP range") from error
+    if network.version != version:
+        raise ReplayQueryError(f"{function}: {text!r} is not an IPv{version} range")
+    if version == 4:
+        lo, hi = int(network.network_address), int(network.broadcast_address)
+        return f"(parse_ipv4({address}) >= {lo} and parse_ipv4({address}) <= {hi})"
+    lo_text, hi_text = network.network_address.exploded, network.broadcast_address.exploded
+    return f'(parse_ipv6({address}) >= "{lo_text}" and parse_ipv6({address}) <= "{hi_text}")'
+
+
+def rewrite_query(query: str) -> tuple[str, str]:
+    """(table, KQL the engine runs faithfully). Raises ReplayQueryError for what it cannot."""
+    head, sep, _ = query.partition("|")
+    table = head.strip()
+    if not sep or table not in TABLES:
+        raise ReplayQueryError(f"expected '<table> | where ...' on a known table, got {query[:60]!r}")
+    tokens = _tokens(query)
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        kind, text = tokens[i]
+        if kind == "punct" and text == "*":
+            j = _skip_ws(tokens, i + 1)
+            k = _skip_ws(tokens, j + 1)
+            if j < len(tokens) and k < len(tokens) and tokens[j][0] == "ident" and tokens[k][0] == "str":
+                operator = tokens[j][1]
+                if operator not in _STAR_OPERATORS:
+                    raise ReplayQueryError(f"full-row search '* {operator}' is not supported by replay")
+                out.append(_star_disjunction(table, operator, tokens[k][1]))
+                i = k + 1
+                continue
+            raise ReplayQueryError("a '*' outside a full-row search is not supported by replay")
+        if kind == "ident" and text in _IP_FUNCTIONS:
+            j = _skip_ws(tokens, i + 1)
+            if j < len(tokens) and tokens[j][1] == "(":
+                k = _closing(tokens, j)
+                args = _split_args(tokens[j + 1 : k])
+                if len(args) != 2:
+                    raise ReplayQueryError(f"{text}() takes two arguments here")
+                address, _ = _rewrite_fragment(args[0], table)
+                out.append(_ip_range_check(text, address, args[1]))
+                i = k + 1
+                continue
+        if kind == "ident" and text == "isnotnull":
+            j = _skip_ws(tokens, i + 1)
+            if j < len(tokens) and tokens[j][1] == "(":
+                k = _closing(tokens, j)
+                inner = "".join(t for _, t in tokens[j + 1 : k])
+                if re.fullmatch(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*", inner):
+                    out.append(f"isnotnull({inner})")
+                else:
+                    inner_text, _ = _rewrite_fragment(inner, table)
+                    out.append(f'(isnotnull({inner_text}) and gettype({inner_text}) != "null")')
+                i = k + 1
+                continue
+        out.append(text)
+        i += 1
+    return table, "".join(out)
+
+
+def _rewrite_fragment(fragment: str, table: str) -> tuple[str, str]:
+    _, text = rewrite_query(f"{table} | {fragment}")
+    return text.split("| ", 1)[1], table
+
+
+# ---- values ----------------------------------------------------------------------------------------
+def _to_datetime(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # Python reads at most 6 fraction digits; Kusto writes 7.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ValueError(f"not a datetime: {value!r}") from error
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def _to_dynamic(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value.strip() == "":
+            return None
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass  # a plain string is a dynamic string
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _to_string(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
+def _converter(kind: str) -> Any:
+    if kind == "string":
+        return _to_string
+    if kind == "dynamic":
+        return _to_dynamic
+    if kind == "datetime":
+        return _to_datetime
+    if kind in {"real"}:
+        return lambda v: None if v in (None, "") else float(v)
+    if kind in {"long", "int"}:
+        return lambda v: None if v in (None, "") else int(v)
+    return lambda v: v
+
+
+class Engine:
+    """An in-process KQL engine holding one DuckDB database of loaded tables."""
+
+    def __init__(self) -> None:
+        self._kql = _import_engine()
+        self.con = self._kql.connect()
+        self.row_counts: dict[str, int] = {}
+
+    # ---- loading ----
+    def load(self, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Append rows (column -> value) to `table`; columns not in the table are ignored.
+
+        Returns the number of rows now in the table. Row numbers (0-based, in load order) are what
+        :meth:`matches` returns.
+        """
+        schema = TABLES[table]
+        names = list(schema)
+        converters = [_converter(schema[n]) for n in names]
+        start = self.row_counts.get(table)
+        if start is None:
+            columns_sql = ", ".join(f'"{n}" {_SQL_TYPES.get(schema[n], "VARCHAR")}' for n in names)
+            self.con.execute(f'CREATE TABLE "{table}" ({ROW_COLUMN} BIGINT, {columns_sql})')
+            start = 0
+        data: list[list[Any]] = [[] for _ in names]
+        ids: list[int] = []
+        count = start
+        for row in rows:
+            for index, name in enumerate(names):
+                data[index].append(converters[index](row.get(name)))
+            ids.append(count)
+            count += 1
+        if ids:
+            placeholders = ", ".join(f"unnest(${i + 1})" for i in range(len(names) + 1))
+            self.con.execute(
+                f'INSERT INTO "{table}" SELECT {placeholders}',
+                [ids, *data],
+            )
+        self.row_counts[table] = count
+        return count
+
+    # ---- queries ----
+    def sql(self, query: str) -> str:
+        """The DuckDB SQL for a KQL query of ours, gaps bridged; raises ReplayQueryError."""
+        _, text = rewrite_query(query)
+        try:
+            return str(self._kql.to_sql(text))
+        except self._kql.KqlError as error:
+            raise ReplayQueryError(f"the replay engine cannot run this query: {error}") from error
+
+    def matches(self, query: str) -> list[int]:
+        """Row numbers of the rows the query returns, in load order."""
+        table, _ = rewrite_query(query)
+        if table not in self.row_counts:
+            return []
+        sql = self.sql(query)
+        rows = self.con.execute(f"SELECT {ROW_COLUMN} FROM ({sql}) ORDER BY 1").fetchall()
+        return [r[0] for r in rows]
+
+    def matches_many(self, queries: Sequence[str]) -> list[list[int] | ReplayQueryError]:
+        """Row numbers for each query, run as one statement; a refused query gives its error."""
+        results: list[list[int] | ReplayQueryError] = []
+        parts: list[tuple[int, str]] = []
+        for index, query in enumerate(queries):
+            try:
+                table, _ = rewrite_query(query)
+                sql = self.sql(query)
+            except ReplayQueryError as error:
+                results.append(error)
+                continue
+            results.append([])
+            if table in self.row_counts:
+                parts.append((index, sql))
+        if not parts:
+            return results
+        union = " UNION ALL ".join(
+            f"SELECT {index} AS q, {ROW_COLUMN} AS r FROM ({sql})" for index, sql in parts
+        )
+        for index, row in self.con.execute(f"SELECT q, r FROM ({union}) ORDER BY q, r").fetchall():
+            results[index].append(row)  # type: ignore[union-attr]
+        return results
+
+    def fetch(self, table: str, row_ids: Sequence[int], columns: Sequence[str]) -> dict[int, dict[str, Any]]:
+        """Selected columns of some rows, for reports."""
+        if not row_ids or table not in self.row_counts:
+            return {}
+        cols = ", ".join(f'"{c}"' for c in columns)
+        rows = self.con.execute(
+            f'SELECT {ROW_COLUMN}, {cols} FROM "{table}" WHERE {ROW_COLUMN} IN (SELECT unnest(?))',
+            [list(row_ids)],
+        ).fetchall()
+        return {r[0]: dict(zip(columns, r[1:], strict=True)) for r in rows}
+
+    def close(self) -> None:
+        self.con.close()

@@ -1,0 +1,316 @@
+"""Read events for replay: Log Analytics exports and raw Azure records, detected automatically.
+
+Accepted inputs (the kind is detected from the content, not the file name):
+
+* Log Analytics exports of a table (``AzureActivity``, ``AKSAudit``, ``AKSAuditAdmin``) as CSV,
+  a JSON array or JSON lines. CSV headers such as ``TimeGenerated [UTC]`` are read as the column;
+  dynamic columns held as JSON text (the CSV's ``*_d`` columns) are parsed; columns the table does
+  not have (a union export adds some) are dropped.
+* Raw activity-log records, the resource-log form Event Hubs and storage export
+  (``{"records": [...]}`` or one record per line) and the REST form: mapped to AzureActivity rows
+  with the package's field map (:data:`sigma_azure_aks.field_maps.AZURE_ACTIVITY`).
+* Raw AKS diagnostic records of category ``kube-audit`` / ``kube-audit-admin``, whose
+  ``properties.log`` holds the Kubernetes audit event as JSON text: mapped to ``AKSAudit`` /
+  ``AKSAuditAdmin`` rows.
+
+Anything else is a :class:`EventsFormatError` naming the file and what was expected.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..field_maps import AZURE_ACTIVITY
+from ..tables import TABLES
+
+# Which column identifies a row of a table (the id replay reports); None: the record number.
+ID_COLUMNS: Mapping[str, str] = {
+    "AzureActivity": "EventDataId",
+    "AKSAudit": "AuditId",
+    "AKSAuditAdmin": "AuditId",
+}
+KUBE_AUDIT_TABLES = {"kube-audit": "AKSAudit", "kube-audit-admin": "AKSAuditAdmin"}
+
+
+class EventsFormatError(ValueError):
+    """An events file that is none of the accepted kinds."""
+
+
+@dataclass
+class Event:
+    """One event ready to load: its table, its row (column -> value) and where it came from."""
+
+    table: str
+    row: dict[str, Any]
+    source: str
+    number: int  # 1-based record number over all inputs
+
+    @property
+    def event_id(self) -> str | int:
+        column = ID_COLUMNS.get(self.table)
+        value = self.row.get(column) if column else None
+        return str(value) if value not in (None, "") else self.number
+
+
+# ---- Log Analytics rows ------------------------------------------------------------------------
+_HEADER_SUFFIX = re.compile(r"\s*\[[A-Za-z]+\]$")  # "TimeGenerated [UTC]"
+_US_DATETIME = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}, \d{1,2}:\d{2}:\d{2}(\.\d+)? [AP]M$")
+
+
+def _export_datetime(value: Any) -> Any:
+    """The portal's CSV writes `4/28/2021, 2:32:14.029 PM` (UTC, per the header): read it as ISO."""
+    if isinstance(value, str) and _US_DATETIME.match(value.strip()):
+        text = value.strip()
+        fmt = "%m/%d/%Y, %I:%M:%S.%f %p" if "." in text else "%m/%d/%Y, %I:%M:%S %p"
+        return datetime.strptime(text, fmt).isoformat() + "Z"
+    return value
+
+
+def _table_of_row(row: Mapping[str, Any]) -> str | None:
+    for key in ("$table", "Type"):
+        value = row.get(key)
+        if isinstance(value, str) and value in TABLES:
+            return value
+    if "AuditId" in row:
+        return "AKSAudit"
+    if "OperationNameValue" in row or "EventDataId" in row:
+        return "AzureActivity"
+    return None
+
+
+def analytics_row(row: Mapping[str, Any], table: str) -> dict[str, Any]:
+    """A Log Analytics row: known columns kept, JSON text in dynamic columns parsed."""
+    schema = TABLES[table]
+    out: dict[str, Any] = {}
+    for raw_name, value in row.items():
+        name = _HEADER_SUFFIX.sub("", raw_name)
+        kind = schema.get(name)
+        if kind is None:
+            continue
+        if kind == "dynamic" and isinstance(value, str):
+            value = json.loads(value) if value.strip() else None
+        elif kind == "datetime":
+            value = _export_datetime(value)
+        out[name] = value
+    out.setdefault("Type", table)
+    return out
+
+
+# ---- raw activity-log records -------------------------------------------------------------------
+_CONTAINERS = {"properties", "identity", "claims", "authorization", "httpRequest"}
+_RESOURCE_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+))?(?:/providers/(?P<rp>[^/]+))?",
+    re.I,
+)
+
+
+def _is_activity_record(record: Mapping[str, Any]) -> bool:
+    return "operationName" in record and any(k in record for k in ("time", "eventTimestamp", "resourceId"))
+
+
+def _nested(record: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def activity_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A raw activity-log record (resource-log or REST form) as an AzureActivity row.
+
+    Exact names go through ``AZURE_ACTIVITY.resolve`` (``operationName`` and ``operationName.value``
+    -> OperationNameValue, ``resultType``/``status.value`` -> ActivityStatusValue, ...); the
+    containers its prefixes name (``properties.``, ``identity.claims.``, ``claims.``, ...) become
+    their dynamic column, and ``httpRequest`` becomes HTTPRequest as JSON text.
+    """
+    row: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in _CONTAINERS:
+            continue
+        names = [f"{key}.value", key] if isinstance(value, Mapping) and "value" in value else [key]
+        for name in names:
+            target = AZURE_ACTIVITY.resolve(name)
+            if target is None or target.is_member:
+                continue
+            plain = value["value"] if name.endswith(".value") and isinstance(value, Mapping) else value
+            if isinstance(plain, (Mapping, list)):
+                continue
+            row.setdefault(target.column, plain)
+            break
+    for prefix in AZURE_ACTIVITY.prefixes:
+        container = _nested(record, prefix.prefix.rstrip("."))
+        if container is None or prefix.column in row:
+            continue
+        row[prefix.column] = json.dumps(container, ensure_ascii=False) if prefix.json_text else container
+    # The event category lives in properties.eventCategory in the resource-log form, where
+    # `category` is Write/Delete/Action; the field map names both, the first one wins.
+    event_category = _nested(record, "properties.eventCategory")
+    if event_category:
+        row[AZURE_ACTIVITY.exact["properties.eventCategory"].column] = event_category
+    for text_column, dynamic_column in (
+        ("Properties", "Properties_d"),
+        ("Claims", "Claims_d"),
+        ("Authorization", "Authorization_d"),
+    ):
+        if dynamic_column in row and text_column not in row:
+            row[text_column] = json.dumps(row[dynamic_column], ensure_ascii=False)
+    resource_id = row.get("_ResourceId")
+    if isinstance(resource_id, str):
+        match = _RESOURCE_ID.match(resource_id)
+        if match:
+            row.setdefault("SubscriptionId", match.group("sub"))
+            if match.group("rg"):
+                row.setdefault("ResourceGroup", match.group("rg"))
+            if match.group("rp"):
+                row.setdefault("ResourceProviderValue", match.group("rp"))
+    row["Type"] = "AzureActivity"
+    return row
+
+
+# ---- raw kube-audit records ------------------------------------------------------------------
+def _is_kube_audit_record(record: Mapping[str, Any]) -> bool:
+    category = record.get("category")
+    return (
+        isinstance(category, str)
+        and category in KUBE_AUDIT_TABLES
+        and isinstance(_nested(record, "properties.log"), str)
+    )
+
+
+_AUDIT_COLUMNS = {
+    "auditID": "AuditId",
+    "level": "Level",
+    "stage": "Stage",
+    "requestURI": "RequestUri",
+    "verb": "Verb",
+    "user": "User",
+    "sourceIPs": "SourceIps",
+    "userAgent": "UserAgent",
+    "objectRef": "ObjectRef",
+    "responseStatus": "ResponseStatus",
+    "requestObject": "RequestObject",
+    "responseObject": "ResponseObject",
+    "requestReceivedTimestamp": "RequestReceivedTime",
+    "stageTimestamp": "StageReceivedTime",
+    "annotations": "Annotations",
+}
+
+
+def kube_audit_row(record: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A raw AKS kube-audit diagnostic record as an (AKSAudit | AKSAuditAdmin) row."""
+    table = KUBE_AUDIT_TABLES[record["category"]]
+    try:
+        audit = json.loads(record["properties"]["log"])
+    except ValueError as error:
+        raise EventsFormatError(f"properties.log is not a JSON audit event: {error}") from error
+    row: dict[str, Any] = {column: audit[key] for key, column in _AUDIT_COLUMNS.items() if key in audit}
+    row["PodName"] = _nested(record, "properties.pod") or ""
+    row["_ResourceId"] = str(record.get("resourceId", "")).lower()
+    row["TimeGenerated"] = record.get("time")
+    row["Type"] = table
+    return table, row
+
+
+# ---- detection ------------------------------------------------------------------------------------
+def record_to_row(record: Any, where: str) -> tuple[str, dict[str, Any]]:
+    """(table, row) for one record of any accepted kind."""
+    if not isinstance(record, Mapping):
+        raise EventsFormatError(f"{where}: expected a JSON object per event, got {type(record).__name__}")
+    table = _table_of_row(record)
+    if table is not None and not _is_activity_record(record):
+        return table, analytics_row(record, table)
+    if _is_kube_audit_record(record):
+        return kube_audit_row(record)
+    if _is_activity_record(record):
+        return "AzureActivity", activity_row(record)
+    raise EventsFormatError(
+        f"{where}: not an event replay knows: expected a Log Analytics row of "
+        f"{', '.join(sorted(TABLES))} (with $table/Type or its columns), a raw activity-log record "
+        "(operationName, time) or a kube-audit diagnostic record (category kube-audit, properties.log)"
+    )
+
+
+def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
+    stripped = text.lstrip("\ufeff").strip()
+    if not stripped:
+        raise EventsFormatError(f"{source}: empty file, no events")
+    if stripped[0] in "[{":
+        try:
+            document = json.loads(stripped)
+        except ValueError:
+            document = None
+        if isinstance(document, list):
+            for index, record in enumerate(document, 1):
+                yield record, f"{source}: item {index}"
+            return
+        if isinstance(document, Mapping):
+            records = document.get("records")
+            if isinstance(records, list):
+                for index, record in enumerate(records, 1):
+                    yield record, f"{source}: records[{index - 1}]"
+                return
+            yield document, source
+            return
+        if stripped[0] == "{":
+            for number, line in enumerate(stripped.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as error:
+                    raise EventsFormatError(f"{source}: line {number} is not JSON: {error}") from error
+                records = record.get("records") if isinstance(record, Mapping) else None
+                if isinstance(records, list):
+                    for item in records:
+                        yield item, f"{source}: line {number}"
+                else:
+                    yield record, f"{source}: line {number}"
+            return
+        raise EventsFormatError(f"{source}: not valid JSON or JSON lines")
+    yield from _csv_records(stripped, source)
+
+
+def _csv_records(text: str, source: str) -> Iterator[tuple[Any, str]]:
+    reader = csv.DictReader(io.StringIO(text))
+    header = [_HEADER_SUFFIX.sub("", name) for name in (reader.fieldnames or [])]
+    if not any(name in table for table in TABLES.values() for name in header if name not in {"Type"}):
+        raise EventsFormatError(
+            f"{source}: not an events file: expected JSON, JSON lines, or a CSV export of "
+            f"{', '.join(sorted(TABLES))}"
+        )
+    for number, record in enumerate(reader, 2):
+        if None in record:
+            raise EventsFormatError(f"{source}: line {number} has more fields than the header")
+        yield record, f"{source}: row {number - 1}"
+
+
+def read_events(inputs: Iterable[str | Path | Mapping[str, Any]], first_number: int = 1) -> list[Event]:
+    """Events from files (any accepted kind) and/or row dicts (any accepted record kind)."""
+    events: list[Event] = []
+    number = first_number
+    for item in inputs:
+        if isinstance(item, Mapping):
+            table, row = record_to_row(item, f"event {number}")
+            events.append(Event(table, row, "<rows>", number))
+            number += 1
+            continue
+        path = Path(item)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise EventsFormatError(f"{path}: cannot read events: {error}") from error
+        for record, where in _records_from_text(text, str(path)):
+            table, row = record_to_row(record, where)
+            events.append(Event(table, row, str(path), number))
+            number += 1
+    return events
