@@ -155,6 +155,23 @@ ENTITY_TYPES = MappingProxyType(
             ),
             (("FullName",), ("HostName",), ("NetBiosName",), ("AzureID",), ("OMSAgentID",)),
         ),
+        "IoTDevice": EntityType(
+            (
+                "DeviceId",
+                "DeviceName",
+                "Manufacturer",
+                "Model",
+                "FirmwareVersion",
+                "OperatingSystem",
+                "MacAddress",
+                "Protocols",
+                "SerialNumber",
+                "Source",
+                "IoTSecurityAgentId",
+                "DeviceType",
+            ),
+            (("DeviceId",),),
+        ),
         "IP": EntityType(("Address",), (("Address",),)),
         "Mailbox": EntityType(
             ("MailboxPrimaryAddress", "DisplayName", "Upn", "ExternalDirectoryObjectId", "RiskLevel"),
