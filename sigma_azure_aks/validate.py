@@ -8,7 +8,8 @@ after ``matches regex`` are also compiled with RE2 (Kusto's regex engine) where 
 
 Each problem is one line ``FILE:LINE:COL: CODE message``; for a converted rule the message names the
 rule id and LINE:COL point into the query. A rule that fails to convert is a problem too
-(``SIGMA``, at 1:1 of its file). Exit code 0 only when nothing is wrong (see :mod:`.cli`).
+(``SIGMA``, at 1:1 of its file), and so is a query longer than a Sentinel analytics rule allows
+(``LENGTH``). Exit code 0 only when nothing is wrong (see :mod:`.cli`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ CONVERSION_CODE = "SIGMA"
 """Code of a rule that could not be converted."""
 REGEX_CODE = "RE2"
 """Code of a `matches regex` pattern that RE2 rejects."""
+LENGTH_CODE = "LENGTH"
+"""Code of a query longer than a Sentinel analytics rule allows."""
 READ_CODE = "READ"
 """Code of a .kql file that cannot be read."""
 
@@ -156,6 +159,13 @@ def _literal_tokens(query: str) -> list[tuple[int, bool]]:
     return found
 
 
+def max_query_length() -> int:
+    """The longest query a Sentinel analytics rule accepts."""
+    from .analytics.sentinel_facts import QUERY_LENGTH_RANGE
+
+    return QUERY_LENGTH_RANGE[1]
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -193,6 +203,10 @@ class _Validator:
             for d in analysis.diagnostics
         ]
         problems.extend(self._regex_problems(file, query, analysis.literals, label, rule_id))
+        limit = max_query_length()
+        if len(query) > limit:
+            message = f"{label}query is {len(query)} characters; a Sentinel analytics rule allows {limit}"
+            problems.append(Problem(file, 1, 1, LENGTH_CODE, message, rule_id=rule_id))
         self.report.queries_checked += 1
         if any(p.is_error for p in problems):
             self.report.queries_with_errors += 1
@@ -225,7 +239,8 @@ class _Validator:
 
     def failure(self, failure: RuleFailure) -> None:
         self.report.conversion_failures += 1
-        label = f"rule {failure.rule_id}: " if failure.rule_id else ""
+        named = failure.rule_id and failure.rule_id not in failure.reason
+        label = f"rule {failure.rule_id}: " if named else ""
         self.report.problems.append(
             Problem(
                 str(failure.path),
@@ -250,6 +265,20 @@ class _Validator:
             self.report.queries_with_errors += 1
             return
         self.check_query(str(path), text)
+
+
+def _distinct(failures: list[RuleFailure]) -> list[RuleFailure]:
+    """pySigma reports a rule's error both for the file and for the rule: keep the one with the id."""
+    with_id = {f.reason for f in failures if f.rule_id}
+    seen: set[tuple[str, str | None]] = set()
+    kept = []
+    for failure in failures:
+        key = (failure.reason, failure.rule_id)
+        if (not failure.rule_id and failure.reason in with_id) or key in seen:
+            continue
+        seen.add(key)
+        kept.append(failure)
+    return kept
 
 
 def validate_paths(
@@ -289,7 +318,7 @@ def validate_paths(
                 if backend is None:
                     backend = SentinelBackend(pipeline, **(backend_options or {}))
                 rules, failures = load_rules(path)
-                for failure in failures:
+                for failure in _distinct(failures):
                     validator.failure(failure)
                 for rule in rules:
                     result = convert_rule(backend, path, rule)
