@@ -1,0 +1,74 @@
+"""Regenerate the example blocks of docs/formats.md from the code (or, with --check, verify them).
+
+The worked example is the Sigma rule in the block between `<!-- BEGIN example: rule -->` and
+`<!-- END example: rule -->`; every other `example: <name>` block is its conversion:
+`kql`, `yaml`, `arm`, `json` (sigma-cli formats of target `sentinel`).
+
+    python docs/generate_formats.py          # rewrite docs/formats.md
+    python docs/generate_formats.py --check  # exit 1 when the page and the code disagree
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import warnings
+from pathlib import Path
+
+DOC = Path(__file__).with_name("formats.md")
+BLOCK = re.compile(
+    r"(<!-- BEGIN example: (?P<name>[a-z]+) -->\n```(?P<lang>[a-z]*)\n)"
+    r"(?P<body>.*?)"
+    r"(```\n<!-- END example: (?P=name) -->)",
+    re.DOTALL,
+)
+FORMATS = {"kql": "default", "yaml": "yaml", "arm": "arm", "json": "json"}
+
+
+def example_rule(text: str) -> str:
+    for match in BLOCK.finditer(text):
+        if match.group("name") == "rule":
+            return match.group("body")
+    raise SystemExit(f"{DOC}: no `example: rule` block")
+
+
+def convert(rule_text: str, name: str) -> str:
+    from sigma.collection import SigmaCollection
+
+    from sigma_azure_aks.backend import SentinelBackend
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the worked example must convert cleanly
+        result = SentinelBackend().convert(SigmaCollection.from_yaml(rule_text), FORMATS[name])
+    text = "\n".join(result) if isinstance(result, list) else str(result)
+    return text.rstrip("\n") + "\n"
+
+
+def render(text: str) -> str:
+    rule_text = example_rule(text)
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group("name")
+        if name == "rule":
+            return match.group(0)
+        if name not in FORMATS:
+            raise SystemExit(f"{DOC}: unknown example block {name!r}")
+        return match.group(1) + convert(rule_text, name) + match.group(5)
+
+    return BLOCK.sub(replace, text)
+
+
+def main(argv: list[str]) -> int:
+    current = DOC.read_text(encoding="utf-8")
+    expected = render(current)
+    if "--check" in argv:
+        if current != expected:
+            sys.stderr.write(f"{DOC} is out of date: run python docs/generate_formats.py\n")
+            return 1
+        return 0
+    DOC.write_text(expected, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
