@@ -1,6 +1,9 @@
 """Processing pipelines (factories with no required arguments that never raise).
 
 `azure_activity`: Sigma azure/activitylogs rules -> the AzureActivity table.
+`aks_audit` (and `aks_audit_admin`, `aks_audit_legacy`): Sigma kubernetes/audit rules -> AKSAudit
+(AKSAuditAdmin, legacy AzureDiagnostics); `aks_dataplane`: azure/activitylogs rules about Kubernetes
+objects -> AKSAudit, the others -> AzureActivity (see aks_pipelines.py).
 Every pipeline claims the rules of its log sources for one table and leaves all other rules
 untouched, so it composes with other pipelines, including pySigma-backend-kusto's.
 """
@@ -96,8 +99,20 @@ def azure_activity_pipeline() -> ProcessingPipeline:
     )
 
 
+from .aks_pipelines import (  # noqa: E402  (they build on the item factories above)
+    aks_audit_admin_pipeline,
+    aks_audit_legacy_pipeline,
+    aks_audit_pipeline,
+    aks_dataplane_notice_pipeline,
+    aks_dataplane_pipeline,
+)
+
 PIPELINES = {
     "azure_activity": azure_activity_pipeline,
+    "aks_audit": aks_audit_pipeline,
+    "aks_audit_admin": aks_audit_admin_pipeline,
+    "aks_audit_legacy": aks_audit_legacy_pipeline,
+    "aks_dataplane": aks_dataplane_pipeline,
 }
 
 
@@ -121,7 +136,10 @@ def require_table_pipeline() -> ProcessingPipeline:
 
 
 def supported_logsources() -> list[str]:
-    return ["product: azure, service: activitylogs (or azureactivity)"]
+    return [
+        "product: azure, service: activitylogs (or azureactivity)",
+        "product: kubernetes, service: audit (category: application or none)",
+    ]
 
 
-DEFAULT_FOR_SENTINEL = (azure_activity_pipeline,)
+DEFAULT_FOR_SENTINEL = (azure_activity_pipeline, aks_audit_pipeline, aks_dataplane_notice_pipeline)

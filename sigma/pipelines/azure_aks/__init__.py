@@ -1,7 +1,20 @@
 """sigma-cli discovery leaf: the processing pipelines of pySigma-pipeline-azure."""
 
-from sigma_azure_aks.pipelines import PIPELINES, azure_activity_pipeline
+from sigma_azure_aks.pipelines import (
+    PIPELINES,
+    aks_audit_admin_pipeline,
+    aks_audit_legacy_pipeline,
+    aks_audit_pipeline,
+    aks_dataplane_pipeline,
+    azure_activity_pipeline,
+)
 
 pipelines = dict(PIPELINES)
 
-__all__ = ["azure_activity_pipeline"]
+__all__ = [
+    "aks_audit_admin_pipeline",
+    "aks_audit_legacy_pipeline",
+    "aks_audit_pipeline",
+    "aks_dataplane_pipeline",
+    "azure_activity_pipeline",
+]

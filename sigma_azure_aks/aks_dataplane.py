@@ -1,0 +1,383 @@
+"""Azure activity-log rules about Kubernetes objects -> the AKS audit log (`aks_dataplane`).
+
+SigmaHQ's AKS activitylogs rules match operation names such as
+``MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/BATCH/CRONJOBS/WRITE``: Azure RBAC DataActions checked
+when a Kubernetes API call is authorized, not Azure Resource Manager operations, so AzureActivity
+most likely never holds them. Kubernetes API calls are in the audit log (AKSAudit).
+
+How a rule is translated: every catalogued operation (:mod:`k8s_catalogue`), plus every operation
+the rule names literally, is evaluated against the rule's whole detection with Sigma's matching
+rules (case-insensitive, wildcards, prefixes and suffixes, regular expressions, `not`). The set of
+operations the detection accepts is then grouped into conditions on ``ObjectRef.apiGroup``,
+``ObjectRef.resource``, ``ObjectRef.subresource`` and ``Verb``. No string of the rule is rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.exceptions import SigmaTransformationError
+from sigma.processing.transformations.base import PreprocessingTransformation
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaDetections, SigmaLogSource, SigmaRule
+from sigma.types import (
+    SigmaCasedString,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+from .aks_fields import AKS_AUDIT
+from .k8s_catalogue import (
+    VERB_ORDER,
+    KubernetesOperation,
+    arm_operations,
+    catalogue_operations,
+    parse_operation,
+)
+from .transformations import CLAIMED_BY, QUERY_TABLE, logsource_matches, rule_label
+
+CLAIMER = "aks_dataplane"
+TABLE = AKS_AUDIT.table
+# Sigma field names (both activity-log dialects) that hold the operation name.
+OPERATION_FIELDS = frozenset({"operationName", "operationName.value", "OperationNameValue"})
+ACTIVITY_LOGSOURCES = (
+    SigmaLogSource(product="azure", service="activitylogs"),
+    SigmaLogSource(product="azure", service="azureactivity"),
+)
+DETECTION_PREFIX = "k8s_operations_"
+
+ARC_WARNING = (
+    "Azure Arc-enabled Kubernetes operations (MICROSOFT.KUBERNETES/CONNECTEDCLUSTERS/...) were "
+    "translated to the AKS audit log (AKSAudit): the query now watches AKS clusters. Arc clusters' "
+    "audit events are in no Sentinel table by default; collect them yourself to cover Arc clusters."
+)
+
+
+class AksDataPlaneWarning(UserWarning):
+    """A rule about Kubernetes data-plane operations was converted with a caveat."""
+
+
+def show_warning(message: str, category: type[Warning]) -> None:
+    """A Python warning shown once per rule: the message names the rule, and no registry is kept,
+    so two rules with the same caveat both show it (on stderr under sigma-cli)."""
+    warnings.warn_explicit(message, category, filename="sigma_azure_aks", lineno=0, module="sigma_azure_aks")
+
+
+# ---- Sigma matching on concrete values -----------------------------------------------------------
+Unknown = None  # Kleene's third value: the detection item is about a field we do not evaluate
+
+
+def value_matches(value: Any, text: str | None) -> bool | None:
+    """Does a Sigma value (after modifiers) match `text`? None when it cannot be decided."""
+    if isinstance(value, SigmaExpansion):
+        results = [value_matches(v, text) for v in value.values]
+        return True if True in results else (None if None in results else False)
+    if isinstance(value, SigmaNull):
+        return not text
+    if isinstance(value, SigmaExists):
+        return bool(text) == value.exists
+    if text is None:
+        return False
+    if isinstance(value, SigmaString):
+        pattern = ""
+        for part in value.s:
+            if part == SpecialChars.WILDCARD_MULTI:
+                pattern += ".*"
+            elif part == SpecialChars.WILDCARD_SINGLE:
+                pattern += "."
+            elif isinstance(part, str):
+                pattern += re.escape(part)
+            else:
+                return None  # an unexpanded placeholder
+        flags = re.DOTALL | (0 if isinstance(value, SigmaCasedString) else re.IGNORECASE)
+        return re.fullmatch(pattern, text, flags) is not None
+    if isinstance(value, SigmaRegularExpression):
+        flags = 0
+        mapping = {
+            SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
+            SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
+            SigmaRegularExpressionFlag.DOTALL: re.DOTALL,
+        }
+        for flag in value.flags:
+            flags |= mapping[flag]
+        try:
+            return re.search(value.regexp, text, flags) is not None
+        except re.error:
+            return None
+    if isinstance(value, SigmaNumber):
+        return str(value.number) == text
+    return None
+
+
+Lookup = Callable[[str, Any], "bool | None"]
+
+
+def evaluate(node: Any, lookup: Lookup) -> bool | None:
+    """Kleene three-valued evaluation of a parsed Sigma condition."""
+    if isinstance(node, ConditionAND):
+        results = [evaluate(arg, lookup) for arg in node.args]
+        return False if False in results else (True if all(r is True for r in results) else None)
+    if isinstance(node, ConditionOR):
+        results = [evaluate(arg, lookup) for arg in node.args]
+        return True if True in results else (False if all(r is False for r in results) else None)
+    if isinstance(node, ConditionNOT):
+        result = evaluate(node.args[0], lookup)
+        return None if result is None else not result
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return lookup(node.field, node.value)
+    return None  # keywords and anything else: undecided
+
+
+def possibly_accepts(rule: SigmaRule, lookup: Lookup) -> bool:
+    """True when some condition of the rule may be true given `lookup` (unknown counts as maybe)."""
+    return any(
+        evaluate(condition.parsed, lookup) is not False for condition in rule.detection.parsed_condition
+    )
+
+
+def condition_fields(rule: SigmaRule) -> tuple[set[str], bool]:
+    """The field names a rule's conditions use, and whether it has keyword (field-less) items."""
+    fields: set[str] = set()
+    keywords = False
+
+    def walk(node: Any) -> None:
+        nonlocal keywords
+        if isinstance(node, (ConditionAND, ConditionOR, ConditionNOT)):
+            for arg in node.args:
+                walk(arg)
+        elif isinstance(node, ConditionFieldEqualsValueExpression):
+            fields.add(node.field)
+        elif isinstance(node, ConditionValueExpression):
+            keywords = True
+
+    for condition in rule.detection.parsed_condition:
+        walk(condition.parsed)
+    return fields, keywords
+
+
+def literal_operations(rule: SigmaRule) -> set[str]:
+    """Operation names the rule writes out in full (plain values of operation-name fields)."""
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, (ConditionAND, ConditionOR, ConditionNOT)):
+            for arg in node.args:
+                walk(arg)
+        elif isinstance(node, ConditionFieldEqualsValueExpression) and node.field in OPERATION_FIELDS:
+            values = node.value.values if isinstance(node.value, SigmaExpansion) else [node.value]
+            for value in values:
+                if isinstance(value, SigmaString) and not value.contains_special():
+                    names.add(value.to_plain())
+
+    for condition in rule.detection.parsed_condition:
+        walk(condition.parsed)
+    return names
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a rule's detection accepts among operation names."""
+
+    kubernetes: tuple[KubernetesOperation, ...]
+    arm: tuple[str, ...]
+    other_fields: tuple[str, ...]
+    keywords: bool
+
+
+def accepted_operations(rule: SigmaRule) -> Accepted:
+    """Enumerate the catalogue (and the rule's literal operations) against the whole detection."""
+    fields, keywords = condition_fields(rule)
+    other = tuple(sorted(f for f in fields if f not in OPERATION_FIELDS))
+    if not fields & OPERATION_FIELDS:
+        return Accepted((), (), other, keywords)
+
+    def accepts(name: str) -> bool:
+        def lookup(field_name: str, value: Any) -> bool | None:
+            return value_matches(value, name) if field_name in OPERATION_FIELDS else Unknown
+
+        return possibly_accepts(rule, lookup)
+
+    candidates: dict[str, KubernetesOperation] = {op.name: op for op in catalogue_operations()}
+    arm_names = set(arm_operations())
+    for literal in literal_operations(rule):
+        parsed = parse_operation(literal)
+        if parsed is not None:
+            candidates.setdefault(parsed.name, parsed)
+        elif literal.upper() not in arm_names:
+            arm_names.add(literal.upper())  # another operation: it stays on AzureActivity
+    kubernetes = tuple(op for name, op in candidates.items() if accepts(name))
+    arm = tuple(sorted(name for name in arm_names if accepts(name)))
+    return Accepted(kubernetes, arm, other, keywords)
+
+
+# ---- grouping into audit-log conditions ----------------------------------------------------------
+@dataclass(frozen=True)
+class AuditSelector:
+    """Audit events of some resources of some API groups, one subresource condition, some verbs."""
+
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    subresource: str | None
+    verbs: tuple[str, ...]
+
+
+def _verb_key(verb: str) -> int:
+    return VERB_ORDER.index(verb) if verb in VERB_ORDER else len(VERB_ORDER)
+
+
+def group_operations(operations: Iterable[KubernetesOperation]) -> list[AuditSelector]:
+    """Group operations (providers merged) into as few selectors as keep the set exact."""
+    verbs: dict[tuple[str, str, str | None], set[str]] = {}
+    for op in operations:
+        if not op.verbs:
+            continue
+        verbs.setdefault((op.api_group, op.resource, op.subresource_condition), set()).update(op.verbs)
+    # (subresource, verbs) -> api group -> resources
+    by_shape: dict[tuple[str | None, tuple[str, ...]], dict[str, set[str]]] = {}
+    for (group, resource, subresource), verb_set in verbs.items():
+        shape = (subresource, tuple(sorted(verb_set, key=_verb_key)))
+        by_shape.setdefault(shape, {}).setdefault(group, set()).add(resource)
+    selectors = []
+    for (subresource, verb_tuple), groups in by_shape.items():
+        # API groups with the same resource set share one selector.
+        by_resources: dict[tuple[str, ...], list[str]] = {}
+        for group, resources in groups.items():
+            by_resources.setdefault(tuple(sorted(resources)), []).append(group)
+        for resources, group_list in by_resources.items():
+            selectors.append(AuditSelector(tuple(group_list), resources, subresource, verb_tuple))
+    return sorted(selectors, key=lambda s: (s.api_groups, s.resources, s.subresource or "", s.verbs))
+
+
+def _field(name: str) -> str:
+    target = AKS_AUDIT.resolve(name)
+    assert target is not None
+    return target.kql()
+
+
+def selector_detection(selector: AuditSelector) -> SigmaDetection:
+    groups: list[Any] = [SigmaNull() if g == "" else SigmaString(g) for g in selector.api_groups]
+    items = [
+        SigmaDetectionItem(_field("objectRef.apiGroup"), [], groups),
+        SigmaDetectionItem(_field("objectRef.resource"), [], [SigmaString(r) for r in selector.resources]),
+    ]
+    if selector.subresource is not None:
+        items.append(
+            SigmaDetectionItem(_field("objectRef.subresource"), [], [SigmaString(selector.subresource)])
+        )
+    items.append(SigmaDetectionItem(_field("verb"), [], [SigmaString(v) for v in selector.verbs]))
+    return SigmaDetection(detection_items=items, item_linking=ConditionAND)
+
+
+def _examples(names: Iterable[str], limit: int = 4) -> str:
+    names = sorted(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _warn(message: str) -> None:
+    show_warning(message, AksDataPlaneWarning)
+
+
+# ---- transformations -----------------------------------------------------------------------------
+@dataclass
+class DataPlaneTransformation(PreprocessingTransformation):
+    """Claims an activity-log rule about Kubernetes objects for AKSAudit and rewrites its detection.
+
+    A rule whose detection accepts only Azure Resource Manager operations is left to the next
+    pipeline items (azure_activity). A rule accepting both kinds is refused: one query cannot read
+    two tables with one condition; split the rule.
+    """
+
+    logsources: tuple[SigmaLogSource, ...] = field(default=ACTIVITY_LOGSOURCES)
+
+    def apply(self, rule: Any) -> None:
+        super().apply(rule)
+        state = self._pipeline.state
+        if not isinstance(rule, SigmaRule) or state.get(CLAIMED_BY) is not None:
+            return
+        if not logsource_matches(rule.logsource, self.logsources):
+            return
+        accepted = accepted_operations(rule)
+        if not accepted.kubernetes:
+            return  # ARM operations (or none): AzureActivity
+        label = rule_label(rule)
+        if accepted.arm:
+            raise SigmaTransformationError(
+                f"{label}: the detection accepts Kubernetes data-plane operations "
+                f"({_examples(op.name for op in accepted.kubernetes)}) and Azure Resource Manager "
+                f"operations ({_examples(accepted.arm)}). The first are in the AKS audit log "
+                "(AKSAudit), the second in AzureActivity; one query cannot hold both. Split the rule, "
+                "or convert it without -p aks_dataplane to keep it on AzureActivity."
+            )
+        if accepted.other_fields or accepted.keywords:
+            what = ", ".join(f"'{f}'" for f in accepted.other_fields) or "keywords"
+            raise SigmaTransformationError(
+                f"{label}: besides the operation name, the detection uses {what}, which has no "
+                "equivalent in the AKS audit log; aks_dataplane translates operation names only. "
+                "Write the rule for product: kubernetes, service: audit instead."
+            )
+        unobservable = [op for op in accepted.kubernetes if not op.verbs]
+        selectors = group_operations(accepted.kubernetes)
+        if unobservable:
+            reasons = sorted(
+                {f"'{op.action}' {op.form.unobservable_reason}" for op in unobservable if op.form}
+            )
+            message = (
+                f"{label}: {len(unobservable)} accepted operation(s) "
+                f"({_examples(op.name for op in unobservable)}) have no audit-log equivalent: "
+                + "; ".join(reasons)
+            )
+            if not selectors:
+                raise SigmaTransformationError(message + ". Nothing of the rule is left to query.")
+            _warn(message + ". The query covers the other operations only.")
+        if any(op.is_arc for op in accepted.kubernetes):
+            _warn(f"{label}: {ARC_WARNING}")
+        detections = {f"{DETECTION_PREFIX}{i + 1}": selector_detection(s) for i, s in enumerate(selectors)}
+        rule.detection = SigmaDetections(
+            detections=detections,
+            condition=[f"1 of {DETECTION_PREFIX}*"],
+            source=rule.detection.source,
+        )
+        state[QUERY_TABLE] = TABLE
+        state[CLAIMED_BY] = CLAIMER
+
+
+def dataplane_warning_text(rule: Any, operations: Iterable[KubernetesOperation]) -> str:
+    return (
+        f"{rule_label(rule)}: its operations ({_examples(op.name for op in operations)}) are Kubernetes "
+        "data-plane operations (Azure RBAC DataActions). AzureActivity records Azure Resource Manager "
+        "operations only, so this AzureActivity query most likely never fires. Convert with "
+        "-p aks_dataplane to query the AKS audit log (AKSAudit) instead."
+    )
+
+
+@dataclass
+class DataPlaneNoticeTransformation(PreprocessingTransformation):
+    """For a rule claimed by azure_activity: warn when its detection accepts Kubernetes data-plane
+    operations, which AzureActivity does not record. The query is still written."""
+
+    claimers: tuple[str, ...] = ("azure_activity",)
+
+    def apply(self, rule: Any) -> None:
+        super().apply(rule)
+        if not isinstance(rule, SigmaRule) or self._pipeline.state.get(CLAIMED_BY) not in self.claimers:
+            return
+        accepted = accepted_operations(rule)
+        if accepted.kubernetes:
+            _warn(dataplane_warning_text(rule, accepted.kubernetes))

@@ -1,0 +1,426 @@
+"""The AKS pipelines: `aks_audit` (kubernetes/audit rules -> AKSAudit) and `aks_dataplane`
+(azure/activitylogs rules about Kubernetes objects -> AKSAudit), as small item factories.
+
+Factories take no required arguments and never raise (sigma-cli calls them all).
+
+Decisions, each tested:
+
+- Arrays (`sourceIPs`, `user.groups`, `user.extra.<key>`): a value matches when it matches any
+  element, as for multi-valued fields everywhere in Sigma. KQL has no per-element predicate in a
+  `where`, so each value becomes an anchored RE2 pattern over the array's JSON text that matches
+  exactly one whole element (`tostring(SourceIps) matches regex ...`). `|re`, `|cidr` and
+  `|fieldref` on arrays are refused (a user's pattern cannot be confined to one element).
+- `hostPath: '*'` / `capabilities: '*'` (presence): the pod spec in RequestObject has a volume
+  with a hostPath / a container, init container or ephemeral container whose securityContext has
+  capabilities. Written with `treepath()` (every member path of the spec, array indices
+  included) and an anchored pattern, so a `hostPath` key anywhere else (CSI volume attributes,
+  annotations) does not count. Any other value is refused.
+- AKSAuditAdmin leaves out get and list events: a rule that can only match get/list is refused;
+  one that can also match them warns that those matches are lost.
+- Legacy AzureDiagnostics: ``AzureDiagnostics | where Category in ("kube-audit",
+  "kube-audit-admin") | extend event = parse_json(log_s) | where ...``, written by this module's
+  postprocessing item, which runs before (or corrects) the table prepend.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigma.exceptions import SigmaTransformationError
+from sigma.processing.conditions import RuleProcessingStateCondition
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline, QueryPostprocessingItem
+from sigma.processing.postprocessing import QueryPostprocessingTransformation
+from sigma.processing.transformations.base import DetectionItemTransformation, PreprocessingTransformation
+from sigma.rule import SigmaDetectionItem, SigmaLogSource, SigmaRule
+from sigma.types import (
+    SigmaCasedString,
+    SigmaExists,
+    SigmaNull,
+    SigmaNumber,
+    SigmaQueryExpression,
+    SigmaString,
+    SpecialChars,
+)
+
+from . import kql
+from .aks_dataplane import (
+    DataPlaneNoticeTransformation,
+    DataPlaneTransformation,
+    possibly_accepts,
+    show_warning,
+    value_matches,
+)
+from .aks_fields import (
+    AKS_AUDIT,
+    AKS_AUDIT_ADMIN,
+    AZURE_DIAGNOSTICS_KUBE_AUDIT,
+    LEGACY_CATEGORIES,
+    LEGACY_EVENT,
+    canonical,
+    is_array_field,
+)
+from .field_maps import FieldMap
+from .k8s_catalogue import ALL_VERBS
+from .transformations import (
+    CLAIMED_BY,
+    ClaimTableTransformation,
+    MapFieldsTransformation,
+    RefuseStockMisrenderingTransformation,
+    rule_label,
+)
+
+KUBERNETES_AUDIT_LOGSOURCES = (SigmaLogSource(product="kubernetes", service="audit"),)
+
+# table -> (claimer, field map)
+AUDIT_TABLES: dict[str, tuple[str, FieldMap]] = {
+    "AKSAudit": ("aks_audit", AKS_AUDIT),
+    "AKSAuditAdmin": ("aks_audit_admin", AKS_AUDIT_ADMIN),
+    "AzureDiagnostics": ("aks_audit_legacy", AZURE_DIAGNOSTICS_KUBE_AUDIT),
+}
+LEGACY_PREAMBLE = (
+    "AzureDiagnostics\n"
+    f"| where Category in ({', '.join(kql.string_literal(c) for c in LEGACY_CATEGORIES)})\n"
+    f"| extend {LEGACY_EVENT} = parse_json(log_s)"
+)
+ADMIN_MISSING_VERBS = frozenset({"get", "list"})
+
+
+class AksAuditWarning(UserWarning):
+    """A kubernetes/audit rule was converted with a caveat."""
+
+
+def _warn(message: str) -> None:
+    show_warning(message, AksAuditWarning)
+
+
+# ---- arrays ----------------------------------------------------------------------------------------
+_ELEMENT = r'"(?:[^"\\]|\\.)*"'
+_ANY_CHARS = r'(?:[^"\\]|\\.)*'
+_ONE_CHAR = r'(?:[^"\\]|\\u[0-9a-fA-F]{4}|\\.)'
+
+
+def element_regex(value: SigmaString) -> str:
+    """Anchored RE2 pattern over an array's JSON text: some element matches the Sigma string."""
+    inner = ""
+    for part in value.s:
+        if part == SpecialChars.WILDCARD_MULTI:
+            inner += _ANY_CHARS
+        elif part == SpecialChars.WILDCARD_SINGLE:
+            inner += _ONE_CHAR
+        else:
+            inner += kql.regex_escape(json.dumps(str(part), ensure_ascii=False)[1:-1])
+    flags = "(?s)" if isinstance(value, SigmaCasedString) else "(?is)"
+    return rf'{flags}^\[\s*(?:{_ELEMENT}\s*,\s*)*"{inner}"\s*(?:,\s*{_ELEMENT}\s*)*\]$'
+
+
+def _expression(text: str) -> SigmaQueryExpression:
+    """A query expression with one `{field}` placeholder; every other brace is literal."""
+    return SigmaQueryExpression(
+        text.replace("{", "{{").replace("}", "}}").replace("{{field}}", "{field}"), ""
+    )
+
+
+def _array_value(value: Any, label: str, name: str) -> SigmaQueryExpression:
+    if isinstance(value, SigmaNumber):
+        value = SigmaString(str(value.number))
+    if isinstance(value, SigmaString):
+        if value.s and all(part == SpecialChars.WILDCARD_MULTI for part in value.s):
+            return _expression("array_length({field}) > 0")
+        pattern = kql.string_literal(element_regex(value))
+        return _expression(f"tostring({{field}}) matches regex {pattern}")
+    if isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists):
+        return _expression("coalesce(array_length({field}), 0) == 0")
+    if isinstance(value, SigmaExists):
+        return _expression("array_length({field}) > 0")
+    raise SigmaTransformationError(
+        f"{label}: field '{name}' holds an array; a {type(value).__name__} value cannot be confined "
+        "to one element of it in KQL. Use plain values or wildcards (any element matches)."
+    )
+
+
+# ---- pod spec --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PodSpecPresence:
+    """A Sigma field that stands for the presence of something inside the pod spec."""
+
+    field: str
+    spec_field: str
+    path_regex: str
+    meaning: str
+
+
+POD_SPEC_FIELDS: dict[str, PodSpecPresence] = {
+    p.field: p
+    for p in (
+        PodSpecPresence(
+            "hostPath",
+            "requestObject.spec",
+            r"\['volumes'\]\[\d+\]\['hostPath'\]",
+            "a volume of the pod spec (requestObject.spec.volumes[]) has a hostPath",
+        ),
+        PodSpecPresence(
+            "capabilities",
+            "requestObject.spec",
+            r"\['(?:containers|initContainers|ephemeralContainers)'\]\[\d+\]\['securityContext'\]\['capabilities'\]",
+            "a container, init container or ephemeral container of the pod spec has "
+            "securityContext.capabilities",
+        ),
+    )
+}
+
+
+def pod_spec_expression(presence: PodSpecPresence) -> SigmaQueryExpression:
+    pattern = kql.string_literal(rf'"{presence.path_regex}(?:\[[^"]*)?"')
+    return _expression(f"tostring(treepath({{field}})) matches regex {pattern}")
+
+
+@dataclass
+class AuditValuesTransformation(DetectionItemTransformation):
+    """Rewrites what the audit tables cannot compare directly: array fields (any element matches)
+    and pod-spec presence fields (hostPath, capabilities); warns on values a field never holds."""
+
+    _rule: Any = field(init=False, default=None, repr=False)
+
+    def apply(self, rule: Any) -> None:
+        self._rule = rule
+        super().apply(rule)
+
+    def apply_detection_item(self, detection_item: SigmaDetectionItem) -> SigmaDetectionItem | None:
+        name = detection_item.field
+        if name is None:
+            return None
+        label = rule_label(self._rule)
+        presence = POD_SPEC_FIELDS.get(name)
+        if presence is not None:
+            return self._pod_spec(detection_item, presence, label)
+        if is_array_field(name):
+            detection_item.value = [_array_value(v, label, name) for v in detection_item.value]
+            return detection_item
+        if canonical(name) in {"responseStatus.code", "ResponseStatus.code"}:
+            for value in detection_item.value:
+                if isinstance(value, SigmaString) and not value.contains_special():
+                    if not value.to_plain().strip().isdigit():
+                        _warn(
+                            f"{label}: responseStatus.code is a number (the HTTP status), so the value "
+                            f"'{value.to_plain()}' never matches it."
+                        )
+        return None
+
+    def _pod_spec(
+        self, item: SigmaDetectionItem, presence: PodSpecPresence, label: str
+    ) -> SigmaDetectionItem:
+        values = []
+        for value in item.value:
+            present = (
+                isinstance(value, SigmaString)
+                and bool(value.s)
+                and all(part == SpecialChars.WILDCARD_MULTI for part in value.s)
+            ) or (isinstance(value, SigmaExists) and value.exists)
+            if not present:
+                raise SigmaTransformationError(
+                    f"{label}: '{presence.field}' is not an audit event field; it lives inside the pod "
+                    f"spec (requestObject.spec). Only its presence ('{presence.field}: \"*\"' or "
+                    f"|exists: true) is translated: {presence.meaning}. Match the value with "
+                    "requestObject.spec.<path> instead."
+                )
+            values.append(pod_spec_expression(presence))
+        return SigmaDetectionItem(presence.spec_field, [], values)
+
+
+# ---- AKSAuditAdmin -----------------------------------------------------------------------------
+@dataclass
+class AdminVerbsTransformation(PreprocessingTransformation):
+    """AKSAuditAdmin has no get and list events: refuse a rule that can only match them, warn when
+    some of its matches would be get or list."""
+
+    def apply(self, rule: Any) -> None:
+        super().apply(rule)
+        if not isinstance(rule, SigmaRule):
+            return
+
+        def verbs_possible() -> set[str]:
+            possible = set()
+            for verb in ALL_VERBS:
+
+                def lookup(field_name: str, value: Any, verb: str = verb) -> bool | None:
+                    return value_matches(value, verb) if canonical(field_name) in {"verb", "Verb"} else None
+
+                if possibly_accepts(rule, lookup):
+                    possible.add(verb)
+            return possible
+
+        possible = verbs_possible()
+        lost = possible & ADMIN_MISSING_VERBS
+        if not lost:
+            return
+        label = rule_label(rule)
+        if possible <= ADMIN_MISSING_VERBS:
+            raise SigmaTransformationError(
+                f"{label}: the rule matches only {' and '.join(sorted(lost))} requests, which AKSAuditAdmin "
+                "leaves out; it could never fire there. Use the aks_audit pipeline (AKSAudit)."
+            )
+        _warn(
+            f"{label}: AKSAuditAdmin leaves out get and list requests; the rule's matches on "
+            f"{' and '.join(sorted(lost))} requests are not seen there (AKSAudit has them)."
+        )
+
+
+# ---- legacy preamble ---------------------------------------------------------------------------
+@dataclass
+class LegacyPreambleTransformation(QueryPostprocessingTransformation):
+    """For the legacy AzureDiagnostics route: writes the category filter and the parse step before
+    the rule's where clause (the plain table prepend then steps aside)."""
+
+    claimer: str = "aks_audit_legacy"
+
+    def apply(self, rule: Any, query: Any) -> Any:
+        super().apply(rule, query)
+        if not isinstance(query, str) or self._pipeline.state.get(CLAIMED_BY) != self.claimer:
+            return query
+        if query.startswith(LEGACY_PREAMBLE + "\n"):
+            return query
+        header = "AzureDiagnostics\n| where "
+        condition = query[len(header) :] if query.startswith(header) else query
+        return f"{LEGACY_PREAMBLE}\n| where {condition}"
+
+
+# ---- item factories ---------------------------------------------------------------------------------
+def _base() -> Any:
+    from . import pipelines  # late: pipelines.py registers the factories of this module
+
+    return pipelines
+
+
+def _claimed_by(claimer: str) -> list[RuleProcessingStateCondition]:
+    return [RuleProcessingStateCondition(CLAIMED_BY, claimer)]
+
+
+def audit_values_item(claimer: str) -> ProcessingItem:
+    return ProcessingItem(
+        identifier=f"{_base().ITEM_PREFIX}{claimer}_values",
+        transformation=AuditValuesTransformation(),
+        rule_conditions=_claimed_by(claimer),
+    )
+
+
+def admin_verbs_item(claimer: str) -> ProcessingItem:
+    return ProcessingItem(
+        identifier=f"{_base().ITEM_PREFIX}{claimer}_verbs",
+        transformation=AdminVerbsTransformation(),
+        rule_conditions=_claimed_by(claimer),
+    )
+
+
+def legacy_preamble_item(claimer: str) -> QueryPostprocessingItem:
+    return QueryPostprocessingItem(
+        identifier=f"{_base().ITEM_PREFIX}{claimer}_preamble",
+        transformation=LegacyPreambleTransformation(claimer),
+    )
+
+
+def dataplane_item() -> ProcessingItem:
+    return ProcessingItem(
+        identifier=f"{_base().ITEM_PREFIX}aks_dataplane_claim_table",
+        transformation=DataPlaneTransformation(),
+    )
+
+
+def dataplane_stock_guard_item() -> ProcessingItem:
+    return ProcessingItem(
+        identifier=f"{_base().ITEM_PREFIX}aks_dataplane_refuse_stock_misrendering",
+        transformation=RefuseStockMisrenderingTransformation(),
+        rule_conditions=_claimed_by("aks_dataplane"),
+    )
+
+
+def dataplane_notice_item() -> ProcessingItem:
+    """Warns when a rule kept on AzureActivity is about Kubernetes data-plane operations."""
+    return ProcessingItem(
+        identifier=f"{_base().ITEM_PREFIX}aks_dataplane_notice",
+        transformation=DataPlaneNoticeTransformation(),
+    )
+
+
+def aks_audit_items(table: str = "AKSAudit") -> list[ProcessingItem]:
+    base = _base()
+    claimer, field_map = AUDIT_TABLES.get(table, AUDIT_TABLES["AKSAudit"])
+    items = [
+        ProcessingItem(
+            identifier=f"{base.ITEM_PREFIX}{claimer}_claim_table",
+            transformation=ClaimTableTransformation(claimer, field_map.table, KUBERNETES_AUDIT_LOGSOURCES),
+        )
+    ]
+    if claimer == "aks_audit_admin":
+        items.append(admin_verbs_item(claimer))
+    items += [
+        audit_values_item(claimer),
+        ProcessingItem(
+            identifier=f"{base.ITEM_PREFIX}{claimer}_fields",
+            transformation=MapFieldsTransformation(field_map),
+            rule_conditions=_claimed_by(claimer),
+        ),
+        base.stock_guard_item(claimer),
+    ]
+    return items
+
+
+# ---- pipeline factories -------------------------------------------------------------------------
+def aks_audit_pipeline(table: str = "AKSAudit") -> ProcessingPipeline:
+    """Sigma kubernetes/audit rules -> AKSAudit (or AKSAuditAdmin, or legacy AzureDiagnostics).
+
+    An unknown `table` falls back to AKSAudit (factories never raise)."""
+    base = _base()
+    table = table if table in AUDIT_TABLES else "AKSAudit"
+    claimer = AUDIT_TABLES[table][0]
+    postprocessing = [base.prepend_table_item()]
+    if table == "AzureDiagnostics":
+        postprocessing.insert(0, legacy_preamble_item(claimer))
+    return ProcessingPipeline(
+        name=f"Kubernetes audit to Microsoft Sentinel {table} (sigma_azure_aks)",
+        priority=base.PRIORITY,
+        items=aks_audit_items(table),
+        postprocessing_items=postprocessing,
+    )
+
+
+def aks_audit_admin_pipeline() -> ProcessingPipeline:
+    """Sigma kubernetes/audit rules -> AKSAuditAdmin (no get and list events)."""
+    return aks_audit_pipeline("AKSAuditAdmin")
+
+
+def aks_audit_legacy_pipeline() -> ProcessingPipeline:
+    """Sigma kubernetes/audit rules -> legacy AzureDiagnostics kube-audit records."""
+    return aks_audit_pipeline("AzureDiagnostics")
+
+
+def aks_dataplane_pipeline() -> ProcessingPipeline:
+    """Sigma azure/activitylogs rules about Kubernetes objects -> AKSAudit; the other
+    azure/activitylogs rules -> AzureActivity (azure_activity's items follow)."""
+    base = _base()
+    return ProcessingPipeline(
+        name="Azure activity logs about Kubernetes objects to Microsoft Sentinel AKSAudit (sigma_azure_aks)",
+        priority=base.PRIORITY,
+        items=[dataplane_item(), dataplane_stock_guard_item(), *base.azure_activity_items()],
+        postprocessing_items=[base.prepend_table_item()],
+    )
+
+
+def aks_dataplane_notice_pipeline() -> ProcessingPipeline:
+    """Part of `-t sentinel`'s default: the warning for data-plane rules kept on AzureActivity."""
+    return ProcessingPipeline(
+        name="sigma_azure_aks: Kubernetes data-plane operations are not in AzureActivity",
+        priority=_base().PRIORITY,
+        items=[dataplane_notice_item()],
+    )
+
+
+__all__ = [
+    "AksAuditWarning",
+    "aks_audit_admin_pipeline",
+    "aks_audit_legacy_pipeline",
+    "aks_audit_pipeline",
+    "aks_dataplane_notice_pipeline",
+    "aks_dataplane_pipeline",
+]
