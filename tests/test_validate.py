@@ -109,9 +109,29 @@ def test_conversion_failure_is_reported_and_fails_the_run(
     assert main(["validate", str(tmp_path)]) == EXIT_FAILED
     captured = capsys.readouterr()
     (line,) = captured.out.splitlines()
-    assert line.startswith(f"{bad}:1:1: SIGMA rule 5f0c8a47-1c2d-4e7f-9a3b-0c1d2e3f4a5b: ")
-    assert "noSuchField" in line
+    assert line.startswith(f"{bad}:1:1: SIGMA rule 'Caller test' (5f0c8a47-1c2d-4e7f-9a3b-0c1d2e3f4a5b): ")
+    assert "'noSuchField'" in line
     assert "1 queries checked, 0 with errors, 1 rules failed to convert" in captured.err
+
+
+def test_rule_error_is_reported_once_with_the_rule_id(kql: KqlChecker, tmp_path: Path) -> None:
+    bad = write(tmp_path, "no_condition.yml", RULE.replace("    condition: sel\n", ""))
+    report = validate_paths([bad], checker=kql)
+    assert [str(p) for p in report.problems] == [
+        f"{bad}:1:1: SIGMA rule 5f0c8a47-1c2d-4e7f-9a3b-0c1d2e3f4a5b: "
+        "Sigma rule must contain at least one condition"
+    ]
+    assert report.conversion_failures == 1
+
+
+def test_query_longer_than_an_analytics_rule_allows(kql: KqlChecker, tmp_path: Path) -> None:
+    long_value = "x" * validate.max_query_length()
+    rule = write(tmp_path, "long.yml", RULE.replace("alice@example.com", long_value))
+    report = validate_paths([rule], checker=kql)
+    (problem,) = report.errors
+    assert (problem.code, problem.line, problem.column) == ("LENGTH", 1, 1)
+    assert f"allows {validate.max_query_length()}" in problem.message
+    assert report.queries_with_errors == 1
 
 
 def test_json_format(kql: KqlChecker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
