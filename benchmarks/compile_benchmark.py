@@ -111,7 +111,9 @@ def import_overhead(samples: int) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--copies", type=int, default=90, help="copies of each corpus rule (90 x 35 = 3,150)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--import-samples", type=int, default=15)
@@ -129,18 +131,26 @@ def main() -> int:
             lambda: KustoBackend(copy.deepcopy(diy), collect_errors=True), documents
         )
         stock_times.append(seconds)
-        seconds, our_queries, our_failed = time_convert(lambda: SentinelBackend(collect_errors=True), documents)
+        seconds, our_queries, our_failed = time_convert(
+            lambda: SentinelBackend(collect_errors=True), documents
+        )
         ours_times.append(seconds)
     ours, stock = min(ours_times), min(stock_times)
-    print(f"rules per run: {len(documents)}; queries: baseline {stock_queries} ({stock_failed} failed), "
-          f"ours {our_queries} ({our_failed} failed)")
-    print(f"stock kusto + DIY YAML pipeline: best {stock:.3f} s, median {statistics.median(stock_times):.3f} s")
+    print(
+        f"rules per run: {len(documents)}; queries: baseline {stock_queries} ({stock_failed} failed), "
+        f"ours {our_queries} ({our_failed} failed)"
+    )
+    print(
+        f"stock kusto + DIY YAML pipeline: best {stock:.3f} s, median {statistics.median(stock_times):.3f} s"
+    )
     print(f"sentinel target (ours):         best {ours:.3f} s, median {statistics.median(ours_times):.3f} s")
     print(f"ratio ours/baseline (best):     {ours / stock:.2f}x   (target <= 1.15x)")
 
     base, added = import_overhead(args.import_samples)
-    print(f"sigma-cli's own imports: {base * 1000:.1f} ms; this plugin adds {added * 1000:.1f} ms "
-          "(target <= 50 ms)")
+    print(
+        f"sigma-cli's own imports: {base * 1000:.1f} ms; this plugin adds {added * 1000:.1f} ms "
+        "(target <= 50 ms)"
+    )
     return 0
 
 

@@ -1,7 +1,7 @@
 """Writes docs/mapping.md from the field map data and from live conversions of example rules.
 
-    python docs/generate_mapping.py          # rewrite the page
-    python docs/generate_mapping.py --check  # exit 1 when the page is out of date (run by the tests)
+python docs/generate_mapping.py          # rewrite the page
+python docs/generate_mapping.py --check  # exit 1 when the page is out of date (run by the tests)
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ OPERATOR_EXAMPLES: list[tuple[str, str]] = [
     ("only `*` (any value)", "sel:\n  caller: '*'"),
     ("keyword (anywhere in the event)", "keywords:\n  - Microsoft.Authorization/roleAssignments/write"),
     ("dotted field into a dynamic column", "sel:\n  properties.message: Delete device"),
-    ("claim names (single keys)", "sel:\n  'identity.claims.http://schemas.microsoft.com/identity/claims/scope': user_impersonation"),
+    (
+        "claim names (single keys)",
+        "sel:\n  'identity.claims.http://schemas.microsoft.com/identity/claims/scope': user_impersonation",
+    ),
     ("`httpRequest.*` (JSON text)", "sel:\n  httpRequest.method: DELETE"),
     ("`null` (absent or empty)", "sel:\n  properties.statusCode: null"),
     ("`|exists`", "sel:\n  properties.statusCode|exists: true"),
@@ -52,10 +55,7 @@ OPERATOR_EXAMPLES: list[tuple[str, str]] = [
 def convert(body: str) -> str:
     condition = "" if "condition:" in body else f"\n  condition: {body.split(':', 1)[0]}"
     detection = "\n".join("  " + line for line in body.splitlines()) + condition.replace("\n  ", "\n  ")
-    text = (
-        "title: example\nlogsource:\n  product: azure\n  service: activitylogs\n"
-        f"detection:\n{detection}\n"
-    )
+    text = f"title: example\nlogsource:\n  product: azure\n  service: activitylogs\ndetection:\n{detection}\n"
     [query] = SentinelBackend().convert(SigmaCollection.from_yaml(text))
     return query.split("\n| where ", 1)[1]
 

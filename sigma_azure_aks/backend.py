@@ -54,7 +54,10 @@ _OPERATORS: dict[tuple[str, bool], str] = {
 
 
 def _glob_parts(value: SigmaString) -> list[str | kql.Wildcard]:
-    wildcards = {SpecialChars.WILDCARD_MULTI: kql.Wildcard.MULTI, SpecialChars.WILDCARD_SINGLE: kql.Wildcard.SINGLE}
+    wildcards = {
+        SpecialChars.WILDCARD_MULTI: kql.Wildcard.MULTI,
+        SpecialChars.WILDCARD_SINGLE: kql.Wildcard.SINGLE,
+    }
     return [wildcards[part] if isinstance(part, SpecialChars) else part for part in value.s]
 
 
@@ -106,7 +109,9 @@ class SentinelBackend(KustoBackend):
         user_items = processing_pipeline.items if processing_pipeline is not None else []
         user_chose_ours = any((item.identifier or "").startswith(ITEM_PREFIX) for item in user_items)
         # With no pipeline of ours given, apply them all: each claims only its own log sources.
-        self.backend_processing_pipeline = ProcessingPipeline() if user_chose_ours else sentinel_default_pipeline()
+        self.backend_processing_pipeline = (
+            ProcessingPipeline() if user_chose_ours else sentinel_default_pipeline()
+        )
         self.output_format_processing_pipeline = defaultdict(require_table_pipeline)
         self.backend_processing_pipeline.priority = PRIORITY
 
@@ -168,7 +173,9 @@ class SentinelBackend(KustoBackend):
             return False  # numbers compare as numbers, one by one
         return len({isinstance(v, SigmaCasedString) for v in values}) == 1
 
-    def convert_condition_as_in_expression(self, cond: ConditionOR | ConditionAND, state: ConversionState) -> str:
+    def convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> str:
         """`field in~ (plain values)`, then `or` each pattern value, as the stock target lays it out."""
         field_name = cond.args[0].field  # type: ignore[union-attr]
         values: list[SigmaString] = [arg.value for arg in cond.args]  # type: ignore[union-attr]
@@ -178,7 +185,9 @@ class SentinelBackend(KustoBackend):
         parts = []
         if plain:
             literals = self.list_separator.join(kql.string_literal(_plain_text(v)) for v in plain)
-            parts.append(f"{self._string_operand(field_name, state)} {_OPERATORS[('in', cased)]} ({literals})")
+            parts.append(
+                f"{self._string_operand(field_name, state)} {_OPERATORS[('in', cased)]} ({literals})"
+            )
         parts.extend(self._match_string(field_name, v, state) for v in patterns)
         return f"{self.token_separator}{self.or_token}{self.token_separator}".join(parts)
 
@@ -206,7 +215,9 @@ class SentinelBackend(KustoBackend):
         )
 
     # ---- numbers, null, exists, compare -------------------------------------------------------
-    def convert_condition_field_eq_val_num(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_eq_val_num(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         kind = self._column_type(cond.field, state)
         field_expr = self.escape_and_quote_field(cond.field)
         if kind in {"int", "long", "real", "decimal"}:
@@ -225,10 +236,14 @@ class SentinelBackend(KustoBackend):
             field_expr = f"toreal({field_expr})"
         return f"{field_expr} {self.compare_operators[value.op]} {value.number}"
 
-    def convert_condition_field_eq_val_null(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_eq_val_null(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         return f"isempty({self._string_operand(cond.field, state)})"
 
-    def convert_condition_field_exists(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         return f"isnotempty({self._string_operand(cond.field, state)})"
 
     def convert_condition_field_not_exists(
@@ -237,7 +252,9 @@ class SentinelBackend(KustoBackend):
         return f"isempty({self._string_operand(cond.field, state)})"
 
     # ---- regex, cidr, field references --------------------------------------------------------
-    def convert_condition_field_eq_val_re(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_eq_val_re(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         value: SigmaRegularExpression = cond.value
         flags = "".join(sorted(_RE_FLAGS[flag] for flag in value.flags))
         pattern = (f"(?{flags})" if flags else "") + value.to_plain()
@@ -251,7 +268,9 @@ class SentinelBackend(KustoBackend):
         function = "ipv6_is_in_range" if network.version == 6 else "ipv4_is_in_range"
         return f"{function}({self._string_operand(cond.field, state)}, {kql.string_literal(str(network))})"
 
-    def convert_condition_field_eq_field(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_eq_field(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         value: SigmaFieldReference = cond.value
         left = self._string_operand(cond.field, state)
         right = self._string_operand(value.field, state)

@@ -49,7 +49,7 @@ def is_column_name(name: str) -> bool:
 
 
 _MEMBER_ACCESS = re.compile(
-    r'^(?:parse_json\([A-Za-z_][A-Za-z0-9_]*\)|[A-Za-z_][A-Za-z0-9_]*)'
+    r"^(?:parse_json\([A-Za-z_][A-Za-z0-9_]*\)|[A-Za-z_][A-Za-z0-9_]*)"
     r'(?:\.[A-Za-z_][A-Za-z0-9_]*|\["(?:[^"\\\x00-\x1f]|\\.)*"\])+$'
 )
 

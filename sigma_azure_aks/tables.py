@@ -7,8 +7,8 @@ the Sentinel target, the KQL validator, the replay engine and the docs all read 
 
 from __future__ import annotations
 
-from types import MappingProxyType
 from collections.abc import Mapping
+from types import MappingProxyType
 
 _AZUREACTIVITY: dict[str, str] = {
     "ActivityStatus": "string",

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
+from sigma_helpers import rule_yaml, to_sentinel, where
 
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.field_maps import AZURE_ACTIVITY
-
-from sigma_helpers import rule_yaml, to_sentinel, where
 
 SEED_QUERY = (
     "AzureActivity\n"
@@ -95,8 +94,10 @@ def test_every_path_prefix(sigma_field: str, expected_operand: str) -> None:
         ("sel:\n    caller: 'a\\*b'\ncondition: sel", 'Caller =~ "a*b"'),
         ("sel:\n    caller: '*'\ncondition: sel", "isnotnull(Caller)"),
         # keywords: anywhere in the event, case-insensitively
-        ("keywords:\n    - Microsoft.Compute/virtualMachines/write\ncondition: keywords",
-         '* contains "Microsoft.Compute/virtualMachines/write"'),
+        (
+            "keywords:\n    - Microsoft.Compute/virtualMachines/write\ncondition: keywords",
+            '* contains "Microsoft.Compute/virtualMachines/write"',
+        ),
         ("keywords:\n    - a\n    - b\ncondition: keywords", '* contains "a" or * contains "b"'),
         # null: absent or empty
         ("sel:\n    caller: null\ncondition: sel", "isempty(Caller)"),
@@ -110,30 +111,51 @@ def test_every_path_prefix(sigma_field: str, expected_operand: str) -> None:
         ("sel:\n    caller|cased: 'A*b'\ncondition: sel", 'Caller matches regex "(?s)^A.*b$"'),
         # fieldref
         ("sel:\n    caller|fieldref: correlationId\ncondition: sel", "Caller =~ CorrelationId"),
-        ("sel:\n    caller|fieldref|startswith: correlationId\ncondition: sel",
-         "Caller startswith CorrelationId"),
-        ("sel:\n    caller|fieldref|endswith: correlationId\ncondition: sel", "Caller endswith CorrelationId"),
-        ("sel:\n    caller|fieldref|contains: correlationId\ncondition: sel", "Caller contains CorrelationId"),
+        (
+            "sel:\n    caller|fieldref|startswith: correlationId\ncondition: sel",
+            "Caller startswith CorrelationId",
+        ),
+        (
+            "sel:\n    caller|fieldref|endswith: correlationId\ncondition: sel",
+            "Caller endswith CorrelationId",
+        ),
+        (
+            "sel:\n    caller|fieldref|contains: correlationId\ncondition: sel",
+            "Caller contains CorrelationId",
+        ),
         # cidr
-        ("sel:\n    callerIpAddress|cidr: 10.0.0.0/8\ncondition: sel",
-         'ipv4_is_in_range(CallerIpAddress, "10.0.0.0/8")'),
-        ("sel:\n    callerIpAddress|cidr: '2001:db8::/32'\ncondition: sel",
-         'ipv6_is_in_range(CallerIpAddress, "2001:db8::/32")'),
+        (
+            "sel:\n    callerIpAddress|cidr: 10.0.0.0/8\ncondition: sel",
+            'ipv4_is_in_range(CallerIpAddress, "10.0.0.0/8")',
+        ),
+        (
+            "sel:\n    callerIpAddress|cidr: '2001:db8::/32'\ncondition: sel",
+            'ipv6_is_in_range(CallerIpAddress, "2001:db8::/32")',
+        ),
         # numbers
         ("sel:\n    properties.statusCode: 403\ncondition: sel", "toreal(Properties_d.statusCode) == 403"),
-        ("sel:\n    properties.statusCode: [403, 404]\ncondition: sel",
-         "toreal(Properties_d.statusCode) == 403 or toreal(Properties_d.statusCode) == 404"),
+        (
+            "sel:\n    properties.statusCode: [403, 404]\ncondition: sel",
+            "toreal(Properties_d.statusCode) == 403 or toreal(Properties_d.statusCode) == 404",
+        ),
         ("sel:\n    level: 4\ncondition: sel", 'Level == "4"'),
         ("sel:\n    properties.n|gt: 5\ncondition: sel", "toreal(Properties_d.n) > 5"),
         ("sel:\n    properties.n|lte: 5\ncondition: sel", "toreal(Properties_d.n) <= 5"),
         # status spellings: either spelling matches rows in both
         ("sel:\n    resultType: Success\ncondition: sel", 'ActivityStatusValue in~ ("Success", "Succeeded")'),
-        ("sel:\n    ActivityStatusValue: Failed\ncondition: sel",
-         'ActivityStatusValue in~ ("Failed", "Failure")'),
-        ("sel:\n    status: [Start, Accept]\ncondition: sel",
-         'ActivityStatusValue in~ ("Start", "Started", "Accept", "Accepted")'),
+        (
+            "sel:\n    ActivityStatusValue: Failed\ncondition: sel",
+            'ActivityStatusValue in~ ("Failed", "Failure")',
+        ),
+        (
+            "sel:\n    status: [Start, Accept]\ncondition: sel",
+            'ActivityStatusValue in~ ("Start", "Started", "Accept", "Accepted")',
+        ),
         # |all
-        ("sel:\n    caller|contains|all: [a, b]\ncondition: sel", 'Caller contains "a" and Caller contains "b"'),
+        (
+            "sel:\n    caller|contains|all: [a, b]\ncondition: sel",
+            'Caller contains "a" and Caller contains "b"',
+        ),
         # regular expressions, flags as a prefix
         ("sel:\n    caller|re: '^a\\d+$'\ncondition: sel", 'Caller matches regex "^a\\\\d+$"'),
         ("sel:\n    caller|re|i: '^adm'\ncondition: sel", 'Caller matches regex "(?i)^adm"'),
@@ -143,7 +165,10 @@ def test_every_path_prefix(sigma_field: str, expected_operand: str) -> None:
         ("sel:\n    properties.x|exists: true\ncondition: sel", "isnotempty(tostring(Properties_d.x))"),
         # conditions
         ("sel:\n    caller: a\ncondition: not sel", 'not(Caller =~ "a")'),
-        ("a:\n    caller: x\nb:\n    level: y\ncondition: a and not b", 'Caller =~ "x" and (not(Level =~ "y"))'),
+        (
+            "a:\n    caller: x\nb:\n    level: y\ncondition: a and not b",
+            'Caller =~ "x" and (not(Level =~ "y"))',
+        ),
         ("a:\n    caller: x\nb:\n    level: y\ncondition: 1 of them", 'Caller =~ "x" or Level =~ "y"'),
     ],
 )
@@ -185,7 +210,10 @@ def test_unknown_field_is_a_clear_error() -> None:
 
 def test_other_log_source_is_refused_by_sentinel() -> None:
     with pytest.raises(SigmaError, match=r"no Sentinel table for log source \(category: process_creation"):
-        to_sentinel("sel:\n    Image: x.exe\ncondition: sel", logsource="category: process_creation\n  product: windows")
+        to_sentinel(
+            "sel:\n    Image: x.exe\ncondition: sel",
+            logsource="category: process_creation\n  product: windows",
+        )
 
 
 def test_keyword_with_inner_wildcard_is_refused() -> None:
@@ -194,5 +222,7 @@ def test_keyword_with_inner_wildcard_is_refused() -> None:
 
 
 def test_alias_logsource_azureactivity() -> None:
-    query = to_sentinel("sel:\n    caller: a\ncondition: sel", logsource="product: azure\n  service: azureactivity")
+    query = to_sentinel(
+        "sel:\n    caller: a\ncondition: sel", logsource="product: azure\n  service: azureactivity"
+    )
     assert query == 'AzureActivity\n| where Caller =~ "a"'

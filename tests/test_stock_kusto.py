@@ -44,7 +44,7 @@ REFUSED = {
     "sel:\n    callerIpAddress|cidr: '2001:db8::/32'\ncondition: sel": "IPv6",
     "sel:\n    level: [1, 2]\ncondition: sel": "number",
     "sel:\n    caller|contains|all: [a, b]\ncondition: sel": "|all",
-    "sel:\n    caller: \"a\\nb\"\ncondition: sel": "control character",
+    'sel:\n    caller: "a\\nb"\ncondition: sel': "control character",
 }
 
 
