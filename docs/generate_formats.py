@@ -2,7 +2,8 @@
 
 The worked example is the Sigma rule in the block between `<!-- BEGIN example: rule -->` and
 `<!-- END example: rule -->`; every other `example: <name>` block is its conversion:
-`kql`, `yaml`, `arm`, `json` (sigma-cli formats of target `sentinel`).
+`kql`, `yaml`, `arm`, `json` (sigma-cli formats of target `sentinel`) and `aksyaml` (`yaml` with
+`-p aks_dataplane`).
 
     python docs/generate_formats.py          # rewrite docs/formats.md
     python docs/generate_formats.py --check  # exit 1 when the page and the code disagree
@@ -22,7 +23,14 @@ BLOCK = re.compile(
     r"(```\n<!-- END example: (?P=name) -->)",
     re.DOTALL,
 )
-FORMATS = {"kql": "default", "yaml": "yaml", "arm": "arm", "json": "json"}
+# block name -> (output format, pipelines given with -p; none: the target's default)
+FORMATS = {
+    "kql": ("default", ()),
+    "yaml": ("yaml", ()),
+    "arm": ("arm", ()),
+    "json": ("json", ()),
+    "aksyaml": ("yaml", ("aks_dataplane",)),
+}
 
 
 def example_rule(text: str) -> str:
@@ -34,12 +42,18 @@ def example_rule(text: str) -> str:
 
 def convert(rule_text: str, name: str) -> str:
     from sigma.collection import SigmaCollection
+    from sigma.processing.pipeline import ProcessingPipeline
 
+    from sigma_azure_aks.analytics.model import SentinelMappingWarning
     from sigma_azure_aks.backend import SentinelBackend
+    from sigma_azure_aks.pipelines import PIPELINES
 
+    output_format, pipelines = FORMATS[name]
+    pipeline = sum((PIPELINES[p]() for p in pipelines), ProcessingPipeline()) if pipelines else None
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the worked example must convert cleanly
-        result = SentinelBackend().convert(SigmaCollection.from_yaml(rule_text), FORMATS[name])
+        warnings.simplefilter("ignore")  # e.g. the data-plane notice, explained on the page
+        warnings.simplefilter("error", SentinelMappingWarning)  # the example must map cleanly
+        result = SentinelBackend(pipeline).convert(SigmaCollection.from_yaml(rule_text), output_format)
     text = "\n".join(result) if isinstance(result, list) else str(result)
     return text.rstrip("\n") + "\n"
 

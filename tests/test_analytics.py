@@ -572,7 +572,57 @@ def test_facts_match_the_shared_reference():
     } == {name: (e["identifiers"], e["required_any_of"]) for name, e in data["entity_identifiers"].items()}
 
 
-def test_no_warning_for_the_seed():
+def test_no_mapping_warning_for_the_seed():
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", SentinelMappingWarning)
         convert(seed_text(), "arm")
+
+
+def aks_audit_conversions():
+    """(file name, ARM template) of every kubernetes/audit corpus rule with the aks_audit pipeline."""
+    from sigma_azure_aks.pipelines import PIPELINES
+
+    if "aks_audit" not in PIPELINES:
+        pytest.skip("aks_audit pipeline not available")
+    folder = shared_path("corpus", "sigmahq", "kubernetes_audit")
+    results = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path in sorted(folder.glob("*.yml")):
+            backend = SentinelBackend(PIPELINES["aks_audit"]())
+            results.append(
+                (path.name, json.loads(backend.convert(SigmaCollection.from_yaml(path.read_text()), "arm")))
+            )
+    return results
+
+
+def test_aks_audit_corpus_produces_valid_arm():
+    conversions = aks_audit_conversions()
+    assert len(conversions) == 16
+    for name, template in conversions:
+        assert_arm_template(template)
+        [resource] = template["resources"]
+        assert resource["properties"]["query"].startswith("AKSAudit"), name
+        assert resource["properties"]["entityMappings"][0]["fieldMappings"] == [
+            {"identifier": "Name", "columnName": "AccountName"}
+        ]
+
+
+def test_aks_audit_corpus_columns_are_returned_by_the_query():
+    checker_module = pytest.importorskip("sigma_azure_aks.kql_parser.checker")
+    conversions = aks_audit_conversions()
+    try:
+        checker = checker_module.KqlChecker()
+        checker.result_columns("AKSAudit | take 1")
+    except checker_module.KqlParserUnavailable as error:
+        pytest.skip(str(error))
+    with checker:
+        for name, template in conversions:
+            props = template["resources"][0]["properties"]
+            assert [str(e) for e in checker.errors(props["query"])] == [], name
+            columns = set(checker.result_columns(props["query"]))
+            used = {m["columnName"] for e in props["entityMappings"] for m in e["fieldMappings"]}
+            used |= set(props["customDetails"].values())
+            used |= set(facts.PLACEHOLDER.findall(props["alertDetailsOverride"]["alertDisplayNameFormat"]))
+            assert used <= columns, (name, used - columns)

@@ -26,4 +26,4 @@ def test_formats_page_has_every_example():
     names = [
         m.group("name") for m in generator.BLOCK.finditer((DOCS / "formats.md").read_text(encoding="utf-8"))
     ]
-    assert names == ["rule", "kql", "yaml", "arm", "json"]
+    assert names == ["rule", "kql", "yaml", "arm", "json", "aksyaml"]
