@@ -9,7 +9,8 @@ it behind a small interface (:class:`Engine`: ``load(table, rows)``, ``matches(q
   its first and last address, and the call is rewritten to a comparison of duckdb-kql's own
   ``parse_ipv4(a)`` (a long; null when `a` is not an IPv4 address) or ``parse_ipv6(a)`` (the full,
   fixed-width lower-case form, which orders like the address; ``""`` when not an address; an IPv4
-  address reads as its IPv4-mapped form, as in Kusto) with those bounds. An unparsable range is
+  address reads as its IPv4-mapped form, as in Kusto) with those bounds. As in Kusto, the result is
+  null (not false) when the address does not parse, which matters under ``not()``. An unparsable range is
   refused. (DuckDB's Python UDFs would need numpy; this needs nothing.)
 * ``* contains "x"`` / ``* contains_cs "x"`` (full-row search): refused by duckdb-kql. Rewritten to a
   disjunction over every column of the table as defined in :mod:`sigma_azure_aks.tables`: string
@@ -154,7 +155,9 @@ def _ip_range_check(function: str, address: str, range_literal: str) -> str:
         lo, hi = int(network.network_address), int(network.broadcast_address)
         return f"(parse_ipv4({address}) >= {lo} and parse_ipv4({address}) <= {hi})"
     lo_text, hi_text = network.network_address.exploded, network.broadcast_address.exploded
-    return f'(parse_ipv6({address}) >= "{lo_text}" and parse_ipv6({address}) <= "{hi_text}")'
+    parsed = f"parse_ipv6({address})"
+    # Kusto's parse_ipv6 gives "" for a non-address, and ipv6_is_in_range null: keep it null.
+    return f'iff(isempty({parsed}), bool(null), ({parsed} >= "{lo_text}" and {parsed} <= "{hi_text}"))'
 
 
 def rewrite_query(query: str) -> tuple[str, str]:

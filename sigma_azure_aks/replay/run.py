@@ -33,7 +33,8 @@ class ReplayResult(dict[str, list[Any]]):
 
 
 def _looks_like_yaml(text: str) -> bool:
-    return "\n" in text and ("detection:" in text or "title:" in text)
+    """Rule text (YAML, or JSON, which is YAML) rather than a path."""
+    return ("\n" in text or text.lstrip().startswith("{")) and "detection" in text
 
 
 def convert(rules: Any, pipeline: Any = None) -> tuple[list[Any], list[str]]:
