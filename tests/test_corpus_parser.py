@@ -140,12 +140,15 @@ def _operand_before(tokens: list[Token], end: int) -> list[Token]:
 
 
 def _is_field_operand(operand: list[Token], table_columns: set[str]) -> bool:
-    """`*`, Col, Col.a["b"], or tostring()/toreal() of such an access."""
+    """`*`, Col, Col.a["b"], parse_json(Col).a, or tostring()/toreal() of such an access."""
     texts = [t.text for t in operand]
     if texts == ["*"]:
         return True
     if len(texts) >= 3 and texts[0] in {"tostring", "toreal"} and texts[1] == "(" and texts[-1] == ")":
         operand = operand[2:-1]
+    texts = [t.text for t in operand]
+    if texts[:2] == ["parse_json", "("] and len(texts) >= 4 and texts[3] == ")":  # a JSON text column
+        operand = operand[2:3] + operand[4:]
     if not operand or operand[0].kind != "ident" or operand[0].text not in table_columns:
         return False
     index = 1
@@ -365,9 +368,10 @@ def test_structure_check_accepts_what_the_target_writes() -> None:
     query = (
         'AzureActivity\n| where tostring(Claims_d["http://x/y"]) =~ "a" and * contains "b" and '
         'ipv4_is_in_range(CallerIpAddress, "10.0.0.0/8") and Caller in~ ("c", "d\\u2028") and '
-        "not(isempty(tostring(Properties_d.a.b))) and toreal(Properties_d.code) == 403"
+        "not(isempty(tostring(Properties_d.a.b))) and toreal(Properties_d.code) == 403 and "
+        'tostring(parse_json(HTTPRequest).clientRequestId) =~ "e"'
     )
     tokens = tokenize(query)
-    assert literal_roles(tokens) == ["key", "value", "value", "value", "value", "value"]
-    assert check_left_operands(tokens, set(TABLES["AzureActivity"])) == 7
-    assert [t.value for t in tokens if t.kind == "str"][-1] == "d\u2028"
+    assert literal_roles(tokens) == ["key", "value", "value", "value", "value", "value", "value"]
+    assert check_left_operands(tokens, set(TABLES["AzureActivity"])) == 8
+    assert [t.value for t in tokens if t.kind == "str"][-2] == "d\u2028"
