@@ -337,5 +337,5 @@ def test_real_export_corpus_csv_and_jsonl_agree() -> None:
     assert len(csv_result.events) == len(jsonl_result.events) == 23
     for a, b in zip(csv_result.events, jsonl_result.events, strict=True):
         assert a.event_id == b.event_id
-    # The lab's role-assignment writes fire the keyword rule (a `* contains` search).
+    # The lab's six Key Vault deletions (Start and Success) fire the Key Vault rule.
     assert len(csv_result["459a2970-bb84-4e6a-a32e-ff0fbd99448d"]) == 6

@@ -70,7 +70,10 @@ def _export_datetime(value: Any) -> Any:
     if isinstance(value, str) and _US_DATETIME.match(value.strip()):
         text = value.strip()
         fmt = "%m/%d/%Y, %I:%M:%S.%f %p" if "." in text else "%m/%d/%Y, %I:%M:%S %p"
-        return datetime.strptime(text, fmt).isoformat() + "Z"
+        parsed = datetime.strptime(text, fmt)
+        digits = len(text.split(".")[1].split()[0]) if "." in text else 0
+        fraction = f".{parsed.microsecond:06d}"[: digits + 1] if digits else ""
+        return parsed.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
     return value
 
 

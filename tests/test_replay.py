@@ -1,0 +1,291 @@
+"""Replay engine: probes of every construct our target emits, loaders, Python API and CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from replay_support import require_engine, shared_path
+
+AA = "AzureActivity\n| where "
+
+
+@pytest.fixture(scope="module")
+def engine():
+    require_engine()
+    from sigma_azure_aks.replay.engine import Engine
+
+    eng = Engine()
+    upn = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
+    eng.load(
+        "AzureActivity",
+        [
+            {
+                "EventDataId": "0",
+                "OperationNameValue": "MICROSOFT.A/WRITE",
+                "Caller": "Bob@X.com",
+                "CallerIpAddress": "10.1.2.3",
+                "Properties_d": {"message": "Delete Device", "n": 5, "s": "5", "z": None},
+                "Claims_d": {upn: "bob@x.com"},
+                "HTTPRequest": '{"method":"PUT"}',
+                "TimeGenerated": "2021-04-28T14:45:53.6Z",
+            },
+            {
+                "EventDataId": "1",
+                "OperationNameValue": "microsoft.b/delete",
+                "CallerIpAddress": "2001:db8::1",
+                "Properties_d": {"message": "line1\nline2", "z": "v"},
+            },
+            {"EventDataId": "2", "OperationNameValue": "", "Caller": "", "CallerIpAddress": "x"},
+        ],
+    )
+    return eng
+
+
+# (KQL condition, rows the real Kusto returns) -- probed against the engine
+PROBES = [
+    ('OperationNameValue =~ "microsoft.a/write"', [0]),
+    ('OperationNameValue == "microsoft.a/write"', []),
+    ('OperationNameValue == "MICROSOFT.A/WRITE"', [0]),
+    ('OperationNameValue in~ ("microsoft.a/write", "MICROSOFT.B/DELETE")', [0, 1]),
+    ('OperationNameValue in ("microsoft.a/write", "microsoft.b/delete")', [1]),
+    ('OperationNameValue startswith "micro"', [0, 1]),
+    ('OperationNameValue startswith_cs "micro"', [1]),
+    ('OperationNameValue endswith "WRITE"', [0]),
+    ('OperationNameValue endswith_cs "write"', []),
+    ('OperationNameValue contains "A/W"', [0]),
+    ('OperationNameValue contains_cs "a/w"', []),
+    ('OperationNameValue contains "%"', []),
+    ('OperationNameValue contains "_"', []),
+    ('OperationNameValue matches regex "(?is)^micro.*write$"', [0]),
+    ('OperationNameValue matches regex "(?s)^micro.*write$"', []),
+    ('tostring(Properties_d.message) matches regex "(?m)^line2$"', [1]),
+    ('tostring(Properties_d.message) matches regex "^line2$"', []),
+    ("isempty(Caller)", [1, 2]),
+    ("isnotempty(Caller)", [0]),
+    ("isnotnull(Caller)", [0, 1, 2]),
+    ("isnotnull(Properties_d.message)", [0, 1]),
+    ("isnotnull(Properties_d.z)", [1]),  # a JSON null member is null (bridged)
+    ("isempty(tostring(Properties_d.message))", [2]),
+    ('tostring(Properties_d.message) =~ "delete device"', [0]),
+    ('tostring(Claims_d["http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"]) =~ "BOB@x.com"', [0]),
+    ('tostring(parse_json(HTTPRequest).method) =~ "put"', [0]),
+    ("toreal(Properties_d.n) == 5", [0]),
+    ("toreal(Properties_d.s) == 5", [0]),
+    ("toreal(Properties_d.n) > 4", [0]),
+    ('not(OperationNameValue =~ "microsoft.a/write")', [1, 2]),
+    ('ipv4_is_in_range(CallerIpAddress, "10.0.0.0/8")', [0]),
+    ('ipv4_is_in_range(CallerIpAddress, "10.1.2.3/32")', [0]),
+    ('ipv6_is_in_range(CallerIpAddress, "2001:db8::/32")', [1]),
+    ('ipv6_is_in_range(CallerIpAddress, "::ffff:10.0.0.0/104")', [0]),
+    ('* contains "bob@"', [0]),
+    ('* contains_cs "BOB@"', []),
+    ('* contains "delete device"', [0]),
+    ('* contains "2021-04-28T14:45:53"', [0]),
+    ('* contains "\\"method\\""', [0]),
+    ("true", [0, 1, 2]),
+]
+
+
+@pytest.mark.parametrize(("condition", "expected"), PROBES)
+def test_probe(engine, condition: str, expected: list[int]) -> None:
+    assert engine.matches(AA + condition) == expected
+
+
+def test_matches_many_equals_matches(engine) -> None:
+    queries = [AA + c for c, _ in PROBES]
+    assert engine.matches_many(queries) == [engine.matches(q) for q in queries]
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        '* has "x"',
+        "Caller * 2 == 1",
+        'ipv4_is_in_range(CallerIpAddress, "nonsense")',
+        "unknown_function(Caller)",
+    ],
+)
+def test_refuses_what_it_cannot_answer(engine, condition: str) -> None:
+    from sigma_azure_aks.replay.engine import ReplayQueryError
+
+    with pytest.raises(ReplayQueryError):
+        engine.matches(AA + condition)
+
+
+def test_refusal_is_per_query(engine) -> None:
+    from sigma_azure_aks.replay.engine import ReplayQueryError
+
+    ok, bad = engine.matches_many([AA + "true", AA + '* has "x"'])
+    assert ok == [0, 1, 2] and isinstance(bad, ReplayQueryError)
+
+
+def test_ipv6_not_in_range_is_null_for_non_addresses(engine) -> None:
+    assert engine.matches(AA + 'not(ipv6_is_in_range(CallerIpAddress, "2001:db8::/32"))') == [0]
+
+
+# ---- loaders -----------------------------------------------------------------------------------------
+def test_csv_and_jsonl_exports_load_identically() -> None:
+    from sigma_azure_aks.replay.loaders import read_events
+
+    csv_events = read_events([shared_path("samples", "azureactivity_training_lab.csv")])
+    jsonl_events = read_events([shared_path("samples", "azureactivity_training_lab.jsonl")])
+    assert len(csv_events) == len(jsonl_events) == 23
+    for a, b in zip(csv_events, jsonl_events, strict=True):
+        assert a.table == b.table == "AzureActivity"
+        assert a.event_id == b.event_id
+        assert a.row["Properties_d"] == b.row["Properties_d"]
+        assert a.row["TimeGenerated"] == b.row["TimeGenerated"]
+        assert isinstance(a.row["Claims_d"], dict)
+
+
+def test_raw_activity_records_map_through_the_field_map(tmp_path: Path) -> None:
+    from sigma_azure_aks.replay.loaders import read_events
+
+    shapes = json.loads(shared_path("samples", "activity_log_raw_shapes.json").read_text())
+    hub = tmp_path / "hub.json"
+    hub.write_text(json.dumps(shapes["event_hub_resource_log_schema"]))
+    storage = tmp_path / "pt1h.json"
+    storage.write_text(json.dumps(shapes["storage_pt1h_line_resource_log_schema"]) + "\n")
+    rest = tmp_path / "rest.json"
+    rest.write_text(json.dumps([shapes["rest_api_schema_administrative_event"]]))
+    hub_event, storage_event, rest_event = read_events([hub, storage, rest])
+    row = hub_event.row
+    assert row["OperationNameValue"] == "microsoft.support/supporttickets/write"
+    assert row["ActivityStatusValue"] == "Success"
+    assert row["ActivitySubstatusValue"] == "Succeeded.Created"
+    assert row["CallerIpAddress"] == "111.111.111.11"
+    assert "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn" in row["Claims_d"]
+    assert row["Authorization_d"]["action"] == "microsoft.support/supporttickets/write"
+    assert hub_event.event_id == 1  # no eventDataId: the record number
+    assert storage_event.row["CategoryValue"] == "ResourceHealth"  # properties.eventCategory
+    rest_row = rest_event.row
+    assert rest_row["OperationNameValue"] == "Microsoft.Network/networkSecurityGroups/write"
+    assert rest_row["ActivityStatusValue"] == "Succeeded"
+    assert rest_row["CategoryValue"] == "Administrative"
+    assert rest_event.event_id == rest_row["EventDataId"]
+    assert isinstance(rest_row.get("HTTPRequest", "{}"), str)
+
+
+def test_kube_audit_records_become_aks_rows() -> None:
+    from sigma_azure_aks.replay.loaders import read_events
+
+    events = read_events([shared_path("samples", "aks_kube_audit_records.json")])
+    assert [e.table for e in events] == ["AKSAudit", "AKSAuditAdmin"]
+    assert events[0].event_id == "10e60f03-0635-429b-b324-315166f249cc"
+    assert events[0].row["Verb"] == "update"
+    assert events[0].row["User"]["username"] == "aksService"
+
+
+@pytest.mark.parametrize("content", ["", "just text\nmore", '{"a": 1}', "[1, 2]", "x,y\n1,2\n"])
+def test_unknown_input_is_a_clear_error(tmp_path: Path, content: str) -> None:
+    from sigma_azure_aks.replay.loaders import EventsFormatError, read_events
+
+    path = tmp_path / "events.txt"
+    path.write_text(content)
+    with pytest.raises(EventsFormatError, match="events.txt"):
+        read_events([path])
+
+
+# ---- Python API and CLI ------------------------------------------------------------------------------
+RULE = """
+title: NSG write
+id: 11111111-2222-4333-8444-555555555555
+logsource: {product: azure, service: activitylogs}
+detection:
+  sel: {operationName: 'Microsoft.Network/networkSecurityGroups/write'}
+  condition: sel
+"""
+
+
+def test_api_with_yaml_and_rows() -> None:
+    require_engine()
+    from sigma_azure_aks.replay import replay
+
+    rows = [
+        {
+            "$table": "AzureActivity",
+            "EventDataId": "e1",
+            "OperationNameValue": "MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WRITE",
+        },
+        {
+            "$table": "AzureActivity",
+            "EventDataId": "e2",
+            "OperationNameValue": "MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/DELETE",
+        },
+    ]
+    assert dict(replay(RULE, rows)) == {"11111111-2222-4333-8444-555555555555": ["e1"]}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sigma_azure_aks.cli", "replay", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cli_json_and_text(tmp_path: Path) -> None:
+    require_engine()
+    corpus = shared_path("corpus", "sigmahq", "activitylogs")
+    events = shared_path("samples", "azureactivity_training_lab.csv")
+    done = _cli(str(corpus), "--events", str(events), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert len(result) == 35
+    assert len(result["459a2970-bb84-4e6a-a32e-ff0fbd99448d"]) == 6
+    text = _cli(str(corpus), "--events", str(events))
+    assert text.returncode == 0
+    assert "MICROSOFT.KEYVAULT/VAULTS/DELETE" in text.stdout
+    assert "35 rules converted, 0 failed" in text.stderr
+
+
+def test_cli_reports_failed_rules_and_runs_the_others(tmp_path: Path) -> None:
+    require_engine()
+    (tmp_path / "good.yml").write_text(RULE)
+    (tmp_path / "bad.yml").write_text(RULE.replace("operationName", "noSuchField").replace("1111-", "1112-"))
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        json.dumps(
+            {
+                "$table": "AzureActivity",
+                "EventDataId": "e1",
+                "OperationNameValue": "Microsoft.Network/networkSecurityGroups/write",
+            }
+        )
+        + "\n"
+    )
+    done = _cli(str(tmp_path / "good.yml"), str(tmp_path / "bad.yml"), "--events", str(events), "-f", "json")
+    assert done.returncode == 1
+    assert json.loads(done.stdout) == {"11111111-2222-4333-8444-555555555555": ["e1"]}
+    assert "noSuchField" in done.stderr
+
+
+def test_cli_bad_events_file_is_usage_error(tmp_path: Path) -> None:
+    require_engine()
+    (tmp_path / "r.yml").write_text(RULE)
+    (tmp_path / "e.txt").write_text("hello")
+    done = _cli(str(tmp_path / "r.yml"), "--events", str(tmp_path / "e.txt"))
+    assert done.returncode == 2 and "e.txt" in done.stderr
+
+
+def test_missing_engine_gives_install_hint_and_exit_3(tmp_path: Path) -> None:
+    (tmp_path / "r.yml").write_text(RULE)
+    (tmp_path / "e.json").write_text("[]")
+    code = (
+        "import sys; sys.modules['duckdb_kql'] = None; from sigma_azure_aks.cli import main; "
+        f"sys.exit(main(['replay', {str(tmp_path / 'r.yml')!r}, '--events', {str(tmp_path / 'e.json')!r}]))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert "pip install 'pySigma-pipeline-azure[replay]'" in done.stderr
+
+
+def test_package_import_is_light() -> None:
+    code = "import sys, sigma_azure_aks.replay; print('duckdb' in sys.modules, 'duckdb_kql' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False False"
