@@ -116,10 +116,12 @@ def value_matches(value: Any, text: str | None) -> bool | None:
         }
         for flag in value.flags:
             flags |= mapping[flag]
+        regexp = value.regexp  # a SigmaString (its `?` and `*` read as wildcards): the plain text
         try:
-            return re.search(value.regexp, text, flags) is not None
-        except re.error:
-            return None
+            plain = regexp if isinstance(regexp, str) else regexp.to_plain()
+            return re.search(plain, text, flags) is not None
+        except (re.error, TypeError, ValueError):
+            return None  # not a Python pattern, or an unexpanded placeholder: undecided
     if isinstance(value, SigmaNumber):
         return str(value.number) == text
     return None

@@ -442,3 +442,15 @@ def test_dataplane_docs_example_is_current() -> None:
     assert SEED_AKS in doc
     assert SEED_ACTIVITY in doc
     assert re.search(re.escape(ARC_WARNING.split(":")[0]), doc.replace("\n  ", " ").replace("\n", " "))
+
+
+def test_regular_expression_on_operation_name() -> None:
+    detection = "  sel:\n    operationName|re: '(?i)^microsoft\\.containerservice/managedclusters/secrets/(write|delete)$'\n  condition: sel"
+    assert dataplane(detection) == (
+        'AKSAudit\n| where isempty(tostring(ObjectRef.apiGroup)) and tostring(ObjectRef.resource) =~ "secrets" '
+        'and (Verb in~ ("create", "update", "patch", "delete", "deletecollection"))'
+    )
+    arm = "  sel:\n    operationName|re: '^microsoft\\.network/'\n  condition: sel"
+    assert (
+        dataplane(arm) == 'AzureActivity\n| where OperationNameValue matches regex "^microsoft\\\\.network/"'
+    )
