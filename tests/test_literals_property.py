@@ -1,0 +1,292 @@
+"""Property: any string in any value position comes out as a KQL literal that Microsoft's parser
+decodes to exactly that string, and the structure of the query does not change.
+
+Rules are written as Sigma YAML (the way users write them): the intended plain string is turned
+into Sigma value text by escaping `\\`, `*` and `?` (Sigma's escape character and wildcards), then
+dumped with PyYAML. For every example: the parser reports no error, the result columns are the
+AzureActivity columns, the query is `AzureActivity\\n| where <one line>`, the string literals are
+exactly the expected values (count and content), and the structure checks of test_corpus_parser
+(no literal where a column belongs) hold. For glob values the literal is a regex; it must decode to
+a pattern that fully matches the texts the glob stands for.
+
+One node process serves every example (module-scoped fixture); the examples checked are counted and
+reported at the end of the module.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sigma.collection import SigmaCollection
+from sigma.types import SigmaString
+from test_corpus_parser import check_left_operands, literal_roles, tokenize
+
+from sigma_azure_aks.backend import SentinelBackend
+from sigma_azure_aks.kql_parser.checker import KqlChecker, KqlParserUnavailable
+from sigma_azure_aks.tables import TABLES
+
+TABLE = "AzureActivity"
+COLUMNS = list(TABLES[TABLE])
+EXAMPLES = 400  # per property: about 3,200 examples in all, 30-45 s
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Characters that have broken quoting somewhere: quotes, escapes, comment and pipe starts, line
+# breaks of every kind, NUL and other controls, Sigma wildcards, non-BMP and non-ASCII.
+SPECIAL = list("\"'\\|/*?\n\r\t\x00\x01\x1b\x7f\x85\u2028\u2029\ufeff @`$()[]{}~;#%") + [
+    "//",
+    "\\\\",
+    '\\"',
+    "\\u0041",
+    "''",
+    '""',
+    "```",
+    "😀",
+    "\U0010fffd",
+    "é",
+    "Ǆ",
+    "İ",
+]
+ANY_CHAR = st.characters(blacklist_categories=("Cs",))  # every code point a YAML file can hold
+TEXT = st.lists(st.one_of(st.sampled_from(SPECIAL), ANY_CHAR), min_size=1, max_size=12).map("".join)
+
+# Sigma fields and how the target reads them: a column, a member of a dynamic column, a bracketed
+# claim name, a member of a JSON text column.
+FIELDS = [
+    "caller",
+    "properties.message",
+    "identity.claims.http://schemas.example/claims/upn",
+    "httpRequest.uri",
+]
+
+checked: Counter[str] = Counter()
+
+
+def sigma_text(plain: str) -> str:
+    """Sigma value text that means exactly `plain` (no wildcards)."""
+    return plain.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+
+
+def rule_yaml(detection: dict[str, object]) -> str:
+    rule = {
+        "title": "Property test",
+        "id": "9d7c2a51-5a0e-4c1b-8f3e-2b6d7e8f9a0b",
+        "status": "test",
+        "logsource": {"product": "azure", "service": "activitylogs"},
+        "detection": detection,
+        "level": "low",
+    }
+    # allow_unicode=False: PyYAML writes U+0085 raw and reads it back as a line break otherwise
+    text = yaml.safe_dump(rule, allow_unicode=False, sort_keys=False)
+    assert yaml.safe_load(text) == rule  # the YAML layer keeps every value
+    return text
+
+
+@pytest.fixture(scope="module")
+def kql(request: pytest.FixtureRequest) -> Iterator[KqlChecker]:
+    checker = KqlChecker()
+    try:
+        checker.start()
+    except KqlParserUnavailable as exc:
+        pytest.skip(str(exc))
+    started = time.monotonic()
+    with checker:
+        yield checker
+    summary = ", ".join(f"{name} {count}" for name, count in sorted(checked.items()))
+    line = (
+        f"literal round trip: {sum(checked.values())} hypothesis examples checked by Kusto's parser "
+        f"in {time.monotonic() - started:.1f} s, {checker.launches} node process(es) ({summary})"
+    )
+    # shown even when output is captured: the number of examples is part of the result
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if capture is not None and reporter is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line("\n" + line)
+
+
+@pytest.fixture(scope="module")
+def backend() -> SentinelBackend:
+    return SentinelBackend()
+
+
+def convert(backend: SentinelBackend, detection: dict[str, object]) -> str:
+    [query] = backend.convert(SigmaCollection.from_yaml(rule_yaml(detection)))
+    assert isinstance(query, str)
+    return query
+
+
+def check(kql: KqlChecker, query: str, expected: list[str] | None, name: str) -> list[str]:
+    """The structure checks; returns the decoded literals (compared with `expected` when given)."""
+    assert query.startswith(f"{TABLE}\n| where "), query
+    assert query.count("\n") == 1 and "\r" not in query, "a literal broke the line"
+    analysis = kql.analyze(query)
+    assert analysis.errors == [], f"{query!r}: {[str(e) for e in analysis.errors]}"
+    assert analysis.columns == COLUMNS
+    tokens = tokenize(query)
+    assert [t.value for t in tokens if t.kind == "str"] == analysis.literals
+    roles = literal_roles(tokens)
+    assert check_left_operands(tokens, set(COLUMNS)) >= 1
+    values = [literal for literal, role in zip(analysis.literals, roles, strict=True) if role == "value"]
+    if expected is not None:
+        assert values == expected, query
+    checked[name] += 1
+    return values
+
+
+# ---- the precondition: Sigma value text means the intended string ----------------------------
+
+
+@given(TEXT)
+@settings(max_examples=300, deadline=None)
+def test_sigma_escaping_gives_back_the_plain_string(plain: str) -> None:
+    parts = SigmaString(sigma_text(plain)).s
+    assert "".join(p for p in parts if isinstance(p, str)) == plain
+    assert all(isinstance(p, str) for p in parts)
+
+
+# ---- values -------------------------------------------------------------------------------------
+
+MODIFIERS = {
+    "": lambda v: v,
+    "|contains": lambda v: v,
+    "|startswith": lambda v: v,
+    "|endswith": lambda v: v,
+}
+
+
+@given(
+    plain=TEXT,
+    field=st.sampled_from(FIELDS),
+    modifier=st.sampled_from(sorted(MODIFIERS)),
+    cased=st.booleans(),
+)
+@SETTINGS
+def test_value_round_trips(
+    kql: KqlChecker, backend: SentinelBackend, plain: str, field: str, modifier: str, cased: bool
+) -> None:
+    key = f"{field}{modifier}{'|cased' if cased else ''}"
+    query = convert(backend, {"sel": {key: sigma_text(plain)}, "condition": "sel"})
+    check(kql, query, [plain], f"value{modifier or '|eq'}")
+
+
+@given(plain=TEXT)
+@SETTINGS
+def test_value_with_sigma_wildcards_spelled_out_round_trips(
+    kql: KqlChecker, backend: SentinelBackend, plain: str
+) -> None:
+    # contains/startswith/endswith written as wildcards in the value itself
+    for text, expected in [(f"*{sigma_text(plain)}*", plain), (f"{sigma_text(plain)}*", plain)]:
+        query = convert(backend, {"sel": {"caller": text}, "condition": "sel"})
+        check(kql, query, [expected], "value*")
+
+
+@given(values=st.lists(TEXT, min_size=1, max_size=4, unique=True), cased=st.booleans())
+@SETTINGS
+def test_list_round_trips(kql: KqlChecker, backend: SentinelBackend, values: list[str], cased: bool) -> None:
+    key = "properties.message|cased" if cased else "properties.message"
+    query = convert(backend, {"sel": {key: [sigma_text(v) for v in values]}, "condition": "sel"})
+    check(kql, query, values, "list")
+
+
+@given(values=st.lists(TEXT, min_size=1, max_size=3))
+@SETTINGS
+def test_keyword_round_trips(kql: KqlChecker, backend: SentinelBackend, values: list[str]) -> None:
+    query = convert(backend, {"keywords": [sigma_text(v) for v in values], "condition": "keywords"})
+    check(kql, query, values, "keyword")
+
+
+@given(key=TEXT.filter(lambda k: "|" not in k), plain=TEXT)
+@SETTINGS
+def test_claim_name_round_trips_as_a_member_key(
+    kql: KqlChecker, backend: SentinelBackend, key: str, plain: str
+) -> None:
+    """`claims.<name>`: the claim name is a string literal too, in a bracketed member access."""
+    query = convert(backend, {"sel": {f"claims.{key}": sigma_text(plain)}, "condition": "sel"})
+    tokens = tokenize(query)
+    literals = kql.string_literals(query)
+    assert [t.value for t in tokens if t.kind == "str"] == literals
+    if literal_roles(tokens) == ["value"]:  # a plain identifier needs no brackets
+        assert f"tostring(Claims_d.{key}) " in query
+        assert literals == [plain]
+    else:
+        assert literal_roles(tokens) == ["key", "value"]
+        assert literals == [key, plain]
+    check(kql, query, [plain], "claim key")
+
+
+# ---- patterns ------------------------------------------------------------------------------------
+
+RE_META = re.compile(r"([\\.+*?()|\[\]{}^$])")
+
+
+def regex_text(plain: str) -> str:
+    """A regex that matches `plain` literally (escaping only RE2's metacharacters)."""
+    return RE_META.sub(r"\\\1", plain)
+
+
+@given(plain=TEXT, flags=st.sampled_from(["", "|i", "|s", "|i|m"]), wildcard=st.sampled_from(["", ".*"]))
+@SETTINGS
+def test_regex_round_trips(
+    kql: KqlChecker, backend: SentinelBackend, plain: str, flags: str, wildcard: str
+) -> None:
+    pattern = regex_text(plain) + wildcard
+    query = convert(backend, {"sel": {f"caller|re{flags}": pattern}, "condition": "sel"})
+    prefix = "(?" + "".join(sorted(flags.replace("|", ""))) + ")" if flags else ""
+    (decoded,) = check(kql, query, None, "regex")
+    assert decoded == prefix + pattern
+    assert re.fullmatch(decoded, plain + ("tail" if wildcard else ""))
+
+
+@given(head=TEXT, tail=TEXT, wildcard=st.sampled_from(["*", "?"]), cased=st.booleans())
+@SETTINGS
+def test_glob_decodes_to_the_regex_the_value_implies(
+    kql: KqlChecker, backend: SentinelBackend, head: str, tail: str, wildcard: str, cased: bool
+) -> None:
+    value = f"{sigma_text(head)}{wildcard}{sigma_text(tail)}"
+    query = convert(backend, {"sel": {f"caller{'|cased' if cased else ''}": value}, "condition": "sel"})
+    (pattern,) = check(kql, query, None, "glob")
+    middle = "some\nthing" if wildcard == "*" else "\n"
+    assert re.fullmatch(pattern, head + middle + tail), (value, pattern)
+    assert bool(re.fullmatch(pattern, head + tail)) is (wildcard == "*")
+    assert not re.fullmatch(pattern, "x" + head + middle + tail + "\x00")  # anchored at both ends
+    if not cased:
+        assert pattern.startswith("(?is)^")
+    else:
+        assert pattern.startswith("(?s)^")
+
+
+# ---- fixed cases the strategies might miss -----------------------------------------------------
+
+EDGE_CASES = [
+    "",
+    "it''s",
+    "a'b\"c",
+    "back\\slash\\",
+    "\\",
+    "\\*\\?",
+    "a // not a comment",
+    "x | take 1",
+    '" | project Caller //',
+    "line\nbreak",
+    "cr\rlf\r\n",
+    "nul\x00byte",
+    "\u2028\u2029\x85",
+    "😀\U0010fffd",
+    "\\u0041\\x41\\101",
+    '@"verbatim"',
+    "```",
+    "\t",
+]
+
+
+@pytest.mark.parametrize("plain", EDGE_CASES)
+def test_edge_case_round_trips(kql: KqlChecker, backend: SentinelBackend, plain: str) -> None:
+    query = convert(backend, {"sel": {"caller": sigma_text(plain)}, "condition": "sel"})
+    check(kql, query, [plain], "edge")
