@@ -18,12 +18,14 @@ import argparse
 import json
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaRule
 
 from .batch import RULE_SUFFIXES, ConvertedRule, RuleFailure, convert_rule, load_rules, rule_files
 from .kql_parser.checker import KqlChecker, KqlParserUnavailable
@@ -252,6 +254,14 @@ class _Validator:
             )
         )
 
+    def conversion_warning(self, path: Path, rule: SigmaRule, message: Warning | str) -> None:
+        rule_id = str(rule.id or "") or None
+        text = _one_line(str(message))
+        label = f"rule {rule_id}: " if rule_id and rule_id not in text else ""
+        self.report.problems.append(
+            Problem(str(path), 1, 1, CONVERSION_CODE, f"{label}{text}", "Warning", rule_id)
+        )
+
     def kql_file(self, path: Path) -> None:
         try:
             text = path.read_text(encoding="utf-8")
@@ -321,7 +331,11 @@ def validate_paths(
                 for failure in _distinct(failures):
                     validator.failure(failure)
                 for rule in rules:
-                    result = convert_rule(backend, path, rule)
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        result = convert_rule(backend, path, rule)
+                    for warning in caught:
+                        validator.conversion_warning(path, rule, warning.message)
                     if isinstance(result, ConvertedRule):
                         validator.check_query(str(path), result.query, str(rule.id or "") or None)
                     else:
