@@ -93,10 +93,44 @@ def _skip_ws(tokens: list[tuple[str, str]], i: int) -> int:
     return i
 
 
+def _text_column(column: str) -> str:
+    """The hidden column holding a non-string column's Kusto string form (``tostring()``)."""
+    return f"{ROW_COLUMN}_text_{column}"
+
+
+def _needs_text(kind: str) -> bool:
+    return kind not in {"string", "dynamic"}
+
+
+def _encode(values: Sequence[Any] | None, convert: Any, count: int) -> tuple[list[Any], list[int] | None]:
+    """(distinct converted values, codes) for a column; codes None: one value for every row;
+    codes identical to the values list: stored plainly (mostly distinct values)."""
+    if values is None:
+        return [convert(None)], None
+    if len(values) != count:
+        raise ValueError(f"{len(values)} values for {count} rows")
+    index: dict[Any, int] = {}
+    distinct: list[Any] = []
+    codes: list[int] = []
+    for value in values:
+        key = id(value) if isinstance(value, (dict, list)) else (type(value), value)
+        code = index.get(key)
+        if code is None:
+            code = index[key] = len(distinct)
+            distinct.append(convert(value))
+        codes.append(code)
+    if len(distinct) * 2 > count:
+        plain = [distinct[c] for c in codes]
+        return plain, plain  # type: ignore[return-value]
+    return distinct, codes
+
+
 def _star_disjunction(table: str, operator: str, literal: str) -> str:
     parts = []
     for column, kind in TABLES[table].items():
-        operand = column if kind == "string" else f"tostring({column})"
+        # Non-string columns are searched in their Kusto string form, kept beside them at load.
+        # Dynamic columns: string operators read a dynamic value as its JSON text (tostring()).
+        operand = column if kind in {"string", "dynamic"} else _text_column(column)
         parts.append(f"{operand} {operator} {literal}")
     return "(" + " or ".join(parts) + ")"
 
@@ -291,28 +325,61 @@ class Engine:
         """
         schema = TABLES[table]
         names = list(schema)
-        converters = [_converter(schema[n]) for n in names]
+        rows = list(rows)
+        columns = {name: [row.get(name) for row in rows] for name in names}
+        return self.load_columns(table, columns, len(rows))
+
+    def load_columns(self, table: str, columns: Mapping[str, Sequence[Any]], count: int) -> int:
+        """Append `count` rows given column-wise (column -> values); absent columns are empty.
+
+        The fast path for large inputs: no per-row dicts, and each column is dictionary-encoded
+        (a value repeated across rows, such as a shared claims object, is converted and handed to
+        DuckDB once). Values are converted as in :meth:`load`.
+        """
+        schema = TABLES[table]
+        names = list(schema)
         start = self.row_counts.get(table)
         if start is None:
             columns_sql = ", ".join(f'"{n}" {_SQL_TYPES.get(schema[n], "VARCHAR")}' for n in names)
-            self.con.execute(f'CREATE TABLE "{table}" ({ROW_COLUMN} BIGINT, {columns_sql})')
+            text_sql = "".join(f', "{_text_column(n)}" VARCHAR' for n in names if _needs_text(schema[n]))
+            self.con.execute(f'CREATE TABLE "{table}" ({ROW_COLUMN} BIGINT, {columns_sql}{text_sql})')
             start = 0
-        data: list[list[Any]] = [[] for _ in names]
-        ids: list[int] = []
-        count = start
-        for row in rows:
-            for index, name in enumerate(names):
-                data[index].append(converters[index](row.get(name)))
-            ids.append(count)
-            count += 1
-        if ids:
-            placeholders = ", ".join(f"unnest(${i + 1})" for i in range(len(names) + 1))
+        if count:
+            params: list[Any] = [list(range(start, start + count))]
+            codes_sql = ["unnest($1) AS r"]
+            select_sql = [f"r AS {ROW_COLUMN}"]
+            for position, name in enumerate(names):
+                kind = _SQL_TYPES.get(schema[name], "VARCHAR")
+                distinct, codes = _encode(columns.get(name), _converter(schema[name]), count)
+                params.append(distinct)
+                value_param = len(params)
+                if codes is None:
+                    select_sql.append(f'CAST(${value_param}[1] AS {kind}) AS "{name}"')
+                elif codes is distinct:
+                    codes_sql.append(f"unnest(${value_param}) AS c{position}")
+                    select_sql.append(f'CAST(c{position} AS {kind}) AS "{name}"')
+                else:
+                    params.append(codes)
+                    codes_sql.append(f"unnest(${len(params)}) AS c{position}")
+                    select_sql.append(f'CAST(${value_param}[c{position} + 1] AS {kind}) AS "{name}"')
+            staging = f"{table}__replay_new"
             self.con.execute(
-                f'INSERT INTO "{table}" SELECT {placeholders}',
-                [ids, *data],
+                f'CREATE OR REPLACE TEMP TABLE "{staging}" AS SELECT {", ".join(select_sql)} '
+                f"FROM (SELECT {', '.join(codes_sql)})",
+                params,
             )
-        self.row_counts[table] = count
-        return count
+            self._append_with_text(table, staging, names)
+        self.row_counts[table] = start + count
+        return start + count
+
+    def _append_with_text(self, table: str, staging: str, names: list[str]) -> None:
+        """Insert the staged rows with each non-string column's Kusto string form beside it
+        (what `* contains` reads), computed by the engine's own ``tostring()``."""
+        schema = TABLES[table]
+        extend = ", ".join(f"{_text_column(n)} = tostring({n})" for n in names if _needs_text(schema[n]))
+        sql = self._kql.to_sql(f"{staging} | extend {extend}") if extend else f'SELECT * FROM "{staging}"'
+        self.con.execute(f'INSERT INTO "{table}" {sql}')
+        self.con.execute(f'DROP TABLE "{staging}"')
 
     # ---- queries ----
     def sql(self, query: str) -> str:

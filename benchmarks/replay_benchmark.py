@@ -1,0 +1,209 @@
+"""Replay benchmark: N AzureActivity rows x the 35 SigmaHQ activitylogs rules.
+
+Rows are synthesised in-process (deterministic seed) from the rows of the real training-lab
+export, with varied ids, operations, callers, addresses, statuses and times. Compared in the same
+run with (1) the bare engine: duckdb-kql straight on the same table and queries, and (2) where
+pySigma-backend-sqlite is importable (pySigma 2), the same rows in SQLite with that backend's SQL.
+
+    python benchmarks/replay_benchmark.py [--rows N] [--shared PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import sys
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+warnings.simplefilter("ignore")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_dir(given: str | None) -> Path:
+    path = Path(given or os.environ.get("SIGMA_AZURE_AKS_SHARED") or REPO.parent / "shared")
+    if not path.is_dir():
+        sys.exit(f"shared data not found at {path}; pass --shared")
+    return path
+
+
+def synthesise(base: list[dict], rules_ops: list[str], n: int, seed: int) -> dict[str, list]:
+    """Column-wise rows: each a lab row with varied values."""
+    from sigma_azure_aks.tables import TABLES
+
+    rng = random.Random(seed)
+    names = list(TABLES["AzureActivity"])
+    picks = [rng.randrange(len(base)) for _ in range(n)]
+    columns = {name: [base[i].get(name) for i in picks] for name in names}
+    ops = [r.get("OperationNameValue", "") for r in base] + rules_ops
+    statuses = ["Success", "Succeeded", "Start", "Failure", "Accept"]
+    callers = [
+        "AdeleV@M365x816222.OnMicrosoft.com",
+        "bob@contoso.com",
+        "4b3c1b1e-0f7d-4a9a-9d1c-1f2e3d4c5b6a",
+    ]
+    columns["EventDataId"] = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(n)]
+    columns["OperationNameValue"] = [
+        rng.choice(ops) if rng.random() < 0.3 else columns["OperationNameValue"][i] for i in range(n)
+    ]
+    columns["ActivityStatusValue"] = [rng.choice(statuses) for _ in range(n)]
+    columns["Caller"] = [rng.choice(callers) for _ in range(n)]
+    columns["CallerIpAddress"] = [
+        f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.1" for _ in range(n)
+    ]
+    columns["TimeGenerated"] = [
+        f"2021-04-{1 + i % 28:02d}T{(i // 60) % 24:02d}:{i % 60:02d}:00Z" for i in range(n)
+    ]
+    return columns
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--shared", default=None)
+    parser.add_argument("--per-rule", action="store_true", help="also time one query per rule")
+    args = parser.parse_args()
+    shared = shared_dir(args.shared)
+
+    import duckdb_kql
+
+    from sigma_azure_aks.replay.engine import ROW_COLUMN, Engine, ReplayQueryError
+    from sigma_azure_aks.replay.loaders import read_events
+    from sigma_azure_aks.replay.run import convert
+
+    corpus = shared / "corpus" / "sigmahq" / "activitylogs"
+    converted, failures = convert(corpus)
+    assert not failures, failures
+    queries = [c.query for c in converted]
+    base = [e.row for e in read_events([shared / "samples" / "azureactivity_training_lab.jsonl"])]
+    rule_ops = [
+        "MICROSOFT.KEYVAULT/VAULTS/DELETE",
+        "MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WRITE",
+        "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE",
+        "MICROSOFT.PORTAL/CONSOLES/WRITE",
+        "MICROSOFT.NETWORK/DNSZONES/A/WRITE",
+        "Microsoft.Network/azureFirewalls/delete",
+    ]
+    print(f"rows: {args.rows:,}  rules: {len(queries)}  cpus: {os.cpu_count()}")
+
+    t = time.perf_counter()
+    columns = synthesise(base, rule_ops, args.rows, args.seed)
+    print(f"synthesise rows: {time.perf_counter() - t:.1f} s")
+
+    # ---- ours ----
+    engine = Engine()
+    t = time.perf_counter()
+    engine.load_columns("AzureActivity", columns, args.rows)
+    ours_load = time.perf_counter() - t
+    t = time.perf_counter()
+    ours_all = engine.matches_many(queries)
+    ours_eval = time.perf_counter() - t
+    refused = [i for i, r in enumerate(ours_all) if isinstance(r, ReplayQueryError)]
+    assert not refused, [ours_all[i] for i in refused]
+    hits = sum(len(r) for r in ours_all)  # type: ignore[arg-type]
+    print(
+        f"replay: load {ours_load:.2f} s, evaluate all {len(queries)} rules in one statement "
+        f"{ours_eval:.2f} s, {hits:,} hits"
+    )
+    if args.per_rule:
+        t = time.perf_counter()
+        per_rule = [engine.matches(q) for q in queries]
+        print(f"replay, one query per rule: {time.perf_counter() - t:.2f} s")
+        assert per_rule == ours_all
+
+    # ---- bare engine: duckdb-kql on the same table, the queries it accepts ----
+    con = engine.con  # the same loaded table: the comparison is of evaluation
+    bare_ok = []
+    for q in queries:
+        try:
+            bare_ok.append((q, duckdb_kql.to_sql(q)))
+        except duckdb_kql.KqlError:
+            pass
+    t = time.perf_counter()
+    bare_results = [
+        [r[0] for r in con.execute(f"SELECT {ROW_COLUMN} FROM ({sql}) ORDER BY 1").fetchall()]
+        for _, sql in bare_ok
+    ]
+    bare_eval = time.perf_counter() - t
+    subset = [queries.index(q) for q, _ in bare_ok]
+    t = time.perf_counter()
+    ours_subset = engine.matches_many([queries[i] for i in subset])
+    ours_subset_eval = time.perf_counter() - t
+    assert ours_subset == bare_results
+    print(
+        f"bare duckdb-kql: {len(bare_ok)} of {len(queries)} queries accepted (it refuses `* contains`); "
+        f"evaluate {bare_eval:.2f} s vs replay on the same {len(bare_ok)}: {ours_subset_eval:.2f} s "
+        f"-> ratio replay/bare {ours_subset_eval / bare_eval:.2f}x"
+    )
+
+    # ---- SQLite with pySigma-backend-sqlite ----
+    try:
+        from sigma.backends.sqlite import sqliteBackend
+        from sigma.collection import SigmaCollection
+        from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+        from sigma.processing.transformations import FieldMappingTransformation
+    except ImportError:
+        print("sqlite route: pySigma-backend-sqlite not importable here (needs pySigma 2); skipped")
+        return 0
+    from sigma_azure_aks.field_maps import AZURE_ACTIVITY
+
+    rules = [r for p in sorted(corpus.glob("*.yml")) for r in SigmaCollection.from_yaml(p.read_text()).rules]
+    fields: set[str] = set()
+    for rule in rules:
+        for det in rule.detection.detections.values():
+            stack = list(det.detection_items)
+            while stack:
+                item = stack.pop()
+                if hasattr(item, "detection_items"):
+                    stack.extend(item.detection_items)
+                elif item.field:
+                    fields.add(item.field)
+    names = sorted(fields)
+    sql_names = {n: f"f{i}" for i, n in enumerate(names)}
+    t = time.perf_counter()
+    lite = sqlite3.connect(":memory:")
+    cols = ", ".join(f"{sql_names[n]} TEXT COLLATE NOCASE" for n in names)
+    lite.execute(f"CREATE TABLE logs (eid INTEGER, {cols}, fulltext TEXT COLLATE NOCASE)")
+    targets = [AZURE_ACTIVITY.resolve(n) for n in names]
+    all_cols = list(columns)
+
+    def rows():
+        for i in range(args.rows):
+            values = []
+            for target in targets:
+                value = columns.get(target.column, [None] * 0)[i] if target.column in columns else None
+                for part in target.path:
+                    value = value.get(part) if isinstance(value, dict) else None
+                values.append(value or None)
+            fulltext = "\n".join(str(columns[c][i]) for c in all_cols if columns[c][i] not in (None, ""))
+            yield (i, *values, fulltext)
+
+    lite.executemany(f"INSERT INTO logs VALUES ({', '.join('?' * (len(names) + 2))})", rows())
+    lite_load = time.perf_counter() - t
+    pipeline = ProcessingPipeline(
+        name="flat",
+        priority=20,
+        items=[ProcessingItem(identifier="flat", transformation=FieldMappingTransformation(sql_names))],
+    )
+    backend = sqliteBackend(pipeline, table="logs", fulltext_field="fulltext")
+    sqls = [backend.convert_rule(r)[0].replace("SELECT *", "SELECT eid", 1) for r in rules]
+    t = time.perf_counter()
+    lite_results = [sorted(r[0] for r in lite.execute(sql)) for sql in sqls]
+    lite_eval = time.perf_counter() - t
+    lite_hits = sum(len(r) for r in lite_results)
+    print(f"sqlite route: load {lite_load:.2f} s, evaluate {lite_eval:.2f} s, {lite_hits:,} hits")
+    print(
+        f"ratios: evaluation sqlite/replay {lite_eval / ours_eval:.1f}x; "
+        f"load+evaluation sqlite/replay {(lite_load + lite_eval) / (ours_load + ours_eval):.1f}x"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
