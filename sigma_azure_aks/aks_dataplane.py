@@ -200,6 +200,9 @@ class Accepted:
     arm: tuple[str, ...]
     other_fields: tuple[str, ...]
     keywords: bool
+    # The detection accepts the same operation paths under any resource provider (e.g. every
+    # operation ending in /DELETE): it is about operations in general, not about Kubernetes.
+    generic: bool = False
 
 
 def accepted_operations(rule: SigmaRule) -> Accepted:
@@ -225,7 +228,18 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
             arm_names.add(literal.upper())  # another operation: it stays on AzureActivity
     kubernetes = tuple(op for name, op in candidates.items() if accepts(name))
     arm = tuple(sorted(name for name in arm_names if accepts(name)))
-    return Accepted(kubernetes, arm, other, keywords)
+    generic = any(accepts(_under_other_provider(op.name)) for op in kubernetes[:GENERIC_PROBES])
+    return Accepted(kubernetes, arm, other, keywords, generic)
+
+
+GENERIC_PROBES = 25
+_PROBE_PROVIDER = "MICROSOFT.SIGMAPROBE/RESOURCES"
+
+
+def _under_other_provider(name: str) -> str:
+    """The same operation path under a resource provider that is not Kubernetes."""
+    parts = name.split("/", 2)
+    return f"{_PROBE_PROVIDER}/{parts[2]}" if len(parts) == 3 else name
 
 
 # ---- grouping into audit-log conditions ----------------------------------------------------------
@@ -316,8 +330,8 @@ class DataPlaneTransformation(PreprocessingTransformation):
         if not logsource_matches(rule.logsource, self.logsources):
             return
         accepted = accepted_operations(rule)
-        if not accepted.kubernetes:
-            return  # ARM operations (or none): AzureActivity
+        if not accepted.kubernetes or accepted.generic:
+            return  # ARM operations, or operations in general (e.g. any .../DELETE): AzureActivity
         label = rule_label(rule)
         if accepted.arm:
             raise SigmaTransformationError(
@@ -381,5 +395,5 @@ class DataPlaneNoticeTransformation(PreprocessingTransformation):
         if not isinstance(rule, SigmaRule) or self._pipeline.state.get(CLAIMED_BY) not in self.claimers:
             return
         accepted = accepted_operations(rule)
-        if accepted.kubernetes:
+        if accepted.kubernetes and not accepted.generic:
             _warn(dataplane_warning_text(rule, accepted.kubernetes))

@@ -407,20 +407,10 @@ def aks_dataplane_pipeline() -> ProcessingPipeline:
     )
 
 
-def aks_dataplane_notice_pipeline() -> ProcessingPipeline:
-    """Part of `-t sentinel`'s default: the warning for data-plane rules kept on AzureActivity."""
-    return ProcessingPipeline(
-        name="sigma_azure_aks: Kubernetes data-plane operations are not in AzureActivity",
-        priority=_base().PRIORITY,
-        items=[dataplane_notice_item()],
-    )
-
-
 __all__ = [
     "AksAuditWarning",
     "aks_audit_admin_pipeline",
     "aks_audit_legacy_pipeline",
     "aks_audit_pipeline",
-    "aks_dataplane_notice_pipeline",
     "aks_dataplane_pipeline",
 ]

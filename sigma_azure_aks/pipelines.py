@@ -80,9 +80,12 @@ def prepend_table_item() -> QueryPostprocessingItem:
 
 def azure_activity_items() -> list[ProcessingItem]:
     """The items of `azure_activity`, reused by pipelines that fall back to AzureActivity."""
+    from .aks_pipelines import dataplane_notice_item  # it builds on the factories of this module
+
     claimer = "azure_activity"
     return [
         claim_item(claimer, AZURE_ACTIVITY.table, AZURE_ACTIVITY_LOGSOURCES),
+        dataplane_notice_item(),
         field_mapping_item(claimer, AZURE_ACTIVITY),
         status_spellings_item(claimer),
         stock_guard_item(claimer),
@@ -103,7 +106,6 @@ from .aks_pipelines import (  # noqa: E402  (they build on the item factories ab
     aks_audit_admin_pipeline,
     aks_audit_legacy_pipeline,
     aks_audit_pipeline,
-    aks_dataplane_notice_pipeline,
     aks_dataplane_pipeline,
 )
 
@@ -142,4 +144,4 @@ def supported_logsources() -> list[str]:
     ]
 
 
-DEFAULT_FOR_SENTINEL = (azure_activity_pipeline, aks_audit_pipeline, aks_dataplane_notice_pipeline)
+DEFAULT_FOR_SENTINEL = (azure_activity_pipeline, aks_audit_pipeline)

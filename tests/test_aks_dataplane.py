@@ -454,3 +454,52 @@ def test_regular_expression_on_operation_name() -> None:
     assert (
         dataplane(arm) == 'AzureActivity\n| where OperationNameValue matches regex "^microsoft\\\\.network/"'
     )
+
+
+GENERIC_DELETE = """
+title: Any delete
+id: 0a9f0c55-7a3e-4a4b-9c59-8a0b6d1e2f33
+logsource: {product: azure, service: activitylogs}
+detection:
+  sel:
+    operationName|endswith: /DELETE
+  condition: sel
+"""
+
+
+def test_rule_about_operations_in_general_stays_on_azureactivity_without_warning() -> None:
+    """`endswith: /DELETE` accepts Kubernetes deletes, but also every other provider's: it is not a
+    Kubernetes rule, so it neither warns nor moves to AKSAudit."""
+    import warnings
+
+    from sigma.backends.kusto import KustoBackend  # noqa: F401  (same import path as the CLI)
+    from sigma.collection import SigmaCollection
+
+    from sigma_azure_aks.backend import SentinelBackend
+    from sigma_azure_aks.pipelines import aks_dataplane_pipeline
+
+    expected = 'AzureActivity\n| where OperationNameValue endswith "/DELETE"'
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert SentinelBackend().convert(SigmaCollection.from_yaml(GENERIC_DELETE)) == [expected]
+        assert SentinelBackend(aks_dataplane_pipeline()).convert(
+            SigmaCollection.from_yaml(GENERIC_DELETE)
+        ) == [expected]
+    assert [str(w.message) for w in caught] == []
+
+
+def test_explicit_azure_activity_pipeline_warns_on_the_seed(shared) -> None:
+    import warnings
+
+    from sigma.collection import SigmaCollection
+
+    from sigma_azure_aks.aks_dataplane import AksDataPlaneWarning
+    from sigma_azure_aks.backend import SentinelBackend
+    from sigma_azure_aks.pipelines import azure_activity_pipeline
+
+    seed = (shared / "corpus/sigmahq/activitylogs/azure_kubernetes_cronjob.yml").read_text()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        [query] = SentinelBackend(azure_activity_pipeline()).convert(SigmaCollection.from_yaml(seed))
+    assert query.startswith("AzureActivity\n| where (OperationNameValue startswith")
+    assert [w.category for w in caught] == [AksDataPlaneWarning]
