@@ -394,6 +394,33 @@ class DataPlaneNoticeTransformation(PreprocessingTransformation):
         super().apply(rule)
         if not isinstance(rule, SigmaRule) or self._pipeline.state.get(CLAIMED_BY) not in self.claimers:
             return
+        if not _names_kubernetes_provider(rule):
+            return  # cheap pre-check: a rule about Kubernetes names its provider (or uses a regex)
         accepted = accepted_operations(rule)
         if accepted.kubernetes and not accepted.generic:
             _warn(dataplane_warning_text(rule, accepted.kubernetes))
+
+
+_KUBERNETES_PROVIDERS = ("MANAGEDCLUSTERS", "CONNECTEDCLUSTERS")
+
+
+def _names_kubernetes_provider(rule: SigmaRule) -> bool:
+    """True when an operation-name value of the rule mentions a Kubernetes cluster provider or is a
+    regular expression. Rules without either (e.g. `endswith: /DELETE`) are about operations in
+    general and never get the data-plane warning, so their values need no costly analysis."""
+
+    def mentions(detection: Any) -> bool:
+        for item in detection.detection_items:
+            if isinstance(item, SigmaDetection):
+                if mentions(item):
+                    return True
+            elif item.field in OPERATION_FIELDS:
+                for value in item.value:
+                    if isinstance(value, SigmaRegularExpression):
+                        return True
+                    text = str(value).upper()
+                    if any(provider in text for provider in _KUBERNETES_PROVIDERS):
+                        return True
+        return False
+
+    return any(mentions(detection) for detection in rule.detection.detections.values())

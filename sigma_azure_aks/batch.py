@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
@@ -69,6 +70,13 @@ def _one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _yaml_problem(error: yaml.MarkedYAMLError) -> str:
+    """`line L, column C: problem` from a YAML error, without the echoed source text."""
+    mark = error.problem_mark or error.context_mark
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(error.problem or error.context or error).split())
+
+
 def load_rules(path: Path) -> tuple[list[SigmaRule], list[RuleFailure]]:
     """Parse one file; a broken file is a failure, never an exception."""
     try:
@@ -83,18 +91,29 @@ def load_rules(path: Path) -> tuple[list[SigmaRule], list[RuleFailure]]:
         return [], [RuleFailure(path, "empty file, no Sigma rule")]
     try:
         collection = SigmaCollection.from_yaml(text, collect_errors=True)
-    except Exception as error:  # YAML errors and anything pySigma raises while reading
+    except yaml.MarkedYAMLError as error:
+        return [], [RuleFailure(path, f"not valid YAML: {_yaml_problem(error)}")]
+    except Exception as error:  # anything else pySigma raises while reading
         return [], [RuleFailure(path, f"not a valid Sigma rule file: {_one_line(error)}")]
-    failures = [RuleFailure(path, _one_line(error)) for error in collection.errors]
     rules = []
+    failures = []
+    rule_errors: set[str] = set()
     for rule in collection.rules:
         if isinstance(rule, SigmaRule):
             if rule.errors:
-                failures.extend(RuleFailure(path, _one_line(e), str(rule.id or "")) for e in rule.errors)
+                for rule_error in rule.errors:
+                    rule_errors.add(_one_line(rule_error))
+                    failures.append(RuleFailure(path, _one_line(rule_error), str(rule.id or "")))
                 continue
             rules.append(rule)
         else:
             failures.append(RuleFailure(path, "correlation rules are not supported by the sentinel target"))
+    # The collection repeats its rules' errors; report each once, with the rule's id.
+    failures.extend(
+        RuleFailure(path, _one_line(error))
+        for error in collection.errors
+        if _one_line(error) not in rule_errors
+    )
     if not rules and not failures:
         failures.append(RuleFailure(path, "no Sigma rule in file"))
     return rules, failures

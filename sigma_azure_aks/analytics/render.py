@@ -141,7 +141,12 @@ _Dumper.add_representer(str, _str)
 
 
 def dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=4096)
+    """YAML that reads back to exactly `data`. Readable Unicode where that holds; where a character
+    would not survive (PyYAML writes U+0085 raw, which a reader takes for a line break), escaped."""
+    text = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=4096)
+    if yaml.safe_load(text) == data:
+        return text
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=False, width=4096)
 
 
 def dump_json(data: Any) -> str:
