@@ -41,7 +41,10 @@ def test_folder_with_bad_rules_converts_every_good_one() -> None:
     assert failed == sorted(p.name for p in BAD.iterdir() if not p.name.startswith("good_"))
     by_file = {Path(f.path).name: f.reason for f in result.failures}
     assert "field 'callerName' has no AzureActivity column" in by_file["unknown_field.yml"]
-    assert "no Sentinel table for log source (category: process_creation" in by_file["windows_process_creation.yml"]
+    assert (
+        "no Sentinel table for log source (category: process_creation"
+        in by_file["windows_process_creation.yml"]
+    )
     assert all("\n" not in f.line() for f in result.failures)
 
 
