@@ -38,7 +38,7 @@ HUGE_SIZE = 10 * 1024 * 1024
 CAUSES = {
     "binary_junk.yml": "not a UTF-8 text file",
     "empty.yml": "empty file",
-    "malformed_yaml.yml": "not a valid Sigma rule file",
+    "malformed_yaml.yml": "not valid YAML: line 10, column 13",
     "missing_condition.yml": "must contain at least one condition",
     "missing_detection.yml": "must have a detection",
     "unknown_field.yml": "field 'callerName' has no AzureActivity column",

@@ -122,7 +122,7 @@ def test_failures_are_reported_and_do_not_stop_the_others(tmp_path, capsys):
     assert main(["export", str(rules), "--out", str(out), "--format", "kql,yaml"]) == 1
     err = capsys.readouterr().err
     assert err.endswith("2 rules converted, 3 failed\n")
-    assert f"error: {rules / 'broken.yml'}: not a valid Sigma rule file" in err
+    assert f"error: {rules / 'broken.yml'}: not valid YAML: line " in err
     assert "deprecated.yml: rule 'Old' (00000000-0000-4000-8000-00000000aaaa): status 'deprecated'" in err
     assert "frequency.yml: rule 'Fast'" in err and "query_frequency is 1 minutes" in err
     assert sorted(snapshot(out)) == [
