@@ -23,3 +23,18 @@ def shared() -> Path:
     if path is None:
         pytest.skip("shared corpus not found (set SIGMA_AZURE_AKS_SHARED)")
     return path
+
+
+@pytest.fixture(scope="session")
+def kql():
+    """Microsoft's KQL parser: one node process for the whole test session; skips when node or
+    the npm package is missing (the skip message says how to install it)."""
+    from sigma_azure_aks.kql_parser.checker import KqlChecker, KqlParserUnavailable
+
+    checker = KqlChecker()
+    try:
+        checker.start()
+    except KqlParserUnavailable as error:
+        pytest.skip(str(error))
+    with checker:
+        yield checker

@@ -380,16 +380,9 @@ def test_corpus_has_sixteen_rules() -> None:
     assert len(files) == 16
 
 
-@pytest.fixture(scope="module")
-def checker():
-    from sigma_azure_aks.kql_parser.checker import KqlChecker, KqlParserUnavailable
-
-    try:
-        with KqlChecker() as kql_checker:
-            kql_checker.errors("AKSAudit | take 1")
-            yield kql_checker
-    except KqlParserUnavailable as error:
-        pytest.skip(f"Microsoft's KQL parser is not available: {error}")
+@pytest.fixture
+def checker(kql):
+    return kql
 
 
 @pytest.mark.parametrize(

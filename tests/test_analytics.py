@@ -257,42 +257,30 @@ def test_corpus_combined_arm_is_one_template():
     assert len(template["resources"]) == 5
 
 
-def test_entity_and_placeholder_columns_are_returned_by_the_query():
-    checker_module = pytest.importorskip("sigma_azure_aks.kql_parser.checker")
+def test_entity_and_placeholder_columns_are_returned_by_the_query(kql):
     files = corpus_files()
-    try:
-        checker = checker_module.KqlChecker()
-        checker.result_columns("AzureActivity | take 1")
-    except checker_module.KqlParserUnavailable as error:
-        pytest.skip(str(error))
-    with checker:
-        for path in files:
-            props = json.loads(convert(path.read_text(), "arm"))["resources"][0]["properties"]
-            assert [str(e) for e in checker.errors(props["query"])] == [], path.name
-            columns = set(checker.result_columns(props["query"]))
-            used = {m["columnName"] for e in props["entityMappings"] for m in e["fieldMappings"]}
-            used |= set(props["customDetails"].values())
-            used |= set(facts.PLACEHOLDER.findall(props["alertDetailsOverride"]["alertDisplayNameFormat"]))
-            assert used <= columns, (path.name, used - columns)
+    checker = kql
+    for path in files:
+        props = json.loads(convert(path.read_text(), "arm"))["resources"][0]["properties"]
+        assert [str(e) for e in checker.errors(props["query"])] == [], path.name
+        columns = set(checker.result_columns(props["query"]))
+        used = {m["columnName"] for e in props["entityMappings"] for m in e["fieldMappings"]}
+        used |= set(props["customDetails"].values())
+        used |= set(facts.PLACEHOLDER.findall(props["alertDetailsOverride"]["alertDisplayNameFormat"]))
+        assert used <= columns, (path.name, used - columns)
 
 
-def test_aks_profile_columns_are_returned_by_the_query():
-    checker_module = pytest.importorskip("sigma_azure_aks.kql_parser.checker")
-    try:
-        checker = checker_module.KqlChecker()
-        checker.result_columns("AKSAudit | take 1")
-    except checker_module.KqlParserUnavailable as error:
-        pytest.skip(str(error))
-    with checker:
-        for table in ("AKSAudit", "AKSAuditAdmin"):
-            profile = table_profile(table)
-            query = f'{table}\n| where Verb == "create"\n{profile.extend_line}'
-            assert [str(e) for e in checker.errors(query)] == []
-            columns = set(checker.result_columns(query))
-            used = {column for m in profile.entity_mappings for _, column in m.field_mappings}
-            used |= {column for _, column in profile.custom_details}
-            used |= set(facts.PLACEHOLDER.findall(profile.alert_display_name_format))
-            assert used <= columns, used - columns
+def test_aks_profile_columns_are_returned_by_the_query(kql):
+    checker = kql
+    for table in ("AKSAudit", "AKSAuditAdmin"):
+        profile = table_profile(table)
+        query = f'{table}\n| where Verb == "create"\n{profile.extend_line}'
+        assert [str(e) for e in checker.errors(query)] == []
+        columns = set(checker.result_columns(query))
+        used = {column for m in profile.entity_mappings for _, column in m.field_mappings}
+        used |= {column for _, column in profile.custom_details}
+        used |= set(facts.PLACEHOLDER.findall(profile.alert_display_name_format))
+        assert used <= columns, used - columns
 
 
 # ---- several rules, one document ----------------------------------------------------------------
@@ -609,20 +597,14 @@ def test_aks_audit_corpus_produces_valid_arm():
         ]
 
 
-def test_aks_audit_corpus_columns_are_returned_by_the_query():
-    checker_module = pytest.importorskip("sigma_azure_aks.kql_parser.checker")
+def test_aks_audit_corpus_columns_are_returned_by_the_query(kql):
     conversions = aks_audit_conversions()
-    try:
-        checker = checker_module.KqlChecker()
-        checker.result_columns("AKSAudit | take 1")
-    except checker_module.KqlParserUnavailable as error:
-        pytest.skip(str(error))
-    with checker:
-        for name, template in conversions:
-            props = template["resources"][0]["properties"]
-            assert [str(e) for e in checker.errors(props["query"])] == [], name
-            columns = set(checker.result_columns(props["query"]))
-            used = {m["columnName"] for e in props["entityMappings"] for m in e["fieldMappings"]}
-            used |= set(props["customDetails"].values())
-            used |= set(facts.PLACEHOLDER.findall(props["alertDetailsOverride"]["alertDisplayNameFormat"]))
-            assert used <= columns, (name, used - columns)
+    checker = kql
+    for name, template in conversions:
+        props = template["resources"][0]["properties"]
+        assert [str(e) for e in checker.errors(props["query"])] == [], name
+        columns = set(checker.result_columns(props["query"]))
+        used = {m["columnName"] for e in props["entityMappings"] for m in e["fieldMappings"]}
+        used |= set(props["customDetails"].values())
+        used |= set(facts.PLACEHOLDER.findall(props["alertDetailsOverride"]["alertDisplayNameFormat"]))
+        assert used <= columns, (name, used - columns)

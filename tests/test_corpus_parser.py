@@ -13,7 +13,6 @@ On top of that, no literal may equal a Sigma field name of the rule, a column na
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from sigma_azure_aks import field_maps
 from sigma_azure_aks.batch import ConvertedRule, convert_paths
-from sigma_azure_aks.kql_parser.checker import KqlChecker, KqlParserUnavailable
+from sigma_azure_aks.kql_parser.checker import KqlChecker
 from sigma_azure_aks.tables import TABLES
 
 CORPUS_SUBDIR = Path("corpus") / "sigmahq" / "activitylogs"
@@ -275,17 +274,6 @@ def field_like(literal: str, rule: SigmaRule, table: str) -> bool:
 
 
 # ---- the checks ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def kql() -> Iterator[KqlChecker]:
-    checker = KqlChecker()
-    try:
-        checker.start()
-    except KqlParserUnavailable as exc:
-        pytest.skip(str(exc))
-    with checker:
-        yield checker
 
 
 def check_converted(kql: KqlChecker, converted: ConvertedRule) -> None:

@@ -28,7 +28,6 @@ lexer (TokenParser.ScanStringEscape) and decoder (KustoFacts.DecodeEscapes):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,17 +46,6 @@ from sigma_azure_aks.kql_parser.checker import (
 from sigma_azure_aks.tables import TABLES
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def kql() -> Iterator[KqlChecker]:
-    checker = KqlChecker()
-    try:
-        checker.start()
-    except KqlParserUnavailable as exc:
-        pytest.skip(str(exc))
-    with checker:
-        yield checker
 
 
 def codes(diagnostics: list[Diagnostic]) -> list[str]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from sigma_azure_aks import validate
 from sigma_azure_aks.cli import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE, main
-from sigma_azure_aks.kql_parser.checker import NPM_PACKAGE, KqlChecker, KqlParserUnavailable
+from sigma_azure_aks.kql_parser.checker import NPM_PACKAGE, KqlChecker
 from sigma_azure_aks.validate import Problem, validate_paths
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,17 +30,6 @@ detection:
     condition: sel
 level: low
 """
-
-
-@pytest.fixture(scope="module")
-def kql() -> Iterator[KqlChecker]:
-    checker = KqlChecker()
-    try:
-        checker.start()
-    except KqlParserUnavailable as exc:
-        pytest.skip(str(exc))
-    with checker:
-        yield checker
 
 
 @pytest.fixture
