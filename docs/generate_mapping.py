@@ -43,6 +43,10 @@ OPERATOR_EXAMPLES: list[tuple[str, str]] = [
     ("`|re` (unanchored, case-sensitive unless `|i`)", "sel:\n  caller|re|i: '^adm[0-9]+@'"),
     ("`|cidr` IPv4", "sel:\n  callerIpAddress|cidr: 10.0.0.0/8"),
     ("`|cidr` IPv6", "sel:\n  callerIpAddress|cidr: '2001:db8::/32'"),
+    (
+        "`not` over a range or number test (no value counts as not in range)",
+        "sel:\n  callerIpAddress|cidr: 10.0.0.0/8\ncondition: not sel",
+    ),
     ("`|fieldref`", "sel:\n  caller|fieldref: correlationId"),
     ("numbers (compared as numbers)", "sel:\n  properties.statusCode: [403, 404]"),
     ("`|gt`", "sel:\n  properties.count|gt: 5"),

@@ -16,7 +16,7 @@ pip_quiet .venv -e ".[test]" "sigma-cli==3.1.*" --config-settings editable_mode=
 # and the independent Sigma evaluator (pySigma-backend-sqlite) for the differential tests.
 [ -x .venv-pysigma2/bin/python ] || "$PYTHON" -m venv .venv-pysigma2
 pip_quiet .venv-pysigma2 "pySigma==2.0.1" "pySigma-backend-sqlite==2.1.1" "PyYAML>=6" \
-    "pytest>=8" "hypothesis>=6" "jsonschema>=4" "duckdb-kql==1.1.2" "certifi"
+    "pytest>=8" "hypothesis>=6" "jsonschema>=4" "duckdb-kql[duckdb]==1.1.2" "certifi"
 pip_quiet .venv-pysigma2 --no-deps "pySigma-backend-kusto==1.0.1"
 pip_quiet .venv-pysigma2 --no-deps -e . --config-settings editable_mode=compat
 

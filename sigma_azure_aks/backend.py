@@ -12,7 +12,12 @@ from collections import defaultdict
 from typing import Any, ClassVar
 
 from sigma.backends.kusto import KustoBackend
-from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+)
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.processing.pipeline import ProcessingPipeline
@@ -220,10 +225,10 @@ class SentinelBackend(KustoBackend):
     ) -> str:
         kind = self._column_type(cond.field, state)
         field_expr = self.escape_and_quote_field(cond.field)
-        if kind in {"int", "long", "real", "decimal"}:
-            return f"{field_expr} == {cond.value}"
+        if kind in _NUMERIC_TYPES:
+            return _null_safe(cond, f"{field_expr} == {cond.value}")
         if kind == "dynamic":
-            return f"toreal({field_expr}) == {cond.value}"
+            return _null_safe(cond, f"toreal({field_expr}) == {cond.value}")
         return f"{field_expr} == {kql.string_literal(str(cond.value))}"
 
     def convert_condition_field_compare_op_val(
@@ -232,9 +237,9 @@ class SentinelBackend(KustoBackend):
         value: SigmaCompareExpression = cond.value
         kind = self._column_type(cond.field, state)
         field_expr = self.escape_and_quote_field(cond.field)
-        if kind not in {"int", "long", "real", "decimal"}:
+        if kind not in _NUMERIC_TYPES:
             field_expr = f"toreal({field_expr})"
-        return f"{field_expr} {self.compare_operators[value.op]} {value.number}"
+        return _null_safe(cond, f"{field_expr} {self.compare_operators[value.op]} {value.number}")
 
     def convert_condition_field_eq_val_null(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -266,7 +271,8 @@ class SentinelBackend(KustoBackend):
         value: SigmaCIDRExpression = cond.value
         network = value.network
         function = "ipv6_is_in_range" if network.version == 6 else "ipv4_is_in_range"
-        return f"{function}({self._string_operand(cond.field, state)}, {kql.string_literal(str(network))})"
+        test = f"{function}({self._string_operand(cond.field, state)}, {kql.string_literal(str(network))})"
+        return _null_safe(cond, test)
 
     def convert_condition_field_eq_field(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -334,6 +340,25 @@ class SentinelBackend(KustoBackend):
         from .analytics import combine_output
 
         return combine_output(queries, "json")
+
+
+_NUMERIC_TYPES = frozenset({"int", "long", "real", "decimal"})
+
+
+def _under_not(cond: Any) -> bool:
+    node = getattr(cond, "parent", None)
+    while node is not None:
+        if isinstance(node, ConditionNOT):
+            return True
+        node = getattr(node, "parent", None)
+    return False
+
+
+def _null_safe(cond: Any, test: str) -> str:
+    """A test that Kusto evaluates to null on a missing or unparsable value (a number, an IP
+    range) counts as false, as in Sigma. Only `not` can tell null from false (`not(null)` drops
+    the row), so the test is wrapped there only."""
+    return f"coalesce({test}, false)" if _under_not(cond) else test
 
 
 def _plain_text(value: SigmaString) -> str:

@@ -45,8 +45,11 @@ def _string_problem(value: SigmaString) -> str | None:
     return None
 
 
-def stock_kusto_problem(item: SigmaDetectionItem, table: str | None) -> str | None:
-    """Why the stock Kusto target would render this detection item wrong, or None if it is fine."""
+def stock_kusto_problem(item: SigmaDetectionItem, table: str | None, negated: bool = False) -> str | None:
+    """Why the stock Kusto target would render this detection item wrong, or None if it is fine.
+
+    `negated`: the rule's condition uses `not`, under which a test that Kusto evaluates to null
+    (an IP range on an empty address) drops the row instead of matching it."""
     if item.field is None:
         return "a keyword (unbound value) search (the stock target writes invalid KQL)"
     if not kql.is_column_name(item.field):
@@ -69,6 +72,11 @@ def stock_kusto_problem(item: SigmaDetectionItem, table: str | None) -> str | No
             problem = f"a numeric comparison on the string column {item.field}"
         elif isinstance(value, SigmaCIDRExpression) and ":" in str(value.network):
             problem = f"the IPv6 range {value.network} (the stock target uses ipv4_is_in_range)"
+        elif isinstance(value, (SigmaCIDRExpression, SigmaCompareExpression)) and negated:
+            problem = (
+                f"an IP range or numeric comparison on {item.field} under `not` (the stock target "
+                "drops events without a value instead of matching them)"
+            )
         elif isinstance(value, SigmaRegularExpression) and _CONTROL.search(value.to_plain()):
             problem = "a regular expression holding a control character"
         elif isinstance(value, SigmaFieldReference):

@@ -4,6 +4,7 @@ status spellings, refuse what the stock Kusto target would render wrong, and pre
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,15 +147,18 @@ class RefuseStockMisrenderingTransformation(DetectionItemTransformation):
     renders wrong (dotted fields, inner wildcards, null, keywords, ...), naming what and why."""
 
     _rule: Any = field(init=False, default=None, repr=False)
+    _negated: bool = field(init=False, default=False, repr=False)
 
     def apply(self, rule: Any) -> None:
         if self._pipeline.vars.get("backend") == SENTINEL_BACKEND_NAME:
             return
         self._rule = rule
+        conditions = getattr(getattr(rule, "detection", None), "condition", []) or []
+        self._negated = any(re.search(r"\bnot\b", condition) for condition in conditions)
         super().apply(rule)
 
     def apply_detection_item(self, detection_item: SigmaDetectionItem) -> None:
-        problem = stock_kusto_problem(detection_item, self._pipeline.state.get(QUERY_TABLE))
+        problem = stock_kusto_problem(detection_item, self._pipeline.state.get(QUERY_TABLE), self._negated)
         if problem:
             raise SigmaTransformationError(
                 f"{rule_label(self._rule)}: {problem}; the stock kusto target would render it wrong. "

@@ -132,6 +132,19 @@ def test_every_path_prefix(sigma_field: str, expected_operand: str) -> None:
             "sel:\n    callerIpAddress|cidr: '2001:db8::/32'\ncondition: sel",
             'ipv6_is_in_range(CallerIpAddress, "2001:db8::/32")',
         ),
+        # a test Kusto evaluates to null (no address, no number) counts as false under `not`
+        (
+            "sel:\n    callerIpAddress|cidr: 10.0.0.0/8\ncondition: not sel",
+            'not(coalesce(ipv4_is_in_range(CallerIpAddress, "10.0.0.0/8"), false))',
+        ),
+        (
+            "sel:\n    properties.code|gte: 200\ncondition: not sel",
+            "not(coalesce(toreal(Properties_d.code) >= 200, false))",
+        ),
+        (
+            "sel:\n    properties.code: 200\ncondition: not sel",
+            "not(coalesce(toreal(Properties_d.code) == 200, false))",
+        ),
         # numbers
         ("sel:\n    properties.statusCode: 403\ncondition: sel", "toreal(Properties_d.statusCode) == 403"),
         (

@@ -45,6 +45,7 @@ REFUSED = {
     "sel:\n    level: [1, 2]\ncondition: sel": "number",
     "sel:\n    caller|contains|all: [a, b]\ncondition: sel": "|all",
     'sel:\n    caller: "a\\nb"\ncondition: sel': "control character",
+    "sel:\n    callerIpAddress|cidr: 10.0.0.0/8\ncondition: not sel": "under `not`",
 }
 
 
