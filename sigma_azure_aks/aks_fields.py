@@ -23,7 +23,7 @@ class EventKey:
 
     `members`: the fixed sub-fields of an object key (None: any path, as in requestObject);
     `whole_key`: sub-keys are single keys that contain dots and slashes (annotations, user.extra);
-    `array`: the value is an array of strings (any element matches, see :mod:`aks_pipelines`).
+    `array`: the value is an array of strings (any element matches, see :mod:`aks_transformations`).
     """
 
     key: str

@@ -34,7 +34,8 @@ from sigma.types import (
 )
 
 from . import kql
-from .pipelines import ITEM_PREFIX, PRIORITY, require_table_pipeline, sentinel_default_pipeline
+from .items import ITEM_PREFIX
+from .pipelines import PRIORITY, require_table_pipeline, sentinel_default_pipeline
 from .tables import TABLES
 from .transformations import QUERY_TABLE, SENTINEL_BACKEND_NAME, rule_label
 

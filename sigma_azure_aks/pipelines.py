@@ -3,93 +3,29 @@
 `azure_activity`: Sigma azure/activitylogs rules -> the AzureActivity table.
 `aks_audit` (and `aks_audit_admin`, `aks_audit_legacy`): Sigma kubernetes/audit rules -> AKSAudit
 (AKSAuditAdmin, legacy AzureDiagnostics); `aks_dataplane`: azure/activitylogs rules about Kubernetes
-objects -> AKSAudit, the others -> AzureActivity (see aks_pipelines.py).
+objects -> AKSAudit, the others -> AzureActivity.
 Every pipeline claims the rules of its log sources for one table and leaves all other rules
 untouched, so it composes with other pipelines, including pySigma-backend-kusto's.
 """
 
 from __future__ import annotations
 
-from sigma.processing.conditions import RuleProcessingStateCondition
-from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline, QueryPostprocessingItem
-from sigma.rule import SigmaLogSource
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 
-from .field_maps import AZURE_ACTIVITY, FieldMap
-from .transformations import (
-    CLAIMED_BY,
-    ClaimTableTransformation,
-    ExpandStatusSpellingsTransformation,
-    MapFieldsTransformation,
-    PrependTableTransformation,
-    RefuseStockMisrenderingTransformation,
-    RequireTableTransformation,
+from .aks_transformations import AUDIT_TABLES
+from .items import (
+    ITEM_PREFIX,
+    aks_audit_items,
+    azure_activity_items,
+    dataplane_items,
+    legacy_preamble_item,
+    prepend_table_item,
 )
+from .transformations import RequireTableTransformation
 
-ITEM_PREFIX = "azure_aks_"
 # Lower than pySigma-backend-kusto's pipelines (10): our table claim comes first, so their
 # table selection finds `query_table` already set when both are given.
 PRIORITY = 5
-
-AZURE_ACTIVITY_LOGSOURCES = (
-    SigmaLogSource(product="azure", service="activitylogs"),
-    SigmaLogSource(product="azure", service="azureactivity"),
-)
-
-
-def _claimed_by(claimer: str) -> list[RuleProcessingStateCondition]:
-    return [RuleProcessingStateCondition(CLAIMED_BY, claimer)]
-
-
-def claim_item(claimer: str, table: str, logsources: tuple[SigmaLogSource, ...]) -> ProcessingItem:
-    return ProcessingItem(
-        identifier=f"{ITEM_PREFIX}{claimer}_claim_table",
-        transformation=ClaimTableTransformation(claimer, table, logsources),
-    )
-
-
-def field_mapping_item(claimer: str, field_map: FieldMap) -> ProcessingItem:
-    return ProcessingItem(
-        identifier=f"{ITEM_PREFIX}{claimer}_fields",
-        transformation=MapFieldsTransformation(field_map),
-        rule_conditions=_claimed_by(claimer),
-    )
-
-
-def status_spellings_item(claimer: str) -> ProcessingItem:
-    return ProcessingItem(
-        identifier=f"{ITEM_PREFIX}{claimer}_status_spellings",
-        transformation=ExpandStatusSpellingsTransformation(),
-        rule_conditions=_claimed_by(claimer),
-    )
-
-
-def stock_guard_item(claimer: str) -> ProcessingItem:
-    return ProcessingItem(
-        identifier=f"{ITEM_PREFIX}{claimer}_refuse_stock_misrendering",
-        transformation=RefuseStockMisrenderingTransformation(),
-        rule_conditions=_claimed_by(claimer),
-    )
-
-
-def prepend_table_item() -> QueryPostprocessingItem:
-    return QueryPostprocessingItem(
-        identifier=f"{ITEM_PREFIX}prepend_table",
-        transformation=PrependTableTransformation(),
-    )
-
-
-def azure_activity_items() -> list[ProcessingItem]:
-    """The items of `azure_activity`, reused by pipelines that fall back to AzureActivity."""
-    from .aks_pipelines import dataplane_notice_item  # it builds on the factories of this module
-
-    claimer = "azure_activity"
-    return [
-        claim_item(claimer, AZURE_ACTIVITY.table, AZURE_ACTIVITY_LOGSOURCES),
-        dataplane_notice_item(),
-        field_mapping_item(claimer, AZURE_ACTIVITY),
-        status_spellings_item(claimer),
-        stock_guard_item(claimer),
-    ]
 
 
 def azure_activity_pipeline() -> ProcessingPipeline:
@@ -102,12 +38,43 @@ def azure_activity_pipeline() -> ProcessingPipeline:
     )
 
 
-from .aks_pipelines import (  # noqa: E402  (they build on the item factories above)
-    aks_audit_admin_pipeline,
-    aks_audit_legacy_pipeline,
-    aks_audit_pipeline,
-    aks_dataplane_pipeline,
-)
+def aks_audit_pipeline(table: str = "AKSAudit") -> ProcessingPipeline:
+    """Sigma kubernetes/audit rules -> AKSAudit (or AKSAuditAdmin, or legacy AzureDiagnostics).
+
+    An unknown `table` falls back to AKSAudit (factories never raise)."""
+    table = table if table in AUDIT_TABLES else "AKSAudit"
+    claimer = AUDIT_TABLES[table][0]
+    postprocessing = [prepend_table_item()]
+    if table == "AzureDiagnostics":
+        postprocessing.insert(0, legacy_preamble_item(claimer))
+    return ProcessingPipeline(
+        name=f"Kubernetes audit to Microsoft Sentinel {table} (sigma_azure_aks)",
+        priority=PRIORITY,
+        items=aks_audit_items(table),
+        postprocessing_items=postprocessing,
+    )
+
+
+def aks_audit_admin_pipeline() -> ProcessingPipeline:
+    """Sigma kubernetes/audit rules -> AKSAuditAdmin (no get and list events)."""
+    return aks_audit_pipeline("AKSAuditAdmin")
+
+
+def aks_audit_legacy_pipeline() -> ProcessingPipeline:
+    """Sigma kubernetes/audit rules -> legacy AzureDiagnostics kube-audit records."""
+    return aks_audit_pipeline("AzureDiagnostics")
+
+
+def aks_dataplane_pipeline() -> ProcessingPipeline:
+    """Sigma azure/activitylogs rules about Kubernetes objects -> AKSAudit; the other
+    azure/activitylogs rules -> AzureActivity (azure_activity's items follow)."""
+    return ProcessingPipeline(
+        name="Azure activity logs about Kubernetes objects to Microsoft Sentinel AKSAudit (sigma_azure_aks)",
+        priority=PRIORITY,
+        items=dataplane_items(),
+        postprocessing_items=[prepend_table_item()],
+    )
+
 
 PIPELINES = {
     "azure_activity": azure_activity_pipeline,
@@ -117,11 +84,20 @@ PIPELINES = {
     "aks_dataplane": aks_dataplane_pipeline,
 }
 
+# What `-t sentinel` applies when the user gives none of our pipelines: each claims only its own
+# log sources.
+DEFAULT_FOR_SENTINEL = (azure_activity_pipeline, aks_audit_pipeline)
+
 
 def sentinel_default_pipeline() -> ProcessingPipeline:
-    """What `-t sentinel` applies when the user gives none of our pipelines: all of them, each
-    claiming only its own log sources."""
     return sum((factory() for factory in DEFAULT_FOR_SENTINEL), ProcessingPipeline())
+
+
+def supported_logsources() -> list[str]:
+    return [
+        "product: azure, service: activitylogs (or azureactivity)",
+        "product: kubernetes, service: audit (category: application or none)",
+    ]
 
 
 def require_table_pipeline() -> ProcessingPipeline:
@@ -135,13 +111,3 @@ def require_table_pipeline() -> ProcessingPipeline:
             )
         ],
     )
-
-
-def supported_logsources() -> list[str]:
-    return [
-        "product: azure, service: activitylogs (or azureactivity)",
-        "product: kubernetes, service: audit (category: application or none)",
-    ]
-
-
-DEFAULT_FOR_SENTINEL = (azure_activity_pipeline, aks_audit_pipeline)

@@ -22,17 +22,16 @@ from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 
 from sigma_azure_aks.aks_fields import AKS_AUDIT, field_table_markdown
-from sigma_azure_aks.aks_pipelines import (
-    LEGACY_PREAMBLE,
-    AksAuditWarning,
+from sigma_azure_aks.aks_transformations import LEGACY_PREAMBLE, AksAuditWarning, element_regex
+from sigma_azure_aks.backend import SentinelBackend
+from sigma_azure_aks.kql import string_literal
+from sigma_azure_aks.pipelines import (
     aks_audit_admin_pipeline,
     aks_audit_legacy_pipeline,
     aks_audit_pipeline,
-    element_regex,
+    azure_activity_pipeline,
+    supported_logsources,
 )
-from sigma_azure_aks.backend import SentinelBackend
-from sigma_azure_aks.kql import string_literal
-from sigma_azure_aks.pipelines import azure_activity_pipeline, supported_logsources
 from sigma_azure_aks.transformations import QUERY_TABLE
 
 RULE_ID = "5d0c1b3a-0000-4000-8000-0000000000a1"

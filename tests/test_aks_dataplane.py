@@ -22,9 +22,9 @@ from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 
 from sigma_azure_aks.aks_dataplane import ARC_WARNING, AksDataPlaneWarning
-from sigma_azure_aks.aks_pipelines import aks_dataplane_pipeline
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.k8s_catalogue import KubernetesOperation, catalogue_operations, parse_operation
+from sigma_azure_aks.pipelines import aks_dataplane_pipeline
 from sigma_azure_aks.transformations import QUERY_TABLE
 
 ACTIVITYLOGS = Path("corpus") / "sigmahq" / "activitylogs"

@@ -1,7 +1,5 @@
-"""The AKS pipelines: `aks_audit` (kubernetes/audit rules -> AKSAudit) and `aks_dataplane`
-(azure/activitylogs rules about Kubernetes objects -> AKSAudit), as small item factories.
-
-Factories take no required arguments and never raise (sigma-cli calls them all).
+"""Transformations of the `aks_audit` pipelines (kubernetes/audit rules -> AKSAudit,
+AKSAuditAdmin or legacy AzureDiagnostics); their items are built in items.py.
 
 Decisions, each tested:
 
@@ -29,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sigma.exceptions import SigmaTransformationError
-from sigma.processing.conditions import RuleProcessingStateCondition
-from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline, QueryPostprocessingItem
 from sigma.processing.postprocessing import QueryPostprocessingTransformation
 from sigma.processing.transformations.base import DetectionItemTransformation, PreprocessingTransformation
 from sigma.rule import SigmaDetectionItem, SigmaLogSource, SigmaRule
@@ -46,8 +42,6 @@ from sigma.types import (
 
 from . import kql
 from .aks_dataplane import (
-    DataPlaneNoticeTransformation,
-    DataPlaneTransformation,
     possibly_accepts,
     show_warning,
     value_matches,
@@ -65,9 +59,6 @@ from .field_maps import FieldMap
 from .k8s_catalogue import ALL_VERBS
 from .transformations import (
     CLAIMED_BY,
-    ClaimTableTransformation,
-    MapFieldsTransformation,
-    RefuseStockMisrenderingTransformation,
     rule_label,
 )
 
@@ -284,133 +275,3 @@ class LegacyPreambleTransformation(QueryPostprocessingTransformation):
         header = "AzureDiagnostics\n| where "
         condition = query[len(header) :] if query.startswith(header) else query
         return f"{LEGACY_PREAMBLE}\n| where {condition}"
-
-
-# ---- item factories ---------------------------------------------------------------------------------
-def _base() -> Any:
-    from . import pipelines  # late: pipelines.py registers the factories of this module
-
-    return pipelines
-
-
-def _claimed_by(claimer: str) -> list[RuleProcessingStateCondition]:
-    return [RuleProcessingStateCondition(CLAIMED_BY, claimer)]
-
-
-def audit_values_item(claimer: str) -> ProcessingItem:
-    return ProcessingItem(
-        identifier=f"{_base().ITEM_PREFIX}{claimer}_values",
-        transformation=AuditValuesTransformation(),
-        rule_conditions=_claimed_by(claimer),
-    )
-
-
-def admin_verbs_item(claimer: str) -> ProcessingItem:
-    return ProcessingItem(
-        identifier=f"{_base().ITEM_PREFIX}{claimer}_verbs",
-        transformation=AdminVerbsTransformation(),
-        rule_conditions=_claimed_by(claimer),
-    )
-
-
-def legacy_preamble_item(claimer: str) -> QueryPostprocessingItem:
-    return QueryPostprocessingItem(
-        identifier=f"{_base().ITEM_PREFIX}{claimer}_preamble",
-        transformation=LegacyPreambleTransformation(claimer),
-    )
-
-
-def dataplane_item() -> ProcessingItem:
-    return ProcessingItem(
-        identifier=f"{_base().ITEM_PREFIX}aks_dataplane_claim_table",
-        transformation=DataPlaneTransformation(),
-    )
-
-
-def dataplane_stock_guard_item() -> ProcessingItem:
-    return ProcessingItem(
-        identifier=f"{_base().ITEM_PREFIX}aks_dataplane_refuse_stock_misrendering",
-        transformation=RefuseStockMisrenderingTransformation(),
-        rule_conditions=_claimed_by("aks_dataplane"),
-    )
-
-
-def dataplane_notice_item() -> ProcessingItem:
-    """Warns when a rule kept on AzureActivity is about Kubernetes data-plane operations."""
-    return ProcessingItem(
-        identifier=f"{_base().ITEM_PREFIX}aks_dataplane_notice",
-        transformation=DataPlaneNoticeTransformation(),
-    )
-
-
-def aks_audit_items(table: str = "AKSAudit") -> list[ProcessingItem]:
-    base = _base()
-    claimer, field_map = AUDIT_TABLES.get(table, AUDIT_TABLES["AKSAudit"])
-    items = [
-        ProcessingItem(
-            identifier=f"{base.ITEM_PREFIX}{claimer}_claim_table",
-            transformation=ClaimTableTransformation(claimer, field_map.table, KUBERNETES_AUDIT_LOGSOURCES),
-        )
-    ]
-    if claimer == "aks_audit_admin":
-        items.append(admin_verbs_item(claimer))
-    items += [
-        audit_values_item(claimer),
-        ProcessingItem(
-            identifier=f"{base.ITEM_PREFIX}{claimer}_fields",
-            transformation=MapFieldsTransformation(field_map),
-            rule_conditions=_claimed_by(claimer),
-        ),
-        base.stock_guard_item(claimer),
-    ]
-    return items
-
-
-# ---- pipeline factories -------------------------------------------------------------------------
-def aks_audit_pipeline(table: str = "AKSAudit") -> ProcessingPipeline:
-    """Sigma kubernetes/audit rules -> AKSAudit (or AKSAuditAdmin, or legacy AzureDiagnostics).
-
-    An unknown `table` falls back to AKSAudit (factories never raise)."""
-    base = _base()
-    table = table if table in AUDIT_TABLES else "AKSAudit"
-    claimer = AUDIT_TABLES[table][0]
-    postprocessing = [base.prepend_table_item()]
-    if table == "AzureDiagnostics":
-        postprocessing.insert(0, legacy_preamble_item(claimer))
-    return ProcessingPipeline(
-        name=f"Kubernetes audit to Microsoft Sentinel {table} (sigma_azure_aks)",
-        priority=base.PRIORITY,
-        items=aks_audit_items(table),
-        postprocessing_items=postprocessing,
-    )
-
-
-def aks_audit_admin_pipeline() -> ProcessingPipeline:
-    """Sigma kubernetes/audit rules -> AKSAuditAdmin (no get and list events)."""
-    return aks_audit_pipeline("AKSAuditAdmin")
-
-
-def aks_audit_legacy_pipeline() -> ProcessingPipeline:
-    """Sigma kubernetes/audit rules -> legacy AzureDiagnostics kube-audit records."""
-    return aks_audit_pipeline("AzureDiagnostics")
-
-
-def aks_dataplane_pipeline() -> ProcessingPipeline:
-    """Sigma azure/activitylogs rules about Kubernetes objects -> AKSAudit; the other
-    azure/activitylogs rules -> AzureActivity (azure_activity's items follow)."""
-    base = _base()
-    return ProcessingPipeline(
-        name="Azure activity logs about Kubernetes objects to Microsoft Sentinel AKSAudit (sigma_azure_aks)",
-        priority=base.PRIORITY,
-        items=[dataplane_item(), dataplane_stock_guard_item(), *base.azure_activity_items()],
-        postprocessing_items=[base.prepend_table_item()],
-    )
-
-
-__all__ = [
-    "AksAuditWarning",
-    "aks_audit_admin_pipeline",
-    "aks_audit_legacy_pipeline",
-    "aks_audit_pipeline",
-    "aks_dataplane_pipeline",
-]
