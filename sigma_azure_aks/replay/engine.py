@@ -35,6 +35,10 @@ from typing import Any
 from ..tables import TABLES
 
 ROW_COLUMN = "__replay_row"
+# The row's text forms (those `* contains` reads, per column) joined by the separator, built on
+# first need: one `contains` on it answers a full-row search.
+FULLTEXT_COLUMN = f"{ROW_COLUMN}_fulltext"
+FULLTEXT_SEPARATOR = "\x1f"
 EXTRA_HINT = "pip install 'pySigma-pipeline-azure[replay]'"
 
 _SQL_TYPES = {
@@ -103,26 +107,41 @@ def _needs_text(kind: str) -> bool:
 
 
 def _encode(values: Sequence[Any] | None, convert: Any, count: int) -> tuple[list[Any], list[int] | None]:
-    """(distinct converted values, codes) for a column; codes None: one value for every row;
-    codes identical to the values list: stored plainly (mostly distinct values)."""
+    """(distinct converted values, codes) for a column; codes None: one value for every row.
+
+    Values of one hashable type (all strings, say) are keyed by value; containers (dicts and lists,
+    with None) by identity, so a shared object is converted once; anything else by (type, value),
+    which keeps ``1``, ``1.0`` and ``True`` apart (they convert differently)."""
     if values is None:
         return [convert(None)], None
     if len(values) != count:
         raise ValueError(f"{len(values)} values for {count} rows")
-    index: dict[Any, int] = {}
-    distinct: list[Any] = []
-    codes: list[int] = []
-    for value in values:
-        key = id(value) if isinstance(value, (dict, list)) else (type(value), value)
-        code = index.get(key)
-        if code is None:
-            code = index[key] = len(distinct)
-            distinct.append(convert(value))
-        codes.append(code)
-    if len(distinct) * 2 > count:
-        plain = [distinct[c] for c in codes]
-        return plain, plain  # type: ignore[return-value]
-    return distinct, codes
+    types = set(map(type, values))
+    if len(types) == 1 and types <= {str, int, float, bool, type(None)}:
+        keys: Sequence[Any] = values
+    elif types <= {dict, list, type(None)}:
+        keys = list(map(id, values))
+    else:
+        keys = [id(v) if isinstance(v, (dict, list)) else (type(v), v) for v in values]
+    index = dict.fromkeys(keys)
+    firsts = dict(zip(keys, values, strict=True))  # equal keys convert alike
+    for code, key in enumerate(index):
+        index[key] = code
+    distinct = [convert(firsts[key]) for key in index]
+    return distinct, list(map(index.__getitem__, keys))
+
+
+def _star_search(table: str, operator: str, literal: str) -> str:
+    """`* op "x"`: one test on the row's joined text column when that is exact, else the
+    per-column disjunction. Exact when the keyword cannot hold the separator (nor, lower-cased,
+    produce it): a match then never covers a separator, so it lies inside one column's text."""
+    if (
+        "\\" not in literal
+        and FULLTEXT_SEPARATOR not in literal
+        and FULLTEXT_SEPARATOR not in literal.lower()
+    ):
+        return f"{FULLTEXT_COLUMN} {operator} {literal}"
+    return _star_disjunction(table, operator, literal)
 
 
 def _star_disjunction(table: str, operator: str, literal: str) -> str:
@@ -212,7 +231,7 @@ def rewrite_query(query: str) -> tuple[str, str]:
                 operator = tokens[j][1]
                 if operator not in _STAR_OPERATORS:
                     raise ReplayQueryError(f"full-row search '* {operator}' is not supported by replay")
-                out.append(_star_disjunction(table, operator, tokens[k][1]))
+                out.append(_star_search(table, operator, tokens[k][1]))
                 i = k + 1
                 continue
             raise ReplayQueryError("a '*' outside a full-row search is not supported by replay")
@@ -315,6 +334,7 @@ class Engine:
         self._kql = _import_engine()
         self.con = self._kql.connect()
         self.row_counts: dict[str, int] = {}
+        self._fulltext_ready: set[str] = set()
 
     # ---- loading ----
     def load(self, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -333,8 +353,9 @@ class Engine:
         """Append `count` rows given column-wise (column -> values); absent columns are empty.
 
         The fast path for large inputs: no per-row dicts, and each column is dictionary-encoded
-        (a value repeated across rows, such as a shared claims object, is converted and handed to
-        DuckDB once). Values are converted as in :meth:`load`.
+        (a value repeated across rows, such as a shared claims object, is converted once). Columns
+        with few distinct values travel together as one code per row for their combination of
+        values; DuckDB reads each per-row list once. Values are converted as in :meth:`load`.
         """
         schema = TABLES[table]
         names = list(schema)
@@ -342,49 +363,97 @@ class Engine:
         if start is None:
             columns_sql = ", ".join(f'"{n}" {_SQL_TYPES.get(schema[n], "VARCHAR")}' for n in names)
             text_sql = "".join(f', "{_text_column(n)}" VARCHAR' for n in names if _needs_text(schema[n]))
-            self.con.execute(f'CREATE TABLE "{table}" ({ROW_COLUMN} BIGINT, {columns_sql}{text_sql})')
+            self.con.execute(
+                f'CREATE TABLE "{table}" ({ROW_COLUMN} BIGINT, {columns_sql}{text_sql}, '
+                f"{FULLTEXT_COLUMN} VARCHAR)"
+            )
             start = 0
         if count:
-            params: list[Any] = [list(range(start, start + count))]
-            codes_sql = ["unnest($1) AS r"]
-            select_sql = [f"r AS {ROW_COLUMN}"]
-            for position, name in enumerate(names):
-                kind = _SQL_TYPES.get(schema[name], "VARCHAR")
-                distinct, codes = _encode(columns.get(name), _converter(schema[name]), count)
-                params.append(distinct)
-                value_param = len(params)
-                if codes is None:
-                    select_sql.append(f'CAST(${value_param}[1] AS {kind}) AS "{name}"')
-                elif codes is distinct:
-                    codes_sql.append(f"unnest(${value_param}) AS c{position}")
-                    select_sql.append(f'CAST(c{position} AS {kind}) AS "{name}"')
+            params: list[Any] = []
+            unnests: list[str] = []
+            select_sql = [f"CAST(range AS BIGINT) + {start} AS {ROW_COLUMN}"]
+
+            def param(value: Any) -> str:
+                params.append(value)
+                return f"${len(params)}"
+
+            def per_row(values: list[Any]) -> str:
+                unnests.append(f"unnest({param(values)}) AS u{len(unnests)}")
+                return f"u{len(unnests) - 1}"
+
+            encoded = {n: _encode(columns.get(n), _converter(schema[n]), count) for n in names}
+            few = [n for n in names if encoded[n][1] is not None and len(encoded[n][0]) * 64 <= count]
+            combo_index: dict[tuple[int, ...], int] = {}
+            combo_codes: list[int] = []
+            if len(few) > 1:
+                keys = list(zip(*(encoded[n][1] for n in few), strict=True))  # type: ignore[misc]
+                combo_index = dict.fromkeys(keys)  # type: ignore[arg-type]
+                if len(combo_index) * 8 <= count:
+                    for code, key in enumerate(combo_index):
+                        combo_index[key] = code
+                    combo_codes = list(map(combo_index.__getitem__, keys))
                 else:
-                    params.append(codes)
-                    codes_sql.append(f"unnest(${len(params)}) AS c{position}")
-                    select_sql.append(f'CAST(${value_param}[c{position} + 1] AS {kind}) AS "{name}"')
-            staging = f"{table}__replay_new"
+                    combo_index = {}
+            combo_ref = per_row(combo_codes) if combo_index else ""
+            combo_position = {n: i for i, n in enumerate(few)} if combo_index else {}
+            for name in names:
+                kind = _SQL_TYPES.get(schema[name], "VARCHAR")
+                distinct, codes = encoded[name]
+                if codes is None:
+                    select_sql.append(f'CAST({param(distinct[0])} AS {kind}) AS "{name}"')
+                elif name in combo_position:
+                    i = combo_position[name]
+                    values = [distinct[key[i]] for key in combo_index]
+                    select_sql.append(f'(CAST({param(values)} AS {kind}[]))[{combo_ref} + 1] AS "{name}"')
+                elif len(distinct) * 2 > count:
+                    select_sql.append(f'CAST({per_row([distinct[c] for c in codes])} AS {kind}) AS "{name}"')
+                else:
+                    ref = per_row(codes)
+                    select_sql.append(f'(CAST({param(distinct)} AS {kind}[]))[{ref} + 1] AS "{name}"')
+            # unnest() calls in one select list zip their lists: the row number travels with them
+            source = f"SELECT unnest(range({count})) AS range{''.join(', ' + u for u in unnests)}"
+            names_sql = ", ".join(f'"{n}"' for n in [ROW_COLUMN, *names])
             self.con.execute(
-                f'CREATE OR REPLACE TEMP TABLE "{staging}" AS SELECT {", ".join(select_sql)} '
-                f"FROM (SELECT {', '.join(codes_sql)})",
+                f'INSERT INTO "{table}" ({names_sql}) SELECT {", ".join(select_sql)} FROM ({source})',
                 params,
             )
-            self._append_with_text(table, staging, names)
         self.row_counts[table] = start + count
+        self._fulltext_ready.discard(table)
         return start + count
 
-    def _append_with_text(self, table: str, staging: str, names: list[str]) -> None:
-        """Insert the staged rows with each non-string column's Kusto string form beside it
-        (what `* contains` reads), computed by the engine's own ``tostring()``."""
+    def _ensure_fulltext(self, table: str) -> None:
+        """Fill, once per load, each non-string column's Kusto string form (``tostring()``, by the
+        engine's own translation) and the row's joined text (what `* contains` reads)."""
+        if table in self._fulltext_ready or table not in self.row_counts:
+            return
         schema = TABLES[table]
-        extend = ", ".join(f"{_text_column(n)} = tostring({n})" for n in names if _needs_text(schema[n]))
-        sql = self._kql.to_sql(f"{staging} | extend {extend}") if extend else f'SELECT * FROM "{staging}"'
-        self.con.execute(f'INSERT INTO "{table}" {sql}')
-        self.con.execute(f'DROP TABLE "{staging}"')
+        texts = [n for n in schema if _needs_text(schema[n])]
+        forms = []
+        for name, kind in schema.items():
+            if kind == "string":
+                forms.append(f'"{table}"."{name}"')
+            elif kind == "dynamic":  # what duckdb-kql's string operators read of a JSON value
+                forms.append(f"coalesce(\"{table}\".\"{name}\" ->> '$', '')")
+            else:
+                forms.append(f's."{_text_column(name)}"')
+        assignments = [f'"{_text_column(n)}" = s."{_text_column(n)}"' for n in texts]
+        assignments.append(
+            f"{FULLTEXT_COLUMN} = concat_ws(chr({ord(FULLTEXT_SEPARATOR)}), {', '.join(forms)})"
+        )
+        project = ", ".join([ROW_COLUMN, *(f"{_text_column(n)} = tostring({n})" for n in texts)])
+        source = self._kql.to_sql(f"{table} | project {project}")
+        self.con.execute(
+            f'UPDATE "{table}" SET {", ".join(assignments)} FROM ({source}) AS s '
+            f'WHERE "{table}".{ROW_COLUMN} = s.{ROW_COLUMN}'
+        )
+        self._fulltext_ready.add(table)
 
     # ---- queries ----
     def sql(self, query: str) -> str:
         """The DuckDB SQL for a KQL query of ours, gaps bridged; raises ReplayQueryError."""
-        _, text = rewrite_query(query)
+        table, text = rewrite_query(query)
+        if ROW_COLUMN + "_" in text:  # a full-row search reads columns filled on first need
+            self._ensure_fulltext(table)
         try:
             return str(self._kql.to_sql(text))
         except self._kql.KqlError as error:
