@@ -23,12 +23,12 @@ Decisions, each tested:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sigma.exceptions import SigmaTransformationError
 from sigma.processing.postprocessing import QueryPostprocessingTransformation
-from sigma.processing.transformations.base import DetectionItemTransformation, PreprocessingTransformation
+from sigma.processing.transformations.base import PreprocessingTransformation
 from sigma.rule import SigmaDetectionItem, SigmaLogSource, SigmaRule
 from sigma.types import (
     SigmaCasedString,
@@ -57,10 +57,7 @@ from .aks_fields import (
 )
 from .field_maps import FieldMap
 from .k8s_catalogue import ALL_VERBS
-from .transformations import (
-    CLAIMED_BY,
-    rule_label,
-)
+from .transformations import CLAIMED_BY, RuleDetectionItemTransformation, rule_label
 
 KUBERNETES_AUDIT_LOGSOURCES = (SigmaLogSource(product="kubernetes", service="audit"),)
 
@@ -168,15 +165,9 @@ def pod_spec_expression(presence: PodSpecPresence) -> SigmaQueryExpression:
 
 
 @dataclass
-class AuditValuesTransformation(DetectionItemTransformation):
+class AuditValuesTransformation(RuleDetectionItemTransformation):
     """Rewrites what the audit tables cannot compare directly: array fields (any element matches)
     and pod-spec presence fields (hostPath, capabilities); warns on values a field never holds."""
-
-    _rule: Any = field(init=False, default=None, repr=False)
-
-    def apply(self, rule: Any) -> None:
-        self._rule = rule
-        super().apply(rule)
 
     def apply_detection_item(self, detection_item: SigmaDetectionItem) -> SigmaDetectionItem | None:
         name = detection_item.field

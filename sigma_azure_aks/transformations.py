@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sigma.conditions import ConditionAND
 from sigma.exceptions import SigmaTransformationError
@@ -67,15 +67,21 @@ class ClaimTableTransformation(PreprocessingTransformation):
 
 
 @dataclass
-class MapFieldsTransformation(DetectionItemTransformation):
-    """Maps every field of a claimed rule through a FieldMap; an unknown field is an error."""
+class RuleDetectionItemTransformation(DetectionItemTransformation):
+    """A detection-item transformation that knows its rule, to name it in error messages."""
 
-    field_map: FieldMap
-    _rule: Any = field(init=False, default=None, repr=False)
+    _rule: ClassVar[Any] = None  # set per rule in apply(); not a dataclass field
 
     def apply(self, rule: Any) -> None:
         self._rule = rule
         super().apply(rule)
+
+
+@dataclass
+class MapFieldsTransformation(RuleDetectionItemTransformation):
+    """Maps every field of a claimed rule through a FieldMap; an unknown field is an error."""
+
+    field_map: FieldMap
 
     def apply_detection_item(self, detection_item: SigmaDetectionItem) -> SigmaDetectionItem | None:
         name = detection_item.field
@@ -142,17 +148,15 @@ class ExpandStatusSpellingsTransformation(DetectionItemTransformation):
 
 
 @dataclass
-class RefuseStockMisrenderingTransformation(DetectionItemTransformation):
+class RefuseStockMisrenderingTransformation(RuleDetectionItemTransformation):
     """Under any target other than `sentinel`, refuse the constructs the stock Kusto target
     renders wrong (dotted fields, inner wildcards, null, keywords, ...), naming what and why."""
 
-    _rule: Any = field(init=False, default=None, repr=False)
     _negated: bool = field(init=False, default=False, repr=False)
 
     def apply(self, rule: Any) -> None:
         if self._pipeline.vars.get("backend") == SENTINEL_BACKEND_NAME:
             return
-        self._rule = rule
         conditions = getattr(getattr(rule, "detection", None), "condition", []) or []
         self._negated = any(re.search(r"\bnot\b", condition) for condition in conditions)
         super().apply(rule)
