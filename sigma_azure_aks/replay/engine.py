@@ -35,10 +35,15 @@ from typing import Any
 from ..tables import TABLES
 
 ROW_COLUMN = "__replay_row"
-# The row's text forms (those `* contains` reads, per column) joined by the separator, built on
-# first need: one `contains` on it answers a full-row search.
-FULLTEXT_COLUMN = f"{ROW_COLUMN}_fulltext"
+# Full-row search (`* contains "x"`), read from text built on first need: each column's text form
+# (what `contains` reads of it), lower-cased as DuckDB's ILIKE lower-cases, joined by a separator.
+# Columns loaded as one code per row for their combination of values (see Engine.load_columns) are
+# joined once per combination in a side table; the others per row in a hidden column.
+ROWTEXT_COLUMN = f"{ROW_COLUMN}_rowtext"
+COMBO_COLUMN = f"{ROW_COLUMN}_combo"
+STAR_MARKER = f"{ROW_COLUMN}_star"
 FULLTEXT_SEPARATOR = "\x1f"
+_STAR_MARKED = re.compile(STAR_MARKER + r' contains "([^"\\]*)"')
 EXTRA_HINT = "pip install 'pySigma-pipeline-azure[replay]'"
 
 _SQL_TYPES = {
@@ -132,15 +137,11 @@ def _encode(values: Sequence[Any] | None, convert: Any, count: int) -> tuple[lis
 
 
 def _star_search(table: str, operator: str, literal: str) -> str:
-    """`* op "x"`: one test on the row's joined text column when that is exact, else the
-    per-column disjunction. Exact when the keyword cannot hold the separator (nor, lower-cased,
-    produce it): a match then never covers a separator, so it lies inside one column's text."""
-    if (
-        "\\" not in literal
-        and FULLTEXT_SEPARATOR not in literal
-        and FULLTEXT_SEPARATOR not in literal.lower()
-    ):
-        return f"{FULLTEXT_COLUMN} {operator} {literal}"
+    """`* op "x"`: marked for the joined text (Engine.sql) when that is exact, else the per-column
+    disjunction. Exact for `contains` on a plain literal without the separator: a match then never
+    covers a separator, so it lies inside one column's text."""
+    if operator == "contains" and re.fullmatch(r'"[^"\\]*"', literal) and FULLTEXT_SEPARATOR not in literal:
+        return f"{STAR_MARKER} contains {literal}"
     return _star_disjunction(table, operator, literal)
 
 
@@ -335,6 +336,10 @@ class Engine:
         self.con = self._kql.connect()
         self.row_counts: dict[str, int] = {}
         self._fulltext_ready: set[str] = set()
+        # per table: (first row, rows, columns sent as one combination code, first code) per load
+        self._segments: dict[str, list[tuple[int, int, tuple[str, ...], int]]] = {}
+        self._combo_counts: dict[str, int] = {}
+        self._star_keys: dict[str, dict[str, int]] = {}
 
     # ---- loading ----
     def load(self, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -365,7 +370,7 @@ class Engine:
             text_sql = "".join(f', "{_text_column(n)}" VARCHAR' for n in names if _needs_text(schema[n]))
             self.con.execute(
                 f'CREATE TABLE "{table}" ({ROW_COLUMN} BIGINT, {columns_sql}{text_sql}, '
-                f"{FULLTEXT_COLUMN} VARCHAR)"
+                f"{COMBO_COLUMN} BIGINT, {ROWTEXT_COLUMN} VARCHAR)"
             )
             start = 0
         if count:
@@ -396,6 +401,9 @@ class Engine:
                     combo_index = {}
             combo_ref = per_row(combo_codes) if combo_index else ""
             combo_position = {n: i for i, n in enumerate(few)} if combo_index else {}
+            combo_base = self._combo_counts.get(table, 0)
+            self._segments.setdefault(table, []).append((start, count, tuple(combo_position), combo_base))
+            self._combo_counts[table] = combo_base + len(combo_index)
             for name in names:
                 kind = _SQL_TYPES.get(schema[name], "VARCHAR")
                 distinct, codes = encoded[name]
@@ -410,9 +418,10 @@ class Engine:
                 else:
                     ref = per_row(codes)
                     select_sql.append(f'(CAST({param(distinct)} AS {kind}[]))[{ref} + 1] AS "{name}"')
+            select_sql.append(f"{combo_ref} + {combo_base}" if combo_index else "CAST(NULL AS BIGINT)")
             # unnest() calls in one select list zip their lists: the row number travels with them
             source = f"SELECT unnest(range({count})) AS range{''.join(', ' + u for u in unnests)}"
-            names_sql = ", ".join(f'"{n}"' for n in [ROW_COLUMN, *names])
+            names_sql = ", ".join(f'"{n}"' for n in [ROW_COLUMN, *names, COMBO_COLUMN])
             self.con.execute(
                 f'INSERT INTO "{table}" ({names_sql}) SELECT {", ".join(select_sql)} FROM ({source})',
                 params,
@@ -423,36 +432,83 @@ class Engine:
 
     def _ensure_fulltext(self, table: str) -> None:
         """Fill, once per load, each non-string column's Kusto string form (``tostring()``, by the
-        engine's own translation) and the row's joined text (what `* contains` reads)."""
+        engine's own translation) and the lower-cased joined text the full-row search reads."""
         if table in self._fulltext_ready or table not in self.row_counts:
             return
         schema = TABLES[table]
         texts = [n for n in schema if _needs_text(schema[n])]
-        forms = []
-        for name, kind in schema.items():
-            if kind == "string":
-                forms.append(f'"{table}"."{name}"')
-            elif kind == "dynamic":  # what duckdb-kql's string operators read of a JSON value
-                forms.append(f"coalesce(\"{table}\".\"{name}\" ->> '$', '')")
-            else:
-                forms.append(f's."{_text_column(name)}"')
-        assignments = [f'"{_text_column(n)}" = s."{_text_column(n)}"' for n in texts]
-        assignments.append(
-            f"{FULLTEXT_COLUMN} = concat_ws(chr({ord(FULLTEXT_SEPARATOR)}), {', '.join(forms)})"
-        )
-        project = ", ".join([ROW_COLUMN, *(f"{_text_column(n)} = tostring({n})" for n in texts)])
-        source = self._kql.to_sql(f"{table} | project {project}")
-        self.con.execute(
-            f'UPDATE "{table}" SET {", ".join(assignments)} FROM ({source}) AS s '
-            f'WHERE "{table}".{ROW_COLUMN} = s.{ROW_COLUMN}'
-        )
+        if texts:
+            project = ", ".join([ROW_COLUMN, *(f"{_text_column(n)} = tostring({n})" for n in texts)])
+            assignments = ", ".join(f'"{_text_column(n)}" = s."{_text_column(n)}"' for n in texts)
+            self.con.execute(
+                f'UPDATE "{table}" SET {assignments} FROM ({self._kql.to_sql(f"{table} | project {project}")}) '
+                f'AS s WHERE "{table}".{ROW_COLUMN} = s.{ROW_COLUMN}'
+            )
+
+        def joined(columns: list[str]) -> str:
+            forms = []
+            for name in columns:
+                if schema[name] == "string":
+                    forms.append(f'"{name}"')
+                elif schema[name] == "dynamic":  # what duckdb-kql's string operators read of JSON
+                    forms.append(f"coalesce(\"{name}\" ->> '$', '')")
+                else:
+                    forms.append(f'"{_text_column(name)}"')
+            if not forms:
+                return "CAST(NULL AS VARCHAR)"
+            return f"lower(concat_ws(chr({ord(FULLTEXT_SEPARATOR)}), {', '.join(forms)}))"
+
+        combos = f"{table}__replay_combos"
+        self.con.execute(f'CREATE OR REPLACE TABLE "{combos}" (combo BIGINT, text VARCHAR)')
+        self.con.execute(f'CREATE OR REPLACE TABLE "{table}__replay_star" (k BIGINT, combo BIGINT)')
+        self._star_keys[table] = {}
+        for start, count, combo_columns, _ in self._segments.get(table, []):
+            rows = f"{ROW_COLUMN} >= {start} AND {ROW_COLUMN} < {start + count}"
+            rest = [n for n in schema if n not in combo_columns]
+            self.con.execute(f'UPDATE "{table}" SET {ROWTEXT_COLUMN} = {joined(rest)} WHERE {rows}')
+            if combo_columns:
+                self.con.execute(
+                    f'INSERT INTO "{combos}" SELECT DISTINCT ON ({COMBO_COLUMN}) {COMBO_COLUMN}, '
+                    f'{joined(list(combo_columns))} FROM "{table}" WHERE {rows}'
+                )
         self._fulltext_ready.add(table)
+
+    @staticmethod
+    def _star_needs_text(text: str) -> bool:
+        """The per-column disjunction reads the non-string columns' text forms."""
+        return f"{ROW_COLUMN}_text_" in text
+
+    def _star_sql(self, table: str, keyword: str) -> str:
+        """KQL for `* contains "keyword"` on a loaded table: the combinations whose joined text
+        holds the lower-cased keyword, or the row's own joined text holds it. DuckDB's ILIKE is
+        LIKE on both sides lower-cased by lower(); the keyword is lower-cased by the same."""
+        self._ensure_fulltext(table)
+        lowered = str(self.con.execute("SELECT lower(?)", [keyword]).fetchone()[0])  # type: ignore[index]
+        keys = self._star_keys[table]
+        if lowered not in keys:
+            keys[lowered] = len(keys)
+            self.con.execute(
+                f'INSERT INTO "{table}__replay_star" SELECT ?, combo FROM "{table}__replay_combos" '
+                "WHERE contains(text, ?)",
+                [keys[lowered], lowered],
+            )
+        return (
+            f"({COMBO_COLUMN} in ({table}__replay_star | where k == {keys[lowered]} | project combo)"
+            f' or {ROWTEXT_COLUMN} contains_cs "{lowered}")'
+        )
 
     # ---- queries ----
     def sql(self, query: str) -> str:
         """The DuckDB SQL for a KQL query of ours, gaps bridged; raises ReplayQueryError."""
         table, text = rewrite_query(query)
-        if ROW_COLUMN + "_" in text:  # a full-row search reads columns filled on first need
+        if STAR_MARKER in text:
+            if table in self.row_counts:
+                text = _STAR_MARKED.sub(lambda m: self._star_sql(table, m.group(1)), text)
+            else:  # nothing loaded: any faithful form will do
+                text = _STAR_MARKED.sub(
+                    lambda m: _star_disjunction(table, "contains", f'"{m.group(1)}"'), text
+                )
+        if self._star_needs_text(text):
             self._ensure_fulltext(table)
         try:
             return str(self._kql.to_sql(text))
