@@ -12,13 +12,42 @@ from typing import Any
 
 import yaml
 from sigma.collection import SigmaCollection
-from sigma.exceptions import SigmaError
+from sigma.exceptions import SigmaError, SigmaPipelineNotFoundError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
 from .backend import SentinelBackend
 
 RULE_SUFFIXES = (".yml", ".yaml")
+
+
+class PipelineError(ValueError):
+    """An unknown pipeline name or a pipeline file that cannot be read."""
+
+
+def resolve_pipelines(names: Iterable[str]) -> ProcessingPipeline | None:
+    """Pipelines as sigma-cli's `-p` takes them: this package's names, any installed pySigma
+    pipeline, or YAML files, ordered by priority. None when none is named (the sentinel target
+    then applies its defaults)."""
+    chosen = list(names)
+    if not chosen:
+        return None
+    from sigma.plugins import InstalledSigmaPlugins
+
+    from .pipelines import PIPELINES
+
+    resolver = InstalledSigmaPlugins.autodiscover().get_pipeline_resolver()
+    resolver.pipelines.update(PIPELINES)  # ours, even where the discovery leaves are not installed
+    ours = ", ".join(sorted(PIPELINES))
+    try:
+        return resolver.resolve(chosen)
+    except SigmaPipelineNotFoundError as error:
+        name = next((n for n in chosen if n not in resolver.pipelines and not Path(n).is_file()), "?")
+        raise PipelineError(
+            f"unknown pipeline {name!r}: neither an installed pipeline nor a file (this package's: {ours})"
+        ) from error
+    except Exception as error:  # a pipeline file that is not a valid pipeline
+        raise PipelineError(f"{' '.join(str(error).split())} (this package's pipelines: {ours})") from error
 
 
 @dataclass

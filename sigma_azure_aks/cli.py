@@ -19,6 +19,7 @@ EXIT_MISSING_COMPONENT = 3
 
 # subcommand -> module with add_arguments(parser) and run(args) -> int, imported only when used
 COMMANDS = {
+    "convert": ("sigma_azure_aks.convert", "print the KQL of each rule; report every failure and go on"),
     "export": ("sigma_azure_aks.export", "write one file per rule and format, and Import-ready ARM bundles"),
     "validate": ("sigma_azure_aks.validate", "check queries with Microsoft's KQL parser"),
     "replay": ("sigma_azure_aks.replay.command", "run rules on events locally"),

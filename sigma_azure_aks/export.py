@@ -88,30 +88,6 @@ def parse_options(items: list[str]) -> dict[str, str]:
     return options
 
 
-def resolve_pipeline(names: list[str]) -> Any:
-    """Our pipelines by name first, then any installed pySigma pipeline; None for the default."""
-    if not names:
-        return None
-    from sigma.processing.pipeline import ProcessingPipeline
-
-    from .pipelines import PIPELINES
-
-    installed: dict[str, Any] | None = None
-    pipeline = ProcessingPipeline()
-    for name in names:
-        factory = PIPELINES.get(name)
-        if factory is None:
-            if installed is None:
-                from sigma.plugins import InstalledSigmaPlugins
-
-                installed = dict(InstalledSigmaPlugins.autodiscover().pipelines)
-            factory = installed.get(name)
-        if factory is None:
-            raise UsageError(f"unknown pipeline {name!r}; this package's: {', '.join(sorted(PIPELINES))}")
-        pipeline = pipeline + factory()
-    return pipeline
-
-
 def slug(title: str) -> str:
     text = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
     return text[:SLUG_MAX].rstrip("-") or "rule"
@@ -170,14 +146,14 @@ def write_bundles(out: Path, arm_documents: list[str]) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from .batch import RuleFailure, iter_convert, rule_files
+    from .batch import PipelineError, RuleFailure, iter_convert, resolve_pipelines, rule_files
     from .progress import Progress, summary
 
     try:
         formats = parse_formats(args.format)
         options = parse_options(args.option)
-        pipeline = resolve_pipeline(args.pipeline)
-    except UsageError as error:
+        pipeline = resolve_pipelines(args.pipeline)
+    except (UsageError, PipelineError) as error:
         sys.stderr.write(f"error: {error}\n")
         return EXIT_USAGE
     out = Path(args.out)

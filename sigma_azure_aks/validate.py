@@ -27,7 +27,15 @@ from typing import Any
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-from .batch import RULE_SUFFIXES, ConvertedRule, RuleFailure, convert_rule, load_rules, rule_files
+from .batch import (
+    RULE_SUFFIXES,
+    ConvertedRule,
+    RuleFailure,
+    convert_rule,
+    load_rules,
+    resolve_pipelines,
+    rule_files,
+)
 from .kql_parser.checker import KqlChecker, KqlParserUnavailable
 from .pipelines import PIPELINES
 
@@ -181,17 +189,6 @@ def _line_column(text: str, offset: int) -> tuple[int, int]:
 # ---- the run ------------------------------------------------------------------------------------
 
 
-def resolve_pipeline(names: Iterable[str]) -> ProcessingPipeline | None:
-    """Our pipelines by name (KeyError names the known ones), summed; None when none is named."""
-    chosen = list(names)
-    if not chosen:
-        return None
-    unknown = [name for name in chosen if name not in PIPELINES]
-    if unknown:
-        raise KeyError(f"unknown pipeline {unknown[0]!r}; known: {', '.join(sorted(PIPELINES))}")
-    return sum((PIPELINES[name]() for name in chosen), ProcessingPipeline())
-
-
 class _Validator:
     def __init__(self, checker: KqlChecker, report: ValidationReport) -> None:
         self.checker = checker
@@ -308,9 +305,9 @@ def validate_paths(
     from .backend import SentinelBackend
 
     if isinstance(pipeline, str):
-        pipeline = resolve_pipeline([pipeline])
+        pipeline = resolve_pipelines([pipeline])
     elif pipeline is not None and not isinstance(pipeline, ProcessingPipeline):
-        pipeline = resolve_pipeline(pipeline)
+        pipeline = resolve_pipelines(pipeline)
     files = rule_files(paths, RULE_SUFFIXES + KQL_SUFFIXES)
     report = ValidationReport(regex_checked=re2_available())
     if not report.regex_checked:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sigma_azure_aks import validate
+from sigma_azure_aks.batch import PipelineError, resolve_pipelines
 from sigma_azure_aks.cli import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE, main
 from sigma_azure_aks.kql_parser.checker import NPM_PACKAGE, KqlChecker
 from sigma_azure_aks.validate import Problem, validate_paths
@@ -162,8 +163,8 @@ def test_unknown_pipeline_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["validate", "-p", "no_such_pipeline", str(tmp_path)])
     assert exit_info.value.code == EXIT_USAGE
-    with pytest.raises(KeyError, match="azure_activity"):
-        validate.resolve_pipeline(["no_such_pipeline"])
+    with pytest.raises(PipelineError, match="azure_activity"):
+        resolve_pipelines(["no_such_pipeline"])
 
 
 def test_missing_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -39,17 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _pipeline(names: list[str]) -> Any:
-    if not names:
-        return None
-    from sigma.plugins import InstalledSigmaPlugins
-    from sigma.processing.resolver import ProcessingPipelineResolver
-
-    plugins = InstalledSigmaPlugins.autodiscover()
-    resolver: ProcessingPipelineResolver = plugins.get_pipeline_resolver()
-    return resolver.resolve(names)
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -60,6 +49,7 @@ def _cell(value: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..batch import PipelineError, resolve_pipelines
     from ..cli import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE
     from ..progress import Progress, summary
     from .engine import EngineMissingError, _import_engine
@@ -72,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"error: {error}\n")
         return EXIT_MISSING_COMPONENT
     try:
-        pipeline = _pipeline(args.pipeline)
-    except Exception as error:  # an unknown pipeline name or a broken pipeline file
+        pipeline = resolve_pipelines(args.pipeline)
+    except PipelineError as error:
         sys.stderr.write(f"error: pipeline: {error}\n")
         return EXIT_USAGE
     started = time.monotonic()
