@@ -2,7 +2,8 @@
 
 Rows are synthesised in-process (deterministic seed) from the rows of the real training-lab
 export, with varied ids, operations, callers, addresses, statuses and times. Compared in the same
-run with (1) the bare engine: duckdb-kql straight on the same table and queries, and (2) where
+run with (1) the bare engine: duckdb-kql on its own table of the same rows, loaded the plain way
+(one list per column), on the queries it accepts, and (2) where
 pySigma-backend-sqlite is importable (pySigma 2), the same rows in SQLite with that backend's SQL.
 
     python benchmarks/replay_benchmark.py [--rows N] [--shared PATH]
@@ -62,6 +63,53 @@ def synthesise(base: list[dict], rules_ops: list[str], n: int, seed: int) -> dic
     return columns
 
 
+def bare_engine(columns: dict[str, list], n: int, queries: list[str], row_column: str):
+    """duckdb-kql as it comes: a typed table filled with one list per column (DuckDB casts the
+    datetime text; dynamic values dumped to JSON once per object, absent strings as ""), then each
+    query translated and run. Returns (load s, evaluate s, row numbers per query)."""
+    import json
+
+    import duckdb_kql
+
+    from sigma_azure_aks.replay.engine import _SQL_TYPES
+    from sigma_azure_aks.tables import TABLES
+
+    schema = TABLES["AzureActivity"]
+    t = time.perf_counter()
+    con = duckdb_kql.connect()
+    cols = ", ".join(f'"{c}" {_SQL_TYPES[k]}' for c, k in schema.items())
+    con.execute(f'CREATE TABLE "AzureActivity" ({row_column} BIGINT, {cols})')
+    params, select = [], [f"unnest(range({n}))"]
+    for name, kind in schema.items():
+        values = columns.get(name)
+        if values is None:
+            select.append("''" if kind == "string" else "NULL")
+            continue
+        if kind == "dynamic":
+            memo: dict[int, str | None] = {}
+            values = [
+                memo[id(v)] if id(v) in memo else memo.setdefault(id(v), None if v is None else json.dumps(v))
+                for v in values
+            ]
+        elif kind == "string":
+            values = ["" if v is None else v for v in values]
+        params.append(values)
+        select.append(f"CAST(unnest(${len(params)}) AS {_SQL_TYPES[kind]})")
+    con.execute(f'INSERT INTO "AzureActivity" SELECT {", ".join(select)}', params)
+    load = time.perf_counter() - t
+    t = time.perf_counter()
+    results = [
+        [
+            r[0]
+            for r in con.execute(f"SELECT {row_column} FROM ({duckdb_kql.to_sql(q)}) ORDER BY 1").fetchall()
+        ]
+        for q in queries
+    ]
+    evaluate = time.perf_counter() - t
+    con.close()
+    return load, evaluate, results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -109,37 +157,48 @@ def main() -> int:
     hits = sum(len(r) for r in ours_all)  # type: ignore[arg-type]
     print(
         f"replay: load {ours_load:.2f} s, evaluate all {len(queries)} rules in one statement "
-        f"{ours_eval:.2f} s, {hits:,} hits"
+        f"{ours_eval:.2f} s (the full-row text built on first need included), {hits:,} hits"
     )
     if args.per_rule:
         t = time.perf_counter()
         per_rule = [engine.matches(q) for q in queries]
         print(f"replay, one query per rule: {time.perf_counter() - t:.2f} s")
         assert per_rule == ours_all
-
-    # ---- bare engine: duckdb-kql on the same table, the queries it accepts ----
-    con = engine.con  # the same loaded table: the comparison is of evaluation
     bare_ok = []
     for q in queries:
         try:
-            bare_ok.append((q, duckdb_kql.to_sql(q)))
+            duckdb_kql.to_sql(q)
+            bare_ok.append(q)
         except duckdb_kql.KqlError:
             pass
+    subset = [queries.index(q) for q in bare_ok]
+    star = [i for i in range(len(queries)) if i not in subset]
     t = time.perf_counter()
-    bare_results = [
-        [r[0] for r in con.execute(f"SELECT {ROW_COLUMN} FROM ({sql}) ORDER BY 1").fetchall()]
-        for _, sql in bare_ok
-    ]
-    bare_eval = time.perf_counter() - t
-    subset = [queries.index(q) for q, _ in bare_ok]
-    t = time.perf_counter()
-    ours_subset = engine.matches_many([queries[i] for i in subset])
+    ours_subset = engine.matches_many(bare_ok)
     ours_subset_eval = time.perf_counter() - t
-    assert ours_subset == bare_results
+    t = time.perf_counter()
+    engine.matches_many([queries[i] for i in star])
+    ours_star_eval = time.perf_counter() - t
+    print(
+        f"replay: the {len(bare_ok)} queries the bare engine accepts {ours_subset_eval:.2f} s; "
+        f"the {len(star)} full-row keyword rules alone (text built) {ours_star_eval:.2f} s"
+    )
+    engine.close()
+    del engine
+
+    # ---- bare engine: duckdb-kql on its own table of the same rows, the queries it accepts ----
+    bare_load, bare_eval, bare_results = bare_engine(columns, args.rows, bare_ok, ROW_COLUMN)
+    assert bare_results == ours_subset, "bare engine and replay disagree"
+    bare_total = bare_load + bare_eval
+    ours_total = ours_load + ours_subset_eval
     print(
         f"bare duckdb-kql: {len(bare_ok)} of {len(queries)} queries accepted (it refuses `* contains`); "
-        f"evaluate {bare_eval:.2f} s vs replay on the same {len(bare_ok)}: {ours_subset_eval:.2f} s "
-        f"-> ratio replay/bare {ours_subset_eval / bare_eval:.2f}x"
+        f"load {bare_load:.2f} s, evaluate {bare_eval:.2f} s (one query at a time), same hits as replay"
+    )
+    print(
+        f"ratio replay/bare on the same {len(bare_ok)} queries (target <= 1.3): load {ours_load / bare_load:.2f}x, "
+        f"evaluate {ours_subset_eval / bare_eval:.2f}x, total {ours_total / bare_total:.2f}x; "
+        f"replay with all {len(queries)} rules / bare: {(ours_load + ours_eval) / bare_total:.2f}x"
     )
 
     # ---- SQLite with pySigma-backend-sqlite ----
@@ -198,13 +257,11 @@ def main() -> int:
     lite_eval = time.perf_counter() - t
     lite_hits = sum(len(r) for r in lite_results)
     print(f"sqlite route: load {lite_load:.2f} s, evaluate {lite_eval:.2f} s, {lite_hits:,} hits")
-    star = [i for i in range(len(queries)) if i not in subset]
-    t = time.perf_counter()
-    engine.matches_many([queries[i] for i in star])
-    print(f"replay: the {len(star)} full-row keyword rules alone: {time.perf_counter() - t:.2f} s")
+    lite_total = lite_load + lite_eval
+    ours_all_total = ours_load + ours_eval
     print(
-        f"ratios (targets: replay/bare <= 1.3, sqlite/replay >= 4): evaluation sqlite/replay {lite_eval / ours_eval:.1f}x; "
-        f"load+evaluation sqlite/replay {(lite_load + lite_eval) / (ours_load + ours_eval):.1f}x"
+        f"ratio sqlite/replay, all {len(queries)} rules (target >= 4): load {lite_load / ours_load:.1f}x, "
+        f"evaluate {lite_eval / ours_eval:.1f}x, total {lite_total / ours_all_total:.1f}x"
     )
     return 0
 

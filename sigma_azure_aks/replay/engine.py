@@ -468,8 +468,9 @@ class Engine:
             self.con.execute(f'UPDATE "{table}" SET {ROWTEXT_COLUMN} = {joined(rest)} WHERE {rows}')
             if combo_columns:
                 self.con.execute(
-                    f'INSERT INTO "{combos}" SELECT DISTINCT ON ({COMBO_COLUMN}) {COMBO_COLUMN}, '
-                    f'{joined(list(combo_columns))} FROM "{table}" WHERE {rows}'
+                    f'INSERT INTO "{combos}" SELECT {COMBO_COLUMN}, {joined(list(combo_columns))} '
+                    f'FROM "{table}" WHERE {ROW_COLUMN} IN (SELECT min({ROW_COLUMN}) FROM "{table}" '
+                    f"WHERE {rows} GROUP BY {COMBO_COLUMN})"
                 )
         self._fulltext_ready.add(table)
 
