@@ -111,10 +111,14 @@ def _needs_text(kind: str) -> bool:
     return kind not in {"string", "dynamic"}
 
 
-def _encode(values: Sequence[Any] | None, convert: Any, count: int) -> tuple[list[Any], list[int] | None]:
-    """(distinct converted values, codes) for a column; codes None: one value for every row.
+_PLAIN: list[int] = []  # codes of a column sent as it is, one value per row
 
-    Values of one hashable type (all strings, say) are keyed by value; containers (dicts and lists,
+
+def _encode(values: Sequence[Any] | None, convert: Any, count: int) -> tuple[list[Any], list[int] | None]:
+    """(distinct converted values, codes) for a column; codes None: one value for every row;
+    codes _PLAIN: the values are the converted column itself (mostly distinct strings).
+
+    Strings, None and at most one numeric type are keyed by value; containers (dicts and lists,
     with None) by identity, so a shared object is converted once; anything else by (type, value),
     which keeps ``1``, ``1.0`` and ``True`` apart (they convert differently)."""
     if values is None:
@@ -122,17 +126,21 @@ def _encode(values: Sequence[Any] | None, convert: Any, count: int) -> tuple[lis
     if len(values) != count:
         raise ValueError(f"{len(values)} values for {count} rows")
     types = set(map(type, values))
-    if len(types) == 1 and types <= {str, int, float, bool, type(None)}:
-        keys: Sequence[Any] = values
+    if types <= {str, int, float, bool, type(None)} and len(types & {int, float, bool}) <= 1:
+        keys: Sequence[Any] = values  # no two of these types hold equal values
     elif types <= {dict, list, type(None)}:
         keys = list(map(id, values))
     else:
         keys = [id(v) if isinstance(v, (dict, list)) else (type(v), v) for v in values]
     index = dict.fromkeys(keys)
-    firsts = dict(zip(keys, values, strict=True))  # equal keys convert alike
-    for code, key in enumerate(index):
-        index[key] = code
-    distinct = [convert(firsts[key]) for key in index]
+    if types == {str} and convert is _to_string:  # strings are their own string form
+        distinct = list(index)
+        if len(distinct) * 2 > count:
+            return list(values), _PLAIN
+    else:
+        firsts = dict(zip(keys, values, strict=True))  # equal keys convert alike
+        distinct = [convert(firsts[key]) for key in index]
+    index = dict(zip(index, range(len(index)), strict=True))
     return distinct, list(map(index.__getitem__, keys))
 
 
@@ -387,7 +395,7 @@ class Engine:
                 return f"u{len(unnests) - 1}"
 
             encoded = {n: _encode(columns.get(n), _converter(schema[n]), count) for n in names}
-            few = [n for n in names if encoded[n][1] is not None and len(encoded[n][0]) * 64 <= count]
+            few = [n for n in names if encoded[n][1] and len(encoded[n][0]) * 64 <= count]
             combo_index: dict[tuple[int, ...], int] = {}
             combo_codes: list[int] = []
             if len(few) > 1:
@@ -413,6 +421,8 @@ class Engine:
                     i = combo_position[name]
                     values = [distinct[key[i]] for key in combo_index]
                     select_sql.append(f'(CAST({param(values)} AS {kind}[]))[{combo_ref} + 1] AS "{name}"')
+                elif codes is _PLAIN:
+                    select_sql.append(f'CAST({per_row(distinct)} AS {kind}) AS "{name}"')
                 elif len(distinct) * 2 > count:
                     select_sql.append(f'CAST({per_row([distinct[c] for c in codes])} AS {kind}) AS "{name}"')
                 else:
