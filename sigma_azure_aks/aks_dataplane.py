@@ -50,7 +50,7 @@ from .k8s_catalogue import (
     catalogue_operations,
     parse_operation,
 )
-from .transformations import CLAIMED_BY, QUERY_TABLE, logsource_matches, rule_label
+from .transformations import CLAIMED_BY, QUERY_TABLE, add_note, logsource_matches, rule_label
 
 CLAIMER = "aks_dataplane"
 TABLE = AKS_AUDIT.table
@@ -364,6 +364,7 @@ class DataPlaneTransformation(PreprocessingTransformation):
             _warn(message + ". The query covers the other operations only.")
         if any(op.is_arc for op in accepted.kubernetes):
             _warn(f"{label}: {ARC_WARNING}")
+            add_note(state, ARC_WARNING)
         detections = {f"{DETECTION_PREFIX}{i + 1}": selector_detection(s) for i, s in enumerate(selectors)}
         rule.detection = SigmaDetections(
             detections=detections,

@@ -37,7 +37,7 @@ from . import kql
 from .items import ITEM_PREFIX
 from .pipelines import PRIORITY, require_table_pipeline, sentinel_default_pipeline
 from .tables import TABLES
-from .transformations import QUERY_TABLE, SENTINEL_BACKEND_NAME, rule_label
+from .transformations import NOTES, QUERY_TABLE, SENTINEL_BACKEND_NAME, rule_label
 
 _RE_FLAGS = {
     SigmaRegularExpressionFlag.IGNORECASE: "i",
@@ -310,8 +310,9 @@ class SentinelBackend(KustoBackend):
         from .analytics import render_rule  # the wrapper is only loaded when asked for
 
         table = state.processing_state.get(QUERY_TABLE)
+        notes = state.processing_state.get(NOTES, ())
         try:
-            return render_rule(rule, query, table, output_format, self.backend_options)
+            return render_rule(rule, query, table, output_format, self.backend_options, notes)
         except ValueError as error:
             raise SigmaFeatureNotSupportedByBackendError(f"{rule_label(rule)}: {error}") from error
 

@@ -26,6 +26,16 @@ from .stock_kusto import stock_kusto_problem
 # `kusto` target and its pipelines pick the same table.
 QUERY_TABLE = "query_table"
 CLAIMED_BY = "azure_aks_claimed_by"
+# Notes for the analytics rule's description (e.g. what a translation changed), a list of strings.
+NOTES = "azure_aks_notes"
+
+
+def add_note(state: dict[str, Any], note: str) -> None:
+    notes = state.setdefault(NOTES, [])
+    if note not in notes:
+        notes.append(note)
+
+
 STOCK_KUSTO_PREPEND_ID = "kusto_prepend_query_table"
 SENTINEL_BACKEND_NAME = "Microsoft Sentinel (sigma_azure_aks)"
 

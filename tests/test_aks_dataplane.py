@@ -503,3 +503,23 @@ def test_explicit_azure_activity_pipeline_warns_on_the_seed(shared) -> None:
         [query] = SentinelBackend(azure_activity_pipeline()).convert(SigmaCollection.from_yaml(seed))
     assert query.startswith("AzureActivity\n| where (OperationNameValue startswith")
     assert [w.category for w in caught] == [AksDataPlaneWarning]
+
+
+def test_arc_note_in_the_analytics_rule_description(shared) -> None:
+    import json
+
+    from sigma.collection import SigmaCollection
+
+    from sigma_azure_aks.aks_dataplane import ARC_WARNING
+    from sigma_azure_aks.backend import SentinelBackend
+    from sigma_azure_aks.pipelines import aks_dataplane_pipeline
+
+    seed = (shared / "corpus/sigmahq/activitylogs/azure_kubernetes_cronjob.yml").read_text()
+    body = SentinelBackend(aks_dataplane_pipeline()).convert(SigmaCollection.from_yaml(seed), "json")
+    description = json.loads(body)["properties"]["description"]
+    assert description.endswith(
+        f"Note: {ARC_WARNING}\n\nSigma rule 1c71e254-6655-42c1-b2d6-5e4718d7fc0a by Austin Songer "
+        "@austinsonger, Detection Rule License 1.1"
+    )
+    default = SentinelBackend().convert(SigmaCollection.from_yaml(seed), "json")
+    assert "Note:" not in json.loads(default)["properties"]["description"]

@@ -289,3 +289,62 @@ def test_package_import_is_light() -> None:
     code = "import sys, sigma_azure_aks.replay; print('duckdb' in sys.modules, 'duckdb_kql' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False False"
+
+
+def test_full_row_search_answers_as_the_per_column_disjunction() -> None:
+    """`* contains` read from the joined text (combinations of few-valued columns once, the rest
+    per row, over several loads) returns the rows the per-column disjunction returns, under not()
+    too; a keyword holding the separator is searched per column."""
+    require_engine()
+    from sigma_azure_aks.replay.engine import Engine, _star_disjunction
+
+    shapes = [
+        {
+            "Caller": "Bob@X.com",
+            "Properties_d": {"message": "Delete Device", "n": 5},
+            "Level": "Informational",
+        },
+        {"Caller": "ÅSA@x.com", "Properties_d": {"m": 'say "hi"\nİstanbul'}, "Claims_d": ["a", None]},
+        {"Caller": "", "Properties_d": None, "HTTPRequest": '{"method":"PUT"}', "_BilledSize": 1.5},
+        {"Caller": "sep\x1fin", "Properties_d": "plain text", "Level": "Error"},
+    ]
+    rows = [
+        {
+            **shapes[i % 4],
+            "EventDataId": f"id-{i}",
+            "TimeGenerated": f"2021-04-{1 + i % 28:02d}T14:{i % 60:02d}:00Z",
+        }
+        for i in range(1200)
+    ]
+    names = {k for r in rows for k in r}
+    eng = Engine()
+    eng.load_columns("AzureActivity", {k: [r.get(k) for r in rows[:600]] for k in names}, 600)
+    eng.load("AzureActivity", rows[600:610])
+    eng.load_columns("AzureActivity", {k: [r.get(k) for r in rows[610:]] for k in names}, 590)
+    assert any(columns for _, _, columns, _ in eng._segments["AzureActivity"])  # combinations in use
+    keywords = [
+        "bob@x",
+        "DELETE DEVICE",
+        "åsa",
+        "İstanbul",
+        "istanbul",
+        '\\"hi\\"',
+        "t14:05",
+        "id-1",
+        "1.5",
+        "informational",
+        "",
+        "p\x1fi",
+        "sep",
+        '"method"',
+        "2021-04-03T14",
+        "ne\nİ",
+    ]
+    for keyword in keywords:
+        literal = json.dumps(keyword, ensure_ascii=False)
+        slow = _star_disjunction("AzureActivity", "contains", literal)
+        for fast_q, slow_q in [
+            (f"* contains {literal}", slow),
+            (f"not(* contains {literal})", f"not({slow})"),
+        ]:
+            assert eng.matches(AA + fast_q) == eng.matches(AA + slow_q), keyword

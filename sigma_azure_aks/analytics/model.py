@@ -8,7 +8,7 @@ are a ValueError naming what is wrong.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,9 +112,9 @@ def attribution(rule: Any) -> str:
     return f"Sigma rule {rule.id} by {author}, {license_name}"
 
 
-def description_for(rule: Any) -> str:
-    """The Sigma description, false positives and references, then the attribution. Only the free
-    text is shortened to fit; the attribution is always kept whole."""
+def description_for(rule: Any, notes: Sequence[str] = ()) -> str:
+    """The Sigma description, false positives and references, then the conversion notes and the
+    attribution. Only the free text is shortened to fit; notes and attribution are kept whole."""
     parts = []
     if getattr(rule, "description", None):
         parts.append(_clean(rule.description))
@@ -124,9 +124,11 @@ def description_for(rule: Any) -> str:
     references = [_clean(ref) for ref in getattr(rule, "references", None) or [] if str(ref).strip()]
     if references:
         parts.append("References:\n" + "\n".join(f"- {ref}" for ref in references))
-    tail = attribution(rule)
+    tail = "\n\n".join([*(f"Note: {note}" for note in notes), attribution(rule)])
     if len(tail) > facts.DESCRIPTION_MAX:
-        raise ValueError(f"the attribution alone is longer than {facts.DESCRIPTION_MAX} characters")
+        raise ValueError(
+            f"the attribution and notes alone are longer than {facts.DESCRIPTION_MAX} characters"
+        )
     free = "\n\n".join(parts)
     if not free:
         return tail
@@ -164,7 +166,11 @@ def _display_name_format(title: str, suffix: str) -> str:
 
 
 def build_rule(
-    rule: Any, query: str, table: str | None, backend_options: Mapping[str, Any] | None
+    rule: Any,
+    query: str,
+    table: str | None,
+    backend_options: Mapping[str, Any] | None,
+    notes: Sequence[str] = (),
 ) -> AnalyticsRule:
     """The analytics rule for a converted Sigma rule; ValueError when it cannot be valid."""
     if getattr(rule, "id", None) is None:
@@ -179,7 +185,7 @@ def build_rule(
     model = AnalyticsRule(
         rule_id=str(rule.id),
         display_name=_truncate(" ".join(title.split()), facts.NAME_MAX),
-        description=description_for(rule),
+        description=description_for(rule, notes),
         severity=_severity(rule, settings),
         enabled=_enabled(rule, settings),
         query=full_query,

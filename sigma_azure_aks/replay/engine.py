@@ -17,6 +17,10 @@ it behind a small interface (:class:`Engine`: ``load(table, rows)``, ``matches(q
   columns as they are, datetime columns through ``tostring()`` (Kusto's ISO form,
   ``2021-04-28T14:45:53.6000000Z``), dynamic columns through ``tostring()``, i.e. their compact JSON
   text (keys match too, and a ``"`` inside a value reads as ``\\"``). A match never spans two columns.
+  On a loaded table, ``* contains "x"`` (a literal without escapes) is answered faster and alike
+  from those same text forms joined by a separator (``\\x1f``; a keyword holding it is searched
+  per column) and lower-cased as DuckDB's ILIKE lower-cases: the columns loaded as one combination
+  code per row are joined and searched once per combination, the others per row.
 * ``isnotnull(<member access>)``: duckdb-kql reads a JSON ``null`` member as not null; Kusto reads
   it as null. Rewritten to ``(isnotnull(m) and gettype(m) != "null")``.
 
@@ -28,7 +32,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,9 +45,8 @@ ROW_COLUMN = "__replay_row"
 # joined once per combination in a side table; the others per row in a hidden column.
 ROWTEXT_COLUMN = f"{ROW_COLUMN}_rowtext"
 COMBO_COLUMN = f"{ROW_COLUMN}_combo"
-STAR_MARKER = f"{ROW_COLUMN}_star"
 FULLTEXT_SEPARATOR = "\x1f"
-_STAR_MARKED = re.compile(STAR_MARKER + r' contains "([^"\\]*)"')
+StarHook = Callable[[str, str], str]  # (table, keyword) -> KQL for `* contains "keyword"`
 EXTRA_HINT = "pip install 'pySigma-pipeline-azure[replay]'"
 
 _SQL_TYPES = {
@@ -144,12 +147,17 @@ def _encode(values: Sequence[Any] | None, convert: Any, count: int) -> tuple[lis
     return distinct, list(map(index.__getitem__, keys))
 
 
-def _star_search(table: str, operator: str, literal: str) -> str:
-    """`* op "x"`: marked for the joined text (Engine.sql) when that is exact, else the per-column
-    disjunction. Exact for `contains` on a plain literal without the separator: a match then never
-    covers a separator, so it lies inside one column's text."""
-    if operator == "contains" and re.fullmatch(r'"[^"\\]*"', literal) and FULLTEXT_SEPARATOR not in literal:
-        return f"{STAR_MARKER} contains {literal}"
+def _star_search(table: str, operator: str, literal: str, hook: StarHook | None) -> str:
+    """`* op "x"`: the hook's search of the joined text (Engine.sql) when that is exact, else the
+    per-column disjunction. Exact for `contains` on a plain literal without the separator: a match
+    then never covers a separator, so it lies inside one column's text."""
+    if (
+        hook is not None
+        and operator == "contains"
+        and re.fullmatch(r'"[^"\\]*"', literal)
+        and FULLTEXT_SEPARATOR not in literal
+    ):
+        return hook(table, literal[1:-1])
     return _star_disjunction(table, operator, literal)
 
 
@@ -222,8 +230,11 @@ def _ip_range_check(function: str, address: str, range_literal: str) -> str:
     return f'iff(isempty({parsed}), bool(null), ({parsed} >= "{lo_text}" and {parsed} <= "{hi_text}"))'
 
 
-def rewrite_query(query: str) -> tuple[str, str]:
-    """(table, KQL the engine runs faithfully). Raises ReplayQueryError for what it cannot."""
+def rewrite_query(query: str, star_hook: StarHook | None = None) -> tuple[str, str]:
+    """(table, KQL the engine runs faithfully). Raises ReplayQueryError for what it cannot.
+
+    `star_hook` (the engine's) answers a full-row `contains` on a plain literal; without it,
+    full-row searches become the per-column disjunction."""
     head, sep, _ = query.partition("|")
     table = head.strip()
     if not sep or table not in TABLES:
@@ -240,7 +251,7 @@ def rewrite_query(query: str) -> tuple[str, str]:
                 operator = tokens[j][1]
                 if operator not in _STAR_OPERATORS:
                     raise ReplayQueryError(f"full-row search '* {operator}' is not supported by replay")
-                out.append(_star_search(table, operator, tokens[k][1]))
+                out.append(_star_search(table, operator, tokens[k][1], star_hook))
                 i = k + 1
                 continue
             raise ReplayQueryError("a '*' outside a full-row search is not supported by replay")
@@ -412,30 +423,46 @@ class Engine:
             combo_base = self._combo_counts.get(table, 0)
             self._segments.setdefault(table, []).append((start, count, tuple(combo_position), combo_base))
             self._combo_counts[table] = combo_base + len(combo_index)
+            combos = f"{table}__replay_load"
+            if combo_index:
+                # The combinations as a small table joined once: DuckDB would re-read a long
+                # constant list for every chunk of rows.
+                combo_sql = ["unnest(range($1)) AS combo"]
+                combo_params: list[Any] = [len(combo_index)]
+                for i, name in enumerate(few):
+                    distinct = encoded[name][0]
+                    combo_params.append([distinct[key[i]] for key in combo_index])
+                    kind = _SQL_TYPES.get(schema[name], "VARCHAR")
+                    combo_sql.append(f'CAST(unnest(${len(combo_params)}) AS {kind}) AS "k{i}"')
+                self.con.execute(
+                    f'CREATE OR REPLACE TEMP TABLE "{combos}" AS SELECT {", ".join(combo_sql)}', combo_params
+                )
             for name in names:
                 kind = _SQL_TYPES.get(schema[name], "VARCHAR")
                 distinct, codes = encoded[name]
                 if codes is None:
                     select_sql.append(f'CAST({param(distinct[0])} AS {kind}) AS "{name}"')
                 elif name in combo_position:
-                    i = combo_position[name]
-                    values = [distinct[key[i]] for key in combo_index]
-                    select_sql.append(f'(CAST({param(values)} AS {kind}[]))[{combo_ref} + 1] AS "{name}"')
+                    select_sql.append(f'c."k{combo_position[name]}" AS "{name}"')
                 elif codes is _PLAIN:
                     select_sql.append(f'CAST({per_row(distinct)} AS {kind}) AS "{name}"')
-                elif len(distinct) * 2 > count:
+                elif len(distinct) > 256:  # a long list of distinct values: as they are
                     select_sql.append(f'CAST({per_row([distinct[c] for c in codes])} AS {kind}) AS "{name}"')
                 else:
                     ref = per_row(codes)
                     select_sql.append(f'(CAST({param(distinct)} AS {kind}[]))[{ref} + 1] AS "{name}"')
             select_sql.append(f"{combo_ref} + {combo_base}" if combo_index else "CAST(NULL AS BIGINT)")
             # unnest() calls in one select list zip their lists: the row number travels with them
-            source = f"SELECT unnest(range({count})) AS range{''.join(', ' + u for u in unnests)}"
+            source = f"(SELECT unnest(range({count})) AS range{''.join(', ' + u for u in unnests)})"
+            if combo_index:
+                source += f' AS r JOIN "{combos}" AS c ON c.combo = r.{combo_ref}'
             names_sql = ", ".join(f'"{n}"' for n in [ROW_COLUMN, *names, COMBO_COLUMN])
             self.con.execute(
-                f'INSERT INTO "{table}" ({names_sql}) SELECT {", ".join(select_sql)} FROM ({source})',
+                f'INSERT INTO "{table}" ({names_sql}) SELECT {", ".join(select_sql)} FROM {source}',
                 params,
             )
+            if combo_index:
+                self.con.execute(f'DROP TABLE "{combos}"')
         self.row_counts[table] = start + count
         self._fulltext_ready.discard(table)
         return start + count
@@ -511,14 +538,9 @@ class Engine:
     # ---- queries ----
     def sql(self, query: str) -> str:
         """The DuckDB SQL for a KQL query of ours, gaps bridged; raises ReplayQueryError."""
-        table, text = rewrite_query(query)
-        if STAR_MARKER in text:
-            if table in self.row_counts:
-                text = _STAR_MARKED.sub(lambda m: self._star_sql(table, m.group(1)), text)
-            else:  # nothing loaded: any faithful form will do
-                text = _STAR_MARKED.sub(
-                    lambda m: _star_disjunction(table, "contains", f'"{m.group(1)}"'), text
-                )
+        table, _ = rewrite_query(query)
+        # Nothing loaded: any faithful form will do (the per-column disjunction).
+        _, text = rewrite_query(query, self._star_sql if table in self.row_counts else None)
         if self._star_needs_text(text):
             self._ensure_fulltext(table)
         try:
