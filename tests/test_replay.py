@@ -300,13 +300,21 @@ def test_full_row_search_answers_as_the_per_column_disjunction() -> None:
 
     shapes = [
         {
-            "Caller": "Bob@X.com",
+            "Caller": "Bob@X.com on behalf of ops",
             "Properties_d": {"message": "Delete Device", "n": 5},
             "Level": "Informational",
         },
-        {"Caller": "ÅSA@x.com", "Properties_d": {"m": 'say "hi"\nİstanbul'}, "Claims_d": ["a", None]},
+        {
+            "Caller": "ÅSA@x.com (an Åland user)",
+            "Properties_d": {"m": 'say "hi"\nİstanbul'},
+            "Claims_d": ["a", None],
+        },
         {"Caller": "", "Properties_d": None, "HTTPRequest": '{"method":"PUT"}', "_BilledSize": 1.5},
-        {"Caller": "sep\x1fin", "Properties_d": "plain text", "Level": "Error"},
+        {
+            "Caller": "sep\x1fin, a caller holding the separator",
+            "Properties_d": "plain text",
+            "Level": "Error",
+        },
     ]
     rows = [
         {

@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 from ..tables import TABLES
@@ -145,6 +147,42 @@ def _encode(values: Sequence[Any] | None, convert: Any, count: int) -> tuple[lis
         distinct = [convert(firsts[key]) for key in index]
     index = dict(zip(index, range(len(index)), strict=True))
     return distinct, list(map(index.__getitem__, keys))
+
+
+def _combinations(
+    encoded: Mapping[str, tuple[list[Any], list[int] | None]], names: list[str], count: int
+) -> tuple[list[str], list[int], list[int]]:
+    """Which columns travel as one code per row for their combination of values: the few-valued
+    columns with long values first (those whose text a full-row search reads once per
+    combination), each kept while combinations stay few. Returns (columns, code per row, first
+    row of each combination)."""
+
+    def length(name: str) -> float:
+        distinct = encoded[name][0]
+        return sum(len(v) for v in distinct if isinstance(v, str)) / max(len(distinct), 1)
+
+    candidates = [n for n in names if encoded[n][1] and len(encoded[n][0]) * 64 <= count]
+    candidates = sorted((n for n in candidates if length(n) >= 16), key=length, reverse=True)
+    chosen: list[str] = []
+    current: list[int] | None = None
+    for name in candidates:
+        codes: list[int] = encoded[name][1]  # type: ignore[assignment]
+        width = len(encoded[name][0])
+        keys = (
+            codes
+            if current is None
+            else list(map(operator.add, map(operator.mul, current, repeat(width)), codes))
+        )
+        index = dict.fromkeys(keys)
+        if len(index) * 8 > count:
+            continue
+        index = dict(zip(index, range(len(index)), strict=True))
+        current = list(map(index.__getitem__, keys))
+        chosen.append(name)
+    if current is None or len(chosen) < 2:
+        return [], [], []
+    firsts = dict(zip(reversed(current), range(count - 1, -1, -1), strict=True))  # the first row wins
+    return chosen, current, [firsts[code] for code in range(len(firsts))]
 
 
 def _star_search(table: str, operator: str, literal: str, hook: StarHook | None) -> str:
@@ -406,18 +444,8 @@ class Engine:
                 return f"u{len(unnests) - 1}"
 
             encoded = {n: _encode(columns.get(n), _converter(schema[n]), count) for n in names}
-            few = [n for n in names if encoded[n][1] and len(encoded[n][0]) * 64 <= count]
-            combo_index: dict[tuple[int, ...], int] = {}
-            combo_codes: list[int] = []
-            if len(few) > 1:
-                keys = list(zip(*(encoded[n][1] for n in few), strict=True))  # type: ignore[misc]
-                combo_index = dict.fromkeys(keys)  # type: ignore[arg-type]
-                if len(combo_index) * 8 <= count:
-                    for code, key in enumerate(combo_index):
-                        combo_index[key] = code
-                    combo_codes = list(map(combo_index.__getitem__, keys))
-                else:
-                    combo_index = {}
+            few, combo_codes, combo_rows = _combinations(encoded, names, count)
+            combo_index = dict.fromkeys(combo_rows)  # a row of each combination, in code order
             combo_ref = per_row(combo_codes) if combo_index else ""
             combo_position = {n: i for i, n in enumerate(few)} if combo_index else {}
             combo_base = self._combo_counts.get(table, 0)
@@ -431,7 +459,8 @@ class Engine:
                 combo_params: list[Any] = [len(combo_index)]
                 for i, name in enumerate(few):
                     distinct = encoded[name][0]
-                    combo_params.append([distinct[key[i]] for key in combo_index])
+                    codes = encoded[name][1]
+                    combo_params.append([distinct[codes[row]] for row in combo_rows])  # type: ignore[index]
                     kind = _SQL_TYPES.get(schema[name], "VARCHAR")
                     combo_sql.append(f'CAST(unnest(${len(combo_params)}) AS {kind}) AS "k{i}"')
                 self.con.execute(
