@@ -3,7 +3,7 @@
 Rows are synthesised in-process (deterministic seed) from the rows of the real training-lab
 export, with varied ids, operations, callers, addresses, statuses and times. Compared in the same
 run with (1) the bare engine: duckdb-kql on its own table of the same rows, loaded the plain way
-(one list per column), on the queries it accepts, and (2) where
+(one list per column per 100k rows), on the queries it accepts, and (2) where
 pySigma-backend-sqlite is importable (pySigma 2), the same rows in SQLite with that backend's SQL.
 
     python benchmarks/replay_benchmark.py [--rows N] [--shared PATH]
@@ -64,7 +64,7 @@ def synthesise(base: list[dict], rules_ops: list[str], n: int, seed: int) -> dic
 
 
 def bare_engine(columns: dict[str, list], n: int, queries: list[str], row_column: str):
-    """duckdb-kql as it comes: a typed table filled with one list per column (DuckDB casts the
+    """duckdb-kql as it comes: a typed table filled with one list per column per 100k rows (DuckDB casts the
     datetime text; dynamic values dumped to JSON once per object, absent strings as ""), then each
     query translated and run. Returns (load s, evaluate s, row numbers per query)."""
     import json
@@ -79,23 +79,29 @@ def bare_engine(columns: dict[str, list], n: int, queries: list[str], row_column
     con = duckdb_kql.connect()
     cols = ", ".join(f'"{c}" {_SQL_TYPES[k]}' for c, k in schema.items())
     con.execute(f'CREATE TABLE "AzureActivity" ({row_column} BIGINT, {cols})')
-    params, select = [], [f"unnest(range({n}))"]
-    for name, kind in schema.items():
-        values = columns.get(name)
-        if values is None:
-            select.append("''" if kind == "string" else "NULL")
-            continue
-        if kind == "dynamic":
-            memo: dict[int, str | None] = {}
-            values = [
-                memo[id(v)] if id(v) in memo else memo.setdefault(id(v), None if v is None else json.dumps(v))
-                for v in values
-            ]
-        elif kind == "string":
-            values = ["" if v is None else v for v in values]
-        params.append(values)
-        select.append(f"CAST(unnest(${len(params)}) AS {_SQL_TYPES[kind]})")
-    con.execute(f'INSERT INTO "AzureActivity" SELECT {", ".join(select)}', params)
+    memo: dict[int, str | None] = {}
+    chunk = 100_000  # one statement for every row needs more memory than 1M rows x 6 KB allow
+    for first in range(0, n, chunk):
+        last = min(first + chunk, n)
+        params, select = [], [f"unnest(range({first}, {last}))"]
+        for name, kind in schema.items():
+            values = columns.get(name)
+            if values is None:
+                select.append("''" if kind == "string" else "NULL")
+                continue
+            values = values[first:last]
+            if kind == "dynamic":
+                values = [
+                    memo[id(v)]
+                    if id(v) in memo
+                    else memo.setdefault(id(v), None if v is None else json.dumps(v))
+                    for v in values
+                ]
+            elif kind == "string":
+                values = ["" if v is None else v for v in values]
+            params.append(values)
+            select.append(f"CAST(unnest(${len(params)}) AS {_SQL_TYPES[kind]})")
+        con.execute(f'INSERT INTO "AzureActivity" SELECT {", ".join(select)}', params)
     load = time.perf_counter() - t
     t = time.perf_counter()
     results = [
