@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
 import yaml
 from sigma.collection import SigmaCollection
-from sigma.exceptions import SigmaError, SigmaPipelineNotFoundError
+from sigma.exceptions import SigmaError, SigmaPipelineNotFoundError, SigmaRuleLocation
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
@@ -99,6 +100,14 @@ def _one_line(error: BaseException) -> str:
     return " ".join(text.split())
 
 
+def _error_in_file(error: BaseException, path: Path) -> str:
+    """One line for a pySigma error, without the " in <file>" it appends (the failure names the file)."""
+    text = _one_line(error)
+    for shown in {str(path), str(path.resolve())}:
+        text = text.removesuffix(f" in {shown}")
+    return text
+
+
 def _yaml_problem(error: yaml.MarkedYAMLError) -> str:
     """`line L, column C: problem` from a YAML error, without the echoed source text."""
     mark = error.problem_mark or error.context_mark
@@ -106,46 +115,87 @@ def _yaml_problem(error: yaml.MarkedYAMLError) -> str:
     return where + " ".join(str(error.problem or error.context or error).split())
 
 
-def load_rules(path: Path) -> tuple[list[SigmaRule], list[RuleFailure]]:
+@dataclass
+class LoadedFile:
+    """What one rule file holds: its rules, its Sigma filters, and why parts of it failed."""
+
+    path: Path
+    rules: list[SigmaRule] = field(default_factory=list)
+    filters: list[Any] = field(default_factory=list)
+    failures: list[RuleFailure] = field(default_factory=list)
+
+
+def load_file(path: Path) -> LoadedFile:
     """Parse one file; a broken file is a failure, never an exception."""
+    loaded = LoadedFile(path)
     try:
         raw = path.read_bytes()
     except OSError as error:
-        return [], [RuleFailure(path, f"cannot read file: {_one_line(error)}")]
+        loaded.failures.append(RuleFailure(path, f"cannot read file: {_one_line(error)}"))
+        return loaded
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return [], [RuleFailure(path, "not a UTF-8 text file")]
+        loaded.failures.append(RuleFailure(path, "not a UTF-8 text file"))
+        return loaded
     if not text.strip():
-        return [], [RuleFailure(path, "empty file, no Sigma rule")]
+        loaded.failures.append(RuleFailure(path, "empty file, no Sigma rule"))
+        return loaded
     try:
-        collection = SigmaCollection.from_yaml(text, collect_errors=True)
+        collection = SigmaCollection.from_yaml(
+            text,
+            collect_errors=True,
+            source=SigmaRuleLocation(path),
+            collect_filters=True,
+            resolve_references=False,
+        )
     except yaml.MarkedYAMLError as error:
-        return [], [RuleFailure(path, f"not valid YAML: {_yaml_problem(error)}")]
+        loaded.failures.append(RuleFailure(path, f"not valid YAML: {_yaml_problem(error)}"))
+        return loaded
     except Exception as error:  # anything else pySigma raises while reading
-        return [], [RuleFailure(path, f"not a valid Sigma rule file: {_one_line(error)}")]
-    rules = []
-    failures = []
+        loaded.failures.append(RuleFailure(path, f"not a valid Sigma rule file: {_one_line(error)}"))
+        return loaded
+    loaded.filters = list(collection.filters)
     rule_errors: set[str] = set()
     for rule in collection.rules:
-        if isinstance(rule, SigmaRule):
-            if rule.errors:
-                for rule_error in rule.errors:
-                    rule_errors.add(_one_line(rule_error))
-                    failures.append(RuleFailure(path, _one_line(rule_error), str(rule.id or "")))
-                continue
-            rules.append(rule)
+        if not isinstance(rule, SigmaRule):
+            loaded.failures.append(
+                RuleFailure(path, "correlation rules are not supported by the sentinel target")
+            )
+        elif rule.errors:
+            for rule_error in rule.errors:
+                rule_errors.add(_error_in_file(rule_error, path))
+                loaded.failures.append(
+                    RuleFailure(path, _error_in_file(rule_error, path), str(rule.id or ""))
+                )
         else:
-            failures.append(RuleFailure(path, "correlation rules are not supported by the sentinel target"))
+            loaded.rules.append(rule)
     # The collection repeats its rules' errors; report each once, with the rule's id.
-    failures.extend(
-        RuleFailure(path, _one_line(error))
+    loaded.failures.extend(
+        RuleFailure(path, _error_in_file(error, path))
         for error in collection.errors
-        if _one_line(error) not in rule_errors
+        if _error_in_file(error, path) not in rule_errors
     )
-    if not rules and not failures:
-        failures.append(RuleFailure(path, "no Sigma rule in file"))
-    return rules, failures
+    if not loaded.rules and not loaded.filters and not loaded.failures:
+        loaded.failures.append(RuleFailure(path, "no Sigma rule in file"))
+    return loaded
+
+
+def load_rules(path: Path) -> tuple[list[SigmaRule], list[RuleFailure]]:
+    """The rules of one file (its own Sigma filters applied) and its failures."""
+    loaded = load_files([path])[0]
+    return loaded.rules, loaded.failures
+
+
+def load_files(files: Iterable[Path]) -> list[LoadedFile]:
+    """Parse every file, then apply every Sigma filter found in any of them to every rule, as
+    sigma-cli does for the files of one run (a filter names the rules it applies to)."""
+    loaded = [load_file(path) for path in files]
+    filters = [sigma_filter for item in loaded for sigma_filter in item.filters]
+    if filters:
+        for item in loaded:
+            item.rules = [reduce(lambda rule, f: f.apply_on_rule(rule), filters, rule) for rule in item.rules]
+    return loaded
 
 
 def convert_paths(
@@ -171,13 +221,12 @@ def iter_convert(
     on_file: Callable[[Path], None] | None = None,
 ) -> Iterator[ConvertedRule | RuleFailure]:
     backend = SentinelBackend(pipeline, **(backend_options or {}))
-    for path in files:
-        rules, failures = load_rules(path)
-        yield from failures
-        for rule in rules:
-            yield convert_rule(backend, path, rule)
+    for loaded in load_files(files):
+        yield from loaded.failures
+        for rule in loaded.rules:
+            yield convert_rule(backend, loaded.path, rule)
         if on_file is not None:
-            on_file(path)
+            on_file(loaded.path)
 
 
 def convert_rule(backend: SentinelBackend, path: Path, rule: SigmaRule) -> ConvertedRule | RuleFailure:
@@ -185,7 +234,7 @@ def convert_rule(backend: SentinelBackend, path: Path, rule: SigmaRule) -> Conve
     try:
         queries = backend.convert_rule(rule)
     except SigmaError as error:
-        return RuleFailure(path, _one_line(error), str(rule.id or ""))
+        return RuleFailure(path, _error_in_file(error, path), str(rule.id or ""))
     except Exception as error:  # a bug must not stop the other rules; report it as such
         return RuleFailure(path, f"internal error: {error.__class__.__name__}: {_one_line(error)}")
     if len(queries) != 1:

@@ -41,16 +41,10 @@ SENTINEL_BACKEND_NAME = "Microsoft Sentinel (sigma_azure_aks)"
 
 
 def rule_label(rule: Any) -> str:
-    """How error messages name a rule: its file when known, then title and id."""
-    parts = []
-    source = getattr(rule, "source", None)
-    path = getattr(source, "path", None)
-    if path:
-        parts.append(str(path))
+    """How error messages name a rule: title and id (sigma-cli and our commands add the file)."""
     title = getattr(rule, "title", None)
     rule_id = getattr(rule, "id", None)
-    parts.append(f"rule '{title}'" + (f" ({rule_id})" if rule_id else ""))
-    return ": ".join(parts)
+    return f"rule '{title}'" + (f" ({rule_id})" if rule_id else "")
 
 
 def logsource_matches(logsource: SigmaLogSource, accepted: Iterable[SigmaLogSource]) -> bool:

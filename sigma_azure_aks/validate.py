@@ -32,7 +32,7 @@ from .batch import (
     ConvertedRule,
     RuleFailure,
     convert_rule,
-    load_rules,
+    load_files,
     resolve_pipelines,
     rule_files,
 )
@@ -318,13 +318,16 @@ def validate_paths(
         active.start()
         validator = _Validator(active, report)
         backend: SentinelBackend | None = None
+        loaded = {
+            item.path: item for item in load_files(p for p in files if p.suffix.lower() not in KQL_SUFFIXES)
+        }
         for path in files:
             if path.suffix.lower() in KQL_SUFFIXES:
                 validator.kql_file(path)
             else:
                 if backend is None:
                     backend = SentinelBackend(pipeline, **(backend_options or {}))
-                rules, failures = load_rules(path)
+                rules, failures = loaded[path].rules, loaded[path].failures
                 for failure in _distinct(failures):
                     validator.failure(failure)
                 for rule in rules:

@@ -56,3 +56,35 @@ def test_analytics_yaml_reads_back_exactly(data: dict[str, str]) -> None:
 
 def test_analytics_yaml_keeps_next_line_character() -> None:
     assert yaml.safe_load(dump_yaml({"description": "a\x85b"})) == {"description": "a\x85b"}
+
+
+FILTERED_RULE = """
+title: base
+id: 7b1c3d52-1111-4a4a-8a8a-000000000001
+logsource: {product: azure, service: activitylogs}
+detection:
+  sel:
+    operationName: MICROSOFT.A/B
+  condition: sel
+"""
+FILTER = """
+title: filter bob
+id: 7b1c3d52-1111-4a4a-8a8a-000000000002
+logsource: {product: azure, service: activitylogs}
+filter:
+  rules:
+    - 7b1c3d52-1111-4a4a-8a8a-000000000001
+  selection:
+    caller: bob
+  condition: not selection
+"""
+
+
+def test_sigma_filter_in_another_file_applies_once(tmp_path: Path) -> None:
+    (tmp_path / "base.yml").write_text(FILTERED_RULE)
+    (tmp_path / "filter.yml").write_text(FILTER)
+    result = convert_paths([tmp_path])
+    assert result.failures == []
+    assert [c.query for c in result.converted] == [
+        'AzureActivity\n| where OperationNameValue =~ "MICROSOFT.A/B" and (not(Caller =~ "bob"))'
+    ]
