@@ -151,8 +151,9 @@ class SentinelBackend(KustoBackend):
         operand = self._string_operand(field_name, state)
         kind, text = _string_shape(value)
         if kind == "any":
-            # `*` matches any value, the empty one included, but not an absent member.
-            return f"isnotnull({self.escape_and_quote_field(field_name)})"
+            # `*`: the field has a value. Kusto has no absent string (absent reads as empty), so
+            # this is the exact complement of `null` (absent or empty).
+            return f"isnotempty({operand})"
         if kind == "glob":
             pattern = kql.glob_regex(_glob_parts(value), case_sensitive=cased)
             return f"{operand} matches regex {kql.string_literal(pattern)}"
@@ -221,10 +222,27 @@ class SentinelBackend(KustoBackend):
         )
 
     # ---- numbers, null, exists, compare -------------------------------------------------------
+    def _refuse_datetime(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+        kind = self._column_type(cond.field, state)
+        if kind == "datetime":
+            raise SigmaFeatureNotSupportedByBackendError(
+                f"a number compared with the datetime column {cond.field} has no meaning in KQL; "
+                "compare it with a string value, or leave time windows to the analytics rule's query period"
+            )
+        return kind
+
+    def convert_condition_field_eq_val_timestamp_part(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"timestamp-part modifiers (|minute, |hour, ...) on {cond.field} are not supported by the "
+            "sentinel target"
+        )
+
     def convert_condition_field_eq_val_num(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        kind = self._column_type(cond.field, state)
+        kind = self._refuse_datetime(cond, state)
         field_expr = self.escape_and_quote_field(cond.field)
         if kind in _NUMERIC_TYPES:
             return _null_safe(cond, f"{field_expr} == {cond.value}")
@@ -236,7 +254,7 @@ class SentinelBackend(KustoBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         value: SigmaCompareExpression = cond.value
-        kind = self._column_type(cond.field, state)
+        kind = self._refuse_datetime(cond, state)
         field_expr = self.escape_and_quote_field(cond.field)
         if kind not in _NUMERIC_TYPES:
             field_expr = f"toreal({field_expr})"
@@ -281,6 +299,7 @@ class SentinelBackend(KustoBackend):
         value: SigmaFieldReference = cond.value
         left = self._string_operand(cond.field, state)
         right = self._string_operand(value.field, state)
+        # An absent referenced field reads as "", which every string contains: require a value.
         # starts_with: the field's value starts with the referenced field's value
         kind = (
             "contains"
@@ -291,7 +310,7 @@ class SentinelBackend(KustoBackend):
             if value.ends_with
             else "eq"
         )
-        return f"{left} {_OPERATORS[(kind, False)]} {right}"
+        return f"(isnotempty({right}) and {left} {_OPERATORS[(kind, False)]} {right})"
 
     # ---- output --------------------------------------------------------------------------------
     def finalize_query(

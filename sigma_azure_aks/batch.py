@@ -235,6 +235,9 @@ def convert_rule(backend: SentinelBackend, path: Path, rule: SigmaRule) -> Conve
         queries = backend.convert_rule(rule)
     except SigmaError as error:
         return RuleFailure(path, _error_in_file(error, path), str(rule.id or ""))
+    except NotImplementedError as error:  # pySigma's word for a construct a backend lacks
+        reason = _one_line(error).split(" (while ", 1)[0]
+        return RuleFailure(path, f"not supported by the sentinel target: {reason}", str(rule.id or ""))
     except Exception as error:  # a bug must not stop the other rules; report it as such
         return RuleFailure(path, f"internal error: {error.__class__.__name__}: {_one_line(error)}")
     if len(queries) != 1:

@@ -179,10 +179,16 @@ def run(args: argparse.Namespace) -> int:
             exported.append(result)
     finally:
         progress.close()
-    for result in exported:
-        for fmt, text in result.documents.items():
-            write_text(out / fmt / f"{result.name}.{EXTENSIONS[fmt]}", text)
-    if "arm" in formats:
-        write_bundles(out, [result.documents["arm"] for result in exported])
+    try:
+        for result in exported:
+            for fmt, text in result.documents.items():
+                write_text(out / fmt / f"{result.name}.{EXTENSIONS[fmt]}", text)
+        if "arm" in formats:
+            write_bundles(out, [result.documents["arm"] for result in exported])
+    except OSError as error:
+        sys.stderr.write(
+            f"error: cannot write to {out}: {error.strerror or error}: {error.filename or out}\n"
+        )
+        return EXIT_FAILED
     summary(len(exported), failures)
     return EXIT_FAILED if failures else EXIT_OK

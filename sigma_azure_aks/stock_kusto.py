@@ -66,10 +66,10 @@ def stock_kusto_problem(item: SigmaDetectionItem, table: str | None, negated: bo
             problem = _string_problem(value)
         elif isinstance(value, SigmaNull):
             problem = "a null value (the stock target writes isnull(), never true for a string column)"
-        elif isinstance(value, SigmaNumber) and (len(values) > 1 or column_type == "string"):
+        elif isinstance(value, SigmaNumber) and (len(values) > 1 or column_type in {"string", "datetime"}):
             problem = f"the number {value} (the stock target compares it as the wrong type)"
-        elif isinstance(value, SigmaCompareExpression) and column_type == "string":
-            problem = f"a numeric comparison on the string column {item.field}"
+        elif isinstance(value, SigmaCompareExpression) and column_type in {"string", "datetime"}:
+            problem = f"a numeric comparison on the {column_type} column {item.field}"
         elif isinstance(value, SigmaCIDRExpression) and ":" in str(value.network):
             problem = f"the IPv6 range {value.network} (the stock target uses ipv4_is_in_range)"
         elif isinstance(value, (SigmaCIDRExpression, SigmaCompareExpression)) and negated:

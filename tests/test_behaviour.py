@@ -139,15 +139,17 @@ def test_exists() -> None:
     check("sel:\n  properties.message|exists: true", rows, {"m1"})
 
 
-def test_lone_star_matches_any_present_member_but_not_an_absent_one() -> None:
+def test_lone_star_is_the_exact_complement_of_null() -> None:
+    """`null` means absent or empty (DESIGN §4); `*` means the field has a value: never both."""
     rows = [
         row("m1", Properties_d={"message": "x"}),
-        row("m2", Properties_d={"message": ""}),
+        row("n0", Properties_d={"message": ""}),
         row("n1", Properties_d={"message": None}),
         row("n2", Properties_d={"other": "x"}),
         row("n3"),
     ]
-    check("sel:\n  properties.message: '*'", rows, {"m1", "m2"})
+    check("sel:\n  properties.message: '*'", rows, {"m1"})
+    check("sel:\n  properties.message: null", rows, {"n0", "n1", "n2", "n3"})
 
 
 def test_cased_is_case_sensitive() -> None:
@@ -339,3 +341,16 @@ def test_real_export_corpus_csv_and_jsonl_agree() -> None:
         assert a.event_id == b.event_id
     # The lab's six Key Vault deletions (Start and Success) fire the Key Vault rule.
     assert len(csv_result["459a2970-bb84-4e6a-a32e-ff0fbd99448d"]) == 6
+
+
+def test_fieldref_needs_a_value_in_the_referenced_field() -> None:
+    """An absent referenced field reads as "" in Kusto, which every string contains; it must not match."""
+    rows = [
+        row("m1", Caller="alice@x", Properties_d={"user": "alice"}),
+        row("n1", Caller="alice@x", Properties_d={"other": "y"}),
+        row("n2", Caller="alice@x", Properties_d={"user": "bob"}),
+        row("n3"),
+    ]
+    check("sel:\n  caller|fieldref|contains: properties.user", rows, {"m1"})
+    check("sel:\n  caller|fieldref|startswith: properties.user", rows, {"m1"})
+    check("sel:\n  caller|fieldref|contains: properties.user", rows, {"n1", "n2", "n3"}, condition="not sel")

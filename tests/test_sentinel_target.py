@@ -92,7 +92,7 @@ def test_every_path_prefix(sigma_field: str, expected_operand: str) -> None:
             'Caller in~ ("x") or Caller matches regex "(?is)^a.*b$"',
         ),
         ("sel:\n    caller: 'a\\*b'\ncondition: sel", 'Caller =~ "a*b"'),
-        ("sel:\n    caller: '*'\ncondition: sel", "isnotnull(Caller)"),
+        ("sel:\n    caller: '*'\ncondition: sel", "isnotempty(Caller)"),
         # keywords: anywhere in the event, case-insensitively
         (
             "keywords:\n    - Microsoft.Compute/virtualMachines/write\ncondition: keywords",
@@ -110,18 +110,21 @@ def test_every_path_prefix(sigma_field: str, expected_operand: str) -> None:
         ("sel:\n    caller|cased: [A, B]\ncondition: sel", 'Caller in ("A", "B")'),
         ("sel:\n    caller|cased: 'A*b'\ncondition: sel", 'Caller matches regex "(?s)^A.*b$"'),
         # fieldref
-        ("sel:\n    caller|fieldref: correlationId\ncondition: sel", "Caller =~ CorrelationId"),
+        (
+            "sel:\n    caller|fieldref: correlationId\ncondition: sel",
+            "(isnotempty(CorrelationId) and Caller =~ CorrelationId)",
+        ),
         (
             "sel:\n    caller|fieldref|startswith: correlationId\ncondition: sel",
-            "Caller startswith CorrelationId",
+            "(isnotempty(CorrelationId) and Caller startswith CorrelationId)",
         ),
         (
             "sel:\n    caller|fieldref|endswith: correlationId\ncondition: sel",
-            "Caller endswith CorrelationId",
+            "(isnotempty(CorrelationId) and Caller endswith CorrelationId)",
         ),
         (
             "sel:\n    caller|fieldref|contains: correlationId\ncondition: sel",
-            "Caller contains CorrelationId",
+            "(isnotempty(CorrelationId) and Caller contains CorrelationId)",
         ),
         # cidr
         (
@@ -132,6 +135,7 @@ def test_every_path_prefix(sigma_field: str, expected_operand: str) -> None:
             "sel:\n    callerIpAddress|cidr: '2001:db8::/32'\ncondition: sel",
             'ipv6_is_in_range(CallerIpAddress, "2001:db8::/32")',
         ),
+        # datetime columns take no numbers
         # a test Kusto evaluates to null (no address, no number) counts as false under `not`
         (
             "sel:\n    callerIpAddress|cidr: 10.0.0.0/8\ncondition: not sel",
@@ -239,3 +243,16 @@ def test_alias_logsource_azureactivity() -> None:
         "sel:\n    caller: a\ncondition: sel", logsource="product: azure\n  service: azureactivity"
     )
     assert query == 'AzureActivity\n| where Caller =~ "a"'
+
+
+@pytest.mark.parametrize(
+    "detection",
+    [
+        "sel:\n    time|gt: 4\ncondition: sel",
+        "sel:\n    time: 4\ncondition: sel",
+        "sel:\n    time|minute: 4\ncondition: sel",
+    ],
+)
+def test_numbers_and_timestamp_parts_on_datetime_are_refused(detection: str) -> None:
+    with pytest.raises(SigmaError, match="TimeGenerated|timestamp-part"):
+        to_sentinel(detection)
