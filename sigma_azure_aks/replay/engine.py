@@ -36,6 +36,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import repeat
+from pathlib import Path
 from typing import Any
 
 from ..tables import TABLES
@@ -411,6 +412,20 @@ class Engine:
         columns = {name: [row.get(name) for row in rows] for name in names}
         return self.load_columns(table, columns, len(rows))
 
+    def _create(self, table: str) -> int:
+        """The table, created on first load; returns its row count."""
+        start = self.row_counts.get(table)
+        if start is None:
+            schema = TABLES[table]
+            columns_sql = ", ".join(f'"{n}" {_SQL_TYPES.get(k, "VARCHAR")}' for n, k in schema.items())
+            text_sql = "".join(f', "{_text_column(n)}" VARCHAR' for n, k in schema.items() if _needs_text(k))
+            self.con.execute(
+                f'CREATE TABLE IF NOT EXISTS "{table}" ({ROW_COLUMN} BIGINT, {columns_sql}{text_sql}, '
+                f"{COMBO_COLUMN} BIGINT, {ROWTEXT_COLUMN} VARCHAR)"
+            )
+            start = self.row_counts[table] = 0
+        return start
+
     def load_columns(self, table: str, columns: Mapping[str, Sequence[Any]], count: int) -> int:
         """Append `count` rows given column-wise (column -> values); absent columns are empty.
 
@@ -421,15 +436,7 @@ class Engine:
         """
         schema = TABLES[table]
         names = list(schema)
-        start = self.row_counts.get(table)
-        if start is None:
-            columns_sql = ", ".join(f'"{n}" {_SQL_TYPES.get(schema[n], "VARCHAR")}' for n in names)
-            text_sql = "".join(f', "{_text_column(n)}" VARCHAR' for n in names if _needs_text(schema[n]))
-            self.con.execute(
-                f'CREATE TABLE "{table}" ({ROW_COLUMN} BIGINT, {columns_sql}{text_sql}, '
-                f"{COMBO_COLUMN} BIGINT, {ROWTEXT_COLUMN} VARCHAR)"
-            )
-            start = 0
+        start = self._create(table)
         if count:
             params: list[Any] = []
             unnests: list[str] = []
@@ -564,6 +571,234 @@ class Engine:
             f' or {ROWTEXT_COLUMN} contains_cs "{lowered}")'
         )
 
+    def load_export(self, path: str | Path) -> tuple[str, int] | None:
+        """Load a Log Analytics export of one table (CSV, or JSON lines) with DuckDB reading the
+        file itself: the rows and values :func:`~sigma_azure_aks.replay.loaders.read_events` and
+        :meth:`load` would give, without a Python value per cell. Returns (table, rows now in the
+        table), or None, having loaded nothing, when the file is not such an export (raw records,
+        a JSON array, a row the native path would not read alike, ...): read it with the loaders.
+
+        The rows are inserted straight from the file in one statement, each with a flag for
+        whether it is plain (of the table the first row names, values of the expected JSON
+        types); in one transaction with a check of those flags, undone when any row is not."""
+        import duckdb
+
+        path = Path(path)
+        try:
+            source, raw, as_json, first, row_ok = self._export_source(path)
+            return self._insert_export(source, raw, as_json, first, row_ok)
+        except (_NotNative, duckdb.Error):
+            return None
+
+    def _export_source(self, path: Path) -> tuple[str, dict[str, str], bool, dict[str, Any], str]:
+        """(FROM clause, column -> SQL of its raw value, values are JSON, first row, SQL: row plain)."""
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(4096).decode("utf-8", errors="replace").lstrip("\ufeff").lstrip()
+        except OSError as error:
+            raise _NotNative from error
+        if not head or head[0] == "[":
+            raise _NotNative
+        file = _sql_text(str(path))
+        if head[0] == "{":
+            first = _first_json_line(path)
+            source = f"(SELECT json AS j FROM read_ndjson_objects({file}))"
+            query = f"SELECT DISTINCT unnest(json_keys(j)) FROM {source} WHERE json_type(j) = 'OBJECT'"
+            keys = [r[0] for r in self.con.execute(query).fetchall()]
+            if any('"' in k or "\\" in k for k in keys):
+                raise _NotNative
+            raw = {k: "(j -> " + _sql_text("$." + _sql_ident(k)) + ")" for k in keys}
+            return source, raw, True, first, "json_type(j) = 'OBJECT'"
+        header, first = _csv_head(path)
+        source = (
+            f"read_csv({file}, header = true, all_varchar = true, delim = ',', quote = '\"', "
+            "escape = '\"', strict_mode = true, null_padding = false, normalize_names = false)"
+        )
+        names = [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+        if names != header:  # DuckDB renamed a column (a duplicate, say): not read alike
+            raise _NotNative
+        return source, {k: _sql_ident(k) for k in names}, False, first, "true"
+
+    def _insert_export(
+        self, source: str, raw: Mapping[str, str], as_json: bool, first: Mapping[str, Any], row_ok: str
+    ) -> tuple[str, int]:
+        from .loaders import _table_of_row
+
+        if "operationName" in raw or "records" in raw:  # raw activity-log records
+            raise _NotNative
+        mapped: dict[str, str] = {}
+        for key, expr in raw.items():
+            name = _HEADER_SUFFIX_RE.sub("", key)
+            if name in mapped:
+                raise _NotNative
+            mapped[name] = expr
+        table = _table_of_row({_HEADER_SUFFIX_RE.sub("", k): v for k, v in first.items()})
+        if table is None:
+            raise _NotNative
+
+        def text(expr: str) -> str:  # a JSON value's text: strings as they are
+            return f"({expr} ->> '$')" if as_json else expr
+
+        def jtype(expr: str) -> str:
+            return f"coalesce(json_type({expr}), 'NULL')"
+
+        choices = [
+            f"CASE WHEN {text(mapped[k])} IN ({', '.join(map(_sql_text, TABLES))}) THEN {text(mapped[k])} END"
+            for k in ("$table", "Type")
+            if k in mapped
+        ]
+        if not choices:
+            raise _NotNative
+        checks = [row_ok, f"coalesce({', '.join(choices)}) IS NOT DISTINCT FROM {_sql_text(table)}"]
+        schema = TABLES[table]
+        select: list[str] = []
+        for name, kind in schema.items():
+            expr = mapped.get(name)
+            sql_kind = _SQL_TYPES.get(kind, "VARCHAR")
+            if expr is None:
+                if name == "Type":
+                    select.append(_sql_text(table))
+                else:
+                    select.append("''" if kind == "string" else f"CAST(NULL AS {sql_kind})")
+                continue
+            value = text(expr)
+            if kind == "string":
+                if as_json:
+                    checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BOOLEAN', 'BIGINT', 'UBIGINT')")
+                else:  # the loaders read a CSV with universal newlines: CR LF and CR are LF
+                    value = (
+                        f"CASE WHEN contains({value}, chr(13)) THEN replace(replace({value}, "
+                        f"chr(13) || chr(10), chr(10)), chr(13), chr(10)) ELSE {value} END"
+                    )
+                select.append(f"coalesce({value}, '')")
+            elif kind == "dynamic":
+                if as_json:
+                    select.append(
+                        f"CASE {jtype(expr)} WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN "
+                        f"CASE WHEN {_blank(value)} THEN NULL ELSE json({value}) END ELSE json({expr}) END"
+                    )
+                else:
+                    select.append(
+                        f"CASE WHEN {value} IS NULL OR {_blank(value)} THEN NULL ELSE json({value}) END"
+                    )
+            elif kind == "datetime":
+                if as_json:
+                    checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR')")
+                select.append(_datetime_sql(value))
+            elif kind in {"real", "long", "int"}:
+                if as_json:
+                    checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')")
+                select.append(
+                    f"CASE WHEN {value} IS NULL OR {value} = '' THEN NULL ELSE CAST({value} AS {sql_kind}) END"
+                )
+            else:
+                raise _NotNative
+        combo = self._export_combinations(source, {n: mapped[n] for n in schema if n in mapped}, schema)
+        start = self._create(table)
+        quoted = f'"{table}"'
+        new_rows = f"{ROW_COLUMN} IS NULL"
+        # ROWTEXT_COLUMN (built on first need) carries each row's flag until the check;
+        # COMBO_COLUMN a hash of the raw values of the combined columns until recoded below
+        names = [*schema, ROWTEXT_COLUMN]
+        select.append(f"CASE WHEN {' AND '.join(f'({c})' for c in checks)} THEN NULL ELSE 'x' END")
+        if combo:
+            names.append(COMBO_COLUMN)
+            select.append(f"CAST(hash({', '.join(mapped[n] for n in combo)}) >> 1 AS BIGINT)")
+        self.con.execute(
+            f"INSERT INTO {quoted} ({', '.join(map(_sql_ident, names))}) SELECT {', '.join(select)} FROM {source}"
+        )
+        try:
+            count, bad = self.con.execute(
+                f"SELECT count(*), count({ROWTEXT_COLUMN}) FROM {quoted} WHERE {new_rows}"
+            ).fetchone()  # type: ignore[misc]
+            if bad:
+                raise _NotNative
+            # rows are appended in file order, their row ids follow it
+            self.con.execute(
+                f"UPDATE {quoted} SET {ROW_COLUMN} = rowid - (SELECT min(rowid) FROM {quoted} "
+                f"WHERE {new_rows}) + {start} WHERE {new_rows}"
+            )
+        except BaseException:
+            self.con.execute(f"DELETE FROM {quoted} WHERE {new_rows}")
+            raise
+        base = self._combo_counts.get(table, 0)
+        if combo:
+            combo = self._recode_combinations(quoted, combo, start, base)
+        combos = 0
+        if combo:
+            combos = int(
+                self.con.execute(  # type: ignore[index]
+                    f"SELECT count(DISTINCT {COMBO_COLUMN}) FROM {quoted} WHERE {ROW_COLUMN} >= {start}"
+                ).fetchone()[0]
+            )
+        self._segments.setdefault(table, []).append((start, count, combo, base))
+        self._combo_counts[table] = base + combos
+        self.row_counts[table] = start + count
+        self._fulltext_ready.discard(table)
+        return table, start + count
+
+    def _export_combinations(
+        self, source: str, raw: Mapping[str, str], schema: Mapping[str, str]
+    ) -> tuple[str, ...]:
+        """The columns to load as one combination code per row (as :meth:`load_columns` picks
+        them: few-valued string and dynamic columns with long values, longest first, each kept
+        while combinations stay few), judged on the first rows of the file."""
+        candidates = [n for n in raw if schema[n] in {"string", "dynamic"}]
+        if len(candidates) < 2:
+            return ()
+        sample = f'"{ROW_COLUMN}_sample"'
+        hashes = ", ".join(f"hash({raw[n]}) AS h{i}" for i, n in enumerate(candidates))
+        lengths = ", ".join(f"length(CAST({raw[n]} AS VARCHAR)) AS l{i}" for i, n in enumerate(candidates))
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {sample} AS SELECT {hashes}, {lengths} FROM "
+            f"(SELECT * FROM {source} LIMIT {_COMBO_SAMPLE})"
+        )
+        try:
+            stats = ", ".join(f"count(DISTINCT h{i}), coalesce(avg(l{i}), 0)" for i in range(len(candidates)))
+            row = self.con.execute(f"SELECT count(*), {stats} FROM {sample}").fetchone()
+            rows = int(row[0])  # type: ignore[index]
+            if rows < 64:
+                return ()
+            found = [
+                (i, float(row[2 + 2 * i]))  # type: ignore[index]
+                for i in range(len(candidates))
+                if row[1 + 2 * i] * 16 <= rows and row[2 + 2 * i] >= 16  # type: ignore[index]
+            ]
+            found.sort(key=lambda item: item[1], reverse=True)
+            chosen: list[int] = []
+            for i, _ in found:
+                keys = ", ".join(f"h{j}" for j in [*chosen, i])
+                (distinct,) = self.con.execute(
+                    f"SELECT count(DISTINCT hash({keys})) FROM {sample}"
+                ).fetchone()  # type: ignore[misc]
+                if distinct * 8 <= rows:
+                    chosen.append(i)
+        finally:
+            self.con.execute(f"DROP TABLE IF EXISTS {sample}")
+        return tuple(candidates[i] for i in chosen) if len(chosen) >= 2 else ()
+
+    def _recode_combinations(
+        self, quoted: str, combo: tuple[str, ...], start: int, base: int
+    ) -> tuple[str, ...]:
+        """The rows' hash of their combination as dense codes from `base`, in order of first row;
+        () with no codes when two combinations share a hash (then no row reads a side table)."""
+        rows = f"{ROW_COLUMN} >= {start}"
+        columns = ", ".join(_sql_ident(n) for n in combo)
+        codes, pairs = self.con.execute(
+            f"SELECT count(DISTINCT {COMBO_COLUMN}), count(DISTINCT ({COMBO_COLUMN}, {columns})) "
+            f"FROM {quoted} WHERE {rows}"
+        ).fetchone()  # type: ignore[misc]
+        if codes != pairs:
+            self.con.execute(f"UPDATE {quoted} SET {COMBO_COLUMN} = NULL WHERE {rows}")
+            return ()
+        self.con.execute(
+            f"UPDATE {quoted} SET {COMBO_COLUMN} = m.code FROM (SELECT {COMBO_COLUMN} AS h, "
+            f"CAST(row_number() OVER (ORDER BY min({ROW_COLUMN})) - 1 + {base} AS BIGINT) AS code "
+            f"FROM {quoted} WHERE {rows} GROUP BY {COMBO_COLUMN}) AS m "
+            f"WHERE {quoted}.{COMBO_COLUMN} = m.h AND {quoted}.{rows}"
+        )
+        return combo
+
     # ---- queries ----
     def sql(self, query: str) -> str:
         """The DuckDB SQL for a KQL query of ours, gaps bridged; raises ReplayQueryError."""
@@ -622,3 +857,68 @@ class Engine:
 
     def close(self) -> None:
         self.con.close()
+
+
+# ---- native load of Log Analytics exports ------------------------------------------------------
+_RAW_RECORD_KEYS = {"operationName", "time", "eventTimestamp", "resourceId", "records", "category"}
+_HEADER_SUFFIX_RE = re.compile(r"\s*\[[A-Za-z]+\]$")  # as loaders: "TimeGenerated [UTC]"
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _datetime_sql(text: str) -> str:
+    """A datetime column's text as the loaders and :func:`_to_datetime` read it: the portal's
+    `4/28/2021, 2:32:14.029 PM` (UTC), or ISO; an offset or `Z` converted to UTC; '' null."""
+    us = r"^\d{1,2}/\d{1,2}/\d{4}, \d{1,2}:\d{2}:\d{2}(\.\d{1,6})? [AP]M$"
+    return (
+        f"CASE WHEN {text} IS NULL OR {text} = '' THEN NULL "
+        f"WHEN regexp_matches(trim({text}), '{us}') THEN "
+        f"strptime(trim({text}), ['%m/%d/%Y, %I:%M:%S.%f %p', '%m/%d/%Y, %I:%M:%S %p']) "
+        f"WHEN regexp_matches(trim({text}), '(Z|[+-]\\d{{2}}:?\\d{{2}})$') "
+        f"THEN CAST(trim({text}) AS TIMESTAMPTZ) AT TIME ZONE 'UTC' "
+        f"ELSE CAST(trim({text}) AS TIMESTAMP) END"
+    )
+
+
+def _blank(text: str) -> str:
+    return f"regexp_matches({text}, '^\\s*$')"
+
+
+_COMBO_SAMPLE = 2_000  # rows of an export judged for combinations
+
+
+class _NotNative(Exception):
+    """The file is not a plain export the native path reads exactly as the loaders do."""
+
+
+def _csv_head(path: Path) -> tuple[list[str], dict[str, Any]]:
+    """The CSV's column names and first row as the loaders read them."""
+    import csv
+
+    with path.open(encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        row = next(reader, None)
+    if row is None or len(row) > len(header):
+        raise _NotNative
+    return header, dict(zip(header, row, strict=False))
+
+
+def _first_json_line(path: Path) -> dict[str, Any]:
+    with path.open(encoding="utf-8-sig") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except ValueError as error:
+                    raise _NotNative from error
+                if not isinstance(record, dict):
+                    raise _NotNative
+                return record
+    raise _NotNative
