@@ -1,24 +1,31 @@
 """Replay benchmark: N AzureActivity rows x the 35 SigmaHQ activitylogs rules.
 
 Rows are synthesised in-process (deterministic seed) from the rows of the real training-lab
-export, with varied ids, operations, callers, addresses, statuses and times. Compared in the same
-run with (1) the bare engine: duckdb-kql on its own table of the same rows, loaded the plain way
-(one list per column per 100k rows), on the queries it accepts, and (2) where
-pySigma-backend-sqlite is importable (pySigma 2), the same rows in SQLite with that backend's SQL.
+export, with varied ids, operations, callers, addresses, statuses and times, and written once to a
+Log Analytics CSV export in a temporary folder (outside the timing). Timed on that file: (1) the
+bare engine: DuckDB reading the CSV itself into duckdb-kql's typed table, on the queries it
+accepts; (2) replay: ``Engine.load_export`` (DuckDB reading the file, the table built in SQL) and
+every rule; (3) where pySigma-backend-sqlite is importable (pySigma 2), the same rows in SQLite
+with that backend's SQL. ``--python-load`` also times replay loading the rows from Python values.
 
-    python benchmarks/replay_benchmark.py [--rows N] [--shared PATH]
+    python benchmarks/replay_benchmark.py [--rows N] [--shared PATH] [--python-load]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import random
+import shutil
 import sqlite3
 import sys
+import tempfile
 import time
 import uuid
 import warnings
+from itertools import repeat
 from pathlib import Path
 
 warnings.simplefilter("ignore")
@@ -63,52 +70,70 @@ def synthesise(base: list[dict], rules_ops: list[str], n: int, seed: int) -> dic
     return columns
 
 
-def bare_engine(columns: dict[str, list], n: int, queries: list[str], row_column: str):
-    """duckdb-kql as it comes: a typed table filled with one list per column per 100k rows (DuckDB casts the
-    datetime text; dynamic values dumped to JSON once per object, absent strings as ""), then each
-    query translated and run. Returns (load s, evaluate s, row numbers per query)."""
-    import json
+def write_export(columns: dict[str, list], n: int, folder: Path) -> Path:
+    """The rows as a Log Analytics CSV export: every column as text, dynamic columns as JSON."""
+    from sigma_azure_aks.tables import TABLES
 
+    schema = TABLES["AzureActivity"]
+    names = [c for c in schema if c in columns]
+    texts = []
+    for name in names:
+        memo: dict[int, str] = {}
+        values = columns[name]
+        if schema[name] == "dynamic":
+            values = [
+                "" if v is None else memo[id(v)] if id(v) in memo else memo.setdefault(id(v), json.dumps(v))
+                for v in values
+            ]
+        else:
+            values = ["" if v is None else v for v in values]
+        texts.append(values)
+    path = folder / "AzureActivity.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["$table", *(f"{c} [UTC]" if schema[c] == "datetime" else c for c in names)])
+        writer.writerows(zip(repeat("AzureActivity", n), *texts, strict=True))
+        handle.flush()
+        os.fsync(handle.fileno())  # written back before any timing, and read once: in the page cache
+    with path.open("rb") as handle:
+        while handle.read(1 << 24):
+            pass
+    return path
+
+
+def bare_engine(path: Path, queries: list[str]):
+    """duckdb-kql as it comes: DuckDB reads the CSV itself into a typed table (strings absent as "",
+    dynamic text cast to JSON, datetime text cast by DuckDB), then each query translated and run.
+    Returns (load s, evaluate s, EventDataIds per query)."""
     import duckdb_kql
 
     from sigma_azure_aks.replay.engine import _SQL_TYPES
     from sigma_azure_aks.tables import TABLES
 
     schema = TABLES["AzureActivity"]
+    with path.open(encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle))
+    present = {h.split(" [")[0]: h for h in header}
     t = time.perf_counter()
     con = duckdb_kql.connect()
-    cols = ", ".join(f'"{c}" {_SQL_TYPES[k]}' for c, k in schema.items())
-    con.execute(f'CREATE TABLE "AzureActivity" ({row_column} BIGINT, {cols})')
-    memo: dict[int, str | None] = {}
-    chunk = 100_000  # one statement for every row needs more memory than 1M rows x 6 KB allow
-    for first in range(0, n, chunk):
-        last = min(first + chunk, n)
-        params, select = [], [f"unnest(range({first}, {last}))"]
-        for name, kind in schema.items():
-            values = columns.get(name)
-            if values is None:
-                select.append("''" if kind == "string" else "NULL")
-                continue
-            values = values[first:last]
-            if kind == "dynamic":
-                values = [
-                    memo[id(v)]
-                    if id(v) in memo
-                    else memo.setdefault(id(v), None if v is None else json.dumps(v))
-                    for v in values
-                ]
-            elif kind == "string":
-                values = ["" if v is None else v for v in values]
-            params.append(values)
-            select.append(f"CAST(unnest(${len(params)}) AS {_SQL_TYPES[kind]})")
-        con.execute(f'INSERT INTO "AzureActivity" SELECT {", ".join(select)}', params)
+    select = []
+    for name, kind in schema.items():
+        column = present.get(name)
+        if column is None:
+            empty = "''" if kind == "string" else "NULL"
+            select.append(f'{empty}::{_SQL_TYPES[kind]} AS "{name}"')
+        elif kind == "string":
+            select.append(f'coalesce("{column}", \'\') AS "{name}"')
+        else:
+            select.append(f'CAST("{column}" AS {_SQL_TYPES[kind]}) AS "{name}"')
+    con.execute(
+        f"CREATE TABLE \"AzureActivity\" AS SELECT {', '.join(select)} FROM read_csv('{path}', "
+        "header = true, all_varchar = true, quote = '\"', escape = '\"')"
+    )
     load = time.perf_counter() - t
     t = time.perf_counter()
     results = [
-        [
-            r[0]
-            for r in con.execute(f"SELECT {row_column} FROM ({duckdb_kql.to_sql(q)}) ORDER BY 1").fetchall()
-        ]
+        sorted(r[0] for r in con.execute(f"SELECT EventDataId FROM ({duckdb_kql.to_sql(q)})").fetchall())
         for q in queries
     ]
     evaluate = time.perf_counter() - t
@@ -117,17 +142,26 @@ def bare_engine(columns: dict[str, list], n: int, queries: list[str], row_column
 
 
 def main() -> int:
+    folder = Path(tempfile.mkdtemp(prefix="replay-bench-"))
+    try:
+        return run(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(folder: Path) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--shared", default=None)
+    parser.add_argument("--python-load", action="store_true", help="also time loading from Python values")
     parser.add_argument("--per-rule", action="store_true", help="also time one query per rule")
     args = parser.parse_args()
     shared = shared_dir(args.shared)
 
     import duckdb_kql
 
-    from sigma_azure_aks.replay.engine import ROW_COLUMN, Engine, ReplayQueryError
+    from sigma_azure_aks.replay.engine import Engine, ReplayQueryError
     from sigma_azure_aks.replay.loaders import read_events
     from sigma_azure_aks.replay.run import convert
 
@@ -150,20 +184,41 @@ def main() -> int:
     columns = synthesise(base, rule_ops, args.rows, args.seed)
     print(f"synthesise rows: {time.perf_counter() - t:.1f} s")
 
+    t = time.perf_counter()
+    export = write_export(columns, args.rows, folder)
+    print(f"write the CSV export: {time.perf_counter() - t:.1f} s, {export.stat().st_size / 1e9:.2f} GB")
+
+    if args.python_load:
+        engine = Engine()
+        t = time.perf_counter()
+        engine.load_columns("AzureActivity", columns, args.rows)
+        python_load = time.perf_counter() - t
+        t = time.perf_counter()
+        python_all = engine.matches_many(queries)
+        python_eval = time.perf_counter() - t
+        engine.close()
+        del engine
+        print(
+            f"replay from Python values (load_columns): load {python_load:.2f} s, evaluate {python_eval:.2f} s"
+        )
+
     # ---- ours ----
     engine = Engine()
     t = time.perf_counter()
-    engine.load_columns("AzureActivity", columns, args.rows)
+    loaded = engine.load_export(export)
     ours_load = time.perf_counter() - t
+    assert loaded == ("AzureActivity", args.rows), loaded
     t = time.perf_counter()
     ours_all = engine.matches_many(queries)
     ours_eval = time.perf_counter() - t
     refused = [i for i, r in enumerate(ours_all) if isinstance(r, ReplayQueryError)]
     assert not refused, [ours_all[i] for i in refused]
+    if args.python_load:
+        assert python_all == ours_all, "the native and the Python load disagree"
     hits = sum(len(r) for r in ours_all)  # type: ignore[arg-type]
     print(
-        f"replay: load {ours_load:.2f} s, evaluate all {len(queries)} rules in one statement "
-        f"{ours_eval:.2f} s (the full-row text built on first need included), {hits:,} hits"
+        f"replay (native load of the export): load {ours_load:.2f} s, evaluate all {len(queries)} rules "
+        f"in one statement {ours_eval:.2f} s (the full-row text built on first need included), {hits:,} hits"
     )
     if args.per_rule:
         t = time.perf_counter()
@@ -193,8 +248,11 @@ def main() -> int:
     del engine
 
     # ---- bare engine: duckdb-kql on its own table of the same rows, the queries it accepts ----
-    bare_load, bare_eval, bare_results = bare_engine(columns, args.rows, bare_ok, ROW_COLUMN)
-    assert bare_results == ours_subset, "bare engine and replay disagree"
+    bare_load, bare_eval, bare_results = bare_engine(export, bare_ok)
+    ids = columns["EventDataId"]
+    assert bare_results == [sorted(ids[r] for r in rows) for rows in ours_subset], (
+        "bare engine and replay disagree"
+    )
     bare_total = bare_load + bare_eval
     ours_total = ours_load + ours_subset_eval
     print(
