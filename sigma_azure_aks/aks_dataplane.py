@@ -43,6 +43,7 @@ from sigma.types import (
 )
 
 from .aks_fields import AKS_AUDIT
+from .field_maps import AZURE_ACTIVITY
 from .k8s_catalogue import (
     VERB_ORDER,
     KubernetesOperation,
@@ -50,15 +51,15 @@ from .k8s_catalogue import (
     catalogue_operations,
     parse_operation,
 )
+from .logsources import AZURE_ACTIVITY_LOGSOURCES
 from .transformations import CLAIMED_BY, QUERY_TABLE, add_note, logsource_matches, rule_label
 
 CLAIMER = "aks_dataplane"
 TABLE = AKS_AUDIT.table
 # Sigma field names (both activity-log dialects) that hold the operation name.
-OPERATION_FIELDS = frozenset({"operationName", "operationName.value", "OperationNameValue"})
-ACTIVITY_LOGSOURCES = (
-    SigmaLogSource(product="azure", service="activitylogs"),
-    SigmaLogSource(product="azure", service="azureactivity"),
+# Every Sigma name of the operation-name field, from the AzureActivity field map.
+OPERATION_FIELDS = frozenset(
+    name for name, target in AZURE_ACTIVITY.exact.items() if target.column == "OperationNameValue"
 )
 DETECTION_PREFIX = "k8s_operations_"
 
@@ -320,7 +321,7 @@ class DataPlaneTransformation(PreprocessingTransformation):
     two tables with one condition; split the rule.
     """
 
-    logsources: tuple[SigmaLogSource, ...] = field(default=ACTIVITY_LOGSOURCES)
+    logsources: tuple[SigmaLogSource, ...] = field(default=AZURE_ACTIVITY_LOGSOURCES)
 
     def apply(self, rule: Any) -> None:
         super().apply(rule)

@@ -29,7 +29,7 @@ from typing import Any
 from sigma.exceptions import SigmaTransformationError
 from sigma.processing.postprocessing import QueryPostprocessingTransformation
 from sigma.processing.transformations.base import PreprocessingTransformation
-from sigma.rule import SigmaDetectionItem, SigmaLogSource, SigmaRule
+from sigma.rule import SigmaDetectionItem, SigmaRule
 from sigma.types import (
     SigmaCasedString,
     SigmaExists,
@@ -58,8 +58,6 @@ from .aks_fields import (
 from .field_maps import FieldMap
 from .k8s_catalogue import ALL_VERBS
 from .transformations import CLAIMED_BY, RuleDetectionItemTransformation, rule_label
-
-KUBERNETES_AUDIT_LOGSOURCES = (SigmaLogSource(product="kubernetes", service="audit"),)
 
 # table -> (claimer, field map)
 AUDIT_TABLES: dict[str, tuple[str, FieldMap]] = {

@@ -95,9 +95,13 @@ def rule_files(paths: Iterable[str | Path], suffixes: tuple[str, ...] = RULE_SUF
     return found
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip() or error.__class__.__name__
+def one_line(text: str) -> str:
+    """Any text on one line, runs of whitespace as single spaces."""
     return " ".join(text.split())
+
+
+def _one_line(error: BaseException) -> str:
+    return one_line(str(error).strip() or error.__class__.__name__)
 
 
 def _error_in_file(error: BaseException, path: Path) -> str:

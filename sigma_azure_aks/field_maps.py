@@ -36,10 +36,6 @@ class FieldTarget:
             return self.column
         return kql.member_access(self.column, self.path, self.json_text)
 
-    def describe(self) -> str:
-        """Human-readable target for docs and messages."""
-        return self.kql()
-
 
 @dataclass(frozen=True)
 class PathPrefix:

@@ -14,12 +14,12 @@ from sigma.rule import SigmaLogSource
 from .aks_dataplane import DataPlaneNoticeTransformation, DataPlaneTransformation
 from .aks_transformations import (
     AUDIT_TABLES,
-    KUBERNETES_AUDIT_LOGSOURCES,
     AdminVerbsTransformation,
     AuditValuesTransformation,
     LegacyPreambleTransformation,
 )
 from .field_maps import AZURE_ACTIVITY, FieldMap
+from .logsources import AZURE_ACTIVITY_LOGSOURCES, KUBERNETES_AUDIT_LOGSOURCES
 from .transformations import (
     CLAIMED_BY,
     ClaimTableTransformation,
@@ -30,11 +30,6 @@ from .transformations import (
 )
 
 ITEM_PREFIX = "azure_aks_"
-
-AZURE_ACTIVITY_LOGSOURCES = (
-    SigmaLogSource(product="azure", service="activitylogs"),
-    SigmaLogSource(product="azure", service="azureactivity"),
-)
 
 
 def claim_item(claimer: str, table: str, logsources: tuple[SigmaLogSource, ...]) -> ProcessingItem:

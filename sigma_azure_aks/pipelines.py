@@ -21,6 +21,7 @@ from .items import (
     legacy_preamble_item,
     prepend_table_item,
 )
+from .logsources import supported_logsources
 from .transformations import RequireTableTransformation
 
 # Lower than pySigma-backend-kusto's pipelines (10): our table claim comes first, so their
@@ -91,13 +92,6 @@ DEFAULT_FOR_SENTINEL = (azure_activity_pipeline, aks_audit_pipeline)
 
 def sentinel_default_pipeline() -> ProcessingPipeline:
     return sum((factory() for factory in DEFAULT_FOR_SENTINEL), ProcessingPipeline())
-
-
-def supported_logsources() -> list[str]:
-    return [
-        "product: azure, service: activitylogs (or azureactivity)",
-        "product: kubernetes, service: audit (category: application or none)",
-    ]
 
 
 def require_table_pipeline() -> ProcessingPipeline:

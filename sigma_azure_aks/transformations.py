@@ -20,6 +20,7 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaLogSource, Sigma
 from sigma.types import SigmaCasedString, SigmaFieldReference, SigmaString
 
 from .field_maps import STATUS_COLUMN, FieldMap, status_spellings
+from .logsources import describe
 from .stock_kusto import stock_kusto_problem
 
 # Pipeline state keys. `query_table` is pySigma-backend-kusto's own key: setting it lets the stock
@@ -207,11 +208,7 @@ class RequireTableTransformation(PreprocessingTransformation):
         if self._pipeline.state.get(QUERY_TABLE):
             return
         logsource = getattr(rule, "logsource", None)
-        described = ", ".join(
-            f"{key}: {value}"
-            for key in ("category", "product", "service")
-            if (value := getattr(logsource, key, None))
-        )
+        described = describe(logsource) if logsource is not None else ""
         raise SigmaTransformationError(
             f"{rule_label(rule)}: no Sentinel table for log source ({described or 'none'}). "
             f"Supported log sources: {'; '.join(self.supported)}."

@@ -33,6 +33,7 @@ from .batch import (
     RuleFailure,
     convert_rule,
     load_files,
+    one_line,
     resolve_pipelines,
     rule_files,
 )
@@ -176,10 +177,6 @@ def max_query_length() -> int:
     return QUERY_LENGTH_RANGE[1]
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _line_column(text: str, offset: int) -> tuple[int, int]:
     before = text[:offset]
     line = before.count("\n") + 1
@@ -198,7 +195,7 @@ class _Validator:
         analysis = self.checker.analyze(query)
         label = f"rule {rule_id}: " if rule_id else ""
         problems = [
-            Problem(file, d.line, d.column, d.code, f"{label}{_one_line(d.message)}", d.severity, rule_id)
+            Problem(file, d.line, d.column, d.code, f"{label}{one_line(d.message)}", d.severity, rule_id)
             for d in analysis.diagnostics
         ]
         problems.extend(self._regex_problems(file, query, analysis.literals, label, rule_id))
@@ -253,7 +250,7 @@ class _Validator:
 
     def conversion_warning(self, path: Path, rule: SigmaRule, message: Warning | str) -> None:
         rule_id = str(rule.id or "") or None
-        text = _one_line(str(message))
+        text = one_line(str(message))
         label = f"rule {rule_id}: " if rule_id and rule_id not in text else ""
         self.report.problems.append(
             Problem(str(path), 1, 1, CONVERSION_CODE, f"{label}{text}", "Warning", rule_id)
