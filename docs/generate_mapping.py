@@ -120,6 +120,9 @@ def render() -> str:
         lines.append(f"| {cell(meaning)} | `{cell(body)}` | `{cell(convert(body))}` |")
     lines += [
         "",
+        "A keyword (a value bound to no field) is searched in every column of the row, `*`, as Kusto's",
+        "`* contains` does: the event's columns and the row's metadata (`_ResourceId`, `TenantId`, ...).",
+        "",
         "The query is `AzureActivity`, a line break, and `| where <condition>`: no `project`, so every column",
         "stays available to entity mappings; time windows come from the analytics rule's query period.",
         "",

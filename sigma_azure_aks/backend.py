@@ -211,10 +211,16 @@ class SentinelBackend(KustoBackend):
                 "Bind it to a field instead."
             )
         operator = "contains_cs" if isinstance(value, SigmaCasedString) else "contains"
-        return f"* {operator} {kql.string_literal(text or '')}"
+        return f"{self._keyword_scope(state)} {operator} {kql.string_literal(text or '')}"
+
+    def _keyword_scope(self, state: ConversionState) -> str:
+        """Where a keyword is searched: every column of the row (`*`), except where one column holds
+        the whole event (legacy AzureDiagnostics keeps the audit event in `log_s`; its other
+        columns describe the resource, not the event)."""
+        return KEYWORD_COLUMNS.get(state.processing_state.get(QUERY_TABLE) or "", "*")
 
     def convert_condition_val_num(self, cond: Any, state: ConversionState) -> str:
-        return f"* contains {kql.string_literal(str(cond.value))}"
+        return f"{self._keyword_scope(state)} contains {kql.string_literal(str(cond.value))}"
 
     def convert_condition_val_re(self, cond: Any, state: ConversionState) -> str:
         raise SigmaFeatureNotSupportedByBackendError(
@@ -364,6 +370,8 @@ class SentinelBackend(KustoBackend):
 
 
 _NUMERIC_TYPES = frozenset({"int", "long", "real", "decimal"})
+# Tables where one column holds the whole event: keywords are searched there, not in every column.
+KEYWORD_COLUMNS = {"AzureDiagnostics": "log_s"}
 
 
 def _under_not(cond: Any) -> bool:

@@ -256,3 +256,24 @@ def test_alias_logsource_azureactivity() -> None:
 def test_numbers_and_timestamp_parts_on_datetime_are_refused(detection: str) -> None:
     with pytest.raises(SigmaError, match="TimeGenerated|timestamp-part"):
         to_sentinel(detection)
+
+
+def test_keyword_on_legacy_azurediagnostics_searches_the_event_only() -> None:
+    from sigma_azure_aks.pipelines import aks_audit_legacy_pipeline
+
+    query = to_sentinel(
+        "keywords:\n    - secret\ncondition: keywords",
+        pipeline=aks_audit_legacy_pipeline(),
+        logsource="product: kubernetes\n  service: audit",
+    )
+    assert query.endswith('\n| where log_s contains "secret"')
+
+
+def test_unknown_backend_option_warns_for_analytics_formats() -> None:
+    import yaml
+
+    with pytest.warns(UserWarning, match="backend option 'query_freqency' is not an analytics-rule setting"):
+        SentinelBackend(query_freqency="30m").convert(
+            SigmaCollection.from_dicts([yaml.safe_load(rule_yaml("sel:\n    caller: a\ncondition: sel"))]),
+            "json",
+        )

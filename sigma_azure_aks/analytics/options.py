@@ -141,10 +141,18 @@ def _overrides(values: Mapping[str, Any], source: str, strict: bool) -> dict[str
 def settings_for(rule: Any, backend_options: Mapping[str, Any] | None) -> Settings:
     """Defaults, then backend options, then the rule's own `sentinel:` mapping."""
     settings = Settings()
-    # Backend options are shared with the rest of the backend: keys that are not ours are left alone.
-    ours = {
-        k: v for k, v in (backend_options or {}).items() if str(k).lower().replace("-", "_") in OPTION_KEYS
-    }
+    # Backend options are shared with the rest of the backend: keys that are not ours are left alone,
+    # with a warning, so that a misspelt `-O query_freqency=30m` does not pass unnoticed.
+    ours = {}
+    for key, value in (backend_options or {}).items():
+        if str(key).lower().replace("-", "_") in OPTION_KEYS:
+            ours[key] = value
+        else:
+            warnings.warn(
+                f"backend option '{key}' is not an analytics-rule setting ({', '.join(sorted(OPTION_KEYS))}); ignored",
+                UserWarning,
+                stacklevel=2,
+            )
     settings = replace(settings, **_overrides(ours, "backend option", strict=True))
     custom = (getattr(rule, "custom_attributes", None) or {}).get(RULE_ATTRIBUTE)
     if custom is not None:
