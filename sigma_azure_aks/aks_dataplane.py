@@ -14,6 +14,7 @@ operations the detection accepts is then grouped into conditions on ``ObjectRef.
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Callable, Iterable
@@ -96,18 +97,11 @@ def value_matches(value: Any, text: str | None) -> bool | None:
     if text is None:
         return False
     if isinstance(value, SigmaString):
-        pattern = ""
-        for part in value.s:
-            if part == SpecialChars.WILDCARD_MULTI:
-                pattern += ".*"
-            elif part == SpecialChars.WILDCARD_SINGLE:
-                pattern += "."
-            elif isinstance(part, str):
-                pattern += re.escape(part)
-            else:
-                return None  # an unexpanded placeholder
-        flags = re.DOTALL | (0 if isinstance(value, SigmaCasedString) else re.IGNORECASE)
-        return re.fullmatch(pattern, text, flags) is not None
+        try:
+            compiled = _glob(tuple(value.s), isinstance(value, SigmaCasedString))
+        except TypeError:
+            return None  # an unexpanded placeholder (not hashable, not text)
+        return None if compiled is None else compiled.fullmatch(text) is not None
     if isinstance(value, SigmaRegularExpression):
         flags = 0
         mapping = {
@@ -126,6 +120,23 @@ def value_matches(value: Any, text: str | None) -> bool | None:
     if isinstance(value, SigmaNumber):
         return str(value.number) == text
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _glob(parts: tuple[Any, ...], cased: bool) -> re.Pattern[str] | None:
+    """A Sigma glob (string parts and wildcards) as a compiled whole-value pattern; None when it
+    holds an unexpanded placeholder."""
+    pattern = ""
+    for part in parts:
+        if part == SpecialChars.WILDCARD_MULTI:
+            pattern += ".*"
+        elif part == SpecialChars.WILDCARD_SINGLE:
+            pattern += "."
+        elif isinstance(part, str):
+            pattern += re.escape(part)
+        else:
+            return None
+    return re.compile(pattern, re.DOTALL | (0 if cased else re.IGNORECASE))
 
 
 Lookup = Callable[[str, Any], "bool | None"]
@@ -147,11 +158,30 @@ def evaluate(node: Any, lookup: Lookup) -> bool | None:
     return None  # keywords and anything else: undecided
 
 
-def possibly_accepts(rule: SigmaRule, lookup: Lookup) -> bool:
-    """True when some condition of the rule may be true given `lookup` (unknown counts as maybe)."""
-    return any(
-        evaluate(condition.parsed, lookup) is not False for condition in rule.detection.parsed_condition
-    )
+def _field_nodes(conditions: list[Any]) -> list[ConditionFieldEqualsValueExpression]:
+    """Every field = value node of the condition trees."""
+    found: list[ConditionFieldEqualsValueExpression] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, (ConditionAND, ConditionOR, ConditionNOT)):
+            for arg in node.args:
+                walk(arg)
+        elif isinstance(node, ConditionFieldEqualsValueExpression):
+            found.append(node)
+
+    for condition in conditions:
+        walk(condition)
+    return found
+
+
+def parsed_conditions(rule: SigmaRule) -> list[Any]:
+    """The rule's condition trees, parsed once (pySigma parses anew on every `.parsed`)."""
+    return [condition.parsed for condition in rule.detection.parsed_condition]
+
+
+def possibly_accepts(conditions: list[Any], lookup: Lookup) -> bool:
+    """True when some condition may be true given `lookup` (unknown counts as maybe)."""
+    return any(evaluate(condition, lookup) is not False for condition in conditions)
 
 
 def condition_fields(rule: SigmaRule) -> tuple[set[str], bool]:
@@ -213,13 +243,12 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
     if not fields & OPERATION_FIELDS:
         return Accepted((), (), other, keywords)
 
-    def accepts(name: str) -> bool:
-        def lookup(field_name: str, value: Any) -> bool | None:
-            return value_matches(value, name) if field_name in OPERATION_FIELDS else Unknown
-
-        return possibly_accepts(rule, lookup)
-
-    candidates: dict[str, KubernetesOperation] = {op.name: op for op in catalogue_operations()}
+    conditions = parsed_conditions(rule)
+    # The detection's truth depends on an operation name only through its operation-name values:
+    # match those (a few patterns) per name, and evaluate the condition once per distinct outcome.
+    values = [node.value for node in _field_nodes(conditions) if node.field in OPERATION_FIELDS]
+    outcomes: dict[tuple[bool | None, ...], bool] = {}
+    candidates: dict[str, KubernetesOperation] = dict(_catalogue_by_name())
     arm_names = set(arm_operations())
     for literal in literal_operations(rule):
         parsed = parse_operation(literal)
@@ -227,10 +256,47 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
             candidates.setdefault(parsed.name, parsed)
         elif literal.upper() not in arm_names:
             arm_names.add(literal.upper())  # another operation: it stays on AzureActivity
+    names = [*candidates, *arm_names]
+    known = set(names)
+    # Each value matched against every name at once (a compiled pattern run by filter()).
+    results = [_matches_by_name(value, names) for value in values]
+
+    def accepts(name: str) -> bool:
+        if name in known:
+            outcome = tuple(result.get(name, False) for result in results)
+        else:  # a probe name: matched one by one
+            outcome = tuple(value_matches(value, name) for value in values)
+        if outcome not in outcomes:
+            truth = {id(value): result for value, result in zip(values, outcome, strict=True)}
+
+            def lookup(field_name: str, value: Any) -> bool | None:
+                return truth.get(id(value), Unknown) if field_name in OPERATION_FIELDS else Unknown
+
+            outcomes[outcome] = possibly_accepts(conditions, lookup)
+        return outcomes[outcome]
+
     kubernetes = tuple(op for name, op in candidates.items() if accepts(name))
     arm = tuple(sorted(name for name in arm_names if accepts(name)))
     generic = any(accepts(_under_other_provider(op.name)) for op in kubernetes[:GENERIC_PROBES])
     return Accepted(kubernetes, arm, other, keywords, generic)
+
+
+@functools.lru_cache(maxsize=1)
+def _catalogue_by_name() -> tuple[tuple[str, KubernetesOperation], ...]:
+    return tuple((op.name, op) for op in catalogue_operations())
+
+
+def _matches_by_name(value: Any, names: list[str]) -> dict[str, bool | None]:
+    """value_matches(value, name) for every name, as a mapping in which a missing name is False;
+    plain Sigma strings go through one compiled pattern."""
+    if isinstance(value, SigmaString):
+        try:
+            compiled = _glob(tuple(value.s), isinstance(value, SigmaCasedString))
+        except TypeError:
+            compiled = None
+        if compiled is not None:
+            return dict.fromkeys(filter(compiled.fullmatch, names), True)
+    return {name: value_matches(value, name) for name in names}
 
 
 GENERIC_PROBES = 25

@@ -42,6 +42,7 @@ from sigma.types import (
 
 from . import kql
 from .aks_dataplane import (
+    parsed_conditions,
     possibly_accepts,
     show_warning,
     value_matches,
@@ -220,6 +221,8 @@ class AdminVerbsTransformation(PreprocessingTransformation):
         if not isinstance(rule, SigmaRule):
             return
 
+        conditions = parsed_conditions(rule)
+
         def verbs_possible() -> set[str]:
             possible = set()
             for verb in ALL_VERBS:
@@ -227,7 +230,7 @@ class AdminVerbsTransformation(PreprocessingTransformation):
                 def lookup(field_name: str, value: Any, verb: str = verb) -> bool | None:
                     return value_matches(value, verb) if canonical(field_name) in {"verb", "Verb"} else None
 
-                if possibly_accepts(rule, lookup):
+                if possibly_accepts(conditions, lookup):
                     possible.add(verb)
             return possible
 
