@@ -174,6 +174,19 @@ def _field_nodes(conditions: list[Any]) -> list[ConditionFieldEqualsValueExpress
     return found
 
 
+def _plain(value: Any) -> bool:
+    return isinstance(value, SigmaString) and not value.contains_special()
+
+
+def _negated(node: Any) -> bool:
+    parent = getattr(node, "parent", None)
+    while parent is not None:
+        if isinstance(parent, ConditionNOT):
+            return True
+        parent = getattr(parent, "parent", None)
+    return False
+
+
 def parsed_conditions(rule: SigmaRule) -> list[Any]:
     """The rule's condition trees, parsed once (pySigma parses anew on every `.parsed`)."""
     return [condition.parsed for condition in rule.detection.parsed_condition]
@@ -246,16 +259,25 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
     conditions = parsed_conditions(rule)
     # The detection's truth depends on an operation name only through its operation-name values:
     # match those (a few patterns) per name, and evaluate the condition once per distinct outcome.
-    values = [node.value for node in _field_nodes(conditions) if node.field in OPERATION_FIELDS]
+    nodes = [node for node in _field_nodes(conditions) if node.field in OPERATION_FIELDS]
+    values = [node.value for node in nodes]
     outcomes: dict[tuple[bool | None, ...], bool] = {}
-    candidates: dict[str, KubernetesOperation] = dict(_catalogue_by_name())
-    arm_names = set(arm_operations())
+    if all(_plain(value) and not _negated(node) for node, value in zip(nodes, values, strict=True)):
+        # Only whole operation names, none under `not`: nothing but those names can be accepted.
+        candidates: dict[str, KubernetesOperation] = {}
+        arm_names: set[str] = set()
+    else:
+        candidates = dict(_catalogue_by_name())
+        arm_names = set(arm_operations())
     for literal in literal_operations(rule):
         parsed = parse_operation(literal)
         if parsed is not None:
             candidates.setdefault(parsed.name, parsed)
         elif literal.upper() not in arm_names:
             arm_names.add(literal.upper())  # another operation: it stays on AzureActivity
+    # In catalogue order, whichever way they were found, so that the grouping is stable.
+    order = _catalogue_order()
+    candidates = dict(sorted(candidates.items(), key=lambda item: order.get(item[0], len(order))))
     names = [*candidates, *arm_names]
     known = set(names)
     # Each value matched against every name at once (a compiled pattern run by filter()).
@@ -284,6 +306,11 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
 @functools.lru_cache(maxsize=1)
 def _catalogue_by_name() -> tuple[tuple[str, KubernetesOperation], ...]:
     return tuple((op.name, op) for op in catalogue_operations())
+
+
+@functools.lru_cache(maxsize=1)
+def _catalogue_order() -> dict[str, int]:
+    return {name: index for index, (name, _) in enumerate(_catalogue_by_name())}
 
 
 def _matches_by_name(value: Any, names: list[str]) -> dict[str, bool | None]:
