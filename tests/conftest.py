@@ -38,3 +38,20 @@ def kql():
         pytest.skip(str(error))
     with checker:
         yield checker
+
+
+@pytest.fixture(scope="session")
+def report(request: pytest.FixtureRequest):
+    """Write a line to the terminal even when output is captured: counts that are part of a
+    test's result (pairs compared, examples checked) belong in the CI log."""
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+
+    def write(line: str) -> None:
+        if capture is not None and reporter is not None:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line("\n" + line)
+        else:
+            print(line)
+
+    return write

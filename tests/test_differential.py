@@ -308,7 +308,7 @@ def ours_matches(rules: list[str], events: list[dict[str, Any]]) -> tuple[list[A
     return list(zip(converted, outcomes, strict=True)), failures
 
 
-def test_generated_rules_agree_with_sqlite_backend() -> None:
+def test_generated_rules_agree_with_sqlite_backend(report) -> None:
     require_engine()
     rng = random.Random(SEED)
     events = make_events(rng)
@@ -333,8 +333,8 @@ def test_generated_rules_agree_with_sqlite_backend() -> None:
             if (index in mine) != (index in theirs):
                 disagreements.append((rule_yaml, converted.query, event, index in mine, index in theirs))
     elapsed = time.monotonic() - started
-    print(
-        f"\ndifferential: {pairs} (rule, event) pairs compared, {skipped_pairs} fieldref pairs with an "
+    report(
+        f"differential: {pairs} (rule, event) pairs compared, {skipped_pairs} fieldref pairs with an "
         f"absent field not compared, {len(disagreements)} disagreements, {elapsed:.1f} s"
     )
     seen = set()

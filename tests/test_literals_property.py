@@ -89,7 +89,7 @@ def rule_yaml(detection: dict[str, object]) -> str:
 
 
 @pytest.fixture(scope="module")
-def kql(request: pytest.FixtureRequest) -> Iterator[KqlChecker]:
+def kql(report) -> Iterator[KqlChecker]:
     checker = KqlChecker()
     try:
         checker.start()
@@ -103,12 +103,7 @@ def kql(request: pytest.FixtureRequest) -> Iterator[KqlChecker]:
         f"literal round trip: {sum(checked.values())} hypothesis examples checked by Kusto's parser "
         f"in {time.monotonic() - started:.1f} s, {checker.launches} node process(es) ({summary})"
     )
-    # shown even when output is captured: the number of examples is part of the result
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if capture is not None and reporter is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line("\n" + line)
+    report(line)  # shown even when output is captured: the number of examples is part of the result
 
 
 @pytest.fixture(scope="module")
