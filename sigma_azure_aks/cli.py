@@ -26,6 +26,44 @@ COMMANDS = {
 }
 
 
+class UsageError(ValueError):
+    """A command-line value that cannot be used (exit code 2)."""
+
+
+def add_pipeline_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-p",
+        "--pipeline",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="processing pipeline, as in sigma-cli: a name or a YAML file (repeatable; "
+        "default: what -t sentinel applies)",
+    )
+
+
+def add_option_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-O",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="backend option, e.g. query_frequency=30m (repeatable; see docs/formats.md)",
+    )
+
+
+def parse_options(items: list[str]) -> dict[str, str]:
+    """`-O KEY=VALUE` items as a mapping; UsageError for an item without `=`."""
+    options: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"option {item!r} is not KEY=VALUE")
+        options[key.strip()] = value.strip()
+    return options
+
+
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     from . import __version__
 

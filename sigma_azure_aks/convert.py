@@ -10,31 +10,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .cli import add_option_argument, add_pipeline_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rules", nargs="+", metavar="RULES", help="Sigma rule files or folders")
-    parser.add_argument(
-        "-p",
-        "--pipeline",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="processing pipeline, as in sigma-cli (repeatable; default: what -t sentinel applies)",
-    )
-    parser.add_argument(
-        "-O",
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="backend option, as in sigma-cli (repeatable)",
-    )
+    add_pipeline_argument(parser)
+    add_option_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from .batch import PipelineError, iter_convert, resolve_pipelines, rule_files
-    from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-    from .export import UsageError, parse_options
+    from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parse_options
     from .progress import Progress, summary
 
     try:

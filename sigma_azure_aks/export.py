@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from .cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+    add_option_argument,
+    add_pipeline_argument,
+    parse_options,
+)
 
 FORMATS = ("kql", "yaml", "arm", "json")
 DEFAULT_FORMATS = "arm,yaml,kql"
@@ -46,26 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help=f"comma-separated formats out of {', '.join(FORMATS)} (default: {DEFAULT_FORMATS})",
     )
-    parser.add_argument(
-        "--pipeline",
-        "-p",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="processing pipeline, as in sigma-cli (repeatable; default: all of this package's)",
-    )
-    parser.add_argument(
-        "--option",
-        "-O",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="backend option, e.g. query_frequency=30m (repeatable; see docs/formats.md)",
-    )
-
-
-class UsageError(ValueError):
-    pass
+    add_pipeline_argument(parser)
+    add_option_argument(parser)
 
 
 def parse_formats(text: str) -> list[str]:
@@ -76,16 +66,6 @@ def parse_formats(text: str) -> list[str]:
             f"unknown format(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}"
         )
     return [fmt for fmt in FORMATS if fmt in chosen]  # fixed order, duplicates gone
-
-
-def parse_options(items: list[str]) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"option {item!r} is not KEY=VALUE")
-        options[key.strip()] = value.strip()
-    return options
 
 
 def slug(title: str) -> str:

@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+from ..cli import add_pipeline_argument
+
 TEXT_COLUMNS = ("TimeGenerated", "OperationNameValue", "Caller", "ActivityStatusValue")
 AKS_COLUMNS = ("TimeGenerated", "Verb", "RequestUri", "User")
 
@@ -29,14 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="text",
         help="text: hits per rule; json: one object, rule id -> matched event ids",
     )
-    parser.add_argument(
-        "--pipeline",
-        "-p",
-        action="append",
-        default=[],
-        metavar="PIPELINE",
-        help="processing pipeline (name or YAML file), as for sigma convert",
-    )
+    add_pipeline_argument(parser)
 
 
 def _cell(value: Any) -> str:
