@@ -274,20 +274,11 @@ def run(folder: Path) -> int:
     except ImportError:
         print("sqlite route: pySigma-backend-sqlite not importable here (needs pySigma 2); skipped")
         return 0
+    from sigma_azure_aks.aks_dataplane import condition_fields
     from sigma_azure_aks.field_maps import AZURE_ACTIVITY
 
     rules = [r for p in sorted(corpus.glob("*.yml")) for r in SigmaCollection.from_yaml(p.read_text()).rules]
-    fields: set[str] = set()
-    for rule in rules:
-        for det in rule.detection.detections.values():
-            stack = list(det.detection_items)
-            while stack:
-                item = stack.pop()
-                if hasattr(item, "detection_items"):
-                    stack.extend(item.detection_items)
-                elif item.field:
-                    fields.add(item.field)
-    names = sorted(fields)
+    names = sorted({field for rule in rules for field in condition_fields(rule)[0]})
     sql_names = {n: f"f{i}" for i, n in enumerate(names)}
     t = time.perf_counter()
     lite = sqlite3.connect(":memory:")

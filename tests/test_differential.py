@@ -39,6 +39,7 @@ from sigma.collection import SigmaCollection  # noqa: E402
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline  # noqa: E402
 from sigma.processing.transformations import FieldMappingTransformation  # noqa: E402
 
+from sigma_azure_aks.aks_dataplane import condition_fields  # noqa: E402
 from sigma_azure_aks.kql import regex_escape  # noqa: E402
 
 SEED = 20240515
@@ -404,19 +405,10 @@ def test_corpus_on_real_export_agrees_with_sqlite_backend() -> None:
         assert not result.failures
         events = read_events([path])
         rules = sorted(corpus.glob("*.yml"))
-        fields: set[str] = set()
         collections = [SigmaCollection.from_yaml(p.read_text()) for p in rules]
-        for collection in collections:
-            for rule in collection.rules:
-                for det in rule.detection.detections.values():
-                    stack = list(det.detection_items)
-                    while stack:
-                        item = stack.pop()
-                        if hasattr(item, "detection_items"):
-                            stack.extend(item.detection_items)
-                        elif item.field:
-                            fields.add(item.field)
-        names = sorted(fields)
+        names = sorted(
+            {field for c in collections for rule in c.rules for field in condition_fields(rule)[0]}
+        )
         sql_names = {name: f"f{i}" for i, name in enumerate(names)}
         con = sqlite3.connect(":memory:")
         cols = ", ".join(f"{sql_names[n]} TEXT COLLATE NOCASE" for n in names)
