@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from replay_support import require_engine, shared_path
 
 AA = "AzureActivity\n| where "
@@ -513,3 +515,225 @@ def test_native_load_declines_what_the_loaders_read_otherwise(tmp_path: Path) ->
     assert eng.con.execute('SELECT count(*) FROM "AzureActivity"').fetchone() == (0,)
     eng.load("AzureActivity", [{"EventDataId": "x"}])
     assert eng.matches(AA + "true") == [0]
+
+
+# ---- one-pass scan of exports ----------------------------------------------------------------------
+_SCAN_KEYWORDS = [
+    "bob@x",
+    "istanbul",
+    "line1\nline2",
+    "\\u00e9",
+    "été",
+    "2021-04-28t02:32:14",
+    '"method"',
+    "",
+    "a.b(c)*[d]|e+?",
+    "p\x1fi",
+    "delete device",
+]
+
+
+def _star_queries() -> list[str]:
+    queries = []
+    for keyword in _SCAN_KEYWORDS:
+        literal = json.dumps(keyword, ensure_ascii=False)
+        queries += [AA + f"* contains {literal}", AA + f"not(* contains {literal})"]
+    return queries
+
+
+def _scan_and_load(path: Path, queries: list[str]):
+    """(scan of the file, hits of the same queries on the file loaded through the loaders)."""
+    from sigma_azure_aks.replay.engine import Engine
+    from sigma_azure_aks.replay.loaders import kept_columns, read_events
+
+    events = read_events([path])
+    loaded = Engine()
+    loaded.load(events[0].table, [e.row for e in events])
+    scan = Engine().scan_export(path, queries, kept_columns)
+    assert scan is not None and scan.table == events[0].table and scan.rows == len(events)
+    hits = loaded.matches_many(queries)
+    for rows in hits:  # the kept columns of every hit are the loaders' values
+        for row in rows:  # type: ignore[union-attr]
+            assert scan.details[row]["EventDataId"] == events[row].row["EventDataId"]
+            assert scan.details[row]["Caller"] == events[row].row.get("Caller", "")
+    return scan, hits
+
+
+@pytest.mark.parametrize("name", ["azureactivity_training_lab.csv", "azureactivity_training_lab.jsonl"])
+def test_scan_equals_the_loaded_engine_on_the_real_export(name: str) -> None:
+    """One pass over the real export running all 35 corpus rules finds the rows the engine finds
+    on the rows the loaders read."""
+    require_engine()
+    queries = _corpus_queries() + _star_queries()
+    scan, hits = _scan_and_load(shared_path("samples", name), queries)
+    assert scan.matches == hits
+    assert sum(map(len, scan.matches[:35])) == 6  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_scan_equals_the_loaded_engine_on_edge_rows(tmp_path: Path, kind: str) -> None:
+    """The edge rows of the native load (JSON text with escapes, CR LF in a field, the portal's
+    datetimes, unicode): the corpus rules and full-row searches, negated too, with keywords
+    holding regular-expression characters, the separator, a newline, or nothing."""
+    require_engine()
+    rows = _export_rows(300)
+    rows[7] = {**rows[7], "Caller": "x A.B(C)*[D]|E+? y", "Resource": "grouP\x1fIn"}
+    path = tmp_path / f"export.{kind}"
+    if kind == "csv":
+        _write_csv(path, rows)
+    else:
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    queries = _corpus_queries() + _star_queries()
+    scan, hits = _scan_and_load(path, queries)
+    assert scan.matches == hits
+    found = {k for k, rows in zip(_SCAN_KEYWORDS, hits[35::2], strict=True) if rows}
+    # what the rows hold (a JSON line keeps CR LF; JSON text keeps escapes): the test finds it
+    absent = {"\\u00e9"} | ({"line1\nline2"} if kind == "jsonl" else set())
+    assert found == set(_SCAN_KEYWORDS) - absent
+    assert hits[35 + 2 * _SCAN_KEYWORDS.index("a.b(c)*[d]|e+?")] == [7]
+
+
+def test_scan_keeps_file_order_on_a_parallel_read(tmp_path: Path) -> None:
+    """A file large enough for DuckDB to read in parallel, and `in~` lists long enough for its
+    planner to make joins of them: every hit's row number is its row in the file."""
+    require_engine()
+    from sigma_azure_aks.replay.engine import Engine
+
+    operations = [f"MICROSOFT.P{k}/THINGS/WRITE" for k in range(40)]
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write("$table,EventDataId,OperationNameValue,Caller,Properties\n")
+        filler = "x" * 60
+        for i in range(400_000):
+            handle.write(f"AzureActivity,id-{i},{operations[(i * 7) % 40]},c{i % 13}@x.com,{filler}\n")
+    lists = [operations[k : k + 12] for k in (0, 11, 23)]
+    queries = [
+        AA + "OperationNameValue in~ (" + ", ".join(json.dumps(o.lower()) for o in ops) + ")" for ops in lists
+    ]
+    queries.append(AA + 'Caller in ("c1@x.com", "c2@x.com", "c3@x.com", "c5@x.com", "c8@x.com", "c12@x.com")')
+    scan = Engine().scan_export(path, queries, ["EventDataId"])
+    assert scan is not None and scan.rows == 400_000
+    for rows in scan.matches:
+        assert rows and all(scan.details[row]["EventDataId"] == f"id-{row}" for row in rows)  # type: ignore[union-attr]
+    expected = [[i for i in range(400_000) if operations[(i * 7) % 40] in ops] for ops in lists]
+    assert scan.matches[:3] == expected
+
+
+def test_scan_declines_what_the_native_load_declines(tmp_path: Path) -> None:
+    require_engine()
+    from sigma_azure_aks.replay.engine import Engine
+
+    raw = tmp_path / "raw.jsonl"
+    raw.write_text(json.dumps({"operationName": "X/WRITE", "time": "2021-04-28T14:45:53Z"}) + "\n")
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(
+        json.dumps(_export_rows(1)[0]) + "\n" + json.dumps({"$table": "AKSAudit", "AuditId": "a"}) + "\n"
+    )
+    bad = tmp_path / "bad.csv"
+    _write_csv(bad, [*_export_rows(3), {**_export_rows(1)[0], "Properties_d": "not json"}])
+    eng = Engine()
+    for path in (raw, mixed, tmp_path / "missing.csv"):
+        assert eng.scan_export(path, [AA + "true"]) is None, path.name
+    # A value is read when a rule reads it: a full-row search reads them all.
+    assert eng.scan_export(bad, [AA + "* contains 'x'"]) is None
+    assert eng.scan_export(bad, [AA + 'Properties_d.message == "x"']) is None
+    assert eng.row_counts == {}
+
+
+def test_replay_scan_equals_replay_on_mixed_inputs(tmp_path: Path) -> None:
+    """replay(scan=True) over an export, raw records and rows gives the same ids and record
+    numbers as replay(); scanned hits carry their summary columns."""
+    require_engine()
+    from sigma_azure_aks.replay import replay
+
+    export = tmp_path / "export.csv"
+    _write_csv(export, _export_rows(40))
+    raw = tmp_path / "raw.jsonl"
+    raw.write_text(
+        json.dumps({"operationName": "MICROSOFT.KEYVAULT/VAULTS/DELETE", "time": "2021-04-28T14:45:53Z"})
+        + "\n"
+    )
+    rows = [{"$table": "AzureActivity", "OperationNameValue": "Microsoft.KeyVault/vaults/delete"}]
+    corpus = shared_path("corpus", "sigmahq", "activitylogs")
+    inputs = [raw, export, *rows, export]
+    plain = replay(corpus, inputs)
+    scanned = replay(corpus, inputs, scan=True)
+    assert dict(scanned) == dict(plain) and any(plain.values())
+    assert scanned.event_count == plain.event_count == len(plain.events) == 82
+    assert len(scanned.events) == 2
+    for a, b in zip(scanned.hits, plain.hits, strict=True):
+        assert [e.number for e in a.events] == [e.number for e in b.events]
+        assert [e.row.get("Caller", "") for e in a.events] == [e.row.get("Caller", "") for e in b.events]
+
+
+def test_escaped_control_characters_match_as_kusto_reads_them(tmp_path: Path) -> None:
+    """Our target writes control and separator characters as `\\uXXXX`, which duckdb-kql would
+    read as the letter u and digits: replay matches them as the characters they stand for,
+    loaded and scanned."""
+    require_engine()
+    from sigma_azure_aks.kql import string_literal
+    from sigma_azure_aks.replay.engine import Engine
+
+    values = ["a\x1fb", "x\x7fy", "l\u2028m", "n\u0085o", "tab\there", "nul\x00l"]
+    rows = [{"$table": "AzureActivity", "EventDataId": f"e{i}", "Caller": v} for i, v in enumerate(values)]
+    rows.append({"$table": "AzureActivity", "EventDataId": "plain", "Caller": "ab u001f xy"})
+    path = tmp_path / "export.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    queries = [AA + f"Caller == {string_literal(v)}" for v in values]
+    queries += [AA + f"* contains {string_literal(v[1:])}" for v in values]
+    assert all("\\u" in q for q in queries[:4])
+    loaded = Engine()
+    loaded.load("AzureActivity", rows)
+    expected = [[i] for i in range(len(values))] * 2
+    assert loaded.matches_many(queries) == expected
+    scan = Engine().scan_export(path, queries)
+    assert scan is not None and scan.matches == expected
+
+
+_FOLD_ALPHABET = 'aAiIkKsSzZ09/._-*?()[]|\\" \n\x1féÉİıKſσΣςßẞǅǄ'
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.text(alphabet=_FOLD_ALPHABET, max_size=12), min_size=1, max_size=4),
+    st.text(alphabet=_FOLD_ALPHABET, max_size=40),
+)
+def test_fold_patterns_match_where_the_lower_cased_text_holds_the_keyword(keywords, text) -> None:
+    """A scan's full-row search without lower-casing the text: each keyword's pattern matches a
+    text exactly where DuckDB's lower() of the text contains the lower-cased keyword."""
+    require_engine()
+    import duckdb
+
+    from sigma_azure_aks.replay.engine import _fold_patterns
+
+    con = duckdb.connect()
+    lowered = [con.execute("SELECT lower(?)", [k]).fetchone()[0] for k in keywords]
+    patterns = _fold_patterns(con, lowered)
+    assert patterns is not None
+    for keyword in lowered:
+        expected, got = con.execute(
+            "SELECT contains(lower(?), ?), regexp_matches(?, ?)", [text, keyword, text, patterns[keyword]]
+        ).fetchone()
+        assert got == expected, (keyword, text, patterns[keyword])
+    (any_found,) = con.execute("SELECT regexp_matches(?, ?)", [text, "|".join(patterns.values())]).fetchone()
+    assert any_found == any(
+        keyword in con.execute("SELECT lower(?)", [text]).fetchone()[0] for keyword in lowered
+    )
+
+
+def test_a_plan_that_may_reorder_rows_is_not_stored_by_row_order(tmp_path: Path) -> None:
+    """Rows are numbered by the order they are stored in only when the plan reading them from
+    the file is scans and projections."""
+    require_engine()
+    import duckdb
+
+    from sigma_azure_aks.replay.engine import _keeps_order
+
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b\nx,1\ny,2\n")
+    con = duckdb.connect()
+    source = f"read_csv('{path}', all_varchar = true)"
+    assert _keeps_order(con, f"SELECT lower(a) AS a, b || 'z' AS b FROM {source}")
+    assert not _keeps_order(con, f"SELECT a, row_number() OVER () FROM {source}")
+    assert not _keeps_order(con, f"SELECT a FROM {source} WHERE b IN (SELECT b FROM {source})")
+    assert not _keeps_order(con, f"SELECT a FROM {source} ORDER BY b")

@@ -21,6 +21,8 @@ it behind a small interface (:class:`Engine`: ``load(table, rows)``, ``matches(q
   from those same text forms joined by a separator (``\\x1f``; a keyword holding it is searched
   per column) and lower-cased as DuckDB's ILIKE lower-cases: the columns loaded as one combination
   code per row are joined and searched once per combination, the others per row.
+* ``"\\u001f"``: duckdb-kql reads a ``\\uXXXX`` escape as ``uXXXX``; such string literals are
+  rewritten with the raw characters, which it reads right.
 * ``isnotnull(<member access>)``: duckdb-kql reads a JSON ``null`` member as not null; Kusto reads
   it as null. Rewritten to ``(isnotnull(m) and gettype(m) != "null")``.
 
@@ -34,6 +36,7 @@ import json
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import repeat
 from pathlib import Path
@@ -186,6 +189,115 @@ def _combinations(
     return chosen, current, [firsts[code] for code in range(len(firsts))]
 
 
+def _re2_literal(text: str) -> str:
+    """A regular expression (RE2, as DuckDB runs it) matching exactly `text`: letters and digits
+    as they are, every other character by its code point."""
+    return "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):X}}}" for c in text)
+
+
+_LOWER_SOURCES: dict[str, dict[str, list[str]] | None] = {}  # DuckDB version -> its lower() inverted
+
+
+def _lower_sources(con: Any) -> dict[str, list[str]] | None:
+    """Every character lower() changes, by what it makes of it: {lower-cased: [characters]}; None
+    when lower() makes some character into more or fewer than one character. Read once per
+    DuckDB version from DuckDB itself, over every code point."""
+    import duckdb
+
+    version = duckdb.__version__
+    if version not in _LOWER_SOURCES:
+        rows = con.execute(
+            "SELECT cp, lower(chr(CAST(cp AS INTEGER))) FROM range(1, 1114112) AS t(cp) "
+            "WHERE (cp < 55296 OR cp > 57343) AND lower(chr(CAST(cp AS INTEGER))) <> chr(CAST(cp AS INTEGER))"
+        ).fetchall()
+        sources: dict[str, list[str]] | None = {}
+        for code, lower in rows:
+            if len(lower) != 1:
+                sources = None
+                break
+            sources.setdefault(lower, []).append(chr(code))  # type: ignore[union-attr]
+        _LOWER_SOURCES[version] = sources
+    return _LOWER_SOURCES[version]
+
+
+def _fold_patterns(con: Any, keywords: Iterable[str]) -> dict[str, str] | None:
+    """For each lower-cased keyword, a regular expression (RE2) that matches a text exactly where
+    the text lower-cased holds the keyword: each character of it matched by every character
+    lower() maps to it (itself included when lower() keeps it). None when lower() is not one
+    character to one character, or a character of a keyword is nothing's lower case."""
+    sources = _lower_sources(con)
+    if sources is None:
+        return None
+    changed = {c for found in sources.values() for c in found}
+    patterns = {}
+    for keyword in keywords:
+        parts = []
+        for char in keyword:
+            chars = ([] if char in changed else [char]) + sources.get(char, [])
+            if not chars:
+                return None
+            if len(chars) == 1:
+                parts.append(_re2_literal(chars[0]))
+            else:
+                parts.append("[" + "".join(_re2_literal(c) for c in chars) + "]")
+        patterns[keyword] = "".join(parts)
+    return patterns
+
+
+_SCAN_CHUNK = 32  # conditions evaluated per statement on a scan's stored rows
+_ORDER_KEEPING = {"PROJECTION", "READ_CSV", "READ_CSV_AUTO", "READ_NDJSON_OBJECTS", "READ_JSON_OBJECTS"}
+
+
+def _keeps_order(con: Any, sql: str) -> bool:
+    """Whether DuckDB plans `sql` as scans and projections only, which store rows in the order
+    the file holds them (a join, say, need not)."""
+    (_, plan), *_ = con.execute(f"EXPLAIN (FORMAT JSON) {sql}").fetchall()
+
+    def walk(node: Mapping[str, Any]) -> bool:
+        return node.get("name") in _ORDER_KEEPING and all(walk(c) for c in node.get("children", []))
+
+    return all(walk(node) for node in json.loads(plan))
+
+
+def _star_column(number: int) -> str:
+    """A scan's column: whether the row's full-row search text holds keyword `number`."""
+    return f"{ROW_COLUMN}_star{number}"
+
+
+def _json_text_sql(column: str) -> str:
+    """``value ->> '$'`` of a JSON value made by DuckDB's ``json()``: a string's text, null for
+    null, else the JSON text, which ``json()`` wrote as ``->>`` writes it (a value cast to JSON
+    keeps its own text, which may differ); only strings are parsed."""
+    text = f"CAST({column} AS VARCHAR)"
+    return (
+        f"CASE WHEN starts_with({text}, '\"') THEN {column} ->> '$' "
+        f"WHEN {text} = 'null' THEN NULL ELSE {text} END"
+    )
+
+
+def _joined_text_sql(
+    schema: Mapping[str, str], columns: Sequence[str], made_by_json: bool = False, lowered: bool = True
+) -> str:
+    """SQL of the full-row search text of `columns`: each one's text form (what `contains` reads
+    of it), joined by the separator, lower-cased as DuckDB's ILIKE lower-cases unless not
+    `lowered`. `made_by_json`: the dynamic values were made by ``json()`` (see
+    :func:`_json_text_sql`)."""
+    forms = []
+    for name in columns:
+        if schema[name] == "string":
+            forms.append(_sql_ident(name))
+        elif schema[name] == "dynamic":  # what duckdb-kql's string operators read of JSON
+            column = _sql_ident(name)
+            text = _json_text_sql(column) if made_by_json else f"{column} ->> '$'"
+            forms.append(f"coalesce({text}, '')")
+        else:
+            forms.append(_sql_ident(_text_column(name)))
+    if not forms:
+        return "CAST(NULL AS VARCHAR)"
+    joined = f"concat_ws(chr({ord(FULLTEXT_SEPARATOR)}), {', '.join(forms)})"
+    return f"lower({joined})" if lowered else joined
+
+
 def _star_search(table: str, operator: str, literal: str, hook: StarHook | None) -> str:
     """`* op "x"`: the hook's search of the joined text (Engine.sql) when that is exact, else the
     per-column disjunction. Exact for `contains` on a plain literal without the separator: a match
@@ -269,6 +381,20 @@ def _ip_range_check(function: str, address: str, range_literal: str) -> str:
     return f'iff(isempty({parsed}), bool(null), ({parsed} >= "{lo_text}" and {parsed} <= "{hi_text}"))'
 
 
+_ENGINE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _engine_literal(literal: str) -> str:
+    """A string literal as duckdb-kql reads it alike: it reads a `\\uXXXX` escape (which Kusto
+    decodes, and our target writes for control and separator characters) as the letter u and
+    the digits, but a raw character as that character. Such literals are written with the raw
+    characters; every other literal is left as it is."""
+    if not (literal.startswith('"') and "\\u" in literal):
+        return literal
+    value = _string_value(literal)
+    return '"' + "".join(_ENGINE_ESCAPES.get(c, c) for c in value) + '"'
+
+
 def rewrite_query(query: str, star_hook: StarHook | None = None) -> tuple[str, str]:
     """(table, KQL the engine runs faithfully). Raises ReplayQueryError for what it cannot.
 
@@ -290,7 +416,7 @@ def rewrite_query(query: str, star_hook: StarHook | None = None) -> tuple[str, s
                 operator = tokens[j][1]
                 if operator not in _STAR_OPERATORS:
                     raise ReplayQueryError(f"full-row search '* {operator}' is not supported by replay")
-                out.append(_star_search(table, operator, tokens[k][1], star_hook))
+                out.append(_star_search(table, operator, _engine_literal(tokens[k][1]), star_hook))
                 i = k + 1
                 continue
             raise ReplayQueryError("a '*' outside a full-row search is not supported by replay")
@@ -305,6 +431,10 @@ def rewrite_query(query: str, star_hook: StarHook | None = None) -> tuple[str, s
                 out.append(_ip_range_check(text, address, args[1]))
                 i = k + 1
                 continue
+        if kind == "str":
+            out.append(_engine_literal(text))
+            i += 1
+            continue
         if kind == "ident" and text == "isnotnull":
             j = _skip_ws(tokens, i + 1)
             if j < len(tokens) and tokens[j][1] == "(":
@@ -519,17 +649,7 @@ class Engine:
             )
 
         def joined(columns: list[str]) -> str:
-            forms = []
-            for name in columns:
-                if schema[name] == "string":
-                    forms.append(f'"{name}"')
-                elif schema[name] == "dynamic":  # what duckdb-kql's string operators read of JSON
-                    forms.append(f"coalesce(\"{name}\" ->> '$', '')")
-                else:
-                    forms.append(f'"{_text_column(name)}"')
-            if not forms:
-                return "CAST(NULL AS VARCHAR)"
-            return f"lower(concat_ws(chr({ord(FULLTEXT_SEPARATOR)}), {', '.join(forms)}))"
+            return _joined_text_sql(schema, columns)
 
         combos = f"{table}__replay_combos"
         self.con.execute(f'CREATE OR REPLACE TABLE "{combos}" (combo BIGINT, text VARCHAR)')
@@ -583,10 +703,8 @@ class Engine:
         types); in one transaction with a check of those flags, undone when any row is not."""
         import duckdb
 
-        path = Path(path)
         try:
-            source, raw, as_json, first, row_ok = self._export_source(path)
-            return self._insert_export(source, raw, as_json, first, row_ok)
+            return self._insert_export(self._export_plan(Path(path)))
         except (_NotNative, duckdb.Error):
             return None
 
@@ -619,10 +737,11 @@ class Engine:
             raise _NotNative
         return source, {k: _sql_ident(k) for k in names}, False, first, "true"
 
-    def _insert_export(
-        self, source: str, raw: Mapping[str, str], as_json: bool, first: Mapping[str, Any], row_ok: str
-    ) -> tuple[str, int]:
+    def _export_plan(self, path: Path) -> _ExportPlan:
+        """How the rows of an export file read as typed rows of their table, in SQL."""
         from .loaders import _table_of_row
+
+        source, raw, as_json, first, row_ok = self._export_source(path)
 
         if "operationName" in raw or "records" in raw:  # raw activity-log records
             raise _NotNative
@@ -693,6 +812,17 @@ class Engine:
                 )
             else:
                 raise _NotNative
+        return _ExportPlan(source, table, mapped, select, checks)
+
+    def _insert_export(self, plan: _ExportPlan) -> tuple[str, int]:
+        source, table, mapped, select, checks = (
+            plan.source,
+            plan.table,
+            plan.raw,
+            list(plan.select),
+            plan.checks,
+        )
+        schema = TABLES[table]
         combo = self._export_combinations(source, {n: mapped[n] for n in schema if n in mapped}, schema)
         start = self._create(table)
         quoted = f'"{table}"'
@@ -704,9 +834,10 @@ class Engine:
         if combo:
             names.append(COMBO_COLUMN)
             select.append(f"CAST(hash({', '.join(mapped[n] for n in combo)}) >> 1 AS BIGINT)")
-        self.con.execute(
-            f"INSERT INTO {quoted} ({', '.join(map(_sql_ident, names))}) SELECT {', '.join(select)} FROM {source}"
-        )
+        rows_sql = f"SELECT {', '.join(select)} FROM {source}"
+        if not _keeps_order(self.con, rows_sql):  # row numbers follow the stored order
+            raise _NotNative
+        self.con.execute(f"INSERT INTO {quoted} ({', '.join(map(_sql_ident, names))}) {rows_sql}")
         try:
             count, bad = self.con.execute(
                 f"SELECT count(*), count({ROWTEXT_COLUMN}) FROM {quoted} WHERE {new_rows}"
@@ -798,6 +929,174 @@ class Engine:
             f"WHERE {quoted}.{COMBO_COLUMN} = m.h AND {quoted}.{rows}"
         )
         return combo
+
+    def scan_export(
+        self,
+        path: str | Path,
+        queries: Sequence[str],
+        columns: Callable[[str], Sequence[str]] | Sequence[str] = (),
+    ) -> ExportScan | None:
+        """Run `queries` on a Log Analytics export file in one pass over it, loading nothing: each
+        row is read from the file, typed as :meth:`load_export` types it, and every query's
+        condition evaluated on it in that same pass; only which queries each row matched is
+        kept, with `columns` of the rows some query matched. Row numbers are 0-based in file
+        order. A query on another table matches nothing here; a query the engine cannot run
+        gives its ReplayQueryError. `columns` may be a function of the file's table. Returns None,
+        having run nothing, when the file is not such an export (see :meth:`load_export`): read
+        it with the loaders."""
+        import duckdb
+
+        try:
+            return self._scan(self._export_plan(Path(path)), queries, columns)
+        except (_NotNative, duckdb.Error):
+            return None
+
+    def _scan(
+        self,
+        plan: _ExportPlan,
+        queries: Sequence[str],
+        columns: Callable[[str], Sequence[str]] | Sequence[str],
+    ) -> ExportScan | None:
+        """Stage 1, one pass over the file: the columns the conditions read, whether the row
+        holds each full-row search keyword, and the kept columns, stored in file order (a plan of
+        scans and projections only, checked). Stage 2: the conditions on those rows, in chunks,
+        each row's number carried as a value."""
+        results: list[list[int] | ReplayQueryError] = []
+        conditions: list[tuple[int, str]] = []
+        keywords: dict[str, int] = {}  # full-row search keywords, lower-cased -> number
+
+        def star(table: str, keyword: str) -> str:
+            lowered = str(self.con.execute("SELECT lower(?)", [keyword]).fetchone()[0])  # type: ignore[index]
+            return f"({_star_column(keywords.setdefault(lowered, len(keywords)))} == true)"
+
+        for index, query in enumerate(queries):
+            try:
+                table, condition = self._scan_condition(query, star)
+            except ReplayQueryError as error:
+                results.append(error)
+                continue
+            results.append([])
+            if table == plan.table:
+                conditions.append((index, condition))
+        schema = TABLES[plan.table]
+        kept = list(columns(plan.table) if callable(columns) else columns)
+        if any(c not in schema for c in kept):
+            raise ValueError(f"not columns of {plan.table}: {[c for c in kept if c not in schema]}")
+        read = {value for _, condition in conditions for kind, value in _tokens(condition) if kind == "ident"}
+        typed_view, text_view = f"{ROW_COLUMN}_scan_rows", f"{ROW_COLUMN}_scan_text"
+        stage, staged = f"{ROW_COLUMN}_scan", f"{ROW_COLUMN}_scan_numbered"
+        plain = f"{ROW_COLUMN}_plain"
+        try:
+            typed = ", ".join(
+                f"{sql} AS {_sql_ident(name)}" for name, sql in zip(schema, plan.select, strict=True)
+            )
+            checks = f"coalesce({' AND '.join(f'({c})' for c in plan.checks)}, false)"
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP VIEW "{typed_view}" AS SELECT {typed}, {checks} AS {plain} '
+                f"FROM {plan.source}"
+            )
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP VIEW "{text_view}" AS {self._scan_text_sql(typed_view, schema, keywords)}'
+            )
+            stored = [
+                *(n for n in schema if n in read or n in kept),
+                *(_text_column(n) for n in schema if _needs_text(schema[n]) and _text_column(n) in read),
+                *(_star_column(i) for i in keywords.values()),
+                plain,
+            ]
+            stage_sql = f'SELECT {", ".join(map(_sql_ident, stored))} FROM "{text_view}"'
+            if not _keeps_order(self.con, stage_sql):
+                return None
+            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{stage}" AS {stage_sql}')
+            rows, bad = self.con.execute(
+                f'SELECT count(*), count(*) FILTER (WHERE NOT {plain}) FROM "{stage}"'
+            ).fetchone()  # type: ignore[misc]
+            if bad:
+                return None
+            # the rows were stored in file order: their row ids are their numbers in the file
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP VIEW "{staged}" AS SELECT rowid AS {ROW_COLUMN}, * FROM "{stage}"'
+            )
+            hit_rows: set[int] = set()
+            for chunk in range(0, len(conditions), _SCAN_CHUNK):
+                part = conditions[chunk : chunk + _SCAN_CHUNK]
+                flags = [f"{ROW_COLUMN}_m{i}" for i in range(len(part))]
+                assignments = ", ".join(f"{f} = ({c})" for f, (_, c) in zip(flags, part, strict=True))
+                try:
+                    sql = self._kql.to_sql(
+                        f"{staged} | extend {assignments} | project {ROW_COLUMN}, {', '.join(flags)}"
+                    )
+                except self._kql.KqlError as error:  # each condition translated alone: not expected
+                    raise ReplayQueryError(
+                        f"the replay engine cannot run these queries together: {error}"
+                    ) from error
+                union = " UNION ALL ".join(
+                    f"SELECT {i} AS q, {ROW_COLUMN} AS r FROM hits WHERE {f}" for i, f in enumerate(flags)
+                )
+                found = self.con.execute(
+                    f"WITH hits AS ({sql}) SELECT q, r FROM ({union}) ORDER BY q, r"
+                ).fetchall()
+                for i, row in found:
+                    results[part[i][0]].append(row)  # type: ignore[union-attr]
+                    hit_rows.add(row)
+            details: dict[int, dict[str, Any]] = {}
+            if kept and hit_rows:
+                names = ", ".join(map(_sql_ident, kept))
+                for row in self.con.execute(
+                    f'SELECT rowid, {names} FROM "{stage}" WHERE rowid IN (SELECT unnest(?))',
+                    [sorted(hit_rows)],
+                ).fetchall():
+                    details[row[0]] = dict(zip(kept, row[1:], strict=True))
+        finally:
+            self.con.execute(f'DROP VIEW IF EXISTS "{staged}"')
+            self.con.execute(f'DROP TABLE IF EXISTS "{stage}"')
+            self.con.execute(f'DROP VIEW IF EXISTS "{text_view}"')
+            self.con.execute(f'DROP VIEW IF EXISTS "{typed_view}"')
+        return ExportScan(plan.table, int(rows), results, details)
+
+    def _scan_text_sql(self, typed_view: str, schema: Mapping[str, str], keywords: Mapping[str, int]) -> str:
+        """SQL over the typed rows adding the non-string columns' text forms and, per full-row
+        search keyword, whether the row's text holds it.
+
+        One pass of one regular expression (an alternation of every keyword) tells whether the
+        row's text holds any keyword; only such rows are searched for each keyword. Where
+        DuckDB's lower() maps each character to one character, a keyword is searched in the text
+        as it is, each of its characters matched by the characters lower() maps to it: no text is
+        lower-cased."""
+        texts = ", ".join(f"{_text_column(n)} = tostring({n})" for n, k in schema.items() if _needs_text(k))
+        with_texts = str(self._kql.to_sql(f"{typed_view} | extend {texts}" if texts else typed_view))
+        if not keywords:
+            return with_texts
+        patterns = _fold_patterns(self.con, keywords)
+        lowered = patterns is None
+        if patterns is None:
+            patterns = {k: _re2_literal(k) for k in keywords}
+        found = f"{ROW_COLUMN}_star"
+        stars = "".join(
+            f", CASE WHEN {found} THEN regexp_matches({ROWTEXT_COLUMN}, {_sql_text(patterns[k])}) ELSE false "
+            f"END AS {_star_column(i)}"
+            for k, i in keywords.items()
+        )
+        any_keyword = _sql_text("|".join(patterns.values()))
+        text = _joined_text_sql(schema, list(schema), made_by_json=True, lowered=lowered)
+        return (
+            f"SELECT *{stars} FROM (SELECT *, regexp_matches({ROWTEXT_COLUMN}, {any_keyword}) AS {found} "
+            f"FROM (SELECT *, {text} AS {ROWTEXT_COLUMN} FROM ({with_texts})))"
+        )
+
+    def _scan_condition(self, query: str, star_hook: StarHook) -> tuple[str, str]:
+        """(table, the query's where condition as the engine runs it), checked alone."""
+        table, text = rewrite_query(query, star_hook)
+        tokens = _tokens(text)
+        pipes = [i for i, (kind, value) in enumerate(tokens) if kind == "punct" and value == "|"]
+        where = _skip_ws(tokens, pipes[0] + 1) if len(pipes) == 1 else len(tokens)
+        if where >= len(tokens) or tokens[where] != ("ident", "where"):
+            raise ReplayQueryError(f"replay runs '<table> | where ...' queries, got {query[:60]!r}")
+        try:
+            self._kql.to_sql(text)
+        except self._kql.KqlError as error:
+            raise ReplayQueryError(f"the replay engine cannot run this query: {error}") from error
+        return table, "".join(value for _, value in tokens[where + 1 :]).strip()
 
     # ---- queries ----
     def sql(self, query: str) -> str:
@@ -891,6 +1190,30 @@ def _blank(text: str) -> str:
 
 
 _COMBO_SAMPLE = 2_000  # rows of an export judged for combinations
+
+
+@dataclass(frozen=True)
+class ExportScan:
+    """What :meth:`Engine.scan_export` found in a file: its table and row count, per query the
+    row numbers it matched (or why it was refused), and the kept columns of the matched rows."""
+
+    table: str
+    rows: int
+    matches: list[list[int] | ReplayQueryError]
+    details: dict[int, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _ExportPlan:
+    """An export file read as rows of `table`: `select` holds, per column of the table in schema
+    order, the SQL of its typed value over `source`; `checks` the SQL conditions that a row is
+    plain (read alike by the loaders); `raw` the SQL of each present column's raw value."""
+
+    source: str
+    table: str
+    raw: Mapping[str, str]
+    select: Sequence[str]
+    checks: Sequence[str]
 
 
 class _NotNative(Exception):
