@@ -10,9 +10,6 @@ from typing import Any
 
 from ..cli import add_pipeline_argument
 
-TEXT_COLUMNS = ("TimeGenerated", "OperationNameValue", "Caller", "ActivityStatusValue")
-AKS_COLUMNS = ("TimeGenerated", "Verb", "RequestUri", "User")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rules", nargs="+", metavar="RULES", help="Sigma rule files or folders")
@@ -48,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from ..cli import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE
     from ..progress import Progress, summary
     from .engine import EngineMissingError, _import_engine
-    from .loaders import EventsFormatError, read_events
-    from .run import replay_events
+    from .loaders import SUMMARY_COLUMNS, EventsFormatError
+    from .run import replay
 
     try:
         _import_engine()
@@ -62,13 +59,14 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"error: pipeline: {error}\n")
         return EXIT_USAGE
     started = time.monotonic()
+    # Exports are scanned by the engine in one pass per file; other files are read in Python.
+    progress = Progress(len(args.events), "events files")
     try:
-        events = read_events(args.events)
+        result = replay(args.rules, args.events, pipeline, on_file=progress.advance, scan=True)
     except EventsFormatError as error:
+        progress.close()
         sys.stderr.write(f"error: {error}\n")
         return EXIT_USAGE
-    progress = Progress(len(events), "loading events")
-    result = replay_events(args.rules, events, pipeline, on_loaded=progress.advance)
     progress.close()
     elapsed = time.monotonic() - started
     if args.format == "json":
@@ -78,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         out = sys.stdout
         for hit in result.hits:
             out.write(f"{hit.title} ({hit.rule_id}) [{hit.path}]: {len(hit.events)} hit(s)\n")
-            columns = TEXT_COLUMNS if hit.table == "AzureActivity" else AKS_COLUMNS
+            columns = SUMMARY_COLUMNS.get(hit.table, ("TimeGenerated",))
             for event in hit.events[:50]:
                 cells = "  ".join(_cell(event.row.get(c)) for c in columns)
                 out.write(f"  {event.event_id}  {cells}\n")
@@ -87,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     firing = sum(1 for hit in result.hits if hit.events)
     summary(len(result.hits), result.failures)
     sys.stderr.write(
-        f"{len(events)} events, {firing} of {len(result.hits)} rules fired, "
+        f"{result.event_count} events, {firing} of {len(result.hits)} rules fired, "
         f"{sum(len(h.events) for h in result.hits)} hits in {elapsed:.2f} s\n"
     )
     return EXIT_FAILED if result.failures else EXIT_OK

@@ -37,6 +37,13 @@ ID_COLUMNS: Mapping[str, str] = {
     "AKSAudit": "AuditId",
     "AKSAuditAdmin": "AuditId",
 }
+# The columns a replay report shows of a hit, after its id; a scan keeps these and the id only.
+_AUDIT_SUMMARY = ("TimeGenerated", "Verb", "RequestUri", "User")
+SUMMARY_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "AzureActivity": ("TimeGenerated", "OperationNameValue", "Caller", "ActivityStatusValue"),
+    "AKSAudit": _AUDIT_SUMMARY,
+    "AKSAuditAdmin": _AUDIT_SUMMARY,
+}
 KUBE_AUDIT_TABLES = {"kube-audit": "AKSAudit", "kube-audit-admin": "AKSAuditAdmin"}
 
 
@@ -58,6 +65,12 @@ class Event:
         column = ID_COLUMNS.get(self.table)
         value = self.row.get(column) if column else None
         return str(value) if value not in (None, "") else self.number
+
+
+def kept_columns(table: str) -> tuple[str, ...]:
+    """The columns a scan keeps of a hit of `table`: its id column, then its summary columns."""
+    column = ID_COLUMNS.get(table)
+    return ((column,) if column else ()) + tuple(SUMMARY_COLUMNS.get(table, ("TimeGenerated",)))
 
 
 # ---- Log Analytics rows ------------------------------------------------------------------------
@@ -231,7 +244,10 @@ def record_to_row(record: Any, where: str) -> tuple[str, dict[str, Any]]:
         raise EventsFormatError(f"{where}: expected a JSON object per event, got {type(record).__name__}")
     table = _table_of_row(record)
     if table is not None and not _is_activity_record(record):
-        return table, analytics_row(record, table)
+        try:
+            return table, analytics_row(record, table)
+        except ValueError as error:  # JSON text or a datetime that does not parse
+            raise EventsFormatError(f"{where}: a {table} value does not read: {error}") from error
     if _is_kube_audit_record(record):
         return kube_audit_row(record)
     if _is_activity_record(record):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .loaders import Event, read_events
+from .loaders import Event, kept_columns, read_events
 
 
 @dataclass
@@ -29,7 +29,8 @@ class ReplayResult(dict[str, list[Any]]):
         super().__init__()
         self.hits: list[RuleHit] = []
         self.failures: list[str] = []
-        self.events: list[Event] = []
+        self.events: list[Event] = []  # the events read by the loaders (all but scanned files')
+        self.event_count = 0  # every event replayed, scanned files' included
 
 
 def _looks_like_yaml(text: str) -> bool:
@@ -87,10 +88,57 @@ def replay(
     pipeline: Any = None,
     on_loaded: Callable[[int], None] | None = None,
     engine: Any = None,
+    *,
+    scan: bool = False,
+    on_file: Callable[[int], None] | None = None,
 ) -> ReplayResult:
-    """Run `rules` on `events`; see the package docstring."""
+    """Run `rules` on `events`; see the package docstring.
+
+    With `scan`, each file that is a Log Analytics export of one table is read by the engine in
+    one pass that runs every rule, and none of its rows becomes a Python value: its hit events
+    carry only their id and :data:`SUMMARY_COLUMNS`, and it adds to ``event_count`` but not to
+    ``events``. Other inputs are read by the loaders as without `scan`. The rules match the same
+    events either way. `on_file(1)` is called as each input has been read or scanned."""
     inputs = [events] if isinstance(events, (str, Path)) else list(events)
-    return replay_events(rules, read_events(inputs), pipeline, on_loaded, engine)
+    if not scan:
+        return replay_events(rules, read_events(inputs), pipeline, on_loaded, engine)
+    from .engine import Engine
+
+    converted, failures = convert(rules, pipeline)
+    engine = engine or Engine()
+    queries = [c.query for c in converted]
+    found: list[list[Event]] = [[] for _ in queries]
+    errors: dict[int, Exception] = {}
+    loaded: list[Event] = []
+    scanned = 0
+    number = 1
+    for item in inputs:
+        outcome = None
+        if isinstance(item, (str, Path)):
+            outcome = engine.scan_export(item, queries, kept_columns)
+        if outcome is None:
+            read = read_events([item], first_number=number)
+            loaded.extend(read)
+            number += len(read)
+            if on_file is not None:
+                on_file(1)
+            continue
+        for index, rows in enumerate(outcome.matches):
+            if isinstance(rows, Exception):
+                errors[index] = rows
+                continue
+            found[index].extend(
+                Event(outcome.table, outcome.details[row], str(item), number + row) for row in rows
+            )
+        number += outcome.rows
+        scanned += outcome.rows
+        if on_loaded is not None:
+            on_loaded(outcome.rows)
+        if on_file is not None:
+            on_file(1)
+    result = _run_loaded(converted, loaded, failures, on_loaded, engine, found, errors)
+    result.event_count += scanned
+    return result
 
 
 def replay_events(
@@ -104,10 +152,26 @@ def replay_events(
     from .engine import Engine
 
     converted, failures = convert(rules, pipeline)
+    return _run_loaded(converted, loaded, failures, on_loaded, engine or Engine())
+
+
+def _run_loaded(
+    converted: list[Any],
+    loaded: list[Event],
+    failures: list[str],
+    on_loaded: Callable[[int], None] | None,
+    engine: Any,
+    found: list[list[Event]] | None = None,
+    errors: dict[int, Exception] | None = None,
+) -> ReplayResult:
+    """Load `loaded` into the engine, run every rule, and add hits already `found` (per rule, by
+    a scan) and refusals already met (`errors`)."""
     result = ReplayResult()
     result.failures = failures
     result.events = loaded
-    engine = engine or Engine()
+    result.event_count = len(loaded)
+    found = found or [[] for _ in converted]
+    errors = dict(errors or {})
     by_table: dict[str, list[Event]] = {}
     for event in loaded:
         by_table.setdefault(event.table, []).append(event)
@@ -116,20 +180,17 @@ def replay_events(
         if on_loaded is not None:
             on_loaded(len(table_events))
     queries = [c.query for c in converted]
-    for item, outcome in zip(converted, engine.matches_many(queries), strict=True):
+    outcomes = engine.matches_many(queries) if by_table else [[] for _ in queries]
+    for index, (item, outcome) in enumerate(zip(converted, outcomes, strict=True)):
         key = _rule_key(item.rule)
-        if isinstance(outcome, Exception):
-            result.failures.append(f"{item.path}: {key}: {outcome}")
+        error = errors.get(index) or (outcome if isinstance(outcome, Exception) else None)
+        if error is not None:
+            result.failures.append(f"{item.path}: {key}: {error}")
             continue
         table_events = by_table.get(item.table, [])
-        hit = RuleHit(
-            key,
-            str(item.rule.title),
-            str(item.path),
-            item.table,
-            item.query,
-            [table_events[row] for row in outcome],
-        )
+        events = found[index] + [table_events[row] for row in outcome]  # type: ignore[union-attr]
+        events.sort(key=lambda event: event.number)
+        hit = RuleHit(key, str(item.rule.title), str(item.path), item.table, item.query, events)
         result.hits.append(hit)
         result[key] = [event.event_id for event in hit.events]
     return result
