@@ -12,6 +12,10 @@ CSV, JSON or JSON lines; raw activity-log or kube-audit records) and/or row dict
 each rule id (its title when it has none) to the ids of the events it matched: ``EventDataId`` for
 AzureActivity rows, ``AuditId`` for AKSAudit rows, else the 1-based record number.
 
+With ``scan=True`` (what ``sigma-azure-aks replay`` does), each Log Analytics export file is
+scanned by the engine in one pass running every rule, without reading its rows into Python; hit
+events then carry only their id and a few summary columns.
+
 The engine (duckdb-kql with DuckDB) is optional: ``pip install 'pySigma-pipeline-azure[replay]'``.
 Nothing here imports it until a replay runs.
 """

@@ -244,6 +244,11 @@ def _fold_patterns(con: Any, keywords: Iterable[str]) -> dict[str, str] | None:
     return patterns
 
 
+def _hit_lists(con: Any, pairs_sql: str) -> list[tuple[int, list[int]]]:
+    """(query, its rows in order) for each query with hits, from SQL of (q, r) pairs."""
+    return con.execute(f"SELECT q, list(r ORDER BY r) FROM ({pairs_sql}) GROUP BY q").fetchall()
+
+
 _SCAN_CHUNK = 32  # conditions evaluated per statement on a scan's stored rows
 _ORDER_KEEPING = {"PROJECTION", "READ_CSV", "READ_CSV_AUTO", "READ_NDJSON_OBJECTS", "READ_JSON_OBJECTS"}
 
@@ -947,9 +952,10 @@ class Engine:
         import duckdb
 
         try:
-            return self._scan(self._export_plan(Path(path)), queries, columns)
+            plan = self._export_plan(Path(path))
         except (_NotNative, duckdb.Error):
             return None
+        return self._scan(plan, queries, columns)
 
     def _scan(
         self,
@@ -961,6 +967,8 @@ class Engine:
         holds each full-row search keyword, and the kept columns, stored in file order (a plan of
         scans and projections only, checked). Stage 2: the conditions on those rows, in chunks,
         each row's number carried as a value."""
+        import duckdb
+
         results: list[list[int] | ReplayQueryError] = []
         conditions: list[tuple[int, str]] = []
         keywords: dict[str, int] = {}  # full-row search keywords, lower-cased -> number
@@ -1005,9 +1013,12 @@ class Engine:
                 plain,
             ]
             stage_sql = f'SELECT {", ".join(map(_sql_ident, stored))} FROM "{text_view}"'
-            if not _keeps_order(self.con, stage_sql):
+            try:  # the file read: a value that does not read (JSON text, a datetime) is not native
+                if not _keeps_order(self.con, stage_sql):
+                    return None
+                self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{stage}" AS {stage_sql}')
+            except duckdb.Error:
                 return None
-            self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{stage}" AS {stage_sql}')
             rows, bad = self.con.execute(
                 f'SELECT count(*), count(*) FILTER (WHERE NOT {plain}) FROM "{stage}"'
             ).fetchone()  # type: ignore[misc]
@@ -1030,15 +1041,15 @@ class Engine:
                     raise ReplayQueryError(
                         f"the replay engine cannot run these queries together: {error}"
                     ) from error
-                union = " UNION ALL ".join(
-                    f"SELECT {i} AS q, {ROW_COLUMN} AS r FROM hits WHERE {f}" for i, f in enumerate(flags)
+                # each row's flags read once: the numbers of the conditions it meets, unnested
+                numbers = ", ".join(f"CASE WHEN {f} THEN {i} END" for i, f in enumerate(flags))
+                pairs = (
+                    f"SELECT q, r FROM (SELECT {ROW_COLUMN} AS r, unnest([{numbers}]) AS q FROM ({sql}) "
+                    f"WHERE {' OR '.join(flags)}) WHERE q IS NOT NULL"
                 )
-                found = self.con.execute(
-                    f"WITH hits AS ({sql}) SELECT q, r FROM ({union}) ORDER BY q, r"
-                ).fetchall()
-                for i, row in found:
-                    results[part[i][0]].append(row)  # type: ignore[union-attr]
-                    hit_rows.add(row)
+                for i, found in _hit_lists(self.con, pairs):
+                    results[part[i][0]] = found
+                    hit_rows.update(found)
             details: dict[int, dict[str, Any]] = {}
             if kept and hit_rows:
                 names = ", ".join(map(_sql_ident, kept))
@@ -1139,8 +1150,8 @@ class Engine:
         union = " UNION ALL ".join(
             f"SELECT {index} AS q, {ROW_COLUMN} AS r FROM ({sql})" for index, sql in parts
         )
-        for index, row in self.con.execute(f"SELECT q, r FROM ({union}) ORDER BY q, r").fetchall():
-            results[index].append(row)  # type: ignore[union-attr]
+        for index, rows in _hit_lists(self.con, union):
+            results[index] = rows
         return results
 
     def fetch(self, table: str, row_ids: Sequence[int], columns: Sequence[str]) -> dict[int, dict[str, Any]]:
