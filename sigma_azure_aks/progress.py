@@ -17,6 +17,7 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = self.stream.isatty() and total > 1
         self._last = 0.0
+        self._drawn = False
 
     def advance(self, count: int = 1) -> None:
         self.done += count
@@ -26,11 +27,20 @@ class Progress:
             width = 30
             filled = int(width * self.done / max(self.total, 1))
             bar = "#" * filled + "-" * (width - filled)
-            self.stream.write(f"\r{self.label} [{bar}] {self.done}/{self.total}")
-            self.stream.flush()
+            self._draw(f"{self.label} [{bar}] {self.done}/{self.total}")
+
+    def note(self, text: str) -> None:
+        """Show what is being done now (a file being read), on a terminal, until the next draw."""
+        if self.stream.isatty():
+            self._draw(f"{self.label} {self.done}/{self.total}: {text}")
+
+    def _draw(self, line: str) -> None:
+        self.stream.write(f"\r\x1b[K{line}")  # the line redrawn in place
+        self.stream.flush()
+        self._drawn = True
 
     def close(self) -> None:
-        if self.enabled:
+        if self._drawn:
             self.stream.write("\n")
             self.stream.flush()
 

@@ -62,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     # Exports are scanned by the engine in one pass per file; other files are read in Python.
     progress = Progress(len(args.events), "events files")
     try:
-        result = replay(args.rules, args.events, pipeline, on_file=progress.advance, scan=True)
+        result = replay(
+            args.rules, args.events, pipeline, on_file=progress.advance, on_reading=progress.note, scan=True
+        )
     except EventsFormatError as error:
         progress.close()
         sys.stderr.write(f"error: {error}\n")

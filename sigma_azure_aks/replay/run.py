@@ -91,6 +91,7 @@ def replay(
     *,
     scan: bool = False,
     on_file: Callable[[int], None] | None = None,
+    on_reading: Callable[[str], None] | None = None,
 ) -> ReplayResult:
     """Run `rules` on `events`; see the package docstring.
 
@@ -98,7 +99,8 @@ def replay(
     one pass that runs every rule, and none of its rows becomes a Python value: its hit events
     carry only their id and :data:`SUMMARY_COLUMNS`, and it adds to ``event_count`` but not to
     ``events``. Other inputs are read by the loaders as without `scan`. The rules match the same
-    events either way. `on_file(1)` is called as each input has been read or scanned."""
+    events either way. `on_reading(name)` is called as each file is opened, `on_file(1)` as each
+    input has been read or scanned."""
     inputs = [events] if isinstance(events, (str, Path)) else list(events)
     if not scan:
         return replay_events(rules, read_events(inputs), pipeline, on_loaded, engine)
@@ -115,6 +117,8 @@ def replay(
     for item in inputs:
         outcome = None
         if isinstance(item, (str, Path)):
+            if on_reading is not None:
+                on_reading(str(item))
             outcome = engine.scan_export(item, queries, kept_columns)
         if outcome is None:
             read = read_events([item], first_number=number)
