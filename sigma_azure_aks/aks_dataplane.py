@@ -40,9 +40,9 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
-    SpecialChars,
 )
 
+from . import kql
 from .aks_fields import AKS_AUDIT
 from .field_maps import AZURE_ACTIVITY
 from .k8s_catalogue import (
@@ -126,17 +126,10 @@ def value_matches(value: Any, text: str | None) -> bool | None:
 def _glob(parts: tuple[Any, ...], cased: bool) -> re.Pattern[str] | None:
     """A Sigma glob (string parts and wildcards) as a compiled whole-value pattern; None when it
     holds an unexpanded placeholder."""
-    pattern = ""
-    for part in parts:
-        if part == SpecialChars.WILDCARD_MULTI:
-            pattern += ".*"
-        elif part == SpecialChars.WILDCARD_SINGLE:
-            pattern += "."
-        elif isinstance(part, str):
-            pattern += re.escape(part)
-        else:
-            return None
-    return re.compile(pattern, re.DOTALL | (0 if cased else re.IGNORECASE))
+    body = kql.glob_pattern(parts, literal=re.escape)
+    if body is None:
+        return None
+    return re.compile(body, re.DOTALL | (0 if cased else re.IGNORECASE))
 
 
 Lookup = Callable[[str, Any], "bool | None"]

@@ -90,14 +90,14 @@ _ONE_CHAR = r'(?:[^"\\]|\\u[0-9a-fA-F]{4}|\\.)'
 
 def element_regex(value: SigmaString) -> str:
     """Anchored RE2 pattern over an array's JSON text: some element matches the Sigma string."""
-    inner = ""
-    for part in value.s:
-        if part == SpecialChars.WILDCARD_MULTI:
-            inner += _ANY_CHARS
-        elif part == SpecialChars.WILDCARD_SINGLE:
-            inner += _ONE_CHAR
-        else:
-            inner += kql.regex_escape(json.dumps(str(part), ensure_ascii=False)[1:-1])
+    inner = kql.glob_pattern(
+        value.s,
+        literal=lambda text: kql.regex_escape(json.dumps(text, ensure_ascii=False)[1:-1]),
+        many=_ANY_CHARS,
+        one=_ONE_CHAR,
+    )
+    if inner is None:
+        raise SigmaTransformationError(f"the value '{value}' holds a placeholder no pipeline expanded")
     flags = "(?s)" if isinstance(value, SigmaCasedString) else "(?is)"
     return rf'{flags}^\[\s*(?:{_ELEMENT}\s*,\s*)*"{inner}"\s*(?:,\s*{_ELEMENT}\s*)*\]$'
 

@@ -59,14 +59,6 @@ _OPERATORS: dict[tuple[str, bool], str] = {
 }
 
 
-def _glob_parts(value: SigmaString) -> list[str | kql.Wildcard]:
-    wildcards = {
-        SpecialChars.WILDCARD_MULTI: kql.Wildcard.MULTI,
-        SpecialChars.WILDCARD_SINGLE: kql.Wildcard.SINGLE,
-    }
-    return [wildcards[part] if isinstance(part, SpecialChars) else part for part in value.s]
-
-
 def _string_shape(value: SigmaString) -> tuple[str, str | None]:
     """How a Sigma string is matched: ('eq'|'startswith'|'endswith'|'contains', text),
     ('glob', None) for a pattern with inner or single wildcards, ('any', None) for only `*`."""
@@ -155,7 +147,7 @@ class SentinelBackend(KustoBackend):
             # this is the exact complement of `null` (absent or empty).
             return f"isnotempty({operand})"
         if kind == "glob":
-            pattern = kql.glob_regex(_glob_parts(value), case_sensitive=cased)
+            pattern = kql.glob_regex(value.s, case_sensitive=cased)
             return f"{operand} matches regex {kql.string_literal(pattern)}"
         assert text is not None
         return f"{operand} {_OPERATORS[(kind, cased)]} {kql.string_literal(text)}"

@@ -7,8 +7,7 @@ that no value in a rule can change the structure of the query.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from enum import Enum
+from collections.abc import Callable, Iterable
 
 # Escapes Kusto string literals understand inside "...". Every other character below U+0020, DEL,
 # and the Unicode line and paragraph separators are written as \uXXXX so that the literal always
@@ -82,15 +81,37 @@ def regex_escape(text: str) -> str:
     return _RE2_META.sub(r"\\\1", text)
 
 
-class Wildcard(Enum):
-    """Wildcards of a Sigma glob: ``*`` (any run of characters) and ``?`` (one character)."""
+def glob_pattern(
+    parts: Iterable[object],
+    *,
+    literal: Callable[[str], str] = regex_escape,
+    many: str = ".*",
+    one: str = ".",
+) -> str | None:
+    """The body of a regular expression for a Sigma glob given as its parts (``SigmaString.s``):
+    text through `literal`, the wildcard ``*`` as `many` and ``?`` as `one`. None when a part is
+    neither (a placeholder no pipeline expanded). Every glob the package compiles goes through
+    here: RE2 in queries (the defaults), Python's ``re`` (``literal=re.escape``), or one element
+    of a JSON array's text (JSON-escaped text, wildcards that stay inside the element)."""
+    from sigma.types import SpecialChars
 
-    MULTI = ".*"
-    SINGLE = "."
+    pieces = []
+    for part in parts:
+        if part == SpecialChars.WILDCARD_MULTI:
+            pieces.append(many)
+        elif part == SpecialChars.WILDCARD_SINGLE:
+            pieces.append(one)
+        elif isinstance(part, str):
+            pieces.append(literal(part))
+        else:
+            return None
+    return "".join(pieces)
 
 
-def glob_regex(parts: Iterable[str | Wildcard], *, case_sensitive: bool) -> str:
-    """Anchored RE2 pattern matching the whole value against a Sigma glob given as parts."""
-    body = "".join(part.value if isinstance(part, Wildcard) else regex_escape(part) for part in parts)
+def glob_regex(parts: Iterable[object], *, case_sensitive: bool) -> str:
+    """Anchored RE2 pattern matching the whole value against a Sigma glob given as its parts."""
+    body = glob_pattern(parts)
+    if body is None:
+        raise ValueError("a glob holding a placeholder no pipeline expanded")
     flags = "(?s)" if case_sensitive else "(?is)"
     return f"{flags}^{body}$"
