@@ -44,7 +44,7 @@ _KQL_KEYWORDS = frozenset(
 
 def is_column_name(name: str) -> bool:
     """True when `name` is a plain column identifier (no member access)."""
-    return bool(_IDENTIFIER.match(name))
+    return bool(_IDENTIFIER.fullmatch(name))
 
 
 _MEMBER_ACCESS = re.compile(
@@ -55,7 +55,7 @@ _MEMBER_ACCESS = re.compile(
 
 def is_member_access(expression: str) -> bool:
     """True for the member accesses :func:`member_access` writes (`Col.a`, `Col["x/y"]`, ...)."""
-    return bool(_MEMBER_ACCESS.match(expression))
+    return bool(_MEMBER_ACCESS.fullmatch(expression))
 
 
 def member_access(column: str, path: Iterable[str], json_text: bool = False) -> str:
@@ -65,7 +65,7 @@ def member_access(column: str, path: Iterable[str], json_text: bool = False) -> 
     """
     expr = f"parse_json({column})" if json_text else column
     for segment in path:
-        if _IDENTIFIER.match(segment) and segment.lower() not in _KQL_KEYWORDS:
+        if _IDENTIFIER.fullmatch(segment) and segment.lower() not in _KQL_KEYWORDS:
             expr += f".{segment}"
         else:
             expr += f"[{string_literal(segment)}]"

@@ -285,3 +285,12 @@ EDGE_CASES = [
 def test_edge_case_round_trips(kql: KqlChecker, backend: SentinelBackend, plain: str) -> None:
     query = convert(backend, {"sel": {"caller": sigma_text(plain)}, "condition": "sel"})
     check(kql, query, [plain], "edge")
+
+
+def test_a_trailing_newline_never_passes_as_a_plain_name() -> None:
+    """Python's `$` matches before a final newline: names are checked whole."""
+    from sigma_azure_aks import kql
+
+    assert kql.member_access("Claims_d", ["A\n"]) == 'Claims_d["A\\n"]'
+    assert not kql.is_column_name("Caller\n")
+    assert not kql.is_member_access("Claims_d.a\n")

@@ -75,7 +75,7 @@ def attack_mapping(rule: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
         if str(tag.namespace).lower() != "attack":
             continue
         name = str(tag.name).strip().lower().replace("_", "-")
-        technique = facts.ATTACK_TECHNIQUE_TAG.match(name)
+        technique = facts.ATTACK_TECHNIQUE_TAG.fullmatch(name)
         if technique:
             main = f"T{technique.group(1)}"
             full = main + (f".{technique.group(2)}" if technique.group(2) else "")
@@ -83,7 +83,7 @@ def attack_mapping(rule: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
                 if value not in target:
                     target.append(value)
             continue
-        if facts.ATTACK_ID_TAG.match(name):
+        if facts.ATTACK_ID_TAG.fullmatch(name):
             continue  # groups, software, campaigns...: not tactics
         tactic = facts.TACTIC_BY_SIGMA_TAG.get(name)
         if tactic is None:
@@ -214,7 +214,7 @@ def _check_duration(name: str, minutes: int, bounds: tuple[int, int]) -> None:
 
 
 def _check_column(where: str, column: str, model: AnalyticsRule) -> None:
-    if not facts.COLUMN_NAME.match(column) or len(column) > facts.COLUMN_NAME_MAX:
+    if not facts.COLUMN_NAME.fullmatch(column) or len(column) > facts.COLUMN_NAME_MAX:
         raise ValueError(f"{where}: {column!r} is not a valid column name")
     if column not in model.result_columns:
         raise ValueError(f"{where}: column {column!r} is not returned by the query on {model.table}")
@@ -239,10 +239,10 @@ def validate(model: AnalyticsRule) -> None:
         if tactic not in facts.TACTICS:
             raise ValueError(f"tactic {tactic!r} is not a Sentinel tactic")
     for technique in model.techniques:
-        if not facts.ARM_TECHNIQUE.match(technique):
+        if not facts.ARM_TECHNIQUE.fullmatch(technique):
             raise ValueError(f"technique {technique!r} is not of the form T####")
     for technique in model.relevant_techniques:
-        if not facts.YAML_TECHNIQUE.match(technique):
+        if not facts.YAML_TECHNIQUE.fullmatch(technique):
             raise ValueError(f"technique {technique!r} is not of the form T#### or T####.###")
     _check_duration("query_frequency", s.query_frequency, facts.QUERY_DURATION_RANGE)
     _check_duration("query_period", s.query_period, facts.QUERY_DURATION_RANGE)
@@ -286,7 +286,7 @@ def validate(model: AnalyticsRule) -> None:
     if len(set(keys)) != len(keys):
         raise ValueError("a custom details key is used twice")
     for key, column in model.custom_details:
-        if not facts.CUSTOM_DETAILS_KEY.match(key) or len(key) > facts.CUSTOM_DETAILS_KEY_MAX:
+        if not facts.CUSTOM_DETAILS_KEY.fullmatch(key) or len(key) > facts.CUSTOM_DETAILS_KEY_MAX:
             raise ValueError(f"custom details key {key!r}: letters, then word characters, at most 20")
         if len(column) > facts.CUSTOM_DETAILS_VALUE_MAX:
             raise ValueError(f"custom details value {column!r} is too long")

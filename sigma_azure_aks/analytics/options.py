@@ -51,7 +51,7 @@ _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
 def parse_duration(value: Any, key: str) -> int:
     """`30m`, `1h`, `1h30m`, `2d` or ISO 8601 `PT30M`/`P1D` -> minutes."""
     text = str(value).strip()
-    match = _DURATION.match(text.lower()) or _ISO_DURATION.match(text.upper())
+    match = _DURATION.fullmatch(text.lower()) or _ISO_DURATION.fullmatch(text.upper())
     if not text or match is None or not any(match.groups()):
         raise ValueError(f"{key}: {value!r} is not a duration; write e.g. 30m, 1h, 1h30m, 2d or PT1H")
     days, hours, minutes = (int(group or 0) for group in match.groups())
@@ -115,7 +115,7 @@ def _parse_value(key: str, value: Any) -> Any:
         return _parse_choice(value, key, facts.SEVERITIES, facts.SEVERITY_BY_SIGMA_LEVEL)
     if key == "version":
         text = str(value).strip()
-        if not facts.VERSION_PATTERN.match(text) or len(text) > facts.VERSION_MAX:
+        if not facts.VERSION_PATTERN.fullmatch(text) or len(text) > facts.VERSION_MAX:
             raise ValueError(f"version: {value!r} is not a version like 1.0.0")
         return text
     raise AssertionError(key)

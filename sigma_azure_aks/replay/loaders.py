@@ -80,7 +80,7 @@ _US_DATETIME = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}, \d{1,2}:\d{2}:\d{2}(\.\d+)? 
 
 def _export_datetime(value: Any) -> Any:
     """The portal's CSV writes `4/28/2021, 2:32:14.029 PM` (UTC, per the header): read it as ISO."""
-    if isinstance(value, str) and _US_DATETIME.match(value.strip()):
+    if isinstance(value, str) and _US_DATETIME.fullmatch(value.strip()):
         text = value.strip()
         fmt = "%m/%d/%Y, %I:%M:%S.%f %p" if "." in text else "%m/%d/%Y, %I:%M:%S %p"
         parsed = datetime.strptime(text, fmt)
