@@ -44,6 +44,7 @@ from sigma.types import (
 
 from . import kql
 from .aks_fields import AKS_AUDIT
+from .conditions import under_not
 from .field_maps import AZURE_ACTIVITY
 from .k8s_catalogue import (
     VERB_ORDER,
@@ -171,15 +172,6 @@ def _plain(value: Any) -> bool:
     return isinstance(value, SigmaString) and not value.contains_special()
 
 
-def _negated(node: Any) -> bool:
-    parent = getattr(node, "parent", None)
-    while parent is not None:
-        if isinstance(parent, ConditionNOT):
-            return True
-        parent = getattr(parent, "parent", None)
-    return False
-
-
 def parsed_conditions(rule: SigmaRule) -> list[Any]:
     """The rule's condition trees, parsed once (pySigma parses anew on every `.parsed`)."""
     return [condition.parsed for condition in rule.detection.parsed_condition]
@@ -255,7 +247,7 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
     nodes = [node for node in _field_nodes(conditions) if node.field in OPERATION_FIELDS]
     values = [node.value for node in nodes]
     outcomes: dict[tuple[bool | None, ...], bool] = {}
-    if all(_plain(value) and not _negated(node) for node, value in zip(nodes, values, strict=True)):
+    if all(_plain(value) and not under_not(node) for node, value in zip(nodes, values, strict=True)):
         # Only whole operation names, none under `not`: nothing but those names can be accepted.
         candidates: dict[str, KubernetesOperation] = {}
         arm_names: set[str] = set()

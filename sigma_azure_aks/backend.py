@@ -15,7 +15,6 @@ from sigma.backends.kusto import KustoBackend
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
-    ConditionNOT,
     ConditionOR,
 )
 from sigma.conversion.state import ConversionState
@@ -34,6 +33,7 @@ from sigma.types import (
 )
 
 from . import kql
+from .conditions import under_not
 from .items import ITEM_PREFIX
 from .pipelines import PRIORITY, require_table_pipeline, sentinel_default_pipeline
 from .tables import TABLES
@@ -366,20 +366,11 @@ _NUMERIC_TYPES = frozenset({"int", "long", "real", "decimal"})
 KEYWORD_COLUMNS = {"AzureDiagnostics": "log_s"}
 
 
-def _under_not(cond: Any) -> bool:
-    node = getattr(cond, "parent", None)
-    while node is not None:
-        if isinstance(node, ConditionNOT):
-            return True
-        node = getattr(node, "parent", None)
-    return False
-
-
 def _null_safe(cond: Any, test: str) -> str:
     """A test that Kusto evaluates to null on a missing or unparsable value (a number, an IP
     range) counts as false, as in Sigma. Only `not` can tell null from false (`not(null)` drops
     the row), so the test is wrapped there only."""
-    return f"coalesce({test}, false)" if _under_not(cond) else test
+    return f"coalesce({test}, false)" if under_not(cond) else test
 
 
 def _plain_text(value: SigmaString) -> str:

@@ -48,7 +48,7 @@ def _string_problem(value: SigmaString) -> str | None:
 def stock_kusto_problem(item: SigmaDetectionItem, table: str | None, negated: bool = False) -> str | None:
     """Why the stock Kusto target would render this detection item wrong, or None if it is fine.
 
-    `negated`: the rule's condition uses `not`, under which a test that Kusto evaluates to null
+    `negated`: the item is under `not` in the rule's condition, where a test that Kusto evaluates to null
     (an IP range on an empty address) drops the row instead of matching it."""
     if item.field is None:
         return "a keyword (unbound value) search (the stock target writes invalid KQL)"

@@ -4,7 +4,6 @@ status spellings, refuse what the stock Kusto target would render wrong, and pre
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -19,6 +18,7 @@ from sigma.processing.transformations.base import (
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaLogSource, SigmaRule
 from sigma.types import SigmaCasedString, SigmaFieldReference, SigmaString
 
+from .conditions import negated_items
 from .field_maps import STATUS_COLUMN, FieldMap, status_spellings
 from .logsources import describe
 from .stock_kusto import stock_kusto_problem
@@ -157,17 +157,17 @@ class RefuseStockMisrenderingTransformation(RuleDetectionItemTransformation):
     """Under any target other than `sentinel`, refuse the constructs the stock Kusto target
     renders wrong (dotted fields, inner wildcards, null, keywords, ...), naming what and why."""
 
-    _negated: bool = field(init=False, default=False, repr=False)
+    _negated: set[int] = field(init=False, default_factory=set, repr=False)
 
     def apply(self, rule: Any) -> None:
         if self._pipeline.vars.get("backend") == SENTINEL_BACKEND_NAME:
             return
-        conditions = getattr(getattr(rule, "detection", None), "condition", []) or []
-        self._negated = any(re.search(r"\bnot\b", condition) for condition in conditions)
+        self._negated = negated_items(rule) if isinstance(rule, SigmaRule) else set()
         super().apply(rule)
 
     def apply_detection_item(self, detection_item: SigmaDetectionItem) -> None:
-        problem = stock_kusto_problem(detection_item, self._pipeline.state.get(QUERY_TABLE), self._negated)
+        negated = id(detection_item) in self._negated
+        problem = stock_kusto_problem(detection_item, self._pipeline.state.get(QUERY_TABLE), negated)
         if problem:
             raise SigmaTransformationError(
                 f"{rule_label(self._rule)}: {problem}; the stock kusto target would render it wrong. "

@@ -29,6 +29,8 @@ RENDERED_ALIKE = [
     "sel:\n    caller|re|i: '^adm'\ncondition: sel",
     "sel:\n    caller|exists: true\ncondition: sel",
     "a:\n    caller: x\nb:\n    level: y\ncondition: a and not b",
+    # an IP range outside the `not`: Kusto's null (no address) is false there, as in Sigma
+    "a:\n    callerIpAddress|cidr: 10.0.0.0/8\nb:\n    caller: y\ncondition: a and not b",
     "sel:\n    caller: 'say \"hi\" \\\\ there'\ncondition: sel",
     SEED_DETECTION,
 ]
@@ -46,6 +48,7 @@ REFUSED = {
     "sel:\n    caller|contains|all: [a, b]\ncondition: sel": "|all",
     'sel:\n    caller: "a\\nb"\ncondition: sel': "control character",
     "sel:\n    callerIpAddress|cidr: 10.0.0.0/8\ncondition: not sel": "under `not`",
+    "a:\n    caller: x\nb:\n    - callerIpAddress|cidr: 10.0.0.0/8\n      level: '4'\ncondition: a and not b": "under `not`",
 }
 
 
@@ -87,3 +90,23 @@ def test_seed_and_table_once_in_every_combination(backend_class: type, pipelines
     query = convert(backend_class, pipelines, SEED_DETECTION)
     assert query == SEED_QUERY
     assert query.count("AzureActivity") == 1
+
+
+def test_negated_items_are_those_under_not_in_any_condition() -> None:
+    from sigma.rule import SigmaRule
+
+    from sigma_azure_aks.conditions import negated_items
+
+    rule = SigmaRule.from_yaml(
+        rule_yaml(
+            "a:\n    caller: x\nb:\n    - callerIpAddress|cidr: 10.0.0.0/8\n      level: '4'\n"
+            "c:\n    caller: z\ncondition:\n    - a and not b\n    - c"
+        )
+    )
+    names = {
+        id(item): f"{name}.{item.field}"
+        for name, detection in rule.detection.detections.items()
+        for sub in detection.detection_items
+        for item in getattr(sub, "detection_items", [sub])
+    }
+    assert {names[i] for i in negated_items(rule)} == {"b.callerIpAddress", "b.level"}
