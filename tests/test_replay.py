@@ -737,3 +737,45 @@ def test_a_plan_that_may_reorder_rows_is_not_stored_by_row_order(tmp_path: Path)
     assert not _keeps_order(con, f"SELECT a, row_number() OVER () FROM {source}")
     assert not _keeps_order(con, f"SELECT a FROM {source} WHERE b IN (SELECT b FROM {source})")
     assert not _keeps_order(con, f"SELECT a FROM {source} ORDER BY b")
+
+
+def test_scan_refuses_per_query_on_its_table_and_on_others(tmp_path: Path) -> None:
+    """A query the engine cannot run is refused alone, in its chunk or on another table; the
+    queries beside it still run."""
+    require_engine()
+    from sigma_azure_aks.replay.engine import Engine, ReplayQueryError
+
+    path = tmp_path / "export.csv"
+    _write_csv(path, _export_rows(8))
+    queries = [
+        AA + "true",
+        AA + "unknown_function(Caller)",
+        AA + '* has "x"',
+        "AKSAudit\n| where unknown_function(Verb)",
+        'AKSAudit\n| where Verb == "get"',
+        AA + 'OperationNameValue =~ "microsoft.b/delete"',
+    ]
+    scan = Engine().scan_export(path, queries)
+    assert scan is not None
+    ok, bad_here, bad_star, bad_there, other_table, some = scan.matches
+    assert ok == list(range(8)) and other_table == [] and some == [1, 5]
+    assert all(isinstance(r, ReplayQueryError) for r in (bad_here, bad_star, bad_there))
+
+
+def test_replay_scan_with_rows_only_runs_them_in_the_engine() -> None:
+    require_engine()
+    from sigma_azure_aks.replay import replay
+
+    rows = [
+        {
+            "$table": "AzureActivity",
+            "EventDataId": "e1",
+            "OperationNameValue": "Microsoft.Network/networkSecurityGroups/write",
+        },
+        {"$table": "AzureActivity", "EventDataId": "e2", "OperationNameValue": "x"},
+    ]
+    assert (
+        dict(replay(RULE, rows, scan=True))
+        == dict(replay(RULE, rows))
+        == {"11111111-2222-4333-8444-555555555555": ["e1"]}
+    )

@@ -985,7 +985,12 @@ class Engine:
                 continue
             results.append([])
             if table == plan.table:
-                conditions.append((index, condition))
+                conditions.append((index, condition))  # translated with its chunk
+            else:  # checked alone: it matches nothing here, but may not run at all
+                try:
+                    self._kql.to_sql(f"{table} | where {condition}")
+                except self._kql.KqlError as error:
+                    results[index] = ReplayQueryError(f"the replay engine cannot run this query: {error}")
         schema = TABLES[plan.table]
         kept = list(columns(plan.table) if callable(columns) else columns)
         if any(c not in schema for c in kept):
@@ -1031,16 +1036,10 @@ class Engine:
             hit_rows: set[int] = set()
             for chunk in range(0, len(conditions), _SCAN_CHUNK):
                 part = conditions[chunk : chunk + _SCAN_CHUNK]
+                part, sql = self._translate_chunk(staged, part, results)
+                if not part:
+                    continue
                 flags = [f"{ROW_COLUMN}_m{i}" for i in range(len(part))]
-                assignments = ", ".join(f"{f} = ({c})" for f, (_, c) in zip(flags, part, strict=True))
-                try:
-                    sql = self._kql.to_sql(
-                        f"{staged} | extend {assignments} | project {ROW_COLUMN}, {', '.join(flags)}"
-                    )
-                except self._kql.KqlError as error:  # each condition translated alone: not expected
-                    raise ReplayQueryError(
-                        f"the replay engine cannot run these queries together: {error}"
-                    ) from error
                 # each row's flags read once: the numbers of the conditions it meets, unnested
                 numbers = ", ".join(f"CASE WHEN {f} THEN {i} END" for i, f in enumerate(flags))
                 pairs = (
@@ -1095,18 +1094,42 @@ class Engine:
             f"FROM (SELECT *, {text} AS {ROWTEXT_COLUMN} FROM ({with_texts})))"
         )
 
+    def _translate_chunk(
+        self, staged: str, part: list[tuple[int, str]], results: list[list[int] | ReplayQueryError]
+    ) -> tuple[list[tuple[int, str]], str]:
+        """(the conditions of `part` the engine runs, the SQL giving each row's flag per
+        condition). A condition the engine cannot translate is found by translating each alone,
+        and its query's result becomes the error."""
+        while part:
+            flags = [f"{ROW_COLUMN}_m{i}" for i in range(len(part))]
+            assignments = ", ".join(f"{f} = ({c})" for f, (_, c) in zip(flags, part, strict=True))
+            try:
+                sql = self._kql.to_sql(
+                    f"{staged} | extend {assignments} | project {ROW_COLUMN}, {', '.join(flags)}"
+                )
+                return part, str(sql)
+            except self._kql.KqlError:
+                kept = []
+                for index, condition in part:
+                    try:
+                        self._kql.to_sql(f"{staged} | where {condition}")
+                        kept.append((index, condition))
+                    except self._kql.KqlError as error:
+                        results[index] = ReplayQueryError(f"the replay engine cannot run this query: {error}")
+                if len(kept) == len(part):  # each runs alone, not together: not expected
+                    raise
+                part = kept
+        return [], ""
+
     def _scan_condition(self, query: str, star_hook: StarHook) -> tuple[str, str]:
-        """(table, the query's where condition as the engine runs it), checked alone."""
+        """(table, the query's where condition as the engine runs it); translated with the
+        others of its chunk (:meth:`_translate_chunk`)."""
         table, text = rewrite_query(query, star_hook)
         tokens = _tokens(text)
         pipes = [i for i, (kind, value) in enumerate(tokens) if kind == "punct" and value == "|"]
         where = _skip_ws(tokens, pipes[0] + 1) if len(pipes) == 1 else len(tokens)
         if where >= len(tokens) or tokens[where] != ("ident", "where"):
             raise ReplayQueryError(f"replay runs '<table> | where ...' queries, got {query[:60]!r}")
-        try:
-            self._kql.to_sql(text)
-        except self._kql.KqlError as error:
-            raise ReplayQueryError(f"the replay engine cannot run this query: {error}") from error
         return table, "".join(value for _, value in tokens[where + 1 :]).strip()
 
     # ---- queries ----

@@ -112,7 +112,7 @@ def replay(
     found: list[list[Event]] = [[] for _ in queries]
     errors: dict[int, Exception] = {}
     loaded: list[Event] = []
-    scanned = 0
+    scanned = files = 0
     number = 1
     for item in inputs:
         outcome = None
@@ -136,11 +136,13 @@ def replay(
             )
         number += outcome.rows
         scanned += outcome.rows
+        files += 1
         if on_loaded is not None:
             on_loaded(outcome.rows)
         if on_file is not None:
             on_file(1)
-    result = _run_loaded(converted, loaded, failures, on_loaded, engine, found, errors)
+    # a scan checked every query; without one, the loaded engine checks them
+    result = _run_loaded(converted, loaded, failures, on_loaded, engine, found if files else None, errors)
     result.event_count += scanned
     return result
 
@@ -174,7 +176,7 @@ def _run_loaded(
     result.failures = failures
     result.events = loaded
     result.event_count = len(loaded)
-    found = found or [[] for _ in converted]
+    hits = found or [[] for _ in converted]
     errors = dict(errors or {})
     by_table: dict[str, list[Event]] = {}
     for event in loaded:
@@ -184,7 +186,9 @@ def _run_loaded(
         if on_loaded is not None:
             on_loaded(len(table_events))
     queries = [c.query for c in converted]
-    outcomes = engine.matches_many(queries) if by_table else [[] for _ in queries]
+    # every query is checked by the engine, by a scan or here, even with no events of its table
+    run_here = by_table or found is None
+    outcomes = engine.matches_many(queries) if run_here else [[] for _ in queries]
     for index, (item, outcome) in enumerate(zip(converted, outcomes, strict=True)):
         key = _rule_key(item.rule)
         error = errors.get(index) or (outcome if isinstance(outcome, Exception) else None)
@@ -192,7 +196,7 @@ def _run_loaded(
             result.failures.append(f"{item.path}: {key}: {error}")
             continue
         table_events = by_table.get(item.table, [])
-        events = found[index] + [table_events[row] for row in outcome]  # type: ignore[union-attr]
+        events = hits[index] + [table_events[row] for row in outcome]  # type: ignore[union-attr]
         events.sort(key=lambda event: event.number)
         hit = RuleHit(key, str(item.rule.title), str(item.path), item.table, item.query, events)
         result.hits.append(hit)
