@@ -203,23 +203,27 @@ detection:
 """
 
 
-def test_api_with_yaml_and_rows() -> None:
+NSG_ROWS = [
+    {
+        "$table": "AzureActivity",
+        "EventDataId": "e1",
+        "OperationNameValue": "MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WRITE",
+    },
+    {
+        "$table": "AzureActivity",
+        "EventDataId": "e2",
+        "OperationNameValue": "MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/DELETE",
+    },
+]
+
+
+@pytest.mark.parametrize("scan", [False, True])
+def test_api_with_yaml_and_rows(scan: bool) -> None:
+    """Rows only: read by the loaders either way (scan=True scans files only)."""
     require_engine()
     from sigma_azure_aks.replay import replay
 
-    rows = [
-        {
-            "$table": "AzureActivity",
-            "EventDataId": "e1",
-            "OperationNameValue": "MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/WRITE",
-        },
-        {
-            "$table": "AzureActivity",
-            "EventDataId": "e2",
-            "OperationNameValue": "MICROSOFT.NETWORK/NETWORKSECURITYGROUPS/DELETE",
-        },
-    ]
-    assert dict(replay(RULE, rows)) == {"11111111-2222-4333-8444-555555555555": ["e1"]}
+    assert dict(replay(RULE, NSG_ROWS, scan=scan)) == {"11111111-2222-4333-8444-555555555555": ["e1"]}
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -760,22 +764,3 @@ def test_scan_refuses_per_query_on_its_table_and_on_others(tmp_path: Path) -> No
     ok, bad_here, bad_star, bad_there, other_table, some = scan.matches
     assert ok == list(range(8)) and other_table == [] and some == [1, 5]
     assert all(isinstance(r, ReplayQueryError) for r in (bad_here, bad_star, bad_there))
-
-
-def test_replay_scan_with_rows_only_runs_them_in_the_engine() -> None:
-    require_engine()
-    from sigma_azure_aks.replay import replay
-
-    rows = [
-        {
-            "$table": "AzureActivity",
-            "EventDataId": "e1",
-            "OperationNameValue": "Microsoft.Network/networkSecurityGroups/write",
-        },
-        {"$table": "AzureActivity", "EventDataId": "e2", "OperationNameValue": "x"},
-    ]
-    assert (
-        dict(replay(RULE, rows, scan=True))
-        == dict(replay(RULE, rows))
-        == {"11111111-2222-4333-8444-555555555555": ["e1"]}
-    )
