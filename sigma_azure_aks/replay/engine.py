@@ -221,10 +221,10 @@ def _lower_sources(con: Any) -> dict[str, list[str]] | None:
 
 
 def _fold_patterns(con: Any, keywords: Iterable[str]) -> dict[str, str] | None:
-    """For each lower-cased keyword, a regular expression (RE2) that matches a text exactly where
-    the text lower-cased holds the keyword: each character of it matched by every character
-    lower() maps to it (itself included when lower() keeps it). None when lower() is not one
-    character to one character, or a character of a keyword is nothing's lower case."""
+    """For each lower-cased keyword, a regular expression (RE2) that matches a text wherever the
+    text lower-cased holds the keyword: each character of it matched by every character lower()
+    maps to it (itself included when lower() keeps it). None when lower() is not one character
+    to one character, or a character of a keyword is nothing's lower case."""
     sources = _lower_sources(con)
     if sources is None:
         return None
@@ -1068,27 +1068,29 @@ class Engine:
         """SQL over the typed rows adding the non-string columns' text forms and, per full-row
         search keyword, whether the row's text holds it.
 
-        One pass of one regular expression (an alternation of every keyword) tells whether the
-        row's text holds any keyword; only such rows are searched for each keyword. Where
-        DuckDB's lower() maps each character to one character, a keyword is searched in the text
-        as it is, each of its characters matched by the characters lower() maps to it: no text is
-        lower-cased."""
+        One pass of one regular expression over the text as it is (an alternation of every
+        keyword, each of its characters matched by every character DuckDB's lower() maps to it)
+        picks the rows that may hold a keyword; only those are lower-cased and searched for each
+        keyword, as the loaded engine searches. The pattern may pick more rows than hold a keyword
+        (RE2 widens a class such as ``[sS]`` to Unicode case folding inside an alternation), never
+        fewer. Where lower() is not one character to one character, every row is lower-cased."""
         texts = ", ".join(f"{_text_column(n)} = tostring({n})" for n, k in schema.items() if _needs_text(k))
         with_texts = str(self._kql.to_sql(f"{typed_view} | extend {texts}" if texts else typed_view))
         if not keywords:
             return with_texts
         patterns = _fold_patterns(self.con, keywords)
-        lowered = patterns is None
+        text = _joined_text_sql(schema, list(schema), made_by_json=True, lowered=patterns is None)
         if patterns is None:
             patterns = {k: _re2_literal(k) for k in keywords}
+            lowered = ROWTEXT_COLUMN
+        else:
+            lowered = f"lower({ROWTEXT_COLUMN})"
         found = f"{ROW_COLUMN}_star"
         stars = "".join(
-            f", CASE WHEN {found} THEN regexp_matches({ROWTEXT_COLUMN}, {_sql_text(patterns[k])}) ELSE false "
-            f"END AS {_star_column(i)}"
+            f", CASE WHEN {found} THEN contains({lowered}, {_sql_text(k)}) ELSE false END AS {_star_column(i)}"
             for k, i in keywords.items()
         )
         any_keyword = _sql_text("|".join(patterns.values()))
-        text = _joined_text_sql(schema, list(schema), made_by_json=True, lowered=lowered)
         return (
             f"SELECT *{stars} FROM (SELECT *, regexp_matches({ROWTEXT_COLUMN}, {any_keyword}) AS {found} "
             f"FROM (SELECT *, {text} AS {ROWTEXT_COLUMN} FROM ({with_texts})))"
