@@ -677,12 +677,16 @@ class Engine:
         """The per-column disjunction reads the non-string columns' text forms."""
         return f"{ROW_COLUMN}_text_" in text
 
+    def _lower(self, text: str) -> str:
+        """`text` lower-cased as DuckDB's lower() (and so its ILIKE) lower-cases."""
+        return str(self.con.execute("SELECT lower(?)", [text]).fetchone()[0])  # type: ignore[index]
+
     def _star_sql(self, table: str, keyword: str) -> str:
         """KQL for `* contains "keyword"` on a loaded table: the combinations whose joined text
         holds the lower-cased keyword, or the row's own joined text holds it. DuckDB's ILIKE is
         LIKE on both sides lower-cased by lower(); the keyword is lower-cased by the same."""
         self._ensure_fulltext(table)
-        lowered = str(self.con.execute("SELECT lower(?)", [keyword]).fetchone()[0])  # type: ignore[index]
+        lowered = self._lower(keyword)
         keys = self._star_keys[table]
         if lowered not in keys:
             keys[lowered] = len(keys)
@@ -820,13 +824,7 @@ class Engine:
         return _ExportPlan(source, table, mapped, select, checks)
 
     def _insert_export(self, plan: _ExportPlan) -> tuple[str, int]:
-        source, table, mapped, select, checks = (
-            plan.source,
-            plan.table,
-            plan.raw,
-            list(plan.select),
-            plan.checks,
-        )
+        source, table, mapped, select = plan.source, plan.table, plan.raw, list(plan.select)
         schema = TABLES[table]
         combo = self._export_combinations(source, {n: mapped[n] for n in schema if n in mapped}, schema)
         start = self._create(table)
@@ -835,7 +833,7 @@ class Engine:
         # ROWTEXT_COLUMN (built on first need) carries each row's flag until the check;
         # COMBO_COLUMN a hash of the raw values of the combined columns until recoded below
         names = [*schema, ROWTEXT_COLUMN]
-        select.append(f"CASE WHEN {' AND '.join(f'({c})' for c in checks)} THEN NULL ELSE 'x' END")
+        select.append(f"CASE WHEN {plan.plain} THEN NULL ELSE 'x' END")
         if combo:
             names.append(COMBO_COLUMN)
             select.append(f"CAST(hash({', '.join(mapped[n] for n in combo)}) >> 1 AS BIGINT)")
@@ -974,8 +972,7 @@ class Engine:
         keywords: dict[str, int] = {}  # full-row search keywords, lower-cased -> number
 
         def star(table: str, keyword: str) -> str:
-            lowered = str(self.con.execute("SELECT lower(?)", [keyword]).fetchone()[0])  # type: ignore[index]
-            return f"({_star_column(keywords.setdefault(lowered, len(keywords)))} == true)"
+            return f"({_star_column(keywords.setdefault(self._lower(keyword), len(keywords)))} == true)"
 
         for index, query in enumerate(queries):
             try:
@@ -1003,9 +1000,8 @@ class Engine:
             typed = ", ".join(
                 f"{sql} AS {_sql_ident(name)}" for name, sql in zip(schema, plan.select, strict=True)
             )
-            checks = f"coalesce({' AND '.join(f'({c})' for c in plan.checks)}, false)"
             self.con.execute(
-                f'CREATE OR REPLACE TEMP VIEW "{typed_view}" AS SELECT {typed}, {checks} AS {plain} '
+                f'CREATE OR REPLACE TEMP VIEW "{typed_view}" AS SELECT {typed}, {plan.plain} AS {plain} '
                 f"FROM {plan.source}"
             )
             self.con.execute(
@@ -1250,6 +1246,11 @@ class _ExportPlan:
     raw: Mapping[str, str]
     select: Sequence[str]
     checks: Sequence[str]
+
+    @property
+    def plain(self) -> str:
+        """SQL: the row passes every check (false, not null, when one is null)."""
+        return f"coalesce({' AND '.join(f'({c})' for c in self.checks)}, false)"
 
 
 class _NotNative(Exception):
