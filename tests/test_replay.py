@@ -381,14 +381,23 @@ def _corpus_queries() -> list[str]:
     return [c.query for c in converted]
 
 
-def _both_loads(path: Path):
-    """(engine loaded through the loaders, engine loaded natively) from one export file."""
+def _loaded_by_the_loaders(path: Path):
+    """(the file's events as the loaders read them, an engine holding them)."""
     from sigma_azure_aks.replay.engine import Engine
     from sigma_azure_aks.replay.loaders import read_events
 
-    slow, fast = Engine(), Engine()
     events = read_events([path])
-    slow.load(events[0].table, [e.row for e in events])
+    engine = Engine()
+    engine.load(events[0].table, [e.row for e in events])
+    return events, engine
+
+
+def _both_loads(path: Path):
+    """(engine loaded through the loaders, engine loaded natively) from one export file."""
+    from sigma_azure_aks.replay.engine import Engine
+
+    events, slow = _loaded_by_the_loaders(path)
+    fast = Engine()
     assert fast.load_export(path) == (events[0].table, len(events))
     return slow, fast
 
@@ -548,11 +557,9 @@ def _star_queries() -> list[str]:
 def _scan_and_load(path: Path, queries: list[str]):
     """(scan of the file, hits of the same queries on the file loaded through the loaders)."""
     from sigma_azure_aks.replay.engine import Engine
-    from sigma_azure_aks.replay.loaders import kept_columns, read_events
+    from sigma_azure_aks.replay.loaders import kept_columns
 
-    events = read_events([path])
-    loaded = Engine()
-    loaded.load(events[0].table, [e.row for e in events])
+    events, loaded = _loaded_by_the_loaders(path)
     scan = Engine().scan_export(path, queries, kept_columns)
     assert scan is not None and scan.table == events[0].table and scan.rows == len(events)
     hits = loaded.matches_many(queries)
