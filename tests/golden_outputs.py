@@ -1,0 +1,135 @@
+"""Golden outputs: every rule of rules/ and of the SigmaHQ corpora, through every pipeline
+combination and output format, written down so a change that should not alter any output can prove
+it did not (tests/test_golden_outputs.py compares; `python tests/golden_outputs.py --update`
+rewrites the files after a change that alters outputs on purpose, so the diff shows what changed).
+
+Queries are kept whole; analytics-rule documents (yaml, arm, json) as a SHA-256 of their text; a
+rule that is refused keeps its message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+
+# (name of the golden file, rules folder relative to its root, where the root is, pipeline runs)
+# A pipeline run is (target, pipeline names).
+RUNS: dict[str, tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
+    "rules": (
+        "repo",
+        "rules",
+        (("sentinel", ()), ("sentinel", ("aks_dataplane",))),
+    ),
+    "sigmahq_activitylogs": (
+        "shared",
+        "corpus/sigmahq/activitylogs",
+        (("sentinel", ()), ("sentinel", ("aks_dataplane",)), ("kusto", ("azure_activity",))),
+    ),
+    "sigmahq_kubernetes_audit": (
+        "shared",
+        "corpus/sigmahq/kubernetes_audit",
+        (
+            ("sentinel", ()),
+            ("sentinel", ("aks_audit_admin",)),
+            ("sentinel", ("aks_audit_legacy",)),
+            ("kusto", ("aks_audit",)),
+        ),
+    ),
+}
+FORMATS = {"sentinel": ("default", "yaml", "arm", "json"), "kusto": ("default",)}
+
+
+def _backend(target: str, pipelines: tuple[str, ...]):
+    from sigma_azure_aks.backend import SentinelBackend
+    from sigma_azure_aks.batch import resolve_pipelines
+
+    pipeline = resolve_pipelines(pipelines)
+    if target == "sentinel":
+        return SentinelBackend(processing_pipeline=pipeline)
+    from sigma.backends.kusto import KustoBackend
+
+    return KustoBackend(processing_pipeline=pipeline)
+
+
+def _one(backend, text: str, output_format: str) -> str:
+    from sigma.collection import SigmaCollection
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            result = backend.convert(SigmaCollection.from_yaml(text), output_format)
+        except Exception as error:  # a refusal is part of the output
+            return f"error: {type(error).__name__}: {' '.join(str(error).split())}"
+    if isinstance(result, list):
+        result = "\n".join(str(item) for item in result)
+    text_out = str(result)
+    if output_format == "default":
+        return text_out
+    return "sha256:" + hashlib.sha256(text_out.encode("utf-8")).hexdigest()
+
+
+def outputs(root: Path, folder: str, runs) -> dict[str, dict[str, str]]:
+    files = sorted((root / folder).rglob("*.yml"))
+    result: dict[str, dict[str, str]] = {}
+    for target, pipelines in runs:
+        backend = _backend(target, pipelines)
+        label = f"{target}" + "".join(f" -p {name}" for name in pipelines)
+        for path in files:
+            text = path.read_text(encoding="utf-8")
+            key = f"{label} | {path.relative_to(root / folder).as_posix()}"
+            result[key] = {fmt: _one(backend, text, fmt) for fmt in FORMATS[target]}
+    return result
+
+
+def roots(shared: Path | None) -> dict[str, Path | None]:
+    return {"repo": REPO_ROOT, "shared": shared}
+
+
+def golden_sets(shared: Path | None) -> Iterator[tuple[str, Path | None, str, tuple]]:
+    for name, (where, folder, runs) in RUNS.items():
+        yield name, roots(shared)[where], folder, runs
+
+
+def golden_path(name: str) -> Path:
+    return GOLDEN_DIR / f"{name}.json"
+
+
+def dump(data: dict[str, dict[str, str]]) -> str:
+    return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--update", action="store_true", help="rewrite the golden files")
+    parser.add_argument("--shared", type=Path, default=REPO_ROOT.parent / "shared")
+    args = parser.parse_args(argv)
+    shared = args.shared if args.shared.is_dir() else None
+    differences = 0
+    for name, root, folder, runs in golden_sets(shared):
+        if root is None:
+            print(f"{name}: skipped (shared corpus not found)")
+            continue
+        text = dump(outputs(root, folder, runs))
+        path = golden_path(name)
+        if args.update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"{name}: written")
+        elif not path.is_file() or path.read_text(encoding="utf-8") != text:
+            differences += 1
+            print(f"{name}: differs from {path.name}")
+        else:
+            print(f"{name}: identical")
+    return 1 if differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
