@@ -54,7 +54,7 @@ def shared_dir(given: str | None) -> Path:
 
 def synthesise(base: list[dict], rules_ops: list[str], n: int, seed: int) -> dict[str, list]:
     """Column-wise rows: each a lab row with varied values."""
-    from sigma_azure_aks.tables import TABLES
+    from sigma_azure_aks.sources import TABLES
 
     rng = random.Random(seed)
     names = list(TABLES["AzureActivity"])
@@ -84,7 +84,7 @@ def synthesise(base: list[dict], rules_ops: list[str], n: int, seed: int) -> dic
 
 def write_export(columns: dict[str, list], n: int, folder: Path) -> Path:
     """The rows as a Log Analytics CSV export: every column as text, dynamic columns as JSON."""
-    from sigma_azure_aks.tables import TABLES
+    from sigma_azure_aks.sources import TABLES
 
     schema = TABLES["AzureActivity"]
     names = [c for c in schema if c in columns]
@@ -120,7 +120,7 @@ def bare_engine(path: Path, queries: list[str]):
     import duckdb_kql
 
     from sigma_azure_aks.replay.engine import _SQL_TYPES
-    from sigma_azure_aks.tables import TABLES
+    from sigma_azure_aks.sources import TABLES
 
     schema = TABLES["AzureActivity"]
     with path.open(encoding="utf-8", newline="") as handle:
@@ -305,8 +305,8 @@ def run(folder: Path) -> int:
     except ImportError:
         print("sqlite route: pySigma-backend-sqlite not importable here (needs pySigma 2); skipped")
         return 0
-    from sigma_azure_aks.aks_dataplane import condition_fields
-    from sigma_azure_aks.field_maps import AZURE_ACTIVITY
+    from sigma_azure_aks.semantics import condition_fields
+    from sigma_azure_aks.sources.azure_activity import FIELD_MAP as AZURE_ACTIVITY
 
     rules = [r for p in sorted(corpus.glob("*.yml")) for r in SigmaCollection.from_yaml(p.read_text()).rules]
     names = sorted({field for rule in rules for field in condition_fields(rule)[0]})

@@ -33,11 +33,11 @@ from sigma.types import (
 )
 
 from . import kql
-from .conditions import under_not
-from .items import ITEM_PREFIX
 from .pipelines import PRIORITY, require_table_pipeline, sentinel_default_pipeline
-from .tables import TABLES
-from .transformations import NOTES, QUERY_TABLE, SENTINEL_BACKEND_NAME, rule_label
+from .pipelines.items import ITEM_PREFIX
+from .pipelines.transformations import NOTES, QUERY_TABLE, SENTINEL_BACKEND_NAME, rule_label
+from .semantics import under_not
+from .sources import TABLES, source_for_table
 
 _RE_FLAGS = {
     SigmaRegularExpressionFlag.IGNORECASE: "i",
@@ -209,7 +209,8 @@ class SentinelBackend(KustoBackend):
         """Where a keyword is searched: every column of the row (`*`), except where one column holds
         the whole event (legacy AzureDiagnostics keeps the audit event in `log_s`; its other
         columns describe the resource, not the event)."""
-        return KEYWORD_COLUMNS.get(state.processing_state.get(QUERY_TABLE) or "", "*")
+        source = source_for_table(state.processing_state.get(QUERY_TABLE))
+        return (source.keyword_column if source else None) or "*"
 
     def convert_condition_val_num(self, cond: Any, state: ConversionState) -> str:
         return f"{self._keyword_scope(state)} contains {kql.string_literal(str(cond.value))}"
@@ -363,7 +364,6 @@ class SentinelBackend(KustoBackend):
 
 _NUMERIC_TYPES = frozenset({"int", "long", "real", "decimal"})
 # Tables where one column holds the whole event: keywords are searched there, not in every column.
-KEYWORD_COLUMNS = {"AzureDiagnostics": "log_s"}
 
 
 def _null_safe(cond: Any, test: str) -> str:

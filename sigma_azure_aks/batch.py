@@ -35,11 +35,12 @@ def resolve_pipelines(names: Iterable[str]) -> ProcessingPipeline | None:
         return None
     from sigma.plugins import InstalledSigmaPlugins
 
-    from .pipelines import PIPELINES
+    from .pipelines import all_pipelines
 
+    ours_by_id = all_pipelines()
     resolver = InstalledSigmaPlugins.autodiscover().get_pipeline_resolver()
-    resolver.pipelines.update(PIPELINES)  # ours, even where the discovery leaves are not installed
-    ours = ", ".join(sorted(PIPELINES))
+    resolver.pipelines.update(ours_by_id)  # ours, even where the discovery leaves are not installed
+    ours = ", ".join(sorted(ours_by_id))
     try:
         return resolver.resolve(chosen)
     except SigmaPipelineNotFoundError as error:

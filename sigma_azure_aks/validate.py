@@ -38,7 +38,7 @@ from .batch import (
     rule_files,
 )
 from .kql_parser.checker import KqlChecker, KqlParserUnavailable
-from .pipelines import PIPELINES
+from .pipelines import all_pipelines
 
 KQL_SUFFIXES = (".kql",)
 CONVERSION_CODE = "SIGMA"
@@ -360,9 +360,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pipeline",
         action="append",
         default=[],
-        choices=sorted(PIPELINES),
+        choices=sorted(all_pipelines()),
         metavar="NAME",
-        help=f"our processing pipeline(s) to apply (one of: {', '.join(sorted(PIPELINES))}); "
+        help=f"our processing pipeline(s) to apply (one of: {', '.join(sorted(all_pipelines()))}); "
         "default: all of them, as `-t sentinel` does",
     )
     parser.add_argument(

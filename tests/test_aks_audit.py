@@ -17,12 +17,10 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, shared_dir
+from conftest import shared_dir
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 
-from sigma_azure_aks.aks_fields import AKS_AUDIT, field_table_markdown
-from sigma_azure_aks.aks_transformations import LEGACY_PREAMBLE, AksAuditWarning, element_regex
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.kql import string_literal
 from sigma_azure_aks.pipelines import (
@@ -30,9 +28,11 @@ from sigma_azure_aks.pipelines import (
     aks_audit_legacy_pipeline,
     aks_audit_pipeline,
     azure_activity_pipeline,
-    supported_logsources,
 )
-from sigma_azure_aks.transformations import QUERY_TABLE
+from sigma_azure_aks.pipelines.aks_audit import LEGACY_PREAMBLE, AksAuditWarning, element_regex
+from sigma_azure_aks.pipelines.transformations import QUERY_TABLE
+from sigma_azure_aks.sources import supported_logsources
+from sigma_azure_aks.sources.aks_audit import FIELD_MAP as AKS_AUDIT
 
 RULE_ID = "5d0c1b3a-0000-4000-8000-0000000000a1"
 CORPUS = Path("corpus") / "sigmahq" / "kubernetes_audit"
@@ -136,7 +136,10 @@ def test_every_exact_field_has_an_expectation() -> None:
 
 
 def test_field_map_targets_live_columns() -> None:
-    AKS_AUDIT.check()
+    from sigma_azure_aks.sources import source_for_table
+
+    source = source_for_table(AKS_AUDIT.table)
+    assert source is not None and source.problems() == []
 
 
 def test_response_code_numbers_and_words() -> None:
@@ -355,12 +358,6 @@ def test_legacy_preamble_in_either_pipeline_order(first: bool) -> None:
     pipelines = [aks_audit_legacy_pipeline(), azure_activity_pipeline()]
     pipeline = pipelines[0] + pipelines[1] if first else pipelines[1] + pipelines[0]
     assert one("verb", "create", pipeline) == LEGACY + 'tostring(event.verb) =~ "create"'
-
-
-# ---- the docs table ---------------------------------------------------------------------------------
-def test_docs_field_table_is_generated_from_the_map() -> None:
-    doc = (REPO_ROOT / "docs" / "aks.md").read_text(encoding="utf-8")
-    assert field_table_markdown() in doc
 
 
 # ---- the SigmaHQ corpus -----------------------------------------------------------------------------

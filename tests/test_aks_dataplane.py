@@ -21,11 +21,11 @@ from conftest import shared_dir
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 
-from sigma_azure_aks.aks_dataplane import ARC_WARNING, AksDataPlaneWarning
 from sigma_azure_aks.backend import SentinelBackend
-from sigma_azure_aks.k8s_catalogue import KubernetesOperation, catalogue_operations, parse_operation
 from sigma_azure_aks.pipelines import aks_dataplane_pipeline
-from sigma_azure_aks.transformations import QUERY_TABLE
+from sigma_azure_aks.pipelines.aks_dataplane import ARC_WARNING, AksDataPlaneWarning
+from sigma_azure_aks.pipelines.transformations import QUERY_TABLE
+from sigma_azure_aks.sources.k8s_catalogue import KubernetesOperation, catalogue_operations, parse_operation
 
 ACTIVITYLOGS = Path("corpus") / "sigmahq" / "activitylogs"
 SEED = "azure_kubernetes_cronjob.yml"
@@ -493,9 +493,9 @@ def test_explicit_azure_activity_pipeline_warns_on_the_seed(shared) -> None:
 
     from sigma.collection import SigmaCollection
 
-    from sigma_azure_aks.aks_dataplane import AksDataPlaneWarning
     from sigma_azure_aks.backend import SentinelBackend
     from sigma_azure_aks.pipelines import azure_activity_pipeline
+    from sigma_azure_aks.pipelines.aks_dataplane import AksDataPlaneWarning
 
     seed = (shared / "corpus/sigmahq/activitylogs/azure_kubernetes_cronjob.yml").read_text()
     with warnings.catch_warnings(record=True) as caught:
@@ -510,9 +510,9 @@ def test_arc_note_in_the_analytics_rule_description(shared) -> None:
 
     from sigma.collection import SigmaCollection
 
-    from sigma_azure_aks.aks_dataplane import ARC_WARNING
     from sigma_azure_aks.backend import SentinelBackend
     from sigma_azure_aks.pipelines import aks_dataplane_pipeline
+    from sigma_azure_aks.pipelines.aks_dataplane import ARC_WARNING
 
     seed = (shared / "corpus/sigmahq/activitylogs/azure_kubernetes_cronjob.yml").read_text()
     body = SentinelBackend(aks_dataplane_pipeline()).convert(SigmaCollection.from_yaml(seed), "json")

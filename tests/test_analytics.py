@@ -19,15 +19,16 @@ from sigma.exceptions import SigmaError
 
 from sigma_azure_aks.analytics import combine_output, render_rule
 from sigma_azure_aks.analytics import sentinel_facts as facts
-from sigma_azure_aks.analytics.entities import PROFILES, table_profile
 from sigma_azure_aks.analytics.model import (
     SentinelMappingWarning,
     attack_mapping,
     build_rule,
     description_for,
+    table_profile,
 )
 from sigma_azure_aks.analytics.options import iso_duration, parse_duration, yaml_duration
 from sigma_azure_aks.backend import SentinelBackend
+from sigma_azure_aks.sources import all_sources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEED_ID = "1c71e254-6655-42c1-b2d6-5e4718d7fc0a"
@@ -534,7 +535,7 @@ def test_aks_profiles_render():
 
 
 def test_profiles_satisfy_sentinel_rules():
-    for profile in PROFILES.values():
+    for profile in (source.profile for source in all_sources() if source.profile):
         for mapping in profile.entity_mappings:
             entity = facts.ENTITY_TYPES[mapping.entity_type]
             assert all(identifier in entity.identifiers for identifier, _ in mapping.field_mappings)
@@ -569,16 +570,16 @@ def test_no_mapping_warning_for_the_seed():
 
 def aks_audit_conversions():
     """(file name, ARM template) of every kubernetes/audit corpus rule with the aks_audit pipeline."""
-    from sigma_azure_aks.pipelines import PIPELINES
+    from sigma_azure_aks.pipelines import all_pipelines
 
-    if "aks_audit" not in PIPELINES:
+    if "aks_audit" not in all_pipelines():
         pytest.skip("aks_audit pipeline not available")
     folder = shared_path("corpus", "sigmahq", "kubernetes_audit")
     results = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for path in sorted(folder.glob("*.yml")):
-            backend = SentinelBackend(PIPELINES["aks_audit"]())
+            backend = SentinelBackend(all_pipelines()["aks_audit"]())
             results.append(
                 (path.name, json.loads(backend.convert(SigmaCollection.from_yaml(path.read_text()), "arm")))
             )

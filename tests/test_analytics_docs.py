@@ -8,22 +8,20 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
-def load_generator():
-    spec = importlib.util.spec_from_file_location("generate_formats", DOCS / "generate_formats.py")
+def load_page(name: str):
+    spec = importlib.util.spec_from_file_location(f"docs_page_{name}", DOCS / "pages" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
 def test_formats_page_examples_match_the_code():
-    generator = load_generator()
+    page = load_page("formats")
     current = (DOCS / "formats.md").read_text(encoding="utf-8")
-    assert generator.render(current) == current, "run: python docs/generate_formats.py"
+    assert page.render(current) == current, "run: python docs/generate.py"
 
 
 def test_formats_page_has_every_example():
-    generator = load_generator()
-    names = [
-        m.group("name") for m in generator.BLOCK.finditer((DOCS / "formats.md").read_text(encoding="utf-8"))
-    ]
+    page = load_page("formats")
+    names = [m.group("name") for m in page.BLOCK.finditer((DOCS / "formats.md").read_text(encoding="utf-8"))]
     assert names == ["rule", "kql", "yaml", "arm", "json", "aksyaml"]

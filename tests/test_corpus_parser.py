@@ -20,10 +20,9 @@ import pytest
 from conftest import REPO_ROOT, shared_dir
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
-from sigma_azure_aks import field_maps
 from sigma_azure_aks.batch import ConvertedRule, convert_paths
 from sigma_azure_aks.kql_parser.checker import KqlChecker
-from sigma_azure_aks.tables import TABLES
+from sigma_azure_aks.sources import TABLES, all_sources
 
 CORPUS_SUBDIR = Path("corpus") / "sigmahq" / "activitylogs"
 CORPUS_SIZE = 35
@@ -256,9 +255,9 @@ def sigma_field_names(rule: SigmaRule) -> set[str]:
 
 FIELD_PREFIXES = tuple(
     prefix.prefix.lower()
-    for value in vars(field_maps).values()
-    if isinstance(value, field_maps.FieldMap)
-    for prefix in value.prefixes
+    for source in all_sources()
+    if source.field_map is not None
+    for prefix in source.field_map.prefixes
 )
 
 

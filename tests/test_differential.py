@@ -40,8 +40,8 @@ from sigma.collection import SigmaCollection  # noqa: E402
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline  # noqa: E402
 from sigma.processing.transformations import FieldMappingTransformation  # noqa: E402
 
-from sigma_azure_aks.aks_dataplane import condition_fields  # noqa: E402
 from sigma_azure_aks.kql import regex_escape  # noqa: E402
+from sigma_azure_aks.semantics import condition_fields  # noqa: E402
 
 SEED = 20240515
 N_RULES = 440
@@ -412,9 +412,9 @@ def test_corpus_on_real_export_agrees_with_sqlite_backend() -> None:
     field map: each raw Sigma field a rule names is read from its AzureActivity column/member.
     """
     require_engine()
-    from sigma_azure_aks.field_maps import AZURE_ACTIVITY
     from sigma_azure_aks.replay import replay
     from sigma_azure_aks.replay.loaders import read_events
+    from sigma_azure_aks.sources.azure_activity import FIELD_MAP as AZURE_ACTIVITY
 
     corpus = shared_path("corpus", "sigmahq", "activitylogs")
     for sample in ("azureactivity_training_lab.csv", "azureactivity_training_lab.jsonl"):

@@ -43,7 +43,7 @@ from sigma_azure_aks.kql_parser.checker import (
     find_node,
     find_node_modules,
 )
-from sigma_azure_aks.tables import TABLES
+from sigma_azure_aks.sources import TABLES
 
 REPO = Path(__file__).resolve().parents[1]
 

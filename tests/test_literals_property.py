@@ -30,7 +30,7 @@ from test_corpus_parser import check_left_operands, literal_roles, tokenize
 
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.kql_parser.checker import KqlChecker, KqlParserUnavailable
-from sigma_azure_aks.tables import TABLES
+from sigma_azure_aks.sources import TABLES
 
 TABLE = "AzureActivity"
 COLUMNS = list(TABLES[TABLE])

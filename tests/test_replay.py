@@ -367,7 +367,7 @@ def test_full_row_search_answers_as_the_per_column_disjunction() -> None:
 # ---- native load of Log Analytics exports ------------------------------------------------------
 def _all_columns(eng) -> list[tuple]:
     from sigma_azure_aks.replay.engine import ROW_COLUMN
-    from sigma_azure_aks.tables import TABLES
+    from sigma_azure_aks.sources import TABLES
 
     columns = ", ".join(f'"{c}"' for c in TABLES["AzureActivity"])
     return eng.con.execute(f'SELECT {ROW_COLUMN}, {columns} FROM "AzureActivity" ORDER BY 1').fetchall()

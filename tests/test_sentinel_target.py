@@ -8,7 +8,7 @@ from sigma.exceptions import SigmaError
 from sigma_helpers import rule_yaml, to_sentinel, where
 
 from sigma_azure_aks.backend import SentinelBackend
-from sigma_azure_aks.field_maps import AZURE_ACTIVITY
+from sigma_azure_aks.sources.azure_activity import FIELD_MAP as AZURE_ACTIVITY
 
 SEED_QUERY = (
     "AzureActivity\n"
@@ -33,7 +33,10 @@ def test_seed_query_exact() -> None:
 
 
 def test_field_map_targets_live_columns_only() -> None:
-    AZURE_ACTIVITY.check()
+    from sigma_azure_aks.sources import source_for_table
+
+    source = source_for_table(AZURE_ACTIVITY.table)
+    assert source is not None and source.problems() == []
 
 
 # Every exact field name of the AzureActivity map, in both dialects.

@@ -95,7 +95,7 @@ def test_seed_and_table_once_in_every_combination(backend_class: type, pipelines
 def test_negated_items_are_those_under_not_in_any_condition() -> None:
     from sigma.rule import SigmaRule
 
-    from sigma_azure_aks.conditions import negated_items
+    from sigma_azure_aks.semantics import negated_items
 
     rule = SigmaRule.from_yaml(
         rule_yaml(

@@ -12,9 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..tables import TABLES
+from ..sources import TABLES, AnalyticsProfile, EntityMappingSpec, all_sources, source_for_table
 from . import sentinel_facts as facts
-from .entities import EntityMappingSpec, table_profile
 from .options import Settings, settings_for
 
 LICENSE_DEFAULT = "Detection Rule License 1.1"
@@ -165,6 +164,18 @@ def _display_name_format(title: str, suffix: str) -> str:
     return f"{_truncate(title, room)}: {suffix}" if room > len(TRUNCATION_MARK) else suffix
 
 
+def table_profile(table: str | None) -> AnalyticsProfile:
+    """The analytics-rule profile of a table; a clear ValueError for a table without one."""
+    source = source_for_table(table)
+    if source is None or source.profile is None:
+        supported = sorted(s.table for s in all_sources() if s.profile is not None)
+        raise ValueError(
+            f"no analytics-rule profile for table {table!r} (entity mappings, data connector); "
+            f"supported tables: {', '.join(supported)}"
+        )
+    return source.profile
+
+
 def build_rule(
     rule: Any,
     query: str,
@@ -181,7 +192,7 @@ def build_rule(
     title = _clean(getattr(rule, "title", "") or "")
     if not title:
         raise ValueError("the rule has no title")
-    full_query = f"{str(query).rstrip()}\n{profile.extend_line}"
+    full_query = "\n".join(line for line in (str(query).rstrip(), profile.extend_line) if line)
     model = AnalyticsRule(
         rule_id=str(rule.id),
         display_name=_truncate(" ".join(title.split()), facts.NAME_MAX),

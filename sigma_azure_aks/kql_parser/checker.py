@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sigma_azure_aks.tables import TABLES, schema_text
+from sigma_azure_aks.sources import TABLES, schema_text
 
 PINNED_VERSION = "12.4.1"
 """The exact version of the npm package this module is tested with (see package.json)."""

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from ..cli import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE
     from ..progress import Progress, summary
     from .engine import EngineMissingError, _import_engine
-    from .loaders import SUMMARY_COLUMNS, EventsFormatError
+    from .loaders import EventsFormatError, summary_columns
     from .run import replay
 
     try:
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         out = sys.stdout
         for hit in result.hits:
             out.write(f"{hit.title} ({hit.rule_id}) [{hit.path}]: {len(hit.events)} hit(s)\n")
-            columns = SUMMARY_COLUMNS.get(hit.table, ("TimeGenerated",))
+            columns = summary_columns(hit.table)
             for event in hit.events[:50]:
                 cells = "  ".join(_cell(event.row.get(c)) for c in columns)
                 out.write(f"  {event.event_id}  {cells}\n")

@@ -42,7 +42,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any
 
-from ..tables import TABLES
+from ..sources import TABLES
 
 ROW_COLUMN = "__replay_row"
 # Full-row search (`* contains "x"`), read from text built on first need: each column's text form

@@ -28,23 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..field_maps import AZURE_ACTIVITY
-from ..tables import TABLES
-
-# Which column identifies a row of a table (the id replay reports); None: the record number.
-ID_COLUMNS: Mapping[str, str] = {
-    "AzureActivity": "EventDataId",
-    "AKSAudit": "AuditId",
-    "AKSAuditAdmin": "AuditId",
-}
-# The columns a replay report shows of a hit, after its id; a scan keeps these and the id only.
-_AUDIT_SUMMARY = ("TimeGenerated", "Verb", "RequestUri", "User")
-SUMMARY_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    "AzureActivity": ("TimeGenerated", "OperationNameValue", "Caller", "ActivityStatusValue"),
-    "AKSAudit": _AUDIT_SUMMARY,
-    "AKSAuditAdmin": _AUDIT_SUMMARY,
-}
-KUBE_AUDIT_TABLES = {"kube-audit": "AKSAudit", "kube-audit-admin": "AKSAuditAdmin"}
+from ..sources import TABLES, all_sources, source_for_table
 
 
 class EventsFormatError(ValueError):
@@ -62,15 +46,22 @@ class Event:
 
     @property
     def event_id(self) -> str | int:
-        column = ID_COLUMNS.get(self.table)
+        source = source_for_table(self.table)
+        column = source.id_column if source else None
         value = self.row.get(column) if column else None
         return str(value) if value not in (None, "") else self.number
 
 
+def summary_columns(table: str) -> tuple[str, ...]:
+    """The columns a replay report shows of a hit of `table`, after its id."""
+    source = source_for_table(table)
+    return source.summary_columns if source else ("TimeGenerated",)
+
+
 def kept_columns(table: str) -> tuple[str, ...]:
     """The columns a scan keeps of a hit of `table`: its id column, then its summary columns."""
-    column = ID_COLUMNS.get(table)
-    return ((column,) if column else ()) + tuple(SUMMARY_COLUMNS.get(table, ("TimeGenerated",)))
+    source = source_for_table(table)
+    return source.kept_columns() if source else ("TimeGenerated",)
 
 
 # ---- Log Analytics rows ------------------------------------------------------------------------
@@ -95,10 +86,9 @@ def _table_of_row(row: Mapping[str, Any]) -> str | None:
         value = row.get(key)
         if isinstance(value, str) and value in TABLES:
             return value
-    if "AuditId" in row:
-        return "AKSAudit"
-    if "OperationNameValue" in row or "EventDataId" in row:
-        return "AzureActivity"
+    for source in all_sources():
+        if any(marker in row for marker in source.row_markers):
+            return source.table
     return None
 
 
@@ -120,142 +110,32 @@ def analytics_row(row: Mapping[str, Any], table: str) -> dict[str, Any]:
     return out
 
 
-# ---- raw activity-log records -------------------------------------------------------------------
-_CONTAINERS = {"properties", "identity", "claims", "authorization", "httpRequest"}
-_RESOURCE_ID = re.compile(
-    r"^/subscriptions/(?P<sub>[^/]+)(?:/resourceGroups/(?P<rg>[^/]+))?(?:/providers/(?P<rp>[^/]+))?",
-    re.I,
-)
-
-
-def _is_activity_record(record: Mapping[str, Any]) -> bool:
-    return "operationName" in record and any(k in record for k in ("time", "eventTimestamp", "resourceId"))
-
-
-def _nested(record: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = record
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-def activity_row(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A raw activity-log record (resource-log or REST form) as an AzureActivity row.
-
-    Exact names go through ``AZURE_ACTIVITY.resolve`` (``operationName`` and ``operationName.value``
-    -> OperationNameValue, ``resultType``/``status.value`` -> ActivityStatusValue, ...); the
-    containers its prefixes name (``properties.``, ``identity.claims.``, ``claims.``, ...) become
-    their dynamic column, and ``httpRequest`` becomes HTTPRequest as JSON text.
-    """
-    row: dict[str, Any] = {}
-    for key, value in record.items():
-        if key in _CONTAINERS:
-            continue
-        names = [f"{key}.value", key] if isinstance(value, Mapping) and "value" in value else [key]
-        for name in names:
-            target = AZURE_ACTIVITY.resolve(name)
-            if target is None or target.is_member:
-                continue
-            plain = value["value"] if name.endswith(".value") and isinstance(value, Mapping) else value
-            if isinstance(plain, (Mapping, list)):
-                continue
-            row.setdefault(target.column, plain)
-            break
-    for prefix in AZURE_ACTIVITY.prefixes:
-        container = _nested(record, prefix.prefix.rstrip("."))
-        if container is None or prefix.column in row:
-            continue
-        row[prefix.column] = json.dumps(container, ensure_ascii=False) if prefix.json_text else container
-    # The event category lives in properties.eventCategory in the resource-log form, where
-    # `category` is Write/Delete/Action; the field map names both, the first one wins.
-    event_category = _nested(record, "properties.eventCategory")
-    if event_category:
-        row[AZURE_ACTIVITY.exact["properties.eventCategory"].column] = event_category
-    for text_column, dynamic_column in (
-        ("Properties", "Properties_d"),
-        ("Claims", "Claims_d"),
-        ("Authorization", "Authorization_d"),
-    ):
-        if dynamic_column in row and text_column not in row:
-            row[text_column] = json.dumps(row[dynamic_column], ensure_ascii=False)
-    resource_id = row.get("_ResourceId")
-    if isinstance(resource_id, str):
-        match = _RESOURCE_ID.match(resource_id)
-        if match:
-            row.setdefault("SubscriptionId", match.group("sub"))
-            if match.group("rg"):
-                row.setdefault("ResourceGroup", match.group("rg"))
-            if match.group("rp"):
-                row.setdefault("ResourceProviderValue", match.group("rp"))
-    row["Type"] = "AzureActivity"
-    return row
-
-
-# ---- raw kube-audit records ------------------------------------------------------------------
-def _is_kube_audit_record(record: Mapping[str, Any]) -> bool:
-    category = record.get("category")
-    return (
-        isinstance(category, str)
-        and category in KUBE_AUDIT_TABLES
-        and isinstance(_nested(record, "properties.log"), str)
-    )
-
-
-_AUDIT_COLUMNS = {
-    "auditID": "AuditId",
-    "level": "Level",
-    "stage": "Stage",
-    "requestURI": "RequestUri",
-    "verb": "Verb",
-    "user": "User",
-    "sourceIPs": "SourceIps",
-    "userAgent": "UserAgent",
-    "objectRef": "ObjectRef",
-    "responseStatus": "ResponseStatus",
-    "requestObject": "RequestObject",
-    "responseObject": "ResponseObject",
-    "requestReceivedTimestamp": "RequestReceivedTime",
-    "stageTimestamp": "StageReceivedTime",
-    "annotations": "Annotations",
-}
-
-
-def kube_audit_row(record: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A raw AKS kube-audit diagnostic record as an (AKSAudit | AKSAuditAdmin) row."""
-    table = KUBE_AUDIT_TABLES[record["category"]]
-    try:
-        audit = json.loads(record["properties"]["log"])
-    except ValueError as error:
-        raise EventsFormatError(f"properties.log is not a JSON audit event: {error}") from error
-    row: dict[str, Any] = {column: audit[key] for key, column in _AUDIT_COLUMNS.items() if key in audit}
-    row["PodName"] = _nested(record, "properties.pod") or ""
-    row["_ResourceId"] = str(record.get("resourceId", "")).lower()
-    row["TimeGenerated"] = record.get("time")
-    row["Type"] = table
-    return table, row
-
-
 # ---- detection ------------------------------------------------------------------------------------
 def record_to_row(record: Any, where: str) -> tuple[str, dict[str, Any]]:
     """(table, row) for one record of any accepted kind."""
     if not isinstance(record, Mapping):
         raise EventsFormatError(f"{where}: expected a JSON object per event, got {type(record).__name__}")
+    readers = [(source, reader) for source in all_sources() for reader in source.raw_records]
+    recognised = [(source, reader) for source, reader in readers if reader.recognise(record)]
+    raw = max(recognised, key=lambda pair: pair[1].priority, default=None)
     table = _table_of_row(record)
-    if table is not None and not _is_activity_record(record):
+    if table is not None and raw is None:
         try:
             return table, analytics_row(record, table)
         except ValueError as error:  # JSON text or a datetime that does not parse
             raise EventsFormatError(f"{where}: a {table} value does not read: {error}") from error
-    if _is_kube_audit_record(record):
-        return kube_audit_row(record)
-    if _is_activity_record(record):
-        return "AzureActivity", activity_row(record)
+    if raw is not None:
+        source, reader = raw
+        try:
+            row = reader.to_row(record)
+        except ValueError as error:
+            raise EventsFormatError(str(error)) from error
+        return str(row.get("Type") or source.table), row
+    kinds = list(dict.fromkeys(reader.description for _, reader in readers))
     raise EventsFormatError(
         f"{where}: not an event replay knows: expected a Log Analytics row of "
-        f"{', '.join(sorted(TABLES))} (with $table/Type or its columns), a raw activity-log record "
-        "(operationName, time) or a kube-audit diagnostic record (category kube-audit, properties.log)"
+        f"{', '.join(sorted(TABLES))} (with $table/Type or its columns), "
+        f"{', '.join(kinds[:-1])} or {kinds[-1]}"
     )
 
 

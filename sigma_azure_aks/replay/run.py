@@ -97,7 +97,7 @@ def replay(
 
     With `scan`, each file that is a Log Analytics export of one table is read by the engine in
     one pass that runs every rule, and none of its rows becomes a Python value: its hit events
-    carry only their id and :data:`SUMMARY_COLUMNS`, and it adds to ``event_count`` but not to
+    carry only their id and summary columns (:func:`loaders.summary_columns`), and it adds to ``event_count`` but not to
     ``events``. Other inputs are read by the loaders as without `scan`. The rules match the same
     events either way. `on_reading(name)` is called as each file is opened, `on_file(1)` as each
     input has been read or scanned."""

@@ -18,9 +18,8 @@ from sigma.processing.transformations.base import (
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaLogSource, SigmaRule
 from sigma.types import SigmaCasedString, SigmaFieldReference, SigmaString
 
-from .conditions import negated_items
-from .field_maps import STATUS_COLUMN, FieldMap, status_spellings
-from .logsources import describe
+from ..semantics import negated_items
+from ..sources import FieldMap, Spellings, describe_logsource
 from .stock_kusto import stock_kusto_problem
 
 # Pipeline state keys. `query_table` is pySigma-backend-kusto's own key: setting it lets the stock
@@ -113,39 +112,42 @@ class MapFieldsTransformation(RuleDetectionItemTransformation):
         return detection_item
 
 
-def _expanded_values(values: list[Any]) -> list[Any] | None:
-    """Status values with every spelling added; None when nothing changes."""
+def _expanded_values(spellings: Spellings, values: list[Any]) -> list[Any] | None:
+    """Values with every spelling added; None when nothing changes."""
     expanded: list[Any] = []
     changed = False
     for value in values:
         expanded.append(value)
         if isinstance(value, SigmaString) and not value.contains_special():
             kind = SigmaCasedString if isinstance(value, SigmaCasedString) else SigmaString
-            for spelling in status_spellings(value.to_plain())[1:]:
+            for spelling in spellings.of(value.to_plain())[1:]:
                 expanded.append(kind(spelling))
                 changed = True
     return expanded if changed else None
 
 
 @dataclass
-class ExpandStatusSpellingsTransformation(DetectionItemTransformation):
-    """A status value in one spelling (Success) also matches the other (Succeeded)."""
+class ExpandSpellingsTransformation(DetectionItemTransformation):
+    """A value in one spelling (Success) also matches the others (Succeeded)."""
+
+    spellings: Spellings
 
     def apply_detection_item(
         self, detection_item: SigmaDetectionItem
     ) -> SigmaDetectionItem | SigmaDetection | None:
-        if detection_item.field != STATUS_COLUMN:
+        column = self.spellings.column
+        if detection_item.field != column:
             return None
         if detection_item.value_linking is ConditionAND and len(detection_item.value) > 1:
             # `|all`: each value must match, in any of its spellings.
             return SigmaDetection(
                 detection_items=[
-                    SigmaDetectionItem(STATUS_COLUMN, [], _expanded_values([value]) or [value])
+                    SigmaDetectionItem(column, [], _expanded_values(self.spellings, [value]) or [value])
                     for value in detection_item.value
                 ],
                 item_linking=ConditionAND,
             )
-        expanded = _expanded_values(detection_item.value)
+        expanded = _expanded_values(self.spellings, detection_item.value)
         if expanded is None:
             return None
         detection_item.value = expanded
@@ -208,7 +210,7 @@ class RequireTableTransformation(PreprocessingTransformation):
         if self._pipeline.state.get(QUERY_TABLE):
             return
         logsource = getattr(rule, "logsource", None)
-        described = describe(logsource) if logsource is not None else ""
+        described = describe_logsource(logsource) if logsource is not None else ""
         raise SigmaTransformationError(
             f"{rule_label(rule)}: no Sentinel table for log source ({described or 'none'}). "
             f"Supported log sources: {'; '.join(self.supported)}."

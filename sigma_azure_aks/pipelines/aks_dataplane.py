@@ -15,53 +15,50 @@ operations the detection accepts is then grouped into conditions on ``ObjectRef.
 from __future__ import annotations
 
 import functools
-import re
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sigma.conditions import (
     ConditionAND,
-    ConditionFieldEqualsValueExpression,
-    ConditionNOT,
-    ConditionOR,
-    ConditionValueExpression,
 )
 from sigma.exceptions import SigmaTransformationError
 from sigma.processing.transformations.base import PreprocessingTransformation
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaDetections, SigmaLogSource, SigmaRule
 from sigma.types import (
-    SigmaCasedString,
-    SigmaExists,
-    SigmaExpansion,
     SigmaNull,
-    SigmaNumber,
     SigmaRegularExpression,
-    SigmaRegularExpressionFlag,
     SigmaString,
 )
 
-from . import kql
-from .aks_fields import AKS_AUDIT
-from .conditions import under_not
-from .field_maps import AZURE_ACTIVITY
-from .k8s_catalogue import (
+from ..semantics import (
+    Unknown,
+    condition_fields,
+    field_nodes,
+    parsed_conditions,
+    possibly_accepts,
+    string_matcher,
+    under_not,
+    value_matches,
+    values_of,
+)
+from ..sources import aks_audit, azure_activity
+from ..sources.k8s_catalogue import (
     VERB_ORDER,
     KubernetesOperation,
     arm_operations,
     catalogue_operations,
     parse_operation,
 )
-from .logsources import AZURE_ACTIVITY_LOGSOURCES
 from .transformations import CLAIMED_BY, QUERY_TABLE, add_note, logsource_matches, rule_label
 
 CLAIMER = "aks_dataplane"
-TABLE = AKS_AUDIT.table
+TABLE = aks_audit.TABLE
 # Sigma field names (both activity-log dialects) that hold the operation name.
 # Every Sigma name of the operation-name field, from the AzureActivity field map.
 OPERATION_FIELDS = frozenset(
-    name for name, target in AZURE_ACTIVITY.exact.items() if target.column == "OperationNameValue"
+    name for name, target in azure_activity.FIELD_MAP.exact.items() if target.column == "OperationNameValue"
 )
 DETECTION_PREFIX = "k8s_operations_"
 
@@ -82,143 +79,19 @@ def show_warning(message: str, category: type[Warning]) -> None:
     warnings.warn_explicit(message, category, filename="sigma_azure_aks", lineno=0, module="sigma_azure_aks")
 
 
-# ---- Sigma matching on concrete values -----------------------------------------------------------
-Unknown = None  # Kleene's third value: the detection item is about a field we do not evaluate
-
-
-def value_matches(value: Any, text: str | None) -> bool | None:
-    """Does a Sigma value (after modifiers) match `text`? None when it cannot be decided."""
-    if isinstance(value, SigmaExpansion):
-        results = [value_matches(v, text) for v in value.values]
-        return True if True in results else (None if None in results else False)
-    if isinstance(value, SigmaNull):
-        return not text
-    if isinstance(value, SigmaExists):
-        return bool(text) == value.exists
-    if text is None:
-        return False
-    if isinstance(value, SigmaString):
-        try:
-            compiled = _glob(tuple(value.s), isinstance(value, SigmaCasedString))
-        except TypeError:
-            return None  # an unexpanded placeholder (not hashable, not text)
-        return None if compiled is None else compiled.fullmatch(text) is not None
-    if isinstance(value, SigmaRegularExpression):
-        flags = 0
-        mapping = {
-            SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
-            SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
-            SigmaRegularExpressionFlag.DOTALL: re.DOTALL,
-        }
-        for flag in value.flags:
-            flags |= mapping[flag]
-        regexp = value.regexp  # a SigmaString (its `?` and `*` read as wildcards): the plain text
-        try:
-            plain = regexp if isinstance(regexp, str) else regexp.to_plain()
-            return re.search(plain, text, flags) is not None
-        except (re.error, TypeError, ValueError):
-            return None  # not a Python pattern, or an unexpanded placeholder: undecided
-    if isinstance(value, SigmaNumber):
-        return str(value.number) == text
-    return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _glob(parts: tuple[Any, ...], cased: bool) -> re.Pattern[str] | None:
-    """A Sigma glob (string parts and wildcards) as a compiled whole-value pattern; None when it
-    holds an unexpanded placeholder."""
-    body = kql.glob_pattern(parts, literal=re.escape)
-    if body is None:
-        return None
-    return re.compile(body, re.DOTALL | (0 if cased else re.IGNORECASE))
-
-
-Lookup = Callable[[str, Any], "bool | None"]
-
-
-def evaluate(node: Any, lookup: Lookup) -> bool | None:
-    """Kleene three-valued evaluation of a parsed Sigma condition."""
-    if isinstance(node, ConditionAND):
-        results = [evaluate(arg, lookup) for arg in node.args]
-        return False if False in results else (True if all(r is True for r in results) else None)
-    if isinstance(node, ConditionOR):
-        results = [evaluate(arg, lookup) for arg in node.args]
-        return True if True in results else (False if all(r is False for r in results) else None)
-    if isinstance(node, ConditionNOT):
-        result = evaluate(node.args[0], lookup)
-        return None if result is None else not result
-    if isinstance(node, ConditionFieldEqualsValueExpression):
-        return lookup(node.field, node.value)
-    return None  # keywords and anything else: undecided
-
-
-def _field_nodes(conditions: list[Any]) -> list[ConditionFieldEqualsValueExpression]:
-    """Every field = value node of the condition trees."""
-    found: list[ConditionFieldEqualsValueExpression] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, (ConditionAND, ConditionOR, ConditionNOT)):
-            for arg in node.args:
-                walk(arg)
-        elif isinstance(node, ConditionFieldEqualsValueExpression):
-            found.append(node)
-
-    for condition in conditions:
-        walk(condition)
-    return found
-
-
 def _plain(value: Any) -> bool:
     return isinstance(value, SigmaString) and not value.contains_special()
 
 
-def parsed_conditions(rule: SigmaRule) -> list[Any]:
-    """The rule's condition trees, parsed once (pySigma parses anew on every `.parsed`)."""
-    return [condition.parsed for condition in rule.detection.parsed_condition]
-
-
-def possibly_accepts(conditions: list[Any], lookup: Lookup) -> bool:
-    """True when some condition may be true given `lookup` (unknown counts as maybe)."""
-    return any(evaluate(condition, lookup) is not False for condition in conditions)
-
-
-def condition_fields(rule: SigmaRule) -> tuple[set[str], bool]:
-    """The field names a rule's conditions use, and whether it has keyword (field-less) items."""
-    fields: set[str] = set()
-    keywords = False
-
-    def walk(node: Any) -> None:
-        nonlocal keywords
-        if isinstance(node, (ConditionAND, ConditionOR, ConditionNOT)):
-            for arg in node.args:
-                walk(arg)
-        elif isinstance(node, ConditionFieldEqualsValueExpression):
-            fields.add(node.field)
-        elif isinstance(node, ConditionValueExpression):
-            keywords = True
-
-    for condition in rule.detection.parsed_condition:
-        walk(condition.parsed)
-    return fields, keywords
-
-
 def literal_operations(rule: SigmaRule) -> set[str]:
     """Operation names the rule writes out in full (plain values of operation-name fields)."""
-    names: set[str] = set()
-
-    def walk(node: Any) -> None:
-        if isinstance(node, (ConditionAND, ConditionOR, ConditionNOT)):
-            for arg in node.args:
-                walk(arg)
-        elif isinstance(node, ConditionFieldEqualsValueExpression) and node.field in OPERATION_FIELDS:
-            values = node.value.values if isinstance(node.value, SigmaExpansion) else [node.value]
-            for value in values:
-                if isinstance(value, SigmaString) and not value.contains_special():
-                    names.add(value.to_plain())
-
-    for condition in rule.detection.parsed_condition:
-        walk(condition.parsed)
-    return names
+    return {
+        value.to_plain()
+        for node in field_nodes(parsed_conditions(rule))
+        if node.field in OPERATION_FIELDS
+        for value in values_of(node.value)
+        if isinstance(value, SigmaString) and not value.contains_special()
+    }
 
 
 @dataclass(frozen=True)
@@ -244,7 +117,7 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
     conditions = parsed_conditions(rule)
     # The detection's truth depends on an operation name only through its operation-name values:
     # match those (a few patterns) per name, and evaluate the condition once per distinct outcome.
-    nodes = [node for node in _field_nodes(conditions) if node.field in OPERATION_FIELDS]
+    nodes = [node for node in field_nodes(conditions) if node.field in OPERATION_FIELDS]
     values = [node.value for node in nodes]
     outcomes: dict[tuple[bool | None, ...], bool] = {}
     if all(_plain(value) and not under_not(node) for node, value in zip(nodes, values, strict=True)):
@@ -302,10 +175,7 @@ def _matches_by_name(value: Any, names: list[str]) -> dict[str, bool | None]:
     """value_matches(value, name) for every name, as a mapping in which a missing name is False;
     plain Sigma strings go through one compiled pattern."""
     if isinstance(value, SigmaString):
-        try:
-            compiled = _glob(tuple(value.s), isinstance(value, SigmaCasedString))
-        except TypeError:
-            compiled = None
+        compiled = string_matcher(value)
         if compiled is not None:
             return dict.fromkeys(filter(compiled.fullmatch, names), True)
     return {name: value_matches(value, name) for name in names}
@@ -360,7 +230,7 @@ def group_operations(operations: Iterable[KubernetesOperation]) -> list[AuditSel
 
 
 def _field(name: str) -> str:
-    target = AKS_AUDIT.resolve(name)
+    target = aks_audit.FIELD_MAP.resolve(name)
     assert target is not None
     return target.kql()
 
@@ -399,7 +269,7 @@ class DataPlaneTransformation(PreprocessingTransformation):
     two tables with one condition; split the rule.
     """
 
-    logsources: tuple[SigmaLogSource, ...] = field(default=AZURE_ACTIVITY_LOGSOURCES)
+    logsources: tuple[SigmaLogSource, ...] = field(default=azure_activity.LOGSOURCES)
 
     def apply(self, rule: Any) -> None:
         super().apply(rule)

@@ -40,37 +40,13 @@ from sigma.types import (
     SpecialChars,
 )
 
-from . import kql
-from .aks_dataplane import (
-    parsed_conditions,
-    possibly_accepts,
-    show_warning,
-    value_matches,
-)
-from .aks_fields import (
-    AKS_AUDIT,
-    AKS_AUDIT_ADMIN,
-    AZURE_DIAGNOSTICS_KUBE_AUDIT,
-    LEGACY_CATEGORIES,
-    LEGACY_EVENT,
-    canonical,
-    is_array_field,
-)
-from .field_maps import FieldMap
-from .k8s_catalogue import ALL_VERBS
+from .. import kql
+from ..semantics import parsed_conditions, possibly_accepts, value_matches
+from ..sources.aks_audit import LEGACY_PREAMBLE, LEGACY_TABLE, canonical, is_array_field
+from ..sources.k8s_catalogue import ALL_VERBS
+from .aks_dataplane import show_warning
 from .transformations import CLAIMED_BY, RuleDetectionItemTransformation, rule_label
 
-# table -> (claimer, field map)
-AUDIT_TABLES: dict[str, tuple[str, FieldMap]] = {
-    "AKSAudit": ("aks_audit", AKS_AUDIT),
-    "AKSAuditAdmin": ("aks_audit_admin", AKS_AUDIT_ADMIN),
-    "AzureDiagnostics": ("aks_audit_legacy", AZURE_DIAGNOSTICS_KUBE_AUDIT),
-}
-LEGACY_PREAMBLE = (
-    "AzureDiagnostics\n"
-    f"| where Category in ({', '.join(kql.string_literal(c) for c in LEGACY_CATEGORIES)})\n"
-    f"| extend {LEGACY_EVENT} = parse_json(log_s)"
-)
 ADMIN_MISSING_VERBS = frozenset({"get", "list"})
 
 
@@ -264,6 +240,6 @@ class LegacyPreambleTransformation(QueryPostprocessingTransformation):
             return query
         if query.startswith(LEGACY_PREAMBLE + "\n"):
             return query
-        header = "AzureDiagnostics\n| where "
+        header = f"{LEGACY_TABLE}\n| where "
         condition = query[len(header) :] if query.startswith(header) else query
         return f"{LEGACY_PREAMBLE}\n| where {condition}"

@@ -1,22 +1,17 @@
-"""Regenerate the example blocks of docs/formats.md from the code (or, with --check, verify them).
+"""docs/formats.md: its example blocks, converted from the worked example by the code.
 
 The worked example is the Sigma rule in the block between `<!-- BEGIN example: rule -->` and
 `<!-- END example: rule -->`; every other `example: <name>` block is its conversion:
 `kql`, `yaml`, `arm`, `json` (sigma-cli formats of target `sentinel`) and `aksyaml` (`yaml` with
 `-p aks_dataplane`).
-
-    python docs/generate_formats.py          # rewrite docs/formats.md
-    python docs/generate_formats.py --check  # exit 1 when the page and the code disagree
 """
 
 from __future__ import annotations
 
 import re
-import sys
 import warnings
-from pathlib import Path
 
-DOC = Path(__file__).with_name("formats.md")
+PAGE = "formats.md"
 BLOCK = re.compile(
     r"(<!-- BEGIN example: (?P<name>[a-z]+) -->\n```(?P<lang>[a-z]*)\n)"
     r"(?P<body>.*?)"
@@ -37,7 +32,7 @@ def example_rule(text: str) -> str:
     for match in BLOCK.finditer(text):
         if match.group("name") == "rule":
             return match.group("body")
-    raise SystemExit(f"{DOC}: no `example: rule` block")
+    raise SystemExit(f"{PAGE}: no `example: rule` block")
 
 
 def convert(rule_text: str, name: str) -> str:
@@ -46,10 +41,10 @@ def convert(rule_text: str, name: str) -> str:
 
     from sigma_azure_aks.analytics.model import SentinelMappingWarning
     from sigma_azure_aks.backend import SentinelBackend
-    from sigma_azure_aks.pipelines import PIPELINES
+    from sigma_azure_aks.pipelines import all_pipelines
 
     output_format, pipelines = FORMATS[name]
-    pipeline = sum((PIPELINES[p]() for p in pipelines), ProcessingPipeline()) if pipelines else None
+    pipeline = sum((all_pipelines()[p]() for p in pipelines), ProcessingPipeline()) if pipelines else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. the data-plane notice, explained on the page
         warnings.simplefilter("error", SentinelMappingWarning)  # the example must map cleanly
@@ -66,23 +61,8 @@ def render(text: str) -> str:
         if name == "rule":
             return match.group(0)
         if name not in FORMATS:
-            raise SystemExit(f"{DOC}: unknown example block {name!r}")
+            raise SystemExit(f"{PAGE}: unknown example block {name!r}")
         return match.group(1) + convert(rule_text, name) + match.group(5)
 
     return BLOCK.sub(replace, text)
 
-
-def main(argv: list[str]) -> int:
-    current = DOC.read_text(encoding="utf-8")
-    expected = render(current)
-    if "--check" in argv:
-        if current != expected:
-            sys.stderr.write(f"{DOC} is out of date: run python docs/generate_formats.py\n")
-            return 1
-        return 0
-    DOC.write_text(expected, encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -23,8 +23,8 @@ from sigma.types import (
     SpecialChars,
 )
 
-from . import kql
-from .tables import TABLES
+from .. import kql
+from ..sources import TABLES
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 

@@ -1,0 +1,1 @@
+"""Page renderers of docs/generate.py, one module per page."""

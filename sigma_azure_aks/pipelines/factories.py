@@ -1,0 +1,129 @@
+"""Processing pipelines (factories with no required arguments that never raise), one per source
+that declares a pipeline id, built from the source's facts; plus `aks_dataplane`, which reads two.
+
+Every pipeline claims the rules of its log sources for one table and leaves all other rules
+untouched, so it composes with other pipelines, including pySigma-backend-kusto's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+
+from ..sources import (
+    Source,
+    aks_audit,
+    all_sources,
+    azure_activity,
+    source_for_pipeline,
+    supported_logsources,
+)
+from .items import ITEM_PREFIX, dataplane_items, source_items, source_postprocessing_items
+from .transformations import RequireTableTransformation
+
+# Lower than pySigma-backend-kusto's pipelines (10): our table claim comes first, so their
+# table selection finds `query_table` already set when both are given.
+PRIORITY = 5
+NAME_SUFFIX = "(sigma_azure_aks)"
+
+
+def source_pipeline(source: Source) -> ProcessingPipeline:
+    """A source's pipeline: its log sources' rules -> its table."""
+    return ProcessingPipeline(
+        name=f"{source.title} to Microsoft Sentinel {source.table} {NAME_SUFFIX}",
+        priority=PRIORITY,
+        items=source_items(source),
+        postprocessing_items=source_postprocessing_items(source),
+    )
+
+
+def pipeline_factory(pipeline_id: str) -> Callable[[], ProcessingPipeline]:
+    """A factory with no arguments for a source's pipeline, looked up when called."""
+
+    def factory() -> ProcessingPipeline:
+        source = source_for_pipeline(pipeline_id)
+        return source_pipeline(source) if source is not None else ProcessingPipeline()
+
+    factory.__name__ = f"{pipeline_id}_pipeline"
+    factory.__qualname__ = factory.__name__
+    factory.__doc__ = f"The `{pipeline_id}` pipeline."
+    return factory
+
+
+def azure_activity_pipeline() -> ProcessingPipeline:
+    """Sigma azure/activitylogs rules -> AzureActivity, with both field dialects."""
+    return source_pipeline(azure_activity.SOURCE)
+
+
+def aks_audit_pipeline(table: str = aks_audit.TABLE) -> ProcessingPipeline:
+    """Sigma kubernetes/audit rules -> AKSAudit (or AKSAuditAdmin, or legacy AzureDiagnostics).
+
+    An unknown `table` falls back to AKSAudit (factories never raise)."""
+    chosen = next((s for s in aks_audit.SOURCES if s.table == table), aks_audit.SOURCE)
+    return source_pipeline(chosen)
+
+
+def aks_audit_admin_pipeline() -> ProcessingPipeline:
+    """Sigma kubernetes/audit rules -> AKSAuditAdmin (no get and list events)."""
+    return source_pipeline(aks_audit.ADMIN_SOURCE)
+
+
+def aks_audit_legacy_pipeline() -> ProcessingPipeline:
+    """Sigma kubernetes/audit rules -> legacy AzureDiagnostics kube-audit records."""
+    return source_pipeline(aks_audit.LEGACY_SOURCE)
+
+
+def aks_dataplane_pipeline() -> ProcessingPipeline:
+    """Sigma azure/activitylogs rules about Kubernetes objects -> AKSAudit; the other
+    azure/activitylogs rules -> AzureActivity (azure_activity's items follow)."""
+    return ProcessingPipeline(
+        name=f"Azure activity logs about Kubernetes objects to Microsoft Sentinel {aks_audit.TABLE} "
+        f"{NAME_SUFFIX}",
+        priority=PRIORITY,
+        items=dataplane_items(azure_activity.SOURCE),
+        postprocessing_items=source_postprocessing_items(azure_activity.SOURCE),
+    )
+
+
+# Named factories of the sources this package ships (the discovery leaf lists them by name).
+_NAMED: dict[str, Callable[[], ProcessingPipeline]] = {
+    "azure_activity": azure_activity_pipeline,
+    "aks_audit": aks_audit_pipeline,
+    "aks_audit_admin": aks_audit_admin_pipeline,
+    "aks_audit_legacy": aks_audit_legacy_pipeline,
+}
+# Pipelines that are not one source's.
+_COMPOSED: dict[str, Callable[[], ProcessingPipeline]] = {"aks_dataplane": aks_dataplane_pipeline}
+
+
+def all_pipelines() -> dict[str, Callable[[], ProcessingPipeline]]:
+    """Pipeline id -> factory, for every source in the registry now (and the composed ones)."""
+    found = {
+        source.pipeline: _NAMED.get(source.pipeline) or pipeline_factory(source.pipeline)
+        for source in all_sources()
+        if source.pipeline
+    }
+    return {**found, **_COMPOSED}
+
+
+def sentinel_default_pipeline() -> ProcessingPipeline:
+    """What `-t sentinel` applies when the user gives none of our pipelines: the pipelines of the
+    sources marked default, each claiming only its own log sources."""
+    return sum(
+        (source_pipeline(source) for source in all_sources() if source.default and source.pipeline),
+        ProcessingPipeline(),
+    )
+
+
+def require_table_pipeline() -> ProcessingPipeline:
+    """Appended last by `-t sentinel`: a rule no pipeline gave a table is an error, not a query."""
+    return ProcessingPipeline(
+        name="sigma_azure_aks: every rule needs a table",
+        items=[
+            ProcessingItem(
+                identifier=f"{ITEM_PREFIX}require_table",
+                transformation=RequireTableTransformation(supported_logsources()),
+            )
+        ],
+    )

@@ -1,0 +1,127 @@
+"""Processing-item factories: the building blocks every pipeline of this package is made of.
+
+Each pipeline claims the rules of its log sources for one table (ClaimTableTransformation); the
+items after the claim apply only to the rules it claimed. :func:`source_items` builds a source's
+items from its facts: the shared ones every source gets, plus the features it declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sigma.processing.conditions import RuleProcessingStateCondition
+from sigma.processing.pipeline import ProcessingItem, QueryPostprocessingItem
+from sigma.processing.transformations.base import Transformation
+from sigma.rule import SigmaLogSource
+
+from ..sources import Feature, FieldMap, Source
+from .aks_audit import AdminVerbsTransformation, AuditValuesTransformation, LegacyPreambleTransformation
+from .aks_dataplane import DataPlaneNoticeTransformation, DataPlaneTransformation
+from .transformations import (
+    CLAIMED_BY,
+    ClaimTableTransformation,
+    ExpandSpellingsTransformation,
+    MapFieldsTransformation,
+    PrependTableTransformation,
+    RefuseStockMisrenderingTransformation,
+)
+
+ITEM_PREFIX = "azure_aks_"
+
+
+def claim_item(claimer: str, table: str, logsources: tuple[SigmaLogSource, ...]) -> ProcessingItem:
+    return ProcessingItem(
+        identifier=f"{ITEM_PREFIX}{claimer}_claim_table",
+        transformation=ClaimTableTransformation(claimer, table, logsources),
+    )
+
+
+def claimed_item(claimer: str, name: str, transformation: Transformation) -> ProcessingItem:
+    """An item that applies only to the rules `claimer` claimed."""
+    return ProcessingItem(
+        identifier=f"{ITEM_PREFIX}{claimer}_{name}",
+        transformation=transformation,
+        rule_conditions=[RuleProcessingStateCondition(CLAIMED_BY, claimer)],
+    )
+
+
+def field_mapping_item(claimer: str, field_map: FieldMap) -> ProcessingItem:
+    return claimed_item(claimer, "fields", MapFieldsTransformation(field_map))
+
+
+def stock_guard_item(claimer: str) -> ProcessingItem:
+    return claimed_item(claimer, "refuse_stock_misrendering", RefuseStockMisrenderingTransformation())
+
+
+def prepend_table_item() -> QueryPostprocessingItem:
+    return QueryPostprocessingItem(
+        identifier=f"{ITEM_PREFIX}prepend_table",
+        transformation=PrependTableTransformation(),
+    )
+
+
+def dataplane_notice_item() -> ProcessingItem:
+    """Warns when a rule kept on AzureActivity is about Kubernetes data-plane operations."""
+    return ProcessingItem(
+        identifier=f"{ITEM_PREFIX}aks_dataplane_notice",
+        transformation=DataPlaneNoticeTransformation(),
+    )
+
+
+# Items a feature adds: before the field mapping (they read the rule's own field names) or after
+# the claim, unconditioned (they look at rules nobody claimed too).
+_UNCLAIMED_FEATURES: dict[Feature, Callable[[], ProcessingItem]] = {
+    Feature.DATAPLANE_NOTICE: dataplane_notice_item,
+}
+_CLAIMED_FEATURES: dict[Feature, tuple[str, Callable[[], Transformation]]] = {
+    Feature.ADMIN_VERBS: ("verbs", AdminVerbsTransformation),
+    Feature.AUDIT_VALUES: ("values", AuditValuesTransformation),
+}
+
+
+def source_items(source: Source) -> list[ProcessingItem]:
+    """The items of a source's pipeline: claim its log sources for its table, the items of its
+    features, map its fields, expand its spellings, guard the stock target."""
+    claimer = source.pipeline or source.table
+    assert source.field_map is not None, f"{source.table} has no field map"
+    items = [claim_item(claimer, source.table, source.logsources)]
+    items += [factory() for feature, factory in _UNCLAIMED_FEATURES.items() if feature in source.features]
+    items += [
+        claimed_item(claimer, name, factory())
+        for feature, (name, factory) in _CLAIMED_FEATURES.items()
+        if feature in source.features
+    ]
+    items.append(field_mapping_item(claimer, source.field_map))
+    items += [
+        claimed_item(claimer, f"{spellings.column}_spellings", ExpandSpellingsTransformation(spellings))
+        for spellings in source.spellings
+    ]
+    items.append(stock_guard_item(claimer))
+    return items
+
+
+def source_postprocessing_items(source: Source) -> list[QueryPostprocessingItem]:
+    items = [prepend_table_item()]
+    if Feature.LEGACY_PREAMBLE in source.features:
+        claimer = source.pipeline or source.table
+        items.insert(
+            0,
+            QueryPostprocessingItem(
+                identifier=f"{ITEM_PREFIX}{claimer}_preamble",
+                transformation=LegacyPreambleTransformation(claimer),
+            ),
+        )
+    return items
+
+
+def dataplane_items(fallback: Source) -> list[ProcessingItem]:
+    """Claims azure/activitylogs rules about Kubernetes objects for AKSAudit (rewriting their
+    detection), then falls back to `fallback`'s items (azure_activity) for the others."""
+    return [
+        ProcessingItem(
+            identifier=f"{ITEM_PREFIX}aks_dataplane_claim_table",
+            transformation=DataPlaneTransformation(),
+        ),
+        stock_guard_item("aks_dataplane"),
+        *source_items(fallback),
+    ]

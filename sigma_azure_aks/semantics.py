@@ -1,0 +1,182 @@
+"""Sigma's meaning on concrete values: walking parsed conditions, `not` above a detection,
+Kleene three-valued evaluation, and whether a Sigma value matches a text.
+
+Used where the package reasons about a rule rather than rendering it: the data-plane translation
+(which operations a detection accepts), the AKS value rewrites, the stock-target guard and the
+backend (what sits under `not`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.types import (
+    SigmaCasedString,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+)
+
+from . import kql
+
+Unknown = None  # Kleene's third value: the detection item is about a field we do not evaluate
+Lookup = Callable[[str, Any], "bool | None"]
+
+
+# ---- walking conditions ---------------------------------------------------------------------------
+def parsed_conditions(rule: SigmaRule) -> list[Any]:
+    """The rule's condition trees, parsed once (pySigma parses anew on every `.parsed`)."""
+    return [condition.parsed for condition in rule.detection.parsed_condition]
+
+
+def leaves(conditions: list[Any]) -> Iterator[Any]:
+    """Every leaf of the condition trees (field = value and keyword nodes), left to right."""
+    for condition in conditions:
+        if isinstance(condition, (ConditionAND, ConditionOR, ConditionNOT)):
+            yield from leaves(list(condition.args))
+        else:
+            yield condition
+
+
+def field_nodes(conditions: list[Any]) -> list[ConditionFieldEqualsValueExpression]:
+    """Every field = value node of the condition trees."""
+    return [node for node in leaves(conditions) if isinstance(node, ConditionFieldEqualsValueExpression)]
+
+
+def condition_fields(rule: SigmaRule) -> tuple[set[str], bool]:
+    """The field names a rule's conditions use, and whether it has keyword (field-less) items."""
+    nodes = list(leaves(parsed_conditions(rule)))
+    fields = {node.field for node in nodes if isinstance(node, ConditionFieldEqualsValueExpression)}
+    keywords = any(isinstance(node, ConditionValueExpression) for node in nodes)
+    return fields, keywords
+
+
+def values_of(value: Any) -> list[Any]:
+    """The values of a node's value (the alternatives of an expansion, else the value itself)."""
+    return list(value.values) if isinstance(value, SigmaExpansion) else [value]
+
+
+# ---- under `not` ------------------------------------------------------------------------------------
+def under_not(node: Any) -> bool:
+    """Whether a parsed condition node, or a detection item linked into a parsed condition, has
+    a `not` above it."""
+    parent = getattr(node, "parent", None)
+    while parent is not None:
+        if isinstance(parent, ConditionNOT):
+            return True
+        parent = getattr(parent, "parent", None)
+    return False
+
+
+def _items(detection: SigmaDetection) -> Iterator[SigmaDetectionItem]:
+    for item in detection.detection_items:
+        if isinstance(item, SigmaDetection):
+            yield from _items(item)
+        else:
+            yield item
+
+
+def negated_items(rule: SigmaRule) -> set[int]:
+    """The ids of the rule's detection items that some condition places under `not`.
+
+    Parsing a condition links every detection item it names into that condition's tree, so each
+    condition is parsed in turn and the items read right after. An item a later condition does not
+    name keeps its earlier links: at worst it counts as negated when it is not."""
+    found: set[int] = set()
+    detections = list(rule.detection.detections.values())
+    for condition in rule.detection.parsed_condition:
+        condition.parsed  # noqa: B018 -- links the detection items into this condition's tree
+        found.update(id(item) for detection in detections for item in _items(detection) if under_not(item))
+    return found
+
+
+# ---- evaluation ------------------------------------------------------------------------------------
+def evaluate(node: Any, lookup: Lookup) -> bool | None:
+    """Kleene three-valued evaluation of a parsed Sigma condition."""
+    if isinstance(node, ConditionAND):
+        results = [evaluate(arg, lookup) for arg in node.args]
+        return False if False in results else (True if all(r is True for r in results) else None)
+    if isinstance(node, ConditionOR):
+        results = [evaluate(arg, lookup) for arg in node.args]
+        return True if True in results else (False if all(r is False for r in results) else None)
+    if isinstance(node, ConditionNOT):
+        result = evaluate(node.args[0], lookup)
+        return None if result is None else not result
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return lookup(node.field, node.value)
+    return None  # keywords and anything else: undecided
+
+
+def possibly_accepts(conditions: list[Any], lookup: Lookup) -> bool:
+    """True when some condition may be true given `lookup` (unknown counts as maybe)."""
+    return any(evaluate(condition, lookup) is not False for condition in conditions)
+
+
+# ---- matching a value ---------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4096)
+def glob_matcher(parts: tuple[Any, ...], cased: bool) -> re.Pattern[str] | None:
+    """A Sigma glob (string parts and wildcards) as a compiled whole-value pattern; None when it
+    holds an unexpanded placeholder."""
+    body = kql.glob_pattern(parts, literal=re.escape)
+    if body is None:
+        return None
+    return re.compile(body, re.DOTALL | (0 if cased else re.IGNORECASE))
+
+
+def string_matcher(value: SigmaString) -> re.Pattern[str] | None:
+    """The whole-value pattern of a Sigma string; None for an unexpanded placeholder."""
+    try:
+        return glob_matcher(tuple(value.s), isinstance(value, SigmaCasedString))
+    except TypeError:
+        return None  # an unexpanded placeholder (not hashable, not text)
+
+
+_REGEX_FLAGS = {
+    SigmaRegularExpressionFlag.IGNORECASE: re.IGNORECASE,
+    SigmaRegularExpressionFlag.MULTILINE: re.MULTILINE,
+    SigmaRegularExpressionFlag.DOTALL: re.DOTALL,
+}
+
+
+def value_matches(value: Any, text: str | None) -> bool | None:
+    """Does a Sigma value (after modifiers) match `text`? None when it cannot be decided."""
+    if isinstance(value, SigmaExpansion):
+        results = [value_matches(v, text) for v in value.values]
+        return True if True in results else (None if None in results else False)
+    if isinstance(value, SigmaNull):
+        return not text
+    if isinstance(value, SigmaExists):
+        return bool(text) == value.exists
+    if text is None:
+        return False
+    if isinstance(value, SigmaString):
+        compiled = string_matcher(value)
+        return None if compiled is None else compiled.fullmatch(text) is not None
+    if isinstance(value, SigmaRegularExpression):
+        flags = 0
+        for flag in value.flags:
+            flags |= _REGEX_FLAGS[flag]
+        regexp = value.regexp  # a SigmaString (its `?` and `*` read as wildcards): the plain text
+        try:
+            plain = regexp if isinstance(regexp, str) else regexp.to_plain()
+            return re.search(plain, text, flags) is not None
+        except (re.error, TypeError, ValueError):
+            return None  # not a Python pattern, or an unexpanded placeholder: undecided
+    if isinstance(value, SigmaNumber):
+        return str(value.number) == text
+    return None

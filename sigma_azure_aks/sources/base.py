@@ -1,0 +1,284 @@
+"""The shape of a log source: what one Log Analytics table is and how Sigma reaches it, as data.
+
+A :class:`Source` holds every fact about one table: the Sigma log sources it serves, its columns
+and their types, the columns that exist but must never be queried, the field map of every Sigma
+dialect, value rules (spellings), what identifies and summarises a row in replay, where a keyword
+search looks, the analytics-rule profile, and how a raw diagnostic record becomes a row. Each file
+in this package declares its sources with these classes; :mod:`.registry` lists them, and the
+pipelines, the target, the analytics rules, replay and the docs all read them from there.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from sigma.rule import SigmaLogSource
+
+from .. import kql
+
+
+# ---- field maps ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FieldTarget:
+    """Where a Sigma field lives in a table: a column, or a member path inside a dynamic column.
+
+    `json_text` marks a string column that holds JSON and must be parsed before member access.
+    """
+
+    column: str
+    path: tuple[str, ...] = ()
+    json_text: bool = False
+
+    @property
+    def is_member(self) -> bool:
+        return bool(self.path)
+
+    def kql(self) -> str:
+        """The KQL expression that reads this field (a column name or a member access)."""
+        if not self.path:
+            return self.column
+        return kql.member_access(self.column, self.path, self.json_text)
+
+
+@dataclass(frozen=True)
+class PathPrefix:
+    """Fields beginning with `prefix` map into `column`.
+
+    The rest of the field name is split on dots into a member path, unless `whole_key` is set
+    (claim names such as ``http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn`` contain dots
+    and are a single key). `base` is a fixed member path the rest goes under (``User.extra``).
+    """
+
+    prefix: str
+    column: str
+    whole_key: bool = False
+    json_text: bool = False
+    note: str = ""
+    base: tuple[str, ...] = ()
+
+    def target(self, field_name: str) -> FieldTarget | None:
+        if not field_name.startswith(self.prefix) or len(field_name) == len(self.prefix):
+            return None
+        rest = field_name[len(self.prefix) :]
+        path = (rest,) if self.whole_key else tuple(rest.split("."))
+        if any(segment == "" for segment in path):
+            return None
+        return FieldTarget(self.column, self.base + path, self.json_text)
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """All Sigma field names one table accepts.
+
+    `arrays`: targets (column, member path) that hold arrays of strings, where a Sigma value
+    matches any element; `missing`: Sigma fields the table has no column for, with the reason
+    (shown in errors and docs).
+    """
+
+    table: str
+    exact: Mapping[str, FieldTarget]
+    prefixes: tuple[PathPrefix, ...] = ()
+    notes: Mapping[str, str] = field(default_factory=dict)
+    missing: Mapping[str, str] = field(default_factory=dict)
+
+    def resolve(self, field_name: str) -> FieldTarget | None:
+        """The target of a Sigma field name, or None when the table has no such field."""
+        target = self.exact.get(field_name)
+        if target is not None:
+            return target
+        for prefix in self.prefixes:
+            target = prefix.target(field_name)
+            if target is not None:
+                return target
+        return None
+
+    def supported_fields(self) -> list[str]:
+        """Every accepted field name and prefix pattern, for error messages and docs."""
+        return sorted(self.exact) + [f"{p.prefix}<{'key' if p.whole_key else 'path'}>" for p in self.prefixes]
+
+    def targeted_columns(self) -> list[str]:
+        return [t.column for t in self.exact.values()] + [p.column for p in self.prefixes]
+
+
+def field_targets(pairs: Mapping[str, tuple[str, ...]]) -> dict[str, FieldTarget]:
+    """Exact targets from {column: (sigma names...)}."""
+    return {name: FieldTarget(column) for column, names in pairs.items() for name in names}
+
+
+# ---- value rules ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Spellings:
+    """Values of `column` written more than one way in real data: a rule value in one spelling
+    matches rows in any (compared case-insensitively)."""
+
+    column: str
+    groups: tuple[frozenset[str], ...]
+
+    def of(self, value: str) -> tuple[str, ...]:
+        """All spellings of a value (the value itself first)."""
+        for spellings in self.groups:
+            if value.lower() in {s.lower() for s in spellings}:
+                return (value, *sorted(s for s in spellings if s.lower() != value.lower()))
+        return (value,)
+
+
+# ---- analytics rules --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EntityMappingSpec:
+    entity_type: str
+    field_mappings: tuple[tuple[str, str], ...]  # (identifier, column)
+
+
+@dataclass(frozen=True)
+class AnalyticsProfile:
+    """What a table contributes to an analytics rule: the columns added to the query (`extend`),
+    the entity mappings, custom details, the alert title, and the data connector."""
+
+    table: str
+    extend: tuple[tuple[str, str], ...]  # (new column, KQL expression), appended as one `| extend`
+    entity_mappings: tuple[EntityMappingSpec, ...]
+    custom_details: tuple[tuple[str, str], ...]  # (key, column)
+    alert_display_name_format: str
+    connector_id: str
+    data_types: tuple[str, ...]
+
+    @property
+    def extend_line(self) -> str:
+        """The `| extend ...` line the analytics rule appends to the query ("" when none)."""
+        if not self.extend:
+            return ""
+        return "| extend " + ", ".join(f"{name} = {expression}" for name, expression in self.extend)
+
+    @property
+    def extended_columns(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.extend)
+
+
+# ---- the source ------------------------------------------------------------------------------------
+class Feature(enum.Enum):
+    """Pipeline behaviours a source asks for beyond the shared ones (claim the table, map the
+    fields, expand spellings, guard the stock target, write the table)."""
+
+    DATAPLANE_NOTICE = "warn when a rule kept on this table is about Kubernetes data-plane operations"
+    AUDIT_VALUES = "Kubernetes audit values: arrays match any element; pod-spec presence tests"
+    ADMIN_VERBS = "the table leaves out get and list events: refuse rules that can only match them"
+    LEGACY_PREAMBLE = "the audit event is JSON text in log_s: filter the categories and parse it"
+
+
+def nested_value(record: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted path of a JSON record, or None."""
+    value: Any = record
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+@dataclass(frozen=True)
+class RawRecordReader:
+    """How replay reads one kind of raw Azure record (not a Log Analytics row) into a row.
+
+    `recognise(record)` says whether a record is of this kind; `to_row(record)` gives the row (it
+    may raise ValueError for a record that is of this kind but does not read). When two readers
+    recognise a record, the one with the higher `priority` reads it (a diagnostic record of one
+    category also has the shape of an activity-log record)."""
+
+    description: str
+    recognise: Callable[[Mapping[str, Any]], bool]
+    to_row: Callable[[Mapping[str, Any]], dict[str, Any]]
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Source:
+    """Every fact about one Log Analytics table, as the rest of the package needs it.
+
+    table            the Log Analytics table name
+    title            how docs and messages name the source
+    schema           column -> Log Analytics type (Microsoft's table reference)
+    logsources       the Sigma log sources whose rules this table answers
+    pipeline         the id of the pipeline that claims those rules for this table (None: the
+                     table is reached only through another source's pipeline)
+    field_map        Sigma field names -> columns, in every dialect
+    default          whether `-t sentinel` with no `-p` applies this source's pipeline
+    deprecated       columns that exist but are empty in current data: never queried
+    spellings        value rules of a column
+    features         pipeline behaviours beyond the shared ones
+    id_column        the column that names a row in replay reports (None: the record number)
+    summary_columns  what a replay report shows of a hit, after its id
+    row_markers      columns that identify an export row of this table when it names no table
+    keyword_column   where a keyword (unbound value) search looks (None: the whole row)
+    profile          the analytics-rule profile (None: the table cannot be wrapped in a rule)
+    raw_records      raw diagnostic record kinds replay maps to this table's rows
+    preamble         KQL written between the table and the rule's `where` (legacy routes)
+    preamble_columns the columns the preamble adds (name -> type), which the field map may target
+    """
+
+    table: str
+    title: str
+    schema: Mapping[str, str]
+    logsources: tuple[SigmaLogSource, ...] = ()
+    pipeline: str | None = None
+    field_map: FieldMap | None = None
+    default: bool = False
+    deprecated: frozenset[str] = frozenset()
+    spellings: tuple[Spellings, ...] = ()
+    features: frozenset[Feature] = frozenset()
+    id_column: str | None = None
+    summary_columns: tuple[str, ...] = ("TimeGenerated",)
+    row_markers: tuple[str, ...] = ()
+    keyword_column: str | None = None
+    profile: AnalyticsProfile | None = None
+    raw_records: tuple[RawRecordReader, ...] = ()
+    preamble: str = ""
+    preamble_columns: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schema", MappingProxyType(dict(self.schema)))
+
+    def schema_text(self) -> str:
+        """The schema in Kusto's `(col:type, ...)` notation."""
+        return "(" + ", ".join(f"{name}:{kind}" for name, kind in self.schema.items()) + ")"
+
+    def kept_columns(self) -> tuple[str, ...]:
+        """The columns a scan keeps of a hit: the id column, then the summary columns."""
+        return ((self.id_column,) if self.id_column else ()) + self.summary_columns
+
+    def problems(self) -> list[str]:
+        """Inconsistencies between this source's facts (the registry checks every source)."""
+        found = []
+        live = (set(self.schema) | set(self.preamble_columns)) - self.deprecated
+        named = {
+            "field map": self.field_map.targeted_columns() if self.field_map else [],
+            "id column": [self.id_column] if self.id_column else [],
+            "summary columns": list(self.summary_columns),
+            "row markers": list(self.row_markers),
+            "keyword column": [self.keyword_column] if self.keyword_column else [],
+            "spellings": [s.column for s in self.spellings],
+            "entity mappings": [c for m in self.profile.entity_mappings for _, c in m.field_mappings
+                                if c not in self.profile.extended_columns] if self.profile else [],
+        }
+        for what, columns in named.items():
+            found += [f"{self.table}: {what} name {c!r}, not a live column" for c in sorted(set(columns) - live)]
+        if self.field_map is not None and self.field_map.table != self.table:
+            found.append(f"{self.table}: its field map is for {self.field_map.table}")
+        if self.profile is not None and self.profile.table != self.table:
+            found.append(f"{self.table}: its analytics profile is for {self.profile.table}")
+        if self.pipeline and self.field_map is None:
+            found.append(f"{self.table}: pipeline {self.pipeline!r} needs a field map")
+        if self.pipeline and not self.logsources:
+            found.append(f"{self.table}: pipeline {self.pipeline!r} claims no log source")
+        return found
+
+
+def describe_logsource(logsource: SigmaLogSource) -> str:
+    return ", ".join(
+        f"{key}: {value}"
+        for key in ("category", "product", "service")
+        if (value := getattr(logsource, key, None))
+    )

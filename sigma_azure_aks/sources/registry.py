@@ -1,0 +1,109 @@
+"""Every log source of the package, in one list, and the look-ups the rest of the package uses.
+
+Adding a table is one file in this package plus one line in :data:`SOURCES`. A test registers a
+source of its own with :func:`registered`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+
+from sigma.rule import SigmaLogSource
+
+from . import aks_audit, azure_activity
+from .base import Source, describe_logsource
+
+SOURCES: list[Source] = [
+    azure_activity.SOURCE,
+    *aks_audit.SOURCES,
+]
+
+
+def all_sources() -> tuple[Source, ...]:
+    return tuple(SOURCES)
+
+
+def source_for_table(table: str | None) -> Source | None:
+    return next((source for source in SOURCES if source.table == table), None)
+
+
+def source_for_pipeline(pipeline: str) -> Source | None:
+    return next((source for source in SOURCES if source.pipeline == pipeline), None)
+
+
+def table_names() -> tuple[str, ...]:
+    return tuple(source.table for source in SOURCES)
+
+
+class _Tables(Mapping[str, Mapping[str, str]]):
+    """Table name -> {column: Log Analytics type}, read from the registry as it is now."""
+
+    def __getitem__(self, table: str) -> Mapping[str, str]:
+        source = source_for_table(table)
+        if source is None:
+            raise KeyError(table)
+        return source.schema
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(table_names())
+
+    def __len__(self) -> int:
+        return len(SOURCES)
+
+
+TABLES: Mapping[str, Mapping[str, str]] = _Tables()
+
+
+def columns(table: str) -> Mapping[str, str]:
+    """Columns of a known table; KeyError names the known tables."""
+    source = source_for_table(table)
+    if source is None:
+        raise KeyError(f"unknown table {table!r}; known tables: {', '.join(sorted(table_names()))}")
+    return source.schema
+
+
+def schema_text(table: str) -> str:
+    """The table's schema in Kusto's `(col:type, ...)` notation."""
+    columns(table)
+    source = source_for_table(table)
+    assert source is not None
+    return source.schema_text()
+
+
+def supported_logsources() -> list[str]:
+    """The Sigma log sources some source answers, described once each, for messages."""
+    seen: list[str] = []
+    for source in SOURCES:
+        for logsource in source.logsources:
+            text = describe_logsource(logsource)
+            if text not in seen:
+                seen.append(text)
+    return seen
+
+
+def sources_for_logsource(logsource: SigmaLogSource) -> list[Source]:
+    return [s for s in SOURCES if any(logsource in candidate for candidate in s.logsources)]
+
+
+def problems() -> list[str]:
+    """Every inconsistency between the sources' facts (the tests require none)."""
+    found = [problem for source in SOURCES for problem in source.problems()]
+    tables = table_names()
+    found += [f"table {t!r} is declared twice" for t in set(tables) if tables.count(t) > 1]
+    pipelines = [s.pipeline for s in SOURCES if s.pipeline]
+    found += [f"pipeline {p!r} is declared twice" for p in set(pipelines) if pipelines.count(p) > 1]
+    return found
+
+
+@contextlib.contextmanager
+def registered(*sources: Source) -> Iterator[None]:
+    """Sources added to the registry for the duration of a `with` block (tests, experiments)."""
+    added = [source for source in sources if source not in SOURCES]
+    SOURCES.extend(added)
+    try:
+        yield
+    finally:
+        for source in added:
+            SOURCES.remove(source)
+

@@ -1,0 +1,154 @@
+"""The registry of log sources: consistent facts, and a new source is one declaration.
+
+A toy source (a tiny table with two fields) registered here gets a pipeline, conversions, an
+analytics rule, a docs entry and replay ids with no other edit anywhere in the package.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+from sigma.collection import SigmaCollection
+from sigma.rule import SigmaLogSource
+
+from sigma_azure_aks.backend import SentinelBackend
+from sigma_azure_aks.batch import resolve_pipelines
+from sigma_azure_aks.pipelines import all_pipelines
+from sigma_azure_aks.sources import (
+    AnalyticsProfile,
+    EntityMappingSpec,
+    FieldMap,
+    FieldTarget,
+    Source,
+    all_sources,
+    problems,
+    registered,
+    table_names,
+)
+
+PACKAGE = Path(__file__).resolve().parent.parent / "sigma_azure_aks"
+
+TOY = Source(
+    table="ToyEvents",
+    title="Toy events",
+    schema={"TimeGenerated": "datetime", "EventId": "string", "Actor": "string", "Action": "string"},
+    logsources=(SigmaLogSource(product="toy", service="events"),),
+    pipeline="toy_events",
+    field_map=FieldMap(
+        "ToyEvents",
+        exact={"actor": FieldTarget("Actor"), "action": FieldTarget("Action"), "id": FieldTarget("EventId")},
+    ),
+    default=True,
+    id_column="EventId",
+    summary_columns=("TimeGenerated", "Action"),
+    row_markers=("EventId",),
+    profile=AnalyticsProfile(
+        table="ToyEvents",
+        extend=(),
+        entity_mappings=(EntityMappingSpec("Account", (("Name", "Actor"),)),),
+        custom_details=(("Action", "Action"),),
+        alert_display_name_format="{{Action}} by {{Actor}}",
+        connector_id="ToyConnector",
+        data_types=("ToyEvents",),
+    ),
+)
+
+TOY_RULE = """
+title: Toy deletions
+id: 0f3e1d2c-0000-4000-8000-00000000beef
+status: test
+author: pySigma-pipeline-azure
+level: high
+tags: [attack.impact]
+logsource:
+  product: toy
+  service: events
+detection:
+  sel:
+    action: delete
+  filter:
+    actor: 'svc-*'
+  condition: sel and not filter
+"""
+TOY_QUERY = 'ToyEvents\n| where Action =~ "delete" and (not(Actor startswith "svc-"))'
+
+
+def test_registry_facts_are_consistent() -> None:
+    assert problems() == []
+
+
+def test_toy_source_pipeline_and_conversion() -> None:
+    assert "toy_events" not in all_pipelines()
+    with registered(TOY):
+        assert "toy_events" in all_pipelines()
+        # -t sentinel alone applies it (default source) ...
+        assert SentinelBackend().convert(SigmaCollection.from_yaml(TOY_RULE)) == [TOY_QUERY]
+        # ... and so does -p with its id.
+        backend = SentinelBackend(resolve_pipelines(["toy_events"]))
+        assert backend.convert(SigmaCollection.from_yaml(TOY_RULE)) == [TOY_QUERY]
+    assert "ToyEvents" not in table_names()
+
+
+def test_toy_source_field_errors_name_its_fields() -> None:
+    rule = TOY_RULE.replace("action: delete", "verb: delete")
+    with registered(TOY), pytest.raises(Exception, match="field 'verb' has no ToyEvents column.*action, actor, id"):
+        SentinelBackend().convert(SigmaCollection.from_yaml(rule))
+
+
+def test_toy_source_analytics_rule() -> None:
+    with registered(TOY):
+        [arm] = [json.loads(SentinelBackend().convert(SigmaCollection.from_yaml(TOY_RULE), "arm"))]
+    properties = arm["resources"][0]["properties"]
+    assert properties["query"] == TOY_QUERY
+    assert properties["entityMappings"] == [
+        {"entityType": "Account", "fieldMappings": [{"identifier": "Name", "columnName": "Actor"}]}
+    ]
+    assert properties["tactics"] == ["Impact"]
+
+
+def test_toy_source_replay_ids() -> None:
+    pytest.importorskip("duckdb_kql", reason="replay engine (duckdb-kql) not installed")
+    from sigma_azure_aks.replay import replay
+
+    rows = [
+        {"EventId": "e1", "TimeGenerated": "2026-01-01T00:00:00Z", "Actor": "alice", "Action": "delete"},
+        {"EventId": "e2", "TimeGenerated": "2026-01-01T00:00:01Z", "Actor": "svc-backup", "Action": "delete"},
+        {"EventId": "e3", "TimeGenerated": "2026-01-01T00:00:02Z", "Actor": "bob", "Action": "read"},
+    ]
+    with registered(TOY):
+        result = replay(TOY_RULE, rows)
+    assert not result.failures, result.failures
+    assert result.get("0f3e1d2c-0000-4000-8000-00000000beef") == ["e1"]
+
+
+def test_toy_source_in_docs_page() -> None:
+    import importlib.util
+
+    path = PACKAGE.parent / "docs" / "pages" / "sources.py"
+    spec = importlib.util.spec_from_file_location("docs_page_sources", path)
+    page = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(page)
+    with registered(TOY):
+        text = page.render()
+    assert "| `ToyEvents` | product: toy, service: events | `toy_events` | yes | `EventId` |" in text
+
+
+# ---- the shape of the package ----------------------------------------------------------------------
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_no_table_name_literal_outside_its_source_file() -> None:
+    tables = {source.table for source in all_sources()}
+    found = []
+    for path in _modules():
+        if path.parent.name == "sources" and path.name not in {"base.py", "registry.py", "__init__.py"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and node.value in tables:
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value!r}")
+    assert found == []
+
