@@ -17,6 +17,14 @@ def shared_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+def shared_path(*parts: str) -> Path:
+    """A file under the shared folder; skips the test cleanly when it is not there."""
+    base = shared_dir()
+    if base is None or not base.joinpath(*parts).exists():
+        pytest.skip(f"shared test data not available: {'/'.join(parts)} (set SIGMA_AZURE_AKS_SHARED)")
+    return base.joinpath(*parts)
+
+
 @pytest.fixture
 def shared() -> Path:
     path = shared_dir()

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import shared_dir, shared_path  # noqa: F401 -- re-exported for the replay tests
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def shared_dir() -> Path | None:
-    """The shared folder (env SIGMA_AZURE_AKS_SHARED, else ../shared), or None when absent."""
-    env = os.environ.get("SIGMA_AZURE_AKS_SHARED")
-    path = Path(env) if env else REPO.parent / "shared"
-    return path if path.is_dir() else None
-
-
-def shared_path(*parts: str) -> Path:
-    """A file under the shared folder; skips the test cleanly when it is not there."""
-    base = shared_dir()
-    if base is None or not base.joinpath(*parts).exists():
-        pytest.skip(f"shared test data not available: {'/'.join(parts)}")
-    return base.joinpath(*parts)
 
 
 def require_engine() -> None:

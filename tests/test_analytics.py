@@ -7,13 +7,13 @@ when absent). Query columns are checked with Microsoft's KQL parser where node h
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 import warnings
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import shared_path
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 
@@ -43,20 +43,6 @@ AZURE_ACTIVITY_EXTEND = (
     '| extend AccountUpn = iff(Caller contains "@", Caller, ""), AccountObjectId = iff(Caller matches regex '
     '"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", Caller, "")'
 )
-
-
-def shared_dir() -> Path | None:
-    configured = os.environ.get("SIGMA_AZURE_AKS_SHARED")
-    candidate = Path(configured) if configured else REPO_ROOT.parent / "shared"
-    return candidate if candidate.is_dir() else None
-
-
-def shared_path(*parts: str) -> Path:
-    base = shared_dir()
-    path = base.joinpath(*parts) if base is not None else None
-    if path is None or not path.exists():
-        pytest.skip("shared folder not found (set SIGMA_AZURE_AKS_SHARED)")
-    return path
 
 
 def corpus_files() -> list[Path]:

@@ -1,6 +1,6 @@
 """Behaviour: our KQL, executed on AzureActivity rows, matches what the Sigma rule means.
 
-Every operator row of DESIGN §4, with rules written inline and rows made by hand, plus the 35
+Every operator row of docs/mapping.md, with rules written inline and rows made by hand, plus the 35
 SigmaHQ activitylogs rules on the real training-lab export (CSV and JSON lines agree).
 """
 
@@ -140,7 +140,7 @@ def test_exists() -> None:
 
 
 def test_lone_star_is_the_exact_complement_of_null() -> None:
-    """`null` means absent or empty (DESIGN §4); `*` means the field has a value: never both."""
+    """`null` means absent or empty (docs/mapping.md); `*` means the field has a value: never both."""
     rows = [
         row("m1", Properties_d={"message": "x"}),
         row("n0", Properties_d={"message": ""}),

@@ -5,7 +5,7 @@ event shape for both sides; zero disagreements required. Needs pySigma 2 and the
 (skipped where they are not installed).
 
 One flat event shape: a field is either absent or holds a non-empty value. Kusto string columns
-cannot hold null, so our target reads an absent string as empty (DESIGN §4: null = absent or
+cannot hold null, so our target reads an absent string as empty (docs/mapping.md: null = absent or
 empty); events therefore never carry an empty string, and these are NOT compared (listed, not
 silent):
 
