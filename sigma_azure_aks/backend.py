@@ -33,6 +33,8 @@ from sigma.types import (
 )
 
 from . import kql
+from .analytics import FORMATS
+from .analytics import output_format as output_format_named
 from .pipelines import PRIORITY, require_table_pipeline, sentinel_default_pipeline
 from .pipelines.items import ITEM_PREFIX
 from .pipelines.transformations import NOTES, QUERY_TABLE, SENTINEL_BACKEND_NAME, rule_label
@@ -88,12 +90,7 @@ class SentinelBackend(KustoBackend):
 
     name: ClassVar[str] = SENTINEL_BACKEND_NAME
     identifier: ClassVar[str] = "sentinel"
-    formats: ClassVar[dict[str, str]] = {
-        "default": "KQL query: the table, then one where clause",
-        "yaml": "Azure-Sentinel analytics rule template (YAML)",
-        "arm": "ARM template of Sentinel scheduled analytics rules (Analytics > Import, az deployment)",
-        "json": "Sentinel REST API analytics rule bodies (JSON)",
-    }
+    formats: ClassVar[dict[str, str]] = {f.name: f.description for f in FORMATS}
     requires_pipeline: ClassVar[bool] = False
     convert_and_as_in: ClassVar[bool] = False
 
@@ -316,13 +313,20 @@ class SentinelBackend(KustoBackend):
         self, rule: Any, query: Any, index: int, state: ConversionState, output_format: str
     ) -> Any:
         """The pipeline's postprocessing writes the table first; then the format wraps the query."""
-        if output_format not in self.formats:
+        chosen = output_format_named(output_format)
+        if chosen is None or chosen.name != output_format:
             return super().finalize_query(rule, query, index, state, output_format)
         kql_text = self.last_processing_pipeline.postprocess_query(rule, query)
-        return getattr(self, f"finalize_query_{output_format}")(rule, kql_text, index, state)
+        return self._analytics(rule, kql_text, state, output_format) if chosen.analytics else kql_text
 
-    def finalize_query_default(self, rule: Any, query: Any, index: int, state: ConversionState) -> Any:
-        return query
+    def finalize(self, queries: list[Any], output_format: str) -> Any:
+        """The documents of all rules as one output, per format (see analytics.FORMATS)."""
+        chosen = output_format_named(output_format)
+        if chosen is None or not chosen.analytics:
+            return super().finalize(queries, output_format)
+        from .analytics import combine_output
+
+        return self.last_processing_pipeline.finalize(combine_output(queries, output_format))
 
     def _analytics(self, rule: Any, query: str, state: ConversionState, output_format: str) -> Any:
         from .analytics import render_rule  # the wrapper is only loaded when asked for
@@ -334,32 +338,8 @@ class SentinelBackend(KustoBackend):
         except ValueError as error:
             raise SigmaFeatureNotSupportedByBackendError(f"{rule_label(rule)}: {error}") from error
 
-    def finalize_query_yaml(self, rule: Any, query: Any, index: int, state: ConversionState) -> Any:
-        return self._analytics(rule, query, state, "yaml")
-
-    def finalize_query_arm(self, rule: Any, query: Any, index: int, state: ConversionState) -> Any:
-        return self._analytics(rule, query, state, "arm")
-
-    def finalize_query_json(self, rule: Any, query: Any, index: int, state: ConversionState) -> Any:
-        return self._analytics(rule, query, state, "json")
-
     def finalize_output_default(self, queries: list[Any]) -> Any:
         return queries
-
-    def finalize_output_yaml(self, queries: list[Any]) -> Any:
-        from .analytics import combine_output
-
-        return combine_output(queries, "yaml")
-
-    def finalize_output_arm(self, queries: list[Any]) -> Any:
-        from .analytics import combine_output
-
-        return combine_output(queries, "arm")
-
-    def finalize_output_json(self, queries: list[Any]) -> Any:
-        from .analytics import combine_output
-
-        return combine_output(queries, "json")
 
 
 _NUMERIC_TYPES = frozenset({"int", "long", "real", "decimal"})

@@ -6,9 +6,43 @@ Import-light: the model and renderers load when a rule is first rendered.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["combine_output", "render_rule"]
+__all__ = ["FORMATS", "OutputFormat", "combine_output", "output_format", "render_rule"]
+
+
+@dataclass(frozen=True)
+class OutputFormat:
+    """One output format of the `sentinel` target.
+
+    name         the sigma-cli format name (`-f`)
+    description  what `sigma list formats` shows
+    export_name  its name in `sigma-azure-aks export --format`
+    extension    the file extension `export` writes
+    analytics    whether it wraps the query into an analytics rule (else it is the query itself)
+    """
+
+    name: str
+    description: str
+    export_name: str
+    extension: str
+    analytics: bool = True
+
+
+FORMATS: tuple[OutputFormat, ...] = (
+    OutputFormat("default", "KQL query: the table, then one where clause", "kql", "kql", analytics=False),
+    OutputFormat("yaml", "Azure-Sentinel analytics rule template (YAML)", "yaml", "yaml"),
+    OutputFormat(
+        "arm", "ARM template of Sentinel scheduled analytics rules (Analytics > Import, az deployment)", "arm", "json"
+    ),
+    OutputFormat("json", "Sentinel REST API analytics rule bodies (JSON)", "json", "json"),
+)
+
+
+def output_format(name: str) -> OutputFormat | None:
+    """The format of a sigma-cli or export name, or None."""
+    return next((f for f in FORMATS if name in (f.name, f.export_name)), None)
 
 
 def render_rule(

@@ -13,11 +13,12 @@ from typing import Any
 import yaml
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
+from . import FORMATS as OUTPUT_FORMATS
 from . import sentinel_facts as facts
 from .model import AnalyticsRule
 from .options import iso_duration, yaml_duration
 
-FORMATS = ("yaml", "arm", "json")
+ANALYTICS_FORMATS = tuple(f.name for f in OUTPUT_FORMATS if f.analytics)
 _YAML_OPERATOR = {full: short for short, full in facts.TRIGGER_OPERATORS.items()}
 
 
@@ -161,7 +162,7 @@ def render(model: AnalyticsRule, output_format: str) -> str:
         return dump_json(arm_template([arm_resource(model)]))
     if output_format == "json":
         return dump_json(rest_body(model))
-    raise ValueError(f"unknown analytics-rule format {output_format!r}; known: {', '.join(FORMATS)}")
+    raise ValueError(f"unknown analytics-rule format {output_format!r}; known: {', '.join(ANALYTICS_FORMATS)}")
 
 
 def arm_bundle(documents: Sequence[str]) -> str:
@@ -188,4 +189,4 @@ def combine(documents: Sequence[str], output_format: str) -> str:
         if len(docs) == 1:
             return docs[0]
         return dump_json([json.loads(document) for document in docs])
-    raise ValueError(f"unknown analytics-rule format {output_format!r}; known: {', '.join(FORMATS)}")
+    raise ValueError(f"unknown analytics-rule format {output_format!r}; known: {', '.join(ANALYTICS_FORMATS)}")
