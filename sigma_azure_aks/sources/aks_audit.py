@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -325,8 +325,6 @@ def _raw_reader(category: str) -> RawRecordReader:
     )
 
 
-_AUDIT_SUMMARY = ("TimeGenerated", "Verb", "RequestUri", "User")
-
 SOURCE = Source(
     table=TABLE,
     title="Kubernetes audit",
@@ -337,26 +335,26 @@ SOURCE = Source(
     default=True,
     features=frozenset({Feature.AUDIT_VALUES}),
     id_column="AuditId",
-    summary_columns=_AUDIT_SUMMARY,
+    summary_columns=("TimeGenerated", "Verb", "RequestUri", "User"),
     row_markers=("AuditId",),
     profile=_profile(TABLE),
     raw_records=(_raw_reader("kube-audit"),),
 )
 
-ADMIN_SOURCE = Source(
+# The same events without get and list: AKSAudit's facts, but for its own table and pipeline.
+ADMIN_SOURCE = replace(
+    SOURCE,
     table=ADMIN_TABLE,
-    title="Kubernetes audit",
-    schema=SCHEMA,
-    logsources=LOGSOURCES,
     pipeline="aks_audit_admin",
     field_map=ADMIN_FIELD_MAP,
+    default=False,
     features=frozenset({Feature.AUDIT_VALUES, Feature.ADMIN_VERBS}),
-    id_column="AuditId",
-    summary_columns=_AUDIT_SUMMARY,
+    row_markers=(),
     profile=_profile(ADMIN_TABLE),
     raw_records=(_raw_reader("kube-audit-admin"),),
 )
 
+# The audit event as JSON text in log_s of the legacy resource-log table.
 LEGACY_SOURCE = Source(
     table=LEGACY_TABLE,
     title="Kubernetes audit",
