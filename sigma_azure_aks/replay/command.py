@@ -44,12 +44,12 @@ def run(args: argparse.Namespace) -> int:
     from ..batch import PipelineError, resolve_pipelines
     from ..cli import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE
     from ..progress import Progress, summary
-    from .engine import EngineMissingError, _import_engine
+    from .api import replay
+    from .errors import EngineMissingError, import_engine
     from .loaders import SUMMARY_COLUMNS, EventsFormatError
-    from .run import replay
 
     try:
-        _import_engine()
+        import_engine()
     except EngineMissingError as error:
         sys.stderr.write(f"error: {error}\n")
         return EXIT_MISSING_COMPONENT
