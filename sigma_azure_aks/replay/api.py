@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import ReplayUnsupportedError
 from .loaders import Event, kept_columns, read_events
 
 
@@ -23,12 +24,17 @@ class RuleHit:
 
 
 class ReplayResult(dict[str, list[Any]]):
-    """rule id -> ids of the matched events; also the details (`hits`, `failures`, `events`)."""
+    """rule id -> ids of the matched events; also the details (`hits`, `failures`, `events`).
+
+    `failures` holds a line per rule that did not run: not converted, or (also in
+    `not_replayed`) converted to a query valid for Microsoft Sentinel that the local engine
+    cannot run."""
 
     def __init__(self) -> None:
         super().__init__()
         self.hits: list[RuleHit] = []
         self.failures: list[str] = []
+        self.not_replayed: list[str] = []
         self.events: list[Event] = []  # the events read by the loaders (all but scanned files')
         self.event_count = 0  # every event replayed, scanned files' included
 
@@ -193,7 +199,10 @@ def _run_loaded(
         key = _rule_key(item.rule)
         error = errors.get(index) or (outcome if isinstance(outcome, Exception) else None)
         if error is not None:
-            result.failures.append(f"{item.path}: {key}: {error}")
+            line = f"{item.path}: {key}: {error}"
+            result.failures.append(line)
+            if isinstance(error, ReplayUnsupportedError):
+                result.not_replayed.append(line)
             continue
         table_events = by_table.get(item.table, [])
         events = hits[index] + [table_events[row] for row in outcome]  # type: ignore[union-attr]

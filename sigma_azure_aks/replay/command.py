@@ -42,7 +42,7 @@ def _cell(value: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..batch import PipelineError, resolve_pipelines
-    from ..cli import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE
+    from ..cli import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_NOT_REPLAYED, EXIT_OK, EXIT_USAGE
     from ..progress import Progress, summary
     from .api import replay
     from .errors import EngineMissingError, import_engine
@@ -85,9 +85,16 @@ def run(args: argparse.Namespace) -> int:
             if len(hit.events) > 50:
                 out.write(f"  ... {len(hit.events) - 50} more\n")
     firing = sum(1 for hit in result.hits if hit.events)
-    summary(len(result.hits), result.failures)
+    summary(
+        len(result.hits) + len(result.not_replayed),
+        [f for f in result.failures if f not in result.not_replayed],
+    )
+    for line in result.not_replayed:
+        sys.stderr.write(f"not replayed: {line}\n")
     sys.stderr.write(
         f"{result.event_count} events, {firing} of {len(result.hits)} rules fired, "
         f"{sum(len(h.events) for h in result.hits)} hits in {elapsed:.2f} s\n"
     )
-    return EXIT_FAILED if result.failures else EXIT_OK
+    if len(result.failures) > len(result.not_replayed):
+        return EXIT_FAILED
+    return EXIT_NOT_REPLAYED if result.not_replayed else EXIT_OK

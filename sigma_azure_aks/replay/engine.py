@@ -24,12 +24,20 @@ from typing import Any
 
 from ..tables import TABLES
 from .columns import insert_columns
-from .errors import EXTRA_HINT, EngineMissingError, ReplayQueryError, import_engine
+from .errors import (
+    EXTRA_HINT,
+    EngineMissingError,
+    ReplayQueryError,
+    ReplayUnsupportedError,
+    engine_refusal,
+    import_engine,
+)
 from .exports import NotNative, export_plan, insert_export
 from .fulltext import FullText, reads_text_columns
 from .kql_rewrite import rewrite_query
 from .scan import ExportScan, scan
 from .sql import COMBO_COLUMN, ROW_COLUMN, ROWTEXT_COLUMN, SQL_TYPES, hit_lists, needs_text, text_column
+from .treepath import TreePaths, recorder
 
 __all__ = [
     "EXTRA_HINT",
@@ -37,6 +45,7 @@ __all__ = [
     "EngineMissingError",
     "ExportScan",
     "ReplayQueryError",
+    "ReplayUnsupportedError",
     "import_engine",
     "rewrite_query",
 ]
@@ -50,6 +59,7 @@ class Engine:
         self.con = self._kql.connect()
         self.row_counts: dict[str, int] = {}
         self.fulltext = FullText(self.con, self._kql)
+        self.treepaths = TreePaths(self.con, self._kql)
 
     # ---- loading ----
     def load(self, table: str, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -89,6 +99,7 @@ class Engine:
             self.con, table, start, columns, count, self.fulltext.combo_base(table)
         )
         self.fulltext.add_segment(table, start, count, combo, combos)
+        self.treepaths.reset(table)
         self.row_counts[table] = start + count
         return start + count
 
@@ -111,6 +122,7 @@ class Engine:
         except (NotNative, duckdb.Error):
             return None
         self.fulltext.add_segment(plan.table, start, count, combo, combos)
+        self.treepaths.reset(plan.table)
         self.row_counts[plan.table] = start + count
         return plan.table, start + count
 
@@ -140,13 +152,22 @@ class Engine:
         """The DuckDB SQL for a KQL query of ours, gaps bridged; raises ReplayQueryError."""
         table, _ = rewrite_query(query)
         # Nothing loaded: any faithful form will do (the per-column disjunction).
-        _, text = rewrite_query(query, self.fulltext.star_sql if table in self.row_counts else None)
+        loaded = table in self.row_counts
+        trees: dict[str, str] = {}
+        _, text = rewrite_query(
+            query,
+            self.fulltext.star_sql if loaded else None,
+            recorder(trees),
+        )
         if reads_text_columns(text):
             self.fulltext.ensure(table)
         try:
-            return str(self._kql.to_sql(text))
+            sql = str(self._kql.to_sql(text))
+            if loaded:
+                self.treepaths.ensure(table, trees)
         except self._kql.KqlError as error:
-            raise ReplayQueryError(f"the replay engine cannot run this query: {error}") from error
+            raise engine_refusal(error) from error
+        return sql
 
     def matches(self, query: str) -> list[int]:
         """Row numbers of the rows the query returns, in load order."""

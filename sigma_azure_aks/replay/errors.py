@@ -29,3 +29,34 @@ def import_engine() -> Any:
     except ImportError as error:
         raise EngineMissingError(str(error)) from error
     return duckdb_kql
+
+
+class ReplayUnsupportedError(ReplayQueryError):
+    """A construct of a query that is valid for Microsoft Sentinel but that the local engine does
+    not run: the rule cannot be replayed (which is no fault of the rule)."""
+
+    def __init__(self, construct: str) -> None:
+        self.construct = construct
+        super().__init__(
+            f"replay cannot run {construct} on local events; the query itself is valid for "
+            "Microsoft Sentinel, only its local replay is not possible"
+        )
+
+
+_CONSTRUCT_WORDS = {"function": "the Kusto function {}()", "aggregate": "the Kusto aggregation {}()"}
+
+
+def engine_refusal(error: Exception) -> ReplayQueryError:
+    """The error for a query the engine (duckdb-kql) refused to translate: a construct it does
+    not run, in a user's words, or (anything else) the engine's own message."""
+    construct = getattr(error, "construct", None)
+    if isinstance(construct, str) and construct:
+        kind, sep, name = (part.strip() for part in construct.partition(":"))
+        if sep and kind in _CONSTRUCT_WORDS:
+            words = _CONSTRUCT_WORDS[kind].format(name)
+        elif sep:
+            words = f"the Kusto {kind} '{name}'"
+        else:
+            words = f"the Kusto construct '{construct}'"
+        return ReplayUnsupportedError(words)
+    return ReplayQueryError(f"the replay engine cannot run this query: {error}")

@@ -15,6 +15,8 @@ rewrites what our `sentinel` target writes and it refuses or reads otherwise tha
   :mod:`.fulltext`.
 * ``"\\u001f"``: duckdb-kql reads a ``\\uXXXX`` escape as ``uXXXX``; such string literals are
   rewritten with the raw characters, which it reads right.
+* ``treepath(x)``: refused by duckdb-kql; written as a hidden column the engine fills
+  (:mod:`.treepath`).
 * ``isnotnull(<member access>)``: duckdb-kql reads a JSON ``null`` member as not null; Kusto reads
   it as null. Rewritten to ``(isnotnull(m) and gettype(m) != "null")``.
 
@@ -30,6 +32,7 @@ import re
 from ..tables import TABLES
 from .errors import ReplayQueryError
 from .fulltext import StarHook, star_search
+from .treepath import TreeHook, tree_column
 
 _TOKEN = re.compile(
     r'(?P<str>@?"(?:[^"\\]|\\.)*"|@?\'(?:[^\'\\]|\\.)*\')'
@@ -124,11 +127,14 @@ def _engine_literal(literal: str) -> str:
     return '"' + "".join(_ENGINE_ESCAPES.get(c, c) for c in value) + '"'
 
 
-def rewrite_query(query: str, star_hook: StarHook | None = None) -> tuple[str, str]:
+def rewrite_query(
+    query: str, star_hook: StarHook | None = None, tree_hook: TreeHook | None = None
+) -> tuple[str, str]:
     """(table, KQL the engine runs faithfully). Raises ReplayQueryError for what it cannot.
 
     `star_hook` (the engine's) answers a full-row `contains` on a plain literal; without it,
-    full-row searches become the per-column disjunction."""
+    full-row searches become the per-column disjunction. `tree_hook` is told each
+    ``treepath(<argument>)``, written as its hidden column (:func:`~.treepath.tree_column`)."""
     head, sep, _ = query.partition("|")
     table = head.strip()
     if not sep or table not in TABLES:
@@ -156,8 +162,19 @@ def rewrite_query(query: str, star_hook: StarHook | None = None) -> tuple[str, s
                 args = _split_args(tokens[j + 1 : k])
                 if len(args) != 2:
                     raise ReplayQueryError(f"{text}() takes two arguments here")
-                address, _ = _rewrite_fragment(args[0], table)
+                address, _ = _rewrite_fragment(args[0], table, tree_hook)
                 out.append(_ip_range_check(text, address, args[1]))
+                i = k + 1
+                continue
+        if kind == "ident" and text == "treepath":
+            j = _skip_ws(tokens, i + 1)
+            if j < len(tokens) and tokens[j][1] == "(":
+                k = _closing(tokens, j)
+                inner = "".join(t for _, t in tokens[j + 1 : k]).strip()
+                argument, _ = _rewrite_fragment(inner, table, tree_hook)
+                if tree_hook is not None:
+                    tree_hook(table, argument)
+                out.append(tree_column(argument))
                 i = k + 1
                 continue
         if kind == "str":
@@ -172,7 +189,7 @@ def rewrite_query(query: str, star_hook: StarHook | None = None) -> tuple[str, s
                 if re.fullmatch(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*", inner):
                     out.append(f"isnotnull({inner})")
                 else:
-                    inner_text, _ = _rewrite_fragment(inner, table)
+                    inner_text, _ = _rewrite_fragment(inner, table, tree_hook)
                     out.append(f'(isnotnull({inner_text}) and gettype({inner_text}) != "null")')
                 i = k + 1
                 continue
@@ -181,8 +198,8 @@ def rewrite_query(query: str, star_hook: StarHook | None = None) -> tuple[str, s
     return table, "".join(out)
 
 
-def _rewrite_fragment(fragment: str, table: str) -> tuple[str, str]:
-    _, text = rewrite_query(f"{table} | {fragment}")
+def _rewrite_fragment(fragment: str, table: str, tree_hook: TreeHook | None = None) -> tuple[str, str]:
+    _, text = rewrite_query(f"{table} | {fragment}", tree_hook=tree_hook)
     return text.split("| ", 1)[1], table
 
 
@@ -191,9 +208,11 @@ def identifiers(text: str) -> set[str]:
     return {value for kind, value in _tokens(text) if kind == "ident"}
 
 
-def where_condition(query: str, star_hook: StarHook | None = None) -> tuple[str, str]:
+def where_condition(
+    query: str, star_hook: StarHook | None = None, tree_hook: TreeHook | None = None
+) -> tuple[str, str]:
     """(table, the condition of a '<table> | where ...' query as the engine runs it)."""
-    table, text = rewrite_query(query, star_hook)
+    table, text = rewrite_query(query, star_hook, tree_hook)
     tokens = _tokens(text)
     pipes = [i for i, (kind, value) in enumerate(tokens) if kind == "punct" and value == "|"]
     where = _skip_ws(tokens, pipes[0] + 1) if len(pipes) == 1 else len(tokens)

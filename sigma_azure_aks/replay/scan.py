@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..tables import TABLES
-from .errors import ReplayQueryError
+from .errors import ReplayQueryError, engine_refusal
 from .exports import ExportPlan
 from .fulltext import fold_patterns, joined_text_sql, lower, re2_literal
 from .kql_rewrite import identifiers, where_condition
@@ -21,6 +21,7 @@ from .sql import (
     sql_text,
     text_column,
 )
+from .treepath import recorder, treepath_sql
 
 _SCAN_CHUNK = 32  # conditions evaluated per statement on a scan's stored rows
 
@@ -63,20 +64,23 @@ def scan(
     def star(table: str, keyword: str) -> str:
         return f"({_star_column(keywords.setdefault(lower(con, keyword), len(keywords)))} == true)"
 
+    trees: dict[str, str] = {}  # treepath() hidden columns of the file's table -> argument
     for index, query in enumerate(queries):
+        found: dict[str, str] = {}
         try:
-            table, condition = where_condition(query, star)
+            table, condition = where_condition(query, star, recorder(found))
         except ReplayQueryError as error:
             results.append(error)
             continue
         results.append([])
         if table == plan.table:
             conditions.append((index, condition))  # translated with its chunk
+            trees.update(found)
         else:  # checked alone: it matches nothing here, but may not run at all
             try:
                 kql.to_sql(f"{table} | where {condition}")
             except kql.KqlError as error:
-                results[index] = ReplayQueryError(f"the replay engine cannot run this query: {error}")
+                results[index] = engine_refusal(error)
     schema = TABLES[plan.table]
     kept = list(columns(plan.table) if callable(columns) else columns)
     if any(c not in schema for c in kept):
@@ -94,12 +98,13 @@ def scan(
             f"FROM {plan.source}"
         )
         con.execute(
-            f'CREATE OR REPLACE TEMP VIEW "{text_view}" AS {_scan_text_sql(con, kql, typed_view, schema, keywords)}'
+            f'CREATE OR REPLACE TEMP VIEW "{text_view}" AS {_scan_text_sql(con, kql, typed_view, schema, keywords, trees)}'
         )
         stored = [
             *(n for n in schema if n in read or n in kept),
             *(text_column(n) for n in schema if needs_text(schema[n]) and text_column(n) in read),
             *(_star_column(i) for i in keywords.values()),
+            *(n for n in trees if n in read),  # the argument: its treepath() is computed below
             plain,
         ]
         stage_sql = f'SELECT {", ".join(map(sql_ident, stored))} FROM "{text_view}"'
@@ -115,8 +120,10 @@ def scan(
         if bad:
             return None
         # the rows were stored in file order: their row ids are their numbers in the file
+        paths = ", ".join(f"{treepath_sql(sql_ident(n))} AS {sql_ident(n)}" for n in trees if n in read)
         con.execute(
-            f'CREATE OR REPLACE TEMP VIEW "{staged}" AS SELECT rowid AS {ROW_COLUMN}, * FROM "{stage}"'
+            f'CREATE OR REPLACE TEMP VIEW "{staged}" AS SELECT rowid AS {ROW_COLUMN}, '
+            f'* {f"REPLACE ({paths}) " if paths else ""}FROM "{stage}"'
         )
         hit_rows: set[int] = set()
         for chunk in range(0, len(conditions), _SCAN_CHUNK):
@@ -156,9 +163,11 @@ def _scan_text_sql(
     typed_view: str,
     schema: Mapping[str, str],
     keywords: Mapping[str, int],
+    trees: Mapping[str, str],
 ) -> str:
-    """SQL over the typed rows adding the non-string columns' text forms and, per full-row
-    search keyword, whether the row's text holds it.
+    """SQL over the typed rows adding the non-string columns' text forms, the arguments of
+    ``treepath()`` calls (by their hidden columns' names) and, per full-row search keyword,
+    whether the row's text holds it.
 
     One pass of one regular expression over the text as it is (an alternation of every
     keyword, each of its characters matched by every character DuckDB's lower() maps to it)
@@ -166,7 +175,12 @@ def _scan_text_sql(
     keyword, as the loaded engine searches. The pattern may pick more rows than hold a keyword
     (RE2 widens a class such as ``[sS]`` to Unicode case folding inside an alternation), never
     fewer. Where lower() is not one character to one character, every row is lower-cased."""
-    texts = ", ".join(f"{text_column(n)} = tostring({n})" for n, k in schema.items() if needs_text(k))
+    texts = ", ".join(
+        [
+            *(f"{text_column(n)} = tostring({n})" for n, k in schema.items() if needs_text(k)),
+            *(f"{name} = {argument}" for name, argument in trees.items()),
+        ]
+    )
     with_texts = str(kql.to_sql(f"{typed_view} | extend {texts}" if texts else typed_view))
     if not keywords:
         return with_texts
@@ -208,7 +222,7 @@ def _translate_chunk(
                     kql.to_sql(f"{staged} | where {condition}")
                     kept.append((index, condition))
                 except kql.KqlError as error:
-                    results[index] = ReplayQueryError(f"the replay engine cannot run this query: {error}")
+                    results[index] = engine_refusal(error)
             if len(kept) == len(part):  # each runs alone, not together: not expected
                 raise
             part = kept
