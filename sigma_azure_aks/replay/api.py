@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ReplayUnsupportedError
-from .loaders import Event, kept_columns, read_events
+from .errors import ReplayQueryError, ReplayUnsupportedError
+from .kql_rewrite import columns_read
+from .loaders import Event, check_readable, kept_columns, read_events
 
 
 @dataclass
@@ -167,6 +168,23 @@ def replay_events(
     return _run_loaded(converted, loaded, failures, on_loaded, engine or Engine())
 
 
+def _reader(converted: list[Any]) -> Callable[[str], set[str]]:
+    """table -> the columns the converted rules on it read (a refused query reads none)."""
+
+    def reads(table: str) -> set[str]:
+        found: set[str] = set()
+        for item in converted:
+            if item.table != table:
+                continue
+            try:
+                found |= columns_read(item.query)[1]
+            except ReplayQueryError:
+                continue
+        return found
+
+    return reads
+
+
 def _run_loaded(
     converted: list[Any],
     loaded: list[Event],
@@ -184,6 +202,7 @@ def _run_loaded(
     result.event_count = len(loaded)
     hits = found or [[] for _ in converted]
     errors = dict(errors or {})
+    check_readable(loaded, _reader(converted))
     by_table: dict[str, list[Event]] = {}
     for event in loaded:
         by_table.setdefault(event.table, []).append(event)

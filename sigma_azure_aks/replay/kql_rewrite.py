@@ -32,7 +32,8 @@ import re
 from ..tables import TABLES
 from .errors import ReplayQueryError
 from .fulltext import StarHook, star_search
-from .treepath import TreeHook, tree_column
+from .sql import text_column
+from .treepath import TreeHook, recorder, tree_column
 
 _TOKEN = re.compile(
     r'(?P<str>@?"(?:[^"\\]|\\.)*"|@?\'(?:[^\'\\]|\\.)*\')'
@@ -219,3 +220,12 @@ def where_condition(
     if where >= len(tokens) or tokens[where] != ("ident", "where"):
         raise ReplayQueryError(f"replay runs '<table> | where ...' queries, got {query[:60]!r}")
     return table, "".join(value for _, value in tokens[where + 1 :]).strip()
+
+
+def columns_read(query: str) -> tuple[str, set[str]]:
+    """(table, the columns of the table the query reads: every one for a full-row search)."""
+    trees: dict[str, str] = {}
+    table, text = rewrite_query(query, tree_hook=recorder(trees))
+    names = identifiers(text).union(*map(identifiers, trees.values()))
+    schema = TABLES[table]
+    return table, {c for c in schema if c in names or text_column(c) in names}
