@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,8 @@ def replay(
     scan: bool = False,
     on_file: Callable[[int], None] | None = None,
     on_reading: Callable[[str], None] | None = None,
+    on_progress: Callable[[str, float], None] | None = None,
+    memory_limit: str | None = None,
 ) -> ReplayResult:
     """Run `rules` on `events`; see the package docstring.
 
@@ -107,14 +110,16 @@ def replay(
     carry only their id and :data:`SUMMARY_COLUMNS`, and it adds to ``event_count`` but not to
     ``events``. Other inputs are read by the loaders as without `scan`. The rules match the same
     events either way. `on_reading(name)` is called as each file is opened, `on_file(1)` as each
-    input has been read or scanned."""
+    input has been read or scanned, `on_progress(name, share)` (from another thread) as a scan
+    of a file goes on. `memory_limit` bounds the engine's memory (see :class:`Engine`); a
+    given `engine` keeps its own."""
     inputs = [events] if isinstance(events, (str, Path)) else list(events)
     if not scan:
         return replay_events(rules, read_events(inputs), pipeline, on_loaded, engine)
     from .engine import Engine
 
     converted, failures = convert(rules, pipeline)
-    engine = engine or Engine()
+    engine = engine or Engine(memory_limit)
     queries = [c.query for c in converted]
     found: list[list[Event]] = [[] for _ in queries]
     errors: dict[int, Exception] = {}
@@ -126,7 +131,8 @@ def replay(
         if isinstance(item, (str, Path)):
             if on_reading is not None:
                 on_reading(str(item))
-            outcome = engine.scan_export(item, queries, kept_columns)
+            told = None if on_progress is None else partial(on_progress, str(item))
+            outcome = engine.scan_export(item, queries, kept_columns, told)
         if outcome is None:
             read = read_events([item], first_number=number)
             loaded.extend(read)

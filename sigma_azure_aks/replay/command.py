@@ -10,6 +10,8 @@ from typing import Any
 
 from ..cli import add_pipeline_argument
 
+DEFAULT_MEMORY_LIMIT = "1GB"  # suited to a laptop; DuckDB spills beyond it
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rules", nargs="+", metavar="RULES", help="Sigma rule files or folders")
@@ -27,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("text", "json"),
         default="text",
         help="text: hits per rule; json: one object, rule id -> matched event ids",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        default=DEFAULT_MEMORY_LIMIT,
+        metavar="SIZE",
+        help=f"memory the engine may use before it spills to a temporary folder (default {DEFAULT_MEMORY_LIMIT})",
     )
     add_pipeline_argument(parser)
 
@@ -63,7 +71,14 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(len(args.events), "events files")
     try:
         result = replay(
-            args.rules, args.events, pipeline, on_file=progress.advance, on_reading=progress.note, scan=True
+            args.rules,
+            args.events,
+            pipeline,
+            on_file=progress.advance,
+            on_reading=progress.note,
+            scan=True,
+            on_progress=progress.within,
+            memory_limit=args.memory_limit,
         )
     except EventsFormatError as error:
         progress.close()

@@ -18,6 +18,8 @@ Kusto string columns never hold null: :meth:`Engine.load` stores an absent strin
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,16 @@ from .exports import NotNative, export_plan, insert_export
 from .fulltext import FullText, reads_text_columns
 from .kql_rewrite import rewrite_query
 from .scan import ExportScan, scan
-from .sql import COMBO_COLUMN, ROW_COLUMN, ROWTEXT_COLUMN, SQL_TYPES, hit_lists, needs_text, text_column
+from .sql import (
+    COMBO_COLUMN,
+    ROW_COLUMN,
+    ROWTEXT_COLUMN,
+    SQL_TYPES,
+    hit_lists,
+    needs_text,
+    sql_text,
+    text_column,
+)
 from .treepath import TreePaths, recorder
 
 __all__ = [
@@ -54,9 +65,16 @@ __all__ = [
 class Engine:
     """An in-process KQL engine holding one DuckDB database of loaded tables."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory_limit: str | None = None) -> None:
+        """`memory_limit` (DuckDB's notation, e.g. ``1GB``): DuckDB keeps within it and spills to
+        a temporary folder of its own, removed on :meth:`close`; None: DuckDB's default."""
         self._kql = import_engine()
         self.con = self._kql.connect()
+        self._spill: str | None = None
+        if memory_limit is not None:
+            self._spill = tempfile.mkdtemp(prefix="sigma-azure-aks-replay-")
+            self.con.execute(f"SET memory_limit = {sql_text(memory_limit)}")
+            self.con.execute(f"SET temp_directory = {sql_text(self._spill)}")
         self.row_counts: dict[str, int] = {}
         self.fulltext = FullText(self.con, self._kql)
         self.treepaths = TreePaths(self.con, self._kql)
@@ -131,6 +149,7 @@ class Engine:
         path: str | Path,
         queries: Sequence[str],
         columns: Callable[[str], Sequence[str]] | Sequence[str] = (),
+        on_progress: Callable[[float], None] | None = None,
     ) -> ExportScan | None:
         """Run `queries` on a Log Analytics export file in one pass over it, loading nothing: each
         row is read from the file, typed as :meth:`load_export` types it, and every query's
@@ -139,14 +158,14 @@ class Engine:
         order. A query on another table matches nothing here; a query the engine cannot run
         gives its ReplayQueryError. `columns` may be a function of the file's table. Returns None,
         having run nothing, when the file is not such an export (see :meth:`load_export`): read
-        it with the loaders."""
+        it with the loaders. `on_progress(share)` is told how much of the pass is done."""
         import duckdb
 
         try:
             plan = export_plan(self.con, Path(path))
         except (NotNative, duckdb.Error):
             return None
-        return scan(self.con, self._kql, plan, queries, columns)
+        return scan(self.con, self._kql, plan, queries, columns, on_progress)
 
     def sql(self, query: str) -> str:
         """The DuckDB SQL for a KQL query of ours, gaps bridged; raises ReplayQueryError."""
@@ -214,3 +233,5 @@ class Engine:
 
     def close(self) -> None:
         self.con.close()
+        if self._spill is not None:
+            shutil.rmtree(self._spill, ignore_errors=True)

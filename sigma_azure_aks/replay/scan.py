@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +39,32 @@ class ExportScan:
     details: dict[int, dict[str, Any]]
 
 
+@contextmanager
+def _watching(con: Any, on_progress: Callable[[float], None] | None) -> Iterator[None]:
+    """While the block runs a statement, tell `on_progress` its share done (DuckDB's own
+    estimate, read from another thread every 0.2 s)."""
+    if on_progress is None:
+        yield
+        return
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.2):
+            share = con.query_progress()
+            if share >= 0:
+                on_progress(min(share / 100, 1.0))
+
+    thread = threading.Thread(target=watch, name="replay-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _star_column(number: int) -> str:
     """A scan's column: whether the row's full-row search text holds keyword `number`."""
     return f"{ROW_COLUMN}_star{number}"
@@ -48,8 +76,10 @@ def scan(
     plan: ExportPlan,
     queries: Sequence[str],
     columns: Callable[[str], Sequence[str]] | Sequence[str],
+    on_progress: Callable[[float], None] | None = None,
 ) -> ExportScan | None:
-    """Run `queries` on the rows of an export `plan` (see :meth:`.engine.Engine.scan_export`).
+    """Run `queries` on the rows of an export `plan` (see :meth:`.engine.Engine.scan_export`);
+    `on_progress(share)` is told, from another thread, how much of the file's pass is done.
 
     Stage 1, one pass over the file: the columns the conditions read, whether the row holds each
     full-row search keyword, and the kept columns, stored in file order (a plan of scans and
@@ -111,7 +141,8 @@ def scan(
         try:  # the file read: a value that does not read (JSON text, a datetime) is not native
             if not keeps_order(con, stage_sql):
                 return None
-            con.execute(f'CREATE OR REPLACE TEMP TABLE "{stage}" AS {stage_sql}')
+            with _watching(con, on_progress):
+                con.execute(f'CREATE OR REPLACE TEMP TABLE "{stage}" AS {stage_sql}')
         except duckdb.Error:
             return None
         rows, bad = con.execute(
