@@ -119,7 +119,7 @@ def bare_engine(path: Path, queries: list[str]):
     Returns (load s, evaluate s, EventDataIds per query)."""
     import duckdb_kql
 
-    from sigma_azure_aks.replay.engine import _SQL_TYPES
+    from sigma_azure_aks.replay.sql import SQL_TYPES
     from sigma_azure_aks.sources import TABLES
 
     schema = TABLES["AzureActivity"]
@@ -133,11 +133,11 @@ def bare_engine(path: Path, queries: list[str]):
         column = present.get(name)
         if column is None:
             empty = "''" if kind == "string" else "NULL"
-            select.append(f'{empty}::{_SQL_TYPES[kind]} AS "{name}"')
+            select.append(f'{empty}::{SQL_TYPES[kind]} AS "{name}"')
         elif kind == "string":
             select.append(f'coalesce("{column}", \'\') AS "{name}"')
         else:
-            select.append(f'CAST("{column}" AS {_SQL_TYPES[kind]}) AS "{name}"')
+            select.append(f'CAST("{column}" AS {SQL_TYPES[kind]}) AS "{name}"')
     con.execute(
         f"CREATE TABLE \"AzureActivity\" AS SELECT {', '.join(select)} FROM read_csv('{path}', "
         "header = true, all_varchar = true, quote = '\"', escape = '\"')"
@@ -178,9 +178,9 @@ def run(folder: Path) -> int:
 
     import duckdb_kql
 
+    from sigma_azure_aks.replay.api import convert
     from sigma_azure_aks.replay.engine import Engine, ReplayQueryError
     from sigma_azure_aks.replay.loaders import read_events
-    from sigma_azure_aks.replay.run import convert
 
     corpus = shared / "corpus" / "sigmahq" / "activitylogs"
     converted, failures = convert(corpus)

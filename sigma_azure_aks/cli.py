@@ -16,6 +16,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_MISSING_COMPONENT = 3
+EXIT_NOT_REPLAYED = 4  # replay: every rule converted, some queries the local engine cannot run
 
 # subcommand -> module with add_arguments(parser) and run(args) -> int, imported only when used
 COMMANDS = {

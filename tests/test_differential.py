@@ -300,8 +300,8 @@ def sqlite_matches(con: sqlite3.Connection, backend: sqliteBackend, rule_yaml: s
 
 
 def ours_matches(rules: list[str], events: list[dict[str, Any]]) -> tuple[list[Any], list[str]]:
+    from sigma_azure_aks.replay.api import convert
     from sigma_azure_aks.replay.engine import Engine
-    from sigma_azure_aks.replay.run import convert
 
     converted, failures = convert(rules)
     engine = Engine()
@@ -394,7 +394,7 @@ def test_not_over_null_yielding_comparison(selection: dict[str, Any], event: dic
 
 def test_operation_name_regex_converts() -> None:
     """Once a crash of the data-plane analysis (TypeError: unhashable type: 'SigmaString')."""
-    from sigma_azure_aks.replay.run import convert
+    from sigma_azure_aks.replay.api import convert
 
     rule = (
         '{"title": "re on operationName", "logsource": {"product": "azure", "service": "activitylogs"}, '

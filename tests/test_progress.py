@@ -41,3 +41,24 @@ def test_nothing_is_drawn_off_a_terminal() -> None:
     progress.advance(3)
     progress.close()
     assert out.getvalue() == ""
+
+
+def test_progress_inside_one_file_on_a_terminal(tmp_path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_bytes(b"x" * 2_000_000)
+    out = _Terminal()
+    progress = Progress(1, "events files", out)
+    progress.within(str(path), 0.0)
+    progress.within(str(path), 1.0)
+    progress.close()
+    last = out.getvalue().split("\r\x1b[K")[-1]
+    assert last.startswith(f"events files 0/1: {path} 100%, 2.0 MB of 2.0 MB, ")
+    assert "B/s, " in last and last.rstrip().endswith(" left")
+
+
+def test_progress_inside_one_file_is_quiet_off_a_terminal(tmp_path) -> None:
+    out = io.StringIO()
+    progress = Progress(1, "events files", out)
+    progress.within(str(tmp_path / "big.csv"), 0.5)
+    progress.close()
+    assert out.getvalue() == ""

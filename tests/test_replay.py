@@ -302,7 +302,8 @@ def test_full_row_search_answers_as_the_per_column_disjunction() -> None:
     per row, over several loads) returns the rows the per-column disjunction returns, under not()
     too; a keyword holding the separator is searched per column."""
     require_engine()
-    from sigma_azure_aks.replay.engine import Engine, _star_disjunction
+    from sigma_azure_aks.replay.engine import Engine
+    from sigma_azure_aks.replay.fulltext import star_disjunction
 
     shapes = [
         {
@@ -335,7 +336,7 @@ def test_full_row_search_answers_as_the_per_column_disjunction() -> None:
     eng.load_columns("AzureActivity", {k: [r.get(k) for r in rows[:600]] for k in names}, 600)
     eng.load("AzureActivity", rows[600:610])
     eng.load_columns("AzureActivity", {k: [r.get(k) for r in rows[610:]] for k in names}, 590)
-    assert any(columns for _, _, columns, _ in eng._segments["AzureActivity"])  # combinations in use
+    assert any(columns for _, _, columns, _ in eng.fulltext.segments("AzureActivity"))  # combinations in use
     keywords = [
         "bob@x",
         "DELETE DEVICE",
@@ -356,7 +357,7 @@ def test_full_row_search_answers_as_the_per_column_disjunction() -> None:
     ]
     for keyword in keywords:
         literal = json.dumps(keyword, ensure_ascii=False)
-        slow = _star_disjunction("AzureActivity", "contains", literal)
+        slow = star_disjunction("AzureActivity", "contains", literal)
         for fast_q, slow_q in [
             (f"* contains {literal}", slow),
             (f"not(* contains {literal})", f"not({slow})"),
@@ -366,7 +367,7 @@ def test_full_row_search_answers_as_the_per_column_disjunction() -> None:
 
 # ---- native load of Log Analytics exports ------------------------------------------------------
 def _all_columns(eng) -> list[tuple]:
-    from sigma_azure_aks.replay.engine import ROW_COLUMN
+    from sigma_azure_aks.replay.sql import ROW_COLUMN
     from sigma_azure_aks.sources import TABLES
 
     columns = ", ".join(f'"{c}"' for c in TABLES["AzureActivity"])
@@ -374,7 +375,7 @@ def _all_columns(eng) -> list[tuple]:
 
 
 def _corpus_queries() -> list[str]:
-    from sigma_azure_aks.replay.run import convert
+    from sigma_azure_aks.replay.api import convert
 
     converted, failures = convert(shared_path("corpus", "sigmahq", "activitylogs"))
     assert not failures and len(converted) == 35
@@ -492,7 +493,7 @@ def test_native_export_load_equals_the_loaders_on_edge_rows(tmp_path: Path, kind
     else:
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     slow, fast = _both_loads(path)
-    assert any(columns for _, _, columns, _ in fast._segments["AzureActivity"])  # combinations in use
+    assert any(columns for _, _, columns, _ in fast.fulltext.segments("AzureActivity"))  # combinations in use
     assert _all_columns(fast) == _all_columns(slow)
     queries = _corpus_queries() + [
         AA + f"* contains {json.dumps(k, ensure_ascii=False)}"
@@ -719,12 +720,12 @@ def test_fold_patterns_match_where_the_lower_cased_text_holds_the_keyword(keywor
     require_engine()
     import duckdb
 
-    from sigma_azure_aks.replay.engine import _fold_patterns
+    from sigma_azure_aks.replay.fulltext import fold_patterns
 
     con = duckdb.connect()
     lowered = [con.execute("SELECT lower(?)", [k]).fetchone()[0] for k in keywords]
     lowered_text = con.execute("SELECT lower(?)", [text]).fetchone()[0]
-    patterns = _fold_patterns(con, lowered)
+    patterns = fold_patterns(con, lowered)
     assert patterns is not None
     for keyword in lowered:
         (got,) = con.execute("SELECT regexp_matches(?, ?)", [text, patterns[keyword]]).fetchone()
@@ -740,16 +741,16 @@ def test_a_plan_that_may_reorder_rows_is_not_stored_by_row_order(tmp_path: Path)
     require_engine()
     import duckdb
 
-    from sigma_azure_aks.replay.engine import _keeps_order
+    from sigma_azure_aks.replay.sql import keeps_order
 
     path = tmp_path / "rows.csv"
     path.write_text("a,b\nx,1\ny,2\n")
     con = duckdb.connect()
     source = f"read_csv('{path}', all_varchar = true)"
-    assert _keeps_order(con, f"SELECT lower(a) AS a, b || 'z' AS b FROM {source}")
-    assert not _keeps_order(con, f"SELECT a, row_number() OVER () FROM {source}")
-    assert not _keeps_order(con, f"SELECT a FROM {source} WHERE b IN (SELECT b FROM {source})")
-    assert not _keeps_order(con, f"SELECT a FROM {source} ORDER BY b")
+    assert keeps_order(con, f"SELECT lower(a) AS a, b || 'z' AS b FROM {source}")
+    assert not keeps_order(con, f"SELECT a, row_number() OVER () FROM {source}")
+    assert not keeps_order(con, f"SELECT a FROM {source} WHERE b IN (SELECT b FROM {source})")
+    assert not keeps_order(con, f"SELECT a FROM {source} ORDER BY b")
 
 
 def test_scan_refuses_per_query_on_its_table_and_on_others(tmp_path: Path) -> None:

@@ -152,3 +152,9 @@ def test_no_table_name_literal_outside_its_source_file() -> None:
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {node.value!r}")
     assert found == []
 
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_over_500_lines(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= 500, f"{path.relative_to(PACKAGE)} has {lines} lines; split it by concern"

@@ -22,6 +22,6 @@ Nothing here imports it until a replay runs.
 
 from __future__ import annotations
 
-from .run import ReplayResult, RuleHit, replay
+from .api import ReplayResult, RuleHit, replay
 
 __all__ = ["ReplayResult", "RuleHit", "replay"]

@@ -8,7 +8,7 @@ Accepted inputs (the kind is detected from the content, not the file name):
   not have (a union export adds some) are dropped.
 * Raw activity-log records, the resource-log form Event Hubs and storage export
   (``{"records": [...]}`` or one record per line) and the REST form: mapped to AzureActivity rows
-  with the package's field map (:data:`sigma_azure_aks.field_maps.AZURE_ACTIVITY`).
+  with the package's field map (:data:`sigma_azure_aks.sources.azure_activity.FIELD_MAP`).
 * Raw AKS diagnostic records of category ``kube-audit`` / ``kube-audit-admin``, whose
   ``properties.log`` holds the Kubernetes audit event as JSON text: mapped to ``AKSAudit`` /
   ``AKSAuditAdmin`` rows.
@@ -22,13 +22,14 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..sources import TABLES, all_sources, source_for_table
+from .columns import converter
 
 
 class EventsFormatError(ValueError):
@@ -43,6 +44,9 @@ class Event:
     row: dict[str, Any]
     source: str
     number: int  # 1-based record number over all inputs
+    # column -> why its value does not read (the value is then null), with where it is: an error
+    # only when a rule reads that column (see :func:`check_readable`)
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     @property
     def event_id(self) -> str | int:
@@ -92,8 +96,13 @@ def _table_of_row(row: Mapping[str, Any]) -> str | None:
     return None
 
 
-def analytics_row(row: Mapping[str, Any], table: str) -> dict[str, Any]:
-    """A Log Analytics row: known columns kept, JSON text in dynamic columns parsed."""
+def analytics_row(
+    row: Mapping[str, Any], table: str, unreadable: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A Log Analytics row: known columns kept, JSON text in dynamic columns parsed.
+
+    A value that does not read as its column's type is null; why goes to `unreadable` (column ->
+    reason) when given, else it raises ValueError naming the column."""
     schema = TABLES[table]
     out: dict[str, Any] = {}
     for raw_name, value in row.items():
@@ -102,7 +111,14 @@ def analytics_row(row: Mapping[str, Any], table: str) -> dict[str, Any]:
         if kind is None:
             continue
         if kind == "dynamic" and isinstance(value, str):
-            value = json.loads(value) if value.strip() else None
+            try:
+                value = json.loads(value) if value.strip() else None
+            except ValueError as error:
+                reason = f"column {name}: {_shown(value)} is not JSON ({error})"
+                if unreadable is None:
+                    raise ValueError(reason) from None
+                unreadable[name] = reason
+                value = None
         elif kind == "datetime":
             value = _export_datetime(value)
         out[name] = value
@@ -110,29 +126,65 @@ def analytics_row(row: Mapping[str, Any], table: str) -> dict[str, Any]:
     return out
 
 
+_CHECKED_KINDS = {"datetime", "real", "long", "int"}  # kinds whose values may not read
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_values(table: str, row: dict[str, Any], unreadable: dict[str, str]) -> None:
+    """Null each datetime or number that does not read as its column's type, saying why in
+    `unreadable` (column -> reason)."""
+    schema = TABLES[table]
+    for name, value in row.items():
+        kind = schema.get(name)
+        if kind not in _CHECKED_KINDS or value is None:
+            continue
+        try:
+            converter(kind)(value)
+        except (ValueError, TypeError, OverflowError):
+            unreadable[name] = f"column {name}: {_shown(value)} is not a {kind}"
+            row[name] = None
+
+
 # ---- detection ------------------------------------------------------------------------------------
-def record_to_row(record: Any, where: str) -> tuple[str, dict[str, Any]]:
-    """(table, row) for one record of any accepted kind."""
+def record_to_row(
+    record: Any, where: str, unreadable: dict[str, str] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """(table, row) for one record of any accepted kind. A value that does not read as its
+    column's type is null, and `unreadable` (column -> "WHERE: column C: why") says why; without
+    `unreadable`, such a value is an EventsFormatError."""
     if not isinstance(record, Mapping):
         raise EventsFormatError(f"{where}: expected a JSON object per event, got {type(record).__name__}")
+    found: dict[str, str] = {}
     readers = [(source, reader) for source in all_sources() for reader in source.raw_records]
     recognised = [(source, reader) for source, reader in readers if reader.recognise(record)]
     raw = max(recognised, key=lambda pair: pair[1].priority, default=None)
     table = _table_of_row(record)
     if table is not None and raw is None:
-        try:
-            return table, analytics_row(record, table)
-        except ValueError as error:  # JSON text or a datetime that does not parse
-            raise EventsFormatError(f"{where}: a {table} value does not read: {error}") from error
-    if raw is not None:
+        row = analytics_row(record, table, found)
+    elif raw is not None:
         source, reader = raw
         try:
             row = reader.to_row(record)
         except ValueError as error:
             raise EventsFormatError(str(error)) from error
-        return str(row.get("Type") or source.table), row
-    kinds = list(dict.fromkeys(reader.description for _, reader in readers))
-    raise EventsFormatError(
+        table = str(row.get("Type") or source.table)
+    else:
+        raise _unknown_record(where, [reader.description for _, reader in readers])
+    _check_values(table, row, found)
+    if found and unreadable is None:
+        raise EventsFormatError(f"{where}: {next(iter(found.values()))}")
+    if unreadable is not None:
+        unreadable.update((column, f"{where}: {reason}") for column, reason in found.items())
+    return table, row
+
+
+def _unknown_record(where: str, raw_kinds: list[str]) -> EventsFormatError:
+    kinds = list(dict.fromkeys(raw_kinds))
+    return EventsFormatError(
         f"{where}: not an event replay knows: expected a Log Analytics row of "
         f"{', '.join(sorted(TABLES))} (with $table/Type or its columns), "
         f"{', '.join(kinds[:-1])} or {kinds[-1]}"
@@ -161,7 +213,9 @@ def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
             yield document, source
             return
         if stripped[0] == "{":
-            for number, line in enumerate(stripped.splitlines(), 1):
+            # lines end at \n only: a raw U+2028 (or any other Unicode line break) inside a
+            # string is valid JSON
+            for number, line in enumerate(stripped.split("\n"), 1):
                 if not line.strip():
                     continue
                 try:
@@ -180,17 +234,38 @@ def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
 
 
 def _csv_records(text: str, source: str) -> Iterator[tuple[Any, str]]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = [_HEADER_SUFFIX.sub("", name) for name in (reader.fieldnames or [])]
+    # strict: a quoted value the file ends inside (a cut file) is an error, not a value
+    reader = csv.DictReader(io.StringIO(text), strict=True)
+    try:
+        names = reader.fieldnames or []
+    except csv.Error as error:
+        raise EventsFormatError(f"{source}: the CSV header does not read: {error}") from error
+    header = [_HEADER_SUFFIX.sub("", name) for name in names]
     if not any(name in table for table in TABLES.values() for name in header if name not in {"Type"}):
         raise EventsFormatError(
             f"{source}: not an events file: expected JSON, JSON lines, or a CSV export of "
             f"{', '.join(sorted(TABLES))}"
         )
-    for number, record in enumerate(reader, 2):
+    number = 1
+    while True:
+        try:
+            record = next(reader, None)
+        except csv.Error as error:  # the file ends inside a quoted value
+            raise EventsFormatError(
+                f"{source}: row {number}: {error}; the file ends inside a quoted value (a cut row?)"
+            ) from error
+        if record is None:
+            return
         if None in record:
-            raise EventsFormatError(f"{source}: line {number} has more fields than the header")
-        yield record, f"{source}: row {number - 1}"
+            raise EventsFormatError(f"{source}: row {number} has more fields than the header")
+        missing = [name for name in names if record.get(name) is None]
+        if missing:
+            raise EventsFormatError(
+                f"{source}: row {number} ends before column {_HEADER_SUFFIX.sub('', missing[0])} "
+                f"({len(names) - len(missing)} of {len(names)} fields; a cut row?)"
+            )
+        yield record, f"{source}: row {number}"
+        number += 1
 
 
 def read_events(inputs: Iterable[str | Path | Mapping[str, Any]], first_number: int = 1) -> list[Event]:
@@ -199,8 +274,9 @@ def read_events(inputs: Iterable[str | Path | Mapping[str, Any]], first_number: 
     number = first_number
     for item in inputs:
         if isinstance(item, Mapping):
-            table, row = record_to_row(item, f"event {number}")
-            events.append(Event(table, row, "<rows>", number))
+            unreadable: dict[str, str] = {}
+            table, row = record_to_row(item, f"event {number}", unreadable)
+            events.append(Event(table, row, "<rows>", number, unreadable))
             number += 1
             continue
         path = Path(item)
@@ -209,7 +285,23 @@ def read_events(inputs: Iterable[str | Path | Mapping[str, Any]], first_number: 
         except (OSError, UnicodeDecodeError) as error:
             raise EventsFormatError(f"{path}: cannot read events: {error}") from error
         for record, where in _records_from_text(text, str(path)):
-            table, row = record_to_row(record, where)
-            events.append(Event(table, row, str(path), number))
+            unreadable = {}
+            table, row = record_to_row(record, where, unreadable)
+            events.append(Event(table, row, str(path), number, unreadable))
             number += 1
     return events
+
+
+def check_readable(events: Iterable[Event], reads: Callable[[str], set[str]]) -> None:
+    """Raise EventsFormatError (file, row and column) for the first value that does not read in a
+    column some rule reads; `reads(table)` names the columns the rules on `table` read. A value
+    no rule reads stays null and does not stop the run."""
+    read: dict[str, set[str]] = {}
+    for event in events:
+        if not event.unreadable:
+            continue
+        if event.table not in read:
+            read[event.table] = reads(event.table)
+        for column, reason in event.unreadable.items():
+            if column in read[event.table]:
+                raise EventsFormatError(reason)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .loaders import Event, kept_columns, read_events
+from .errors import ReplayQueryError, ReplayUnsupportedError
+from .kql_rewrite import columns_read
+from .loaders import Event, check_readable, kept_columns, read_events
 
 
 @dataclass
@@ -23,12 +26,17 @@ class RuleHit:
 
 
 class ReplayResult(dict[str, list[Any]]):
-    """rule id -> ids of the matched events; also the details (`hits`, `failures`, `events`)."""
+    """rule id -> ids of the matched events; also the details (`hits`, `failures`, `events`).
+
+    `failures` holds a line per rule that did not run: not converted, or (also in
+    `not_replayed`) converted to a query valid for Microsoft Sentinel that the local engine
+    cannot run."""
 
     def __init__(self) -> None:
         super().__init__()
         self.hits: list[RuleHit] = []
         self.failures: list[str] = []
+        self.not_replayed: list[str] = []
         self.events: list[Event] = []  # the events read by the loaders (all but scanned files')
         self.event_count = 0  # every event replayed, scanned files' included
 
@@ -92,6 +100,8 @@ def replay(
     scan: bool = False,
     on_file: Callable[[int], None] | None = None,
     on_reading: Callable[[str], None] | None = None,
+    on_progress: Callable[[str, float], None] | None = None,
+    memory_limit: str | None = None,
 ) -> ReplayResult:
     """Run `rules` on `events`; see the package docstring.
 
@@ -100,14 +110,16 @@ def replay(
     carry only their id and summary columns (:func:`loaders.summary_columns`), and it adds to ``event_count`` but not to
     ``events``. Other inputs are read by the loaders as without `scan`. The rules match the same
     events either way. `on_reading(name)` is called as each file is opened, `on_file(1)` as each
-    input has been read or scanned."""
+    input has been read or scanned, `on_progress(name, share)` (from another thread) as a scan
+    of a file goes on. `memory_limit` bounds the engine's memory (see :class:`Engine`); a
+    given `engine` keeps its own."""
     inputs = [events] if isinstance(events, (str, Path)) else list(events)
     if not scan:
         return replay_events(rules, read_events(inputs), pipeline, on_loaded, engine)
     from .engine import Engine
 
     converted, failures = convert(rules, pipeline)
-    engine = engine or Engine()
+    engine = engine or Engine(memory_limit)
     queries = [c.query for c in converted]
     found: list[list[Event]] = [[] for _ in queries]
     errors: dict[int, Exception] = {}
@@ -119,7 +131,8 @@ def replay(
         if isinstance(item, (str, Path)):
             if on_reading is not None:
                 on_reading(str(item))
-            outcome = engine.scan_export(item, queries, kept_columns)
+            told = None if on_progress is None else partial(on_progress, str(item))
+            outcome = engine.scan_export(item, queries, kept_columns, told)
         if outcome is None:
             read = read_events([item], first_number=number)
             loaded.extend(read)
@@ -161,6 +174,23 @@ def replay_events(
     return _run_loaded(converted, loaded, failures, on_loaded, engine or Engine())
 
 
+def _reader(converted: list[Any]) -> Callable[[str], set[str]]:
+    """table -> the columns the converted rules on it read (a refused query reads none)."""
+
+    def reads(table: str) -> set[str]:
+        found: set[str] = set()
+        for item in converted:
+            if item.table != table:
+                continue
+            try:
+                found |= columns_read(item.query)[1]
+            except ReplayQueryError:
+                continue
+        return found
+
+    return reads
+
+
 def _run_loaded(
     converted: list[Any],
     loaded: list[Event],
@@ -178,6 +208,7 @@ def _run_loaded(
     result.event_count = len(loaded)
     hits = found or [[] for _ in converted]
     errors = dict(errors or {})
+    check_readable(loaded, _reader(converted))
     by_table: dict[str, list[Event]] = {}
     for event in loaded:
         by_table.setdefault(event.table, []).append(event)
@@ -193,7 +224,10 @@ def _run_loaded(
         key = _rule_key(item.rule)
         error = errors.get(index) or (outcome if isinstance(outcome, Exception) else None)
         if error is not None:
-            result.failures.append(f"{item.path}: {key}: {error}")
+            line = f"{item.path}: {key}: {error}"
+            result.failures.append(line)
+            if isinstance(error, ReplayUnsupportedError):
+                result.not_replayed.append(line)
             continue
         table_events = by_table.get(item.table, [])
         events = hits[index] + [table_events[row] for row in outcome]  # type: ignore[union-attr]

@@ -1,0 +1,231 @@
+"""KQL text rewrites that bridge duckdb-kql's gaps without changing what a query means.
+
+duckdb-kql translates KQL to DuckDB SQL and refuses what it cannot translate. :func:`rewrite_query`
+rewrites what our `sentinel` target writes and it refuses or reads otherwise than Kusto:
+
+* ``ipv4_is_in_range(a, "net/len")`` / ``ipv6_is_in_range(a, "net/len")``: refused by duckdb-kql.
+  The range is always a literal in our queries, so it is resolved here with :mod:`ipaddress` into
+  its first and last address, and the call is rewritten to a comparison of duckdb-kql's own
+  ``parse_ipv4(a)`` (a long; null when `a` is not an IPv4 address) or ``parse_ipv6(a)`` (the full,
+  fixed-width lower-case form, which orders like the address; ``""`` when not an address; an IPv4
+  address reads as its IPv4-mapped form, as in Kusto) with those bounds. As in Kusto, the result is
+  null (not false) when the address does not parse, which matters under ``not()``. An unparsable
+  range is refused. (DuckDB's Python UDFs would need numpy; this needs nothing.)
+* ``* contains "x"`` / ``* contains_cs "x"`` (full-row search): refused by duckdb-kql; see
+  :mod:`.fulltext`.
+* ``"\\u001f"``: duckdb-kql reads a ``\\uXXXX`` escape as ``uXXXX``; such string literals are
+  rewritten with the raw characters, which it reads right.
+* ``treepath(x)``: refused by duckdb-kql; written as a hidden column the engine fills
+  (:mod:`.treepath`).
+* ``isnotnull(<member access>)``: duckdb-kql reads a JSON ``null`` member as not null; Kusto reads
+  it as null. Rewritten to ``(isnotnull(m) and gettype(m) != "null")``.
+
+Text only: nothing here imports DuckDB.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+
+from ..sources import TABLES
+from .errors import ReplayQueryError
+from .fulltext import StarHook, star_search
+from .sql import text_column
+from .treepath import TreeHook, recorder, tree_column
+
+_TOKEN = re.compile(
+    r'(?P<str>@?"(?:[^"\\]|\\.)*"|@?\'(?:[^\'\\]|\\.)*\')'
+    r"|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<ws>\s+)"
+    r"|(?P<punct>.)",
+    re.S,
+)
+_STAR_OPERATORS = {"contains", "contains_cs"}
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    return [(m.lastgroup or "", m.group(0)) for m in _TOKEN.finditer(text)]
+
+
+def _skip_ws(tokens: list[tuple[str, str]], i: int) -> int:
+    while i < len(tokens) and tokens[i][0] == "ws":
+        i += 1
+    return i
+
+
+_IP_FUNCTIONS = {"ipv4_is_in_range": 4, "ipv6_is_in_range": 6}
+
+
+def _closing(tokens: list[tuple[str, str]], start: int) -> int:
+    depth = 0
+    for k in range(start, len(tokens)):
+        if tokens[k][1] == "(":
+            depth += 1
+        elif tokens[k][1] == ")":
+            depth -= 1
+            if depth == 0:
+                return k
+    raise ReplayQueryError("unbalanced parentheses in query")
+
+
+def _split_args(tokens: list[tuple[str, str]]) -> list[str]:
+    args, current, depth = [], [], 0
+    for kind, text in tokens:
+        if kind == "punct" and text in "([":
+            depth += 1
+        elif kind == "punct" and text in ")]":
+            depth -= 1
+        if kind == "punct" and text == "," and depth == 0:
+            args.append("".join(current).strip())
+            current = []
+            continue
+        current.append(text)
+    args.append("".join(current).strip())
+    return args
+
+
+def _string_value(literal: str) -> str:
+    if not (literal.startswith('"') and literal.endswith('"')):
+        raise ReplayQueryError(f"expected a string literal, got {literal!r}")
+    try:
+        value = json.loads(literal)
+    except ValueError as error:
+        raise ReplayQueryError(f"cannot read the string literal {literal!r}") from error
+    return str(value)
+
+
+def _ip_range_check(function: str, address: str, range_literal: str) -> str:
+    version = _IP_FUNCTIONS[function]
+    text = _string_value(range_literal)
+    try:
+        network = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError as error:
+        raise ReplayQueryError(f"{function}: {text!r} is not an IP range") from error
+    if network.version != version:
+        raise ReplayQueryError(f"{function}: {text!r} is not an IPv{version} range")
+    if version == 4:
+        lo, hi = int(network.network_address), int(network.broadcast_address)
+        return f"(parse_ipv4({address}) >= {lo} and parse_ipv4({address}) <= {hi})"
+    lo_text, hi_text = network.network_address.exploded, network.broadcast_address.exploded
+    parsed = f"parse_ipv6({address})"
+    # Kusto's parse_ipv6 gives "" for a non-address, and ipv6_is_in_range null: keep it null.
+    return f'iff(isempty({parsed}), bool(null), ({parsed} >= "{lo_text}" and {parsed} <= "{hi_text}"))'
+
+
+_ENGINE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _engine_literal(literal: str) -> str:
+    """A string literal as duckdb-kql reads it alike: it reads a `\\uXXXX` escape (which Kusto
+    decodes, and our target writes for control and separator characters) as the letter u and
+    the digits, but a raw character as that character. Such literals are written with the raw
+    characters; every other literal is left as it is."""
+    if not (literal.startswith('"') and "\\u" in literal):
+        return literal
+    value = _string_value(literal)
+    return '"' + "".join(_ENGINE_ESCAPES.get(c, c) for c in value) + '"'
+
+
+def rewrite_query(
+    query: str, star_hook: StarHook | None = None, tree_hook: TreeHook | None = None
+) -> tuple[str, str]:
+    """(table, KQL the engine runs faithfully). Raises ReplayQueryError for what it cannot.
+
+    `star_hook` (the engine's) answers a full-row `contains` on a plain literal; without it,
+    full-row searches become the per-column disjunction. `tree_hook` is told each
+    ``treepath(<argument>)``, written as its hidden column (:func:`~.treepath.tree_column`)."""
+    head, sep, _ = query.partition("|")
+    table = head.strip()
+    if not sep or table not in TABLES:
+        raise ReplayQueryError(f"expected '<table> | where ...' on a known table, got {query[:60]!r}")
+    tokens = _tokens(query)
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        kind, text = tokens[i]
+        if kind == "punct" and text == "*":
+            j = _skip_ws(tokens, i + 1)
+            k = _skip_ws(tokens, j + 1)
+            if j < len(tokens) and k < len(tokens) and tokens[j][0] == "ident" and tokens[k][0] == "str":
+                operator = tokens[j][1]
+                if operator not in _STAR_OPERATORS:
+                    raise ReplayQueryError(f"full-row search '* {operator}' is not supported by replay")
+                out.append(star_search(table, operator, _engine_literal(tokens[k][1]), star_hook))
+                i = k + 1
+                continue
+            raise ReplayQueryError("a '*' outside a full-row search is not supported by replay")
+        if kind == "ident" and text in _IP_FUNCTIONS:
+            j = _skip_ws(tokens, i + 1)
+            if j < len(tokens) and tokens[j][1] == "(":
+                k = _closing(tokens, j)
+                args = _split_args(tokens[j + 1 : k])
+                if len(args) != 2:
+                    raise ReplayQueryError(f"{text}() takes two arguments here")
+                address, _ = _rewrite_fragment(args[0], table, tree_hook)
+                out.append(_ip_range_check(text, address, args[1]))
+                i = k + 1
+                continue
+        if kind == "ident" and text == "treepath":
+            j = _skip_ws(tokens, i + 1)
+            if j < len(tokens) and tokens[j][1] == "(":
+                k = _closing(tokens, j)
+                inner = "".join(t for _, t in tokens[j + 1 : k]).strip()
+                argument, _ = _rewrite_fragment(inner, table, tree_hook)
+                if tree_hook is not None:
+                    tree_hook(table, argument)
+                out.append(tree_column(argument))
+                i = k + 1
+                continue
+        if kind == "str":
+            out.append(_engine_literal(text))
+            i += 1
+            continue
+        if kind == "ident" and text == "isnotnull":
+            j = _skip_ws(tokens, i + 1)
+            if j < len(tokens) and tokens[j][1] == "(":
+                k = _closing(tokens, j)
+                inner = "".join(t for _, t in tokens[j + 1 : k])
+                if re.fullmatch(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*", inner):
+                    out.append(f"isnotnull({inner})")
+                else:
+                    inner_text, _ = _rewrite_fragment(inner, table, tree_hook)
+                    out.append(f'(isnotnull({inner_text}) and gettype({inner_text}) != "null")')
+                i = k + 1
+                continue
+        out.append(text)
+        i += 1
+    return table, "".join(out)
+
+
+def _rewrite_fragment(fragment: str, table: str, tree_hook: TreeHook | None = None) -> tuple[str, str]:
+    _, text = rewrite_query(f"{table} | {fragment}", tree_hook=tree_hook)
+    return text.split("| ", 1)[1], table
+
+
+def identifiers(text: str) -> set[str]:
+    """The identifiers (column names, functions, operators) of KQL text."""
+    return {value for kind, value in _tokens(text) if kind == "ident"}
+
+
+def where_condition(
+    query: str, star_hook: StarHook | None = None, tree_hook: TreeHook | None = None
+) -> tuple[str, str]:
+    """(table, the condition of a '<table> | where ...' query as the engine runs it)."""
+    table, text = rewrite_query(query, star_hook, tree_hook)
+    tokens = _tokens(text)
+    pipes = [i for i, (kind, value) in enumerate(tokens) if kind == "punct" and value == "|"]
+    where = _skip_ws(tokens, pipes[0] + 1) if len(pipes) == 1 else len(tokens)
+    if where >= len(tokens) or tokens[where] != ("ident", "where"):
+        raise ReplayQueryError(f"replay runs '<table> | where ...' queries, got {query[:60]!r}")
+    return table, "".join(value for _, value in tokens[where + 1 :]).strip()
+
+
+def columns_read(query: str) -> tuple[str, set[str]]:
+    """(table, the columns of the table the query reads: every one for a full-row search)."""
+    trees: dict[str, str] = {}
+    table, text = rewrite_query(query, tree_hook=recorder(trees))
+    names = identifiers(text).union(*map(identifiers, trees.values()))
+    schema = TABLES[table]
+    return table, {c for c in schema if c in names or text_column(c) in names}

@@ -1,0 +1,260 @@
+"""One pass over a Log Analytics export running every query, loading nothing (:func:`scan`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ..sources import TABLES
+from .errors import ReplayQueryError, engine_refusal
+from .exports import ExportPlan
+from .fulltext import fold_patterns, joined_text_sql, lower, re2_literal
+from .kql_rewrite import identifiers, where_condition
+from .sql import (
+    ROW_COLUMN,
+    ROWTEXT_COLUMN,
+    hit_lists,
+    keeps_order,
+    needs_text,
+    sql_ident,
+    sql_text,
+    text_column,
+)
+from .treepath import recorder, treepath_sql
+
+_SCAN_CHUNK = 32  # conditions evaluated per statement on a scan's stored rows
+
+
+@dataclass(frozen=True)
+class ExportScan:
+    """What a scan found in a file: its table and row count, per query the row numbers it matched
+    (or why it was refused), and the kept columns of the matched rows."""
+
+    table: str
+    rows: int
+    matches: list[list[int] | ReplayQueryError]
+    details: dict[int, dict[str, Any]]
+
+
+@contextmanager
+def _watching(con: Any, on_progress: Callable[[float], None] | None) -> Iterator[None]:
+    """While the block runs a statement, tell `on_progress` its share done (DuckDB's own
+    estimate, read from another thread every 0.2 s)."""
+    if on_progress is None:
+        yield
+        return
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.2):
+            share = con.query_progress()
+            if share >= 0:
+                on_progress(min(share / 100, 1.0))
+
+    thread = threading.Thread(target=watch, name="replay-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _star_column(number: int) -> str:
+    """A scan's column: whether the row's full-row search text holds keyword `number`."""
+    return f"{ROW_COLUMN}_star{number}"
+
+
+def scan(
+    con: Any,
+    kql: Any,
+    plan: ExportPlan,
+    queries: Sequence[str],
+    columns: Callable[[str], Sequence[str]] | Sequence[str],
+    on_progress: Callable[[float], None] | None = None,
+) -> ExportScan | None:
+    """Run `queries` on the rows of an export `plan` (see :meth:`.engine.Engine.scan_export`);
+    `on_progress(share)` is told, from another thread, how much of the file's pass is done.
+
+    Stage 1, one pass over the file: the columns the conditions read, whether the row holds each
+    full-row search keyword, and the kept columns, stored in file order (a plan of scans and
+    projections only, checked). Stage 2: the conditions on those rows, in chunks, each row's
+    number carried as a value. None, having run nothing, when a value does not read natively."""
+    import duckdb
+
+    results: list[list[int] | ReplayQueryError] = []
+    conditions: list[tuple[int, str]] = []
+    keywords: dict[str, int] = {}  # full-row search keywords, lower-cased -> number
+
+    def star(table: str, keyword: str) -> str:
+        return f"({_star_column(keywords.setdefault(lower(con, keyword), len(keywords)))} == true)"
+
+    trees: dict[str, str] = {}  # treepath() hidden columns of the file's table -> argument
+    for index, query in enumerate(queries):
+        found: dict[str, str] = {}
+        try:
+            table, condition = where_condition(query, star, recorder(found))
+        except ReplayQueryError as error:
+            results.append(error)
+            continue
+        results.append([])
+        if table == plan.table:
+            conditions.append((index, condition))  # translated with its chunk
+            trees.update(found)
+        else:  # checked alone: it matches nothing here, but may not run at all
+            try:
+                kql.to_sql(f"{table} | where {condition}")
+            except kql.KqlError as error:
+                results[index] = engine_refusal(error)
+    schema = TABLES[plan.table]
+    kept = list(columns(plan.table) if callable(columns) else columns)
+    if any(c not in schema for c in kept):
+        raise ValueError(f"not columns of {plan.table}: {[c for c in kept if c not in schema]}")
+    read = set().union(*(identifiers(condition) for _, condition in conditions))
+    typed_view, text_view = f"{ROW_COLUMN}_scan_rows", f"{ROW_COLUMN}_scan_text"
+    stage, staged = f"{ROW_COLUMN}_scan", f"{ROW_COLUMN}_scan_numbered"
+    plain = f"{ROW_COLUMN}_plain"
+    try:
+        typed = ", ".join(
+            f"{sql} AS {sql_ident(name)}" for name, sql in zip(schema, plan.select, strict=True)
+        )
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{typed_view}" AS SELECT {typed}, {plan.plain} AS {plain} '
+            f"FROM {plan.source}"
+        )
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{text_view}" AS {_scan_text_sql(con, kql, typed_view, schema, keywords, trees)}'
+        )
+        stored = [
+            *(n for n in schema if n in read or n in kept),
+            *(text_column(n) for n in schema if needs_text(schema[n]) and text_column(n) in read),
+            *(_star_column(i) for i in keywords.values()),
+            *(n for n in trees if n in read),  # the argument: its treepath() is computed below
+            plain,
+        ]
+        stage_sql = f'SELECT {", ".join(map(sql_ident, stored))} FROM "{text_view}"'
+        try:  # the file read: a value that does not read (JSON text, a datetime) is not native
+            if not keeps_order(con, stage_sql):
+                return None
+            with _watching(con, on_progress):
+                con.execute(f'CREATE OR REPLACE TEMP TABLE "{stage}" AS {stage_sql}')
+        except duckdb.Error:
+            return None
+        rows, bad = con.execute(
+            f'SELECT count(*), count(*) FILTER (WHERE NOT {plain}) FROM "{stage}"'
+        ).fetchone()  # type: ignore[misc]
+        if bad:
+            return None
+        # the rows were stored in file order: their row ids are their numbers in the file
+        paths = ", ".join(f"{treepath_sql(sql_ident(n))} AS {sql_ident(n)}" for n in trees if n in read)
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{staged}" AS SELECT rowid AS {ROW_COLUMN}, '
+            f'* {f"REPLACE ({paths}) " if paths else ""}FROM "{stage}"'
+        )
+        hit_rows: set[int] = set()
+        for chunk in range(0, len(conditions), _SCAN_CHUNK):
+            part = conditions[chunk : chunk + _SCAN_CHUNK]
+            part, sql = _translate_chunk(kql, staged, part, results)
+            if not part:
+                continue
+            flags = [f"{ROW_COLUMN}_m{i}" for i in range(len(part))]
+            # each row's flags read once: the numbers of the conditions it meets, unnested
+            numbers = ", ".join(f"CASE WHEN {f} THEN {i} END" for i, f in enumerate(flags))
+            pairs = (
+                f"SELECT q, r FROM (SELECT {ROW_COLUMN} AS r, unnest([{numbers}]) AS q FROM ({sql}) "
+                f"WHERE {' OR '.join(flags)}) WHERE q IS NOT NULL"
+            )
+            for i, found in hit_lists(con, pairs):
+                results[part[i][0]] = found
+                hit_rows.update(found)
+        details: dict[int, dict[str, Any]] = {}
+        if kept and hit_rows:
+            names = ", ".join(map(sql_ident, kept))
+            for row in con.execute(
+                f'SELECT rowid, {names} FROM "{stage}" WHERE rowid IN (SELECT unnest(?))',
+                [sorted(hit_rows)],
+            ).fetchall():
+                details[row[0]] = dict(zip(kept, row[1:], strict=True))
+    finally:
+        con.execute(f'DROP VIEW IF EXISTS "{staged}"')
+        con.execute(f'DROP TABLE IF EXISTS "{stage}"')
+        con.execute(f'DROP VIEW IF EXISTS "{text_view}"')
+        con.execute(f'DROP VIEW IF EXISTS "{typed_view}"')
+    return ExportScan(plan.table, int(rows), results, details)
+
+
+def _scan_text_sql(
+    con: Any,
+    kql: Any,
+    typed_view: str,
+    schema: Mapping[str, str],
+    keywords: Mapping[str, int],
+    trees: Mapping[str, str],
+) -> str:
+    """SQL over the typed rows adding the non-string columns' text forms, the arguments of
+    ``treepath()`` calls (by their hidden columns' names) and, per full-row search keyword,
+    whether the row's text holds it.
+
+    One pass of one regular expression over the text as it is (an alternation of every
+    keyword, each of its characters matched by every character DuckDB's lower() maps to it)
+    picks the rows that may hold a keyword; only those are lower-cased and searched for each
+    keyword, as the loaded engine searches. The pattern may pick more rows than hold a keyword
+    (RE2 widens a class such as ``[sS]`` to Unicode case folding inside an alternation), never
+    fewer. Where lower() is not one character to one character, every row is lower-cased."""
+    texts = ", ".join(
+        [
+            *(f"{text_column(n)} = tostring({n})" for n, k in schema.items() if needs_text(k)),
+            *(f"{name} = {argument}" for name, argument in trees.items()),
+        ]
+    )
+    with_texts = str(kql.to_sql(f"{typed_view} | extend {texts}" if texts else typed_view))
+    if not keywords:
+        return with_texts
+    patterns = fold_patterns(con, keywords)
+    text = joined_text_sql(schema, list(schema), made_by_json=True, lowered=patterns is None)
+    if patterns is None:
+        patterns = {k: re2_literal(k) for k in keywords}
+        lowered = ROWTEXT_COLUMN
+    else:
+        lowered = f"lower({ROWTEXT_COLUMN})"
+    found = f"{ROW_COLUMN}_star"
+    stars = "".join(
+        f", CASE WHEN {found} THEN contains({lowered}, {sql_text(k)}) ELSE false END AS {_star_column(i)}"
+        for k, i in keywords.items()
+    )
+    any_keyword = sql_text("|".join(patterns.values()))
+    return (
+        f"SELECT *{stars} FROM (SELECT *, regexp_matches({ROWTEXT_COLUMN}, {any_keyword}) AS {found} "
+        f"FROM (SELECT *, {text} AS {ROWTEXT_COLUMN} FROM ({with_texts})))"
+    )
+
+
+def _translate_chunk(
+    kql: Any, staged: str, part: list[tuple[int, str]], results: list[list[int] | ReplayQueryError]
+) -> tuple[list[tuple[int, str]], str]:
+    """(the conditions of `part` the engine runs, the SQL giving each row's flag per
+    condition). A condition the engine cannot translate is found by translating each alone,
+    and its query's result becomes the error."""
+    while part:
+        flags = [f"{ROW_COLUMN}_m{i}" for i in range(len(part))]
+        assignments = ", ".join(f"{f} = ({c})" for f, (_, c) in zip(flags, part, strict=True))
+        try:
+            sql = kql.to_sql(f"{staged} | extend {assignments} | project {ROW_COLUMN}, {', '.join(flags)}")
+            return part, str(sql)
+        except kql.KqlError:
+            kept = []
+            for index, condition in part:
+                try:
+                    kql.to_sql(f"{staged} | where {condition}")
+                    kept.append((index, condition))
+                except kql.KqlError as error:
+                    results[index] = engine_refusal(error)
+            if len(kept) == len(part):  # each runs alone, not together: not expected
+                raise
+            part = kept
+    return [], ""
