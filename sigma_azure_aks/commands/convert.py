@@ -10,25 +10,33 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli import add_option_argument, add_pipeline_argument
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Progress,
+    UsageError,
+    add_common_arguments,
+    error,
+    pipeline_and_options,
+    summary,
+)
+
+HELP = "print the KQL of each rule; report every failure and go on"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rules", nargs="+", metavar="RULES", help="Sigma rule files or folders")
-    add_pipeline_argument(parser)
-    add_option_argument(parser)
+    add_common_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from .batch import PipelineError, iter_convert, resolve_pipelines, rule_files
-    from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parse_options
-    from .progress import Progress, summary
+    from ..batch import iter_convert, rule_files
 
     try:
-        pipeline = resolve_pipelines(args.pipeline)
-        options = parse_options(args.option)
-    except (PipelineError, UsageError) as error:
-        sys.stderr.write(f"error: {error}\n")
+        pipeline, options = pipeline_and_options(args)
+    except UsageError as problem:
+        error(str(problem))
         return EXIT_USAGE
     files = rule_files(args.rules)
     progress = Progress(len(files), "Converting")

@@ -1,4 +1,4 @@
-"""`sigma-azure-aks replay RULES... --events FILE...`: run rules on events locally."""
+"""`sigma-azure-aks replay RULES... --events FILE...`: run rules on events locally (:mod:`..replay`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,20 @@ import sys
 import time
 from typing import Any
 
-from ..cli import add_pipeline_argument
+from .common import (
+    EXIT_FAILED,
+    EXIT_MISSING_COMPONENT,
+    EXIT_OK,
+    EXIT_USAGE,
+    Progress,
+    UsageError,
+    add_common_arguments,
+    error,
+    pipeline_and_options,
+    summary,
+)
+
+HELP = "run rules on events locally"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="text",
         help="text: hits per rule; json: one object, rule id -> matched event ids",
     )
-    add_pipeline_argument(parser)
+    add_common_arguments(parser)
 
 
 def _cell(value: Any) -> str:
@@ -41,22 +54,19 @@ def _cell(value: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..batch import PipelineError, resolve_pipelines
-    from ..cli import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE
-    from ..progress import Progress, summary
-    from .engine import EngineMissingError, _import_engine
-    from .loaders import EventsFormatError, summary_columns
-    from .run import replay
+    from ..replay import replay
+    from ..replay.engine import EngineMissingError, _import_engine
+    from ..replay.loaders import EventsFormatError, summary_columns
 
     try:
         _import_engine()
-    except EngineMissingError as error:
-        sys.stderr.write(f"error: {error}\n")
+    except EngineMissingError as problem:
+        error(str(problem))
         return EXIT_MISSING_COMPONENT
     try:
-        pipeline = resolve_pipelines(args.pipeline)
-    except PipelineError as error:
-        sys.stderr.write(f"error: pipeline: {error}\n")
+        pipeline, _options = pipeline_and_options(args)  # options shape analytics rules, not queries
+    except UsageError as problem:
+        error(str(problem))
         return EXIT_USAGE
     started = time.monotonic()
     # Exports are scanned by the engine in one pass per file; other files are read in Python.
@@ -65,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
         result = replay(
             args.rules, args.events, pipeline, on_file=progress.advance, on_reading=progress.note, scan=True
         )
-    except EventsFormatError as error:
+    except EventsFormatError as problem:
         progress.close()
-        sys.stderr.write(f"error: {error}\n")
+        error(str(problem))
         return EXIT_USAGE
     progress.close()
     elapsed = time.monotonic() - started
