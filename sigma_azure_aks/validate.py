@@ -35,6 +35,7 @@ from .batch import (
     rule_files,
 )
 from .kql_parser.checker import KqlChecker
+from .notices import details_of
 
 KQL_SUFFIXES = (".kql",)
 CONVERSION_CODE = "SIGMA"
@@ -58,6 +59,8 @@ class Problem:
     message: str
     severity: str = "Error"
     rule_id: str | None = None
+    details: str = ""
+    """More about a warning (which values, why), shown by `validate --verbose`."""
 
     @property
     def is_error(self) -> bool:
@@ -248,9 +251,11 @@ class _Validator:
         rule_id = str(rule.id or "") or None
         text = one_line(str(message))
         label = f"rule {rule_id}: " if rule_id and rule_id not in text else ""
-        self.report.problems.append(
-            Problem(str(path), 1, 1, CONVERSION_CODE, f"{label}{text}", "Warning", rule_id)
+        problem = Problem(
+            str(path), 1, 1, CONVERSION_CODE, f"{label}{text}", "Warning", rule_id, details_of(message)
         )
+        if problem not in self.report.problems:
+            self.report.problems.append(problem)
 
     def kql_file(self, path: Path) -> None:
         try:

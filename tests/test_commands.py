@@ -69,7 +69,10 @@ def test_help_is_quick_to_load_no_pysigma() -> None:
 
 def test_module_entry_point_and_help() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sigma_azure_aks.commands", "--help"], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "sigma_azure_aks.commands", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0
     for name in COMMANDS:

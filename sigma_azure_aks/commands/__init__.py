@@ -1,6 +1,7 @@
 """`sigma-azure-aks`: convert rules, export analytics rules, validate queries, replay rules on events.
 
-Each subcommand is one module with `HELP`, `add_arguments(parser)` and `run(args) -> exit code`;
+Each subcommand is one module with `HELP`, `add_arguments(parser)` and `run(args) -> exit code`
+(and `take_extra_arguments(args, extras)` where arguments after an option's value are its own);
 the modules import pySigma and the rest of the package only when they run, so `--help` is quick.
 Exit codes: :data:`.common.EXIT_CODES`.
 """
@@ -40,8 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: parse the command line, run the subcommand, return its exit code."""
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    args, extras = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    module = COMMANDS[args.command]
+    take_extras = getattr(module, "take_extra_arguments", None)
+    if extras and (take_extras is None or not take_extras(args, extras)):
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     try:
-        return int(COMMANDS[args.command].run(args))
+        return int(module.run(args))
     except KeyboardInterrupt:
         return 130

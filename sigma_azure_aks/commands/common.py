@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, TextIO
 
 EXIT_OK = 0
@@ -16,18 +20,33 @@ EXIT_USAGE = 2
 EXIT_MISSING_COMPONENT = 3
 
 EXIT_CODES = {
-    EXIT_OK: "everything converted (and, for `validate`, no query has an error; for `replay`, every rule ran)",
-    EXIT_FAILED: "at least one rule failed to convert, or a query has an error",
-    EXIT_USAGE: "wrong usage (unknown option, missing argument, unknown pipeline), "
-    "or an events file `replay` cannot read",
+    EXIT_OK: "success: every rule converted (`validate`: and no query has an error)",
+    EXIT_FAILED: "a rule failed to convert, a query has an error (`validate`), no rules were found "
+    "under the paths given, or the output cannot be written (`export`)",
+    EXIT_USAGE: "wrong usage: an unknown option, a missing argument, an unknown pipeline, a path that "
+    "does not exist, or an events file `replay` cannot read",
     EXIT_MISSING_COMPONENT: "an optional component is missing: node and the KQL parser package "
     "(`validate`), or the replay engine (`replay`); the message says how to install it",
 }
 """Every exit code of every command, with its meaning (the epilog of `--help`, docs/commands.md)."""
 
 
-class UsageError(ValueError):
-    """A command-line value that cannot be used (exit code 2)."""
+class CommandError(ValueError):
+    """Why a command cannot start, and its exit code."""
+
+    code = EXIT_FAILED
+
+
+class UsageError(CommandError):
+    """A command-line value that cannot be used."""
+
+    code = EXIT_USAGE
+
+
+class NoRulesError(CommandError):
+    """The paths given hold nothing to work on (so a CI job with a wrong path fails)."""
+
+    code = EXIT_FAILED
 
 
 def error(message: str) -> None:
@@ -62,9 +81,12 @@ def add_option_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """`-p` and `-O`, as sigma-cli spells them."""
+    """`-p` and `-O`, as sigma-cli spells them, and `--verbose`."""
     add_pipeline_argument(parser)
     add_option_argument(parser)
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="show each warning's details under its line"
+    )
 
 
 def parse_options(items: list[str]) -> dict[str, str]:
@@ -90,6 +112,92 @@ def pipeline_and_options(args: argparse.Namespace) -> tuple[Any, dict[str, str]]
     return pipeline, options
 
 
+def input_files(paths: Iterable[str], suffixes: tuple[str, ...] | None = None, what: str = "") -> list[Path]:
+    """The files named or found under `paths` (see :func:`..batch.rule_files`; default suffixes:
+    Sigma rules). UsageError for a path that does not exist; NoRulesError when nothing is found."""
+    from ..batch import RULE_SUFFIXES, rule_files
+
+    chosen = suffixes or RULE_SUFFIXES
+    names = list(paths)
+    missing = [name for name in names if not Path(name).exists()]
+    if missing:
+        raise UsageError(f"no such file or folder: {missing[0]}")
+    files = rule_files(names, chosen)
+    if not files:
+        kinds = what or f"Sigma rules ({', '.join(chosen)} files)"
+        raise NoRulesError(f"no {kinds} found in {', '.join(names)}")
+    return files
+
+
+def prepare(
+    args: argparse.Namespace, paths: Iterable[str], suffixes: tuple[str, ...] | None = None, what: str = ""
+) -> tuple[Any, dict[str, str], list[Path]]:
+    """(pipeline, options, input files) of a command line; CommandError with its exit code."""
+    pipeline, options = pipeline_and_options(args)
+    return pipeline, options, input_files(paths, suffixes, what)
+
+
+# ---- warnings ------------------------------------------------------------------------------------
+
+
+def details_block(details: str) -> str:
+    """A warning's details, indented under its line (`--verbose`)."""
+    return textwrap.fill(details, 100, initial_indent="    ", subsequent_indent="    ") + "\n"
+
+
+class WarningPrinter:
+    """While active, every warning is one line `warning: TEXT` on stderr, each text once (a rule
+    rendered in three formats warns once), its details under it with `verbose`. A progress line
+    being drawn is cleared first, so a warning always starts a line of its own."""
+
+    def __init__(self, verbose: bool = False, progress: Progress | None = None, stream: TextIO | None = None):
+        self.verbose = verbose
+        self.progress = progress
+        self.stream = stream if stream is not None else sys.stderr
+        self.shown: set[str] = set()
+        self.hidden_details = 0
+        self._catch = warnings.catch_warnings()
+
+    def __enter__(self) -> WarningPrinter:
+        self._catch.__enter__()
+        warnings.simplefilter("always", UserWarning)  # one per rule, not one per source line
+        warnings.showwarning = self._show_warning
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._catch.__exit__(*exc)
+        if self.hidden_details:
+            self.stream.write(f"note: --verbose shows the details of {self.hidden_details} warning(s)\n")
+
+    def _show_warning(self, message: Warning | str, *_args: Any, **_kwargs: Any) -> None:
+        self.show(message)
+
+    def show(self, message: Warning | str, details: str | None = None) -> None:
+        from ..notices import details_of
+
+        text = " ".join(str(message).split())
+        if text in self.shown:
+            return
+        self.shown.add(text)
+        if self.progress is not None:
+            self.progress.interrupt()
+        self.stream.write(f"warning: {text}\n")
+        more = details_of(message) if details is None else details
+        if more and self.verbose:
+            self.stream.write(details_block(more))
+        elif more:
+            self.hidden_details += 1
+
+
+def warn_unknown_options(options: dict[str, str], printer: WarningPrinter) -> None:
+    """One line per `-O` key that is no analytics-rule setting (the text the backend would warn)."""
+    from ..analytics.options import OPTION_KEYS, unknown_option_message
+
+    for key in options:
+        if key.strip().lower().replace("-", "_") not in OPTION_KEYS:
+            printer.show(unknown_option_message(key))
+
+
 # ---- progress and summary ------------------------------------------------------------------------
 
 
@@ -103,7 +211,7 @@ class Progress:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = self.stream.isatty() and total > 1
         self._last = 0.0
-        self._drawn = False
+        self._on_line = False  # a progress line is on the screen, not yet ended
 
     def advance(self, count: int = 1) -> None:
         self.done += count
@@ -123,12 +231,20 @@ class Progress:
     def _draw(self, line: str) -> None:
         self.stream.write(f"\r\x1b[K{line}")  # the line redrawn in place
         self.stream.flush()
-        self._drawn = True
+        self._on_line = True
+
+    def interrupt(self) -> None:
+        """Clear the progress line, for a message to take its place (the next step redraws it)."""
+        if self._on_line:
+            self.stream.write("\r\x1b[K")
+            self._on_line = False
+            self._last = 0.0
 
     def close(self) -> None:
-        if self._drawn:
+        if self._on_line:
             self.stream.write("\n")
             self.stream.flush()
+            self._on_line = False
 
 
 def summary(converted: int, failures: list[str], noun: str = "rules", stream: TextIO | None = None) -> None:

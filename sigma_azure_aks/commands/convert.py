@@ -13,13 +13,14 @@ import sys
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
-    EXIT_USAGE,
+    CommandError,
     Progress,
-    UsageError,
+    WarningPrinter,
     add_common_arguments,
     error,
-    pipeline_and_options,
+    prepare,
     summary,
+    warn_unknown_options,
 )
 
 HELP = "print the KQL of each rule; report every failure and go on"
@@ -31,23 +32,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..batch import iter_convert, rule_files
+    from ..batch import iter_convert
 
     try:
-        pipeline, options = pipeline_and_options(args)
-    except UsageError as problem:
+        pipeline, options, files = prepare(args, args.rules)
+    except CommandError as problem:
         error(str(problem))
-        return EXIT_USAGE
-    files = rule_files(args.rules)
+        return problem.code
     progress = Progress(len(files), "Converting")
     queries: list[str] = []
     failures: list[str] = []
-    for item in iter_convert(files, pipeline, options, on_file=lambda _path: progress.advance()):
-        if hasattr(item, "query"):
-            queries.append(item.query)
-        else:
-            failures.append(item.line())
-    progress.close()
+    with WarningPrinter(args.verbose, progress) as printer:
+        warn_unknown_options(options, printer)
+        for item in iter_convert(files, pipeline, options, on_file=lambda _path: progress.advance()):
+            if hasattr(item, "query"):
+                queries.append(item.query)
+            else:
+                failures.append(item.line())
+        progress.close()
     sys.stdout.write("\n\n".join(queries) + ("\n" if queries else ""))
     summary(len(queries), failures)
     return EXIT_FAILED if failures else EXIT_OK

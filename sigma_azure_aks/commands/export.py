@@ -13,12 +13,14 @@ from .common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    CommandError,
     Progress,
-    UsageError,
+    WarningPrinter,
     add_common_arguments,
     error,
-    pipeline_and_options,
+    prepare,
     summary,
+    warn_unknown_options,
 )
 
 HELP = "write one file per rule and format, and Import-ready ARM bundles"
@@ -42,22 +44,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..batch import rule_files
     from ..export import export_files, parse_formats, write_export
 
     try:
         formats = parse_formats(args.format)
-        pipeline, options = pipeline_and_options(args)
-    except (UsageError, ValueError) as problem:
+    except ValueError as problem:
         error(str(problem))
         return EXIT_USAGE
-    out = Path(args.out)
-    files = rule_files(args.rules)
-    progress = Progress(len(files), "Exporting")
     try:
-        result = export_files(files, formats, pipeline, options, on_file=lambda _path: progress.advance())
-    finally:
-        progress.close()
+        pipeline, options, files = prepare(args, args.rules)
+    except CommandError as problem:
+        error(str(problem))
+        return problem.code
+    out = Path(args.out)
+    progress = Progress(len(files), "Exporting")
+    with WarningPrinter(args.verbose, progress) as printer:
+        warn_unknown_options(options, printer)
+        try:
+            result = export_files(files, formats, pipeline, options, on_file=lambda _path: progress.advance())
+        finally:
+            progress.close()
     try:
         write_export(out, result)
     except OSError as problem:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from .common import (
@@ -13,15 +14,20 @@ from .common import (
     EXIT_MISSING_COMPONENT,
     EXIT_OK,
     EXIT_USAGE,
+    CommandError,
     Progress,
     UsageError,
+    WarningPrinter,
     add_common_arguments,
     error,
-    pipeline_and_options,
+    prepare,
     summary,
+    warn_unknown_options,
 )
 
 HELP = "run rules on events locally"
+EVENTS_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson")
+"""What an events file is named; a rule path named so is an events file given without --events."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,10 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--events",
         "-e",
-        nargs="+",
+        action="append",
         required=True,
         metavar="FILE",
-        help="events: Log Analytics exports (CSV, JSON, JSON lines) or raw activity-log / kube-audit records",
+        help="an events file: a Log Analytics export (CSV, JSON, JSON lines) or raw activity-log / "
+        "kube-audit records; one file per --events, repeat it for more",
     )
     parser.add_argument(
         "--format",
@@ -53,6 +60,35 @@ def _cell(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def take_extra_arguments(args: argparse.Namespace, extras: list[str]) -> bool:
+    """Paths after `--events FILE` (argparse leaves them over once the rules were read) are rules."""
+    if any(extra.startswith("-") for extra in extras):
+        return False
+    args.rules.extend(extras)
+    return True
+
+
+def check_events(rules: list[str], events: list[str]) -> None:
+    """UsageError for an events file among the rules (a second file after one --events) and for
+    an --events value that is missing, a folder or a Sigma rule."""
+    for name in rules:
+        path = Path(name)
+        if path.is_file() and path.suffix.lower() in EVENTS_SUFFIXES:
+            raise UsageError(
+                f"{name} looks like an events file, not Sigma rules: give each events file its own "
+                f"--events (--events a.csv --events b.json)"
+            )
+    for name in events:
+        path = Path(name)
+        if not path.exists():
+            raise UsageError(f"no such file or folder: {name}")
+        if path.is_dir() or path.suffix.lower() in (".yml", ".yaml"):
+            raise UsageError(
+                f"--events {name}: an events file is expected, not {'a folder' if path.is_dir() else 'a Sigma rule'}; "
+                "--events takes one file, and the rules are the other arguments"
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     from ..replay import replay
     from ..replay.engine import EngineMissingError, _import_engine
@@ -64,22 +100,30 @@ def run(args: argparse.Namespace) -> int:
         error(str(problem))
         return EXIT_MISSING_COMPONENT
     try:
-        pipeline, _options = pipeline_and_options(args)  # options shape analytics rules, not queries
-    except UsageError as problem:
+        check_events(args.rules, args.events)
+        pipeline, options, _files = prepare(args, args.rules)  # options shape analytics rules, not queries
+    except CommandError as problem:
         error(str(problem))
-        return EXIT_USAGE
+        return problem.code
     started = time.monotonic()
     # Exports are scanned by the engine in one pass per file; other files are read in Python.
     progress = Progress(len(args.events), "events files")
-    try:
-        result = replay(
-            args.rules, args.events, pipeline, on_file=progress.advance, on_reading=progress.note, scan=True
-        )
-    except EventsFormatError as problem:
+    with WarningPrinter(args.verbose, progress) as printer:
+        warn_unknown_options(options, printer)
+        try:
+            result = replay(
+                args.rules,
+                args.events,
+                pipeline,
+                on_file=progress.advance,
+                on_reading=progress.note,
+                scan=True,
+            )
+        except EventsFormatError as problem:
+            progress.close()
+            error(str(problem))
+            return EXIT_USAGE
         progress.close()
-        error(str(problem))
-        return EXIT_USAGE
-    progress.close()
     elapsed = time.monotonic() - started
     if args.format == "json":
         json.dump({hit.rule_id: result[hit.rule_id] for hit in result.hits}, sys.stdout, indent=2)
