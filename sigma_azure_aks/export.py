@@ -1,4 +1,4 @@
-"""`sigma-azure-aks export`: one file per rule and format, plus Import-ready ARM bundles.
+"""Export: one file per rule and format, plus Import-ready ARM bundles (`sigma-azure-aks export`).
 
 Layout under --out (names are stable, so re-exports overwrite the same files):
 
@@ -16,53 +16,28 @@ except bundle files of an earlier run beyond the current count, which would depl
 
 from __future__ import annotations
 
-import argparse
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cli import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    UsageError,
-    add_option_argument,
-    add_pipeline_argument,
-    parse_options,
-)
+from .analytics import FORMATS as OUTPUT_FORMATS
+from .analytics import output_format
 
-FORMATS = ("kql", "yaml", "arm", "json")
+FORMATS = tuple(f.export_name for f in OUTPUT_FORMATS)
 DEFAULT_FORMATS = "arm,yaml,kql"
-EXTENSIONS = {"kql": "kql", "yaml": "yaml", "arm": "json", "json": "json"}
+EXTENSIONS = {f.export_name: f.extension for f in OUTPUT_FORMATS}
 BUNDLE_DIR = "bundles"
 BUNDLE_PREFIX = "azure-sentinel-rules-"
 SLUG_MAX = 60
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "rules", nargs="+", metavar="RULES", help="Sigma rule files or folders (searched recursively)"
-    )
-    parser.add_argument(
-        "--out", "-o", required=True, metavar="DIR", help="output folder (created if missing)"
-    )
-    parser.add_argument(
-        "--format",
-        "-f",
-        default=DEFAULT_FORMATS,
-        metavar="LIST",
-        help=f"comma-separated formats out of {', '.join(FORMATS)} (default: {DEFAULT_FORMATS})",
-    )
-    add_pipeline_argument(parser)
-    add_option_argument(parser)
 
 
 def parse_formats(text: str) -> list[str]:
     chosen = [part.strip().lower() for part in text.split(",") if part.strip()]
     unknown = [part for part in chosen if part not in FORMATS]
     if unknown or not chosen:
-        raise UsageError(
+        raise ValueError(
             f"unknown format(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}"
         )
     return [fmt for fmt in FORMATS if fmt in chosen]  # fixed order, duplicates gone
@@ -92,10 +67,11 @@ def render_all(converted: Any, formats: list[str], options: dict[str, str]) -> E
         raise ValueError("the rule has no `id`; exported files and Sentinel rules are named by it")
     documents = {}
     for fmt in formats:
-        if fmt == "kql":
+        chosen = output_format(fmt)
+        if chosen is None or not chosen.analytics:
             documents[fmt] = str(converted.query).rstrip("\n") + "\n"
         else:
-            documents[fmt] = render_rule(rule, converted.query, converted.table, fmt, options)
+            documents[fmt] = render_rule(rule, converted.query, converted.table, chosen.name, options)
     return Exported(base_name(rule), documents)
 
 
@@ -123,52 +99,52 @@ def write_bundles(out: Path, arm_documents: list[str]) -> list[Path]:
     return written
 
 
-def run(args: argparse.Namespace) -> int:
-    import sys
+@dataclass
+class ExportResult:
+    """The rules exported (in memory, in rule-file order) and a line per rule that failed."""
 
-    from .batch import PipelineError, RuleFailure, iter_convert, resolve_pipelines, rule_files
-    from .progress import Progress, summary
+    formats: list[str]
+    exported: list[Exported] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
-    try:
-        formats = parse_formats(args.format)
-        options = parse_options(args.option)
-        pipeline = resolve_pipelines(args.pipeline)
-    except (UsageError, PipelineError) as error:
-        sys.stderr.write(f"error: {error}\n")
-        return EXIT_USAGE
-    out = Path(args.out)
-    files = rule_files(args.rules)
-    progress = Progress(len(files), "Exporting")
-    failures: list[str] = []
-    exported: list[Exported] = []
+
+def export_files(
+    files: Iterable[Path],
+    formats: list[str],
+    pipeline: Any = None,
+    options: dict[str, str] | None = None,
+    on_file: Callable[[Path], None] | None = None,
+) -> ExportResult:
+    """Convert and render every rule of `files` (see :func:`..batch.rule_files`) in every format.
+
+    A rule that fails in any format is in none and its failure is reported; so is a second rule
+    whose file names would overwrite the first's."""
+    from .batch import RuleFailure, iter_convert
+
+    options = options or {}
+    result = ExportResult(formats)
     seen: dict[str, Path] = {}
-    try:
-        for item in iter_convert(files, pipeline, options, on_file=lambda _path: progress.advance()):
-            if isinstance(item, RuleFailure):
-                failures.append(item.line())
-                continue
-            try:
-                result = render_all(item, formats, options)
-            except ValueError as error:
-                failures.append(f"{item.path}: rule '{item.rule.title}' ({item.rule.id}): {error}")
-                continue
-            if result.name in seen:
-                failures.append(f"{item.path}: rule id {item.rule.id} is also used in {seen[result.name]}")
-                continue
-            seen[result.name] = item.path
-            exported.append(result)
-    finally:
-        progress.close()
-    try:
-        for result in exported:
-            for fmt, text in result.documents.items():
-                write_text(out / fmt / f"{result.name}.{EXTENSIONS[fmt]}", text)
-        if "arm" in formats:
-            write_bundles(out, [result.documents["arm"] for result in exported])
-    except OSError as error:
-        sys.stderr.write(
-            f"error: cannot write to {out}: {error.strerror or error}: {error.filename or out}\n"
-        )
-        return EXIT_FAILED
-    summary(len(exported), failures)
-    return EXIT_FAILED if failures else EXIT_OK
+    for item in iter_convert(files, pipeline, options, on_file=on_file):
+        if isinstance(item, RuleFailure):
+            result.failures.append(item.line())
+            continue
+        try:
+            exported = render_all(item, formats, options)
+        except ValueError as error:
+            result.failures.append(f"{item.path}: rule '{item.rule.title}' ({item.rule.id}): {error}")
+            continue
+        if exported.name in seen:
+            result.failures.append(f"{item.path}: rule id {item.rule.id} is also used in {seen[exported.name]}")
+            continue
+        seen[exported.name] = item.path
+        result.exported.append(exported)
+    return result
+
+
+def write_export(out: Path, result: ExportResult) -> None:
+    """Every exported document under `out`, and the bundles when ARM is among the formats; OSError."""
+    for exported in result.exported:
+        for fmt, text in exported.documents.items():
+            write_text(out / fmt / f"{exported.name}.{EXTENSIONS[fmt]}", text)
+    if "arm" in result.formats:
+        write_bundles(out, [exported.documents["arm"] for exported in result.exported])

@@ -1,4 +1,4 @@
-"""`sigma-azure-aks validate`: check queries with Microsoft's own KQL parser, offline.
+"""Validation: check queries with Microsoft's own KQL parser, offline (`sigma-azure-aks validate`).
 
 Sigma rules (``.yml``/``.yaml`` files or folders of them) are converted with the sentinel target and
 every query is checked by Kusto.Language (one node process for the whole run) against the table
@@ -9,15 +9,12 @@ after ``matches regex`` are also compiled with RE2 (Kusto's regex engine) where 
 Each problem is one line ``FILE:LINE:COL: CODE message``; for a converted rule the message names the
 rule id and LINE:COL point into the query. A rule that fails to convert is a problem too
 (``SIGMA``, at 1:1 of its file), and so is a query longer than a Sentinel analytics rule allows
-(``LENGTH``). Exit code 0 only when nothing is wrong (see :mod:`.cli`).
+(``LENGTH``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import sys
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -37,8 +34,8 @@ from .batch import (
     resolve_pipelines,
     rule_files,
 )
-from .kql_parser.checker import KqlChecker, KqlParserUnavailable
-from .pipelines import all_pipelines
+from .kql_parser.checker import KqlChecker
+from .notices import details_of
 
 KQL_SUFFIXES = (".kql",)
 CONVERSION_CODE = "SIGMA"
@@ -62,6 +59,8 @@ class Problem:
     message: str
     severity: str = "Error"
     rule_id: str | None = None
+    details: str = ""
+    """More about a warning (which values, why), shown by `validate --verbose`."""
 
     @property
     def is_error(self) -> bool:
@@ -252,9 +251,11 @@ class _Validator:
         rule_id = str(rule.id or "") or None
         text = one_line(str(message))
         label = f"rule {rule_id}: " if rule_id and rule_id not in text else ""
-        self.report.problems.append(
-            Problem(str(path), 1, 1, CONVERSION_CODE, f"{label}{text}", "Warning", rule_id)
+        problem = Problem(
+            str(path), 1, 1, CONVERSION_CODE, f"{label}{text}", "Warning", rule_id, details_of(message)
         )
+        if problem not in self.report.problems:
+            self.report.problems.append(problem)
 
     def kql_file(self, path: Path) -> None:
         try:
@@ -295,7 +296,7 @@ def validate_paths(
 ) -> ValidationReport:
     """Convert the rules and check every query (and every ``.kql`` file) with Kusto's parser.
 
-    `pipeline`: a ProcessingPipeline, or names of our pipelines (default: what `-t sentinel` applies).
+    `pipeline`: a ProcessingPipeline, or names as `-p` takes them (default: what `-t sentinel` applies).
     `checker`: reuse a running :class:`KqlChecker`; otherwise one is started and stopped here.
     Raises :class:`KqlParserUnavailable` when node or the npm package is missing.
     """
@@ -343,56 +344,3 @@ def validate_paths(
         if own_checker:
             active.close()
     return report
-
-
-# ---- command line -------------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "paths",
-        nargs="+",
-        metavar="PATH",
-        help="Sigma rule files (.yml/.yaml), .kql files, or folders of them",
-    )
-    parser.add_argument(
-        "-p",
-        "--pipeline",
-        action="append",
-        default=[],
-        choices=sorted(all_pipelines()),
-        metavar="NAME",
-        help=f"our processing pipeline(s) to apply (one of: {', '.join(sorted(all_pipelines()))}); "
-        "default: all of them, as `-t sentinel` does",
-    )
-    parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="text (one line a problem) or json"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    from .cli import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE
-    from .progress import Progress
-
-    missing = [p for p in args.paths if not Path(p).exists()]
-    if missing:
-        sys.stderr.write(f"error: no such file or folder: {missing[0]}\n")
-        return EXIT_USAGE
-    files = rule_files(args.paths, RULE_SUFFIXES + KQL_SUFFIXES)
-    progress = Progress(len(files), "validating")
-    try:
-        report = validate_paths(args.paths, args.pipeline, on_file=lambda _path: progress.advance())
-    except KqlParserUnavailable as error:
-        progress.close()
-        sys.stderr.write(f"error: Microsoft's KQL parser is not available: {error}\n")
-        return EXIT_MISSING_COMPONENT
-    progress.close()
-    if args.format == "json":
-        sys.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
-    else:
-        for problem in report.problems:
-            sys.stdout.write(f"{problem}\n")
-    for note in report.notes:
-        sys.stderr.write(f"note: {note}\n")
-    sys.stderr.write(report.summary() + "\n")
-    return EXIT_OK if report.ok else EXIT_FAILED

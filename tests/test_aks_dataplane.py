@@ -23,7 +23,7 @@ from sigma.exceptions import SigmaError
 
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.pipelines import aks_dataplane_pipeline
-from sigma_azure_aks.pipelines.aks_dataplane import ARC_WARNING, AksDataPlaneWarning
+from sigma_azure_aks.pipelines.aks_dataplane import ARC_LINE, ARC_WARNING, AksDataPlaneWarning
 from sigma_azure_aks.pipelines.transformations import QUERY_TABLE
 from sigma_azure_aks.sources.k8s_catalogue import KubernetesOperation, catalogue_operations, parse_operation
 
@@ -125,7 +125,8 @@ def test_seed_on_aks_dataplane() -> None:
     assert query == SEED_AKS
     assert backend.last_processing_pipeline.state[QUERY_TABLE] == "AKSAudit"
     messages = [str(w.message) for w in record]
-    assert messages == [f"rule 'Azure Kubernetes CronJob' ({SEED_ID}): {ARC_WARNING}"]
+    assert messages == [f"rule 'Azure Kubernetes CronJob' ({SEED_ID}): {ARC_LINE}"]
+    assert [w.message.details for w in record] == [ARC_WARNING]  # type: ignore[union-attr]
 
 
 def test_seed_default_stays_on_azure_activity_and_warns() -> None:
@@ -133,12 +134,14 @@ def test_seed_default_stays_on_azure_activity_and_warns() -> None:
         query, backend = convert_text(corpus(SEED))
     assert query == SEED_ACTIVITY
     assert backend.last_processing_pipeline.state[QUERY_TABLE] == "AzureActivity"
-    [message] = [str(w.message) for w in record]
-    assert SEED_ID in message
-    assert "Kubernetes data-plane operations" in message
-    assert "AzureActivity records Azure Resource Manager operations only" in message
-    assert "-p aks_dataplane" in message
-    assert "MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/BATCH/CRONJOBS/WRITE" in message
+    [warning] = [w.message for w in record]
+    message, details = str(warning), warning.details  # type: ignore[union-attr]
+    assert message == (
+        f"rule 'Azure Kubernetes CronJob' ({SEED_ID}): Kubernetes data-plane operations are not in "
+        "AzureActivity (the query likely never fires); convert with -p aks_dataplane"
+    )
+    assert "AzureActivity records Azure Resource Manager operations only" in details
+    assert "MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/BATCH/CRONJOBS/WRITE" in details
 
 
 def test_seed_warning_on_sigma_cli_stderr() -> None:
@@ -170,10 +173,11 @@ def test_corpus_rule_on_aks_dataplane(name: str) -> None:
         query, backend = convert_text(corpus(name), aks_dataplane_pipeline())
     assert query == "AKSAudit\n| where " + CORPUS_EXPECTED[name]
     assert backend.last_processing_pipeline.state[QUERY_TABLE] == "AKSAudit"
-    messages = [str(w.message) for w in record]
-    assert any(ARC_WARNING in m for m in messages)  # every one of them names Arc operations
+    warned = [(str(w.message), w.message.details) for w in record]  # type: ignore[union-attr]
+    assert any(d == ARC_WARNING for _, d in warned)  # every one of them names Arc operations
     if name in UNOBSERVABLE:
-        assert any(UNOBSERVABLE[name] in m and "no audit-log equivalent" in m for m in messages)
+        assert any(UNOBSERVABLE[name] in d and "no audit-log equivalent" in m for m, d in warned)
+    assert all("\n" not in m and len(m) < 300 for m, _ in warned)  # one line each
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS_EXPECTED))

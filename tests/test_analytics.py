@@ -294,7 +294,7 @@ def test_combined_arm_over_50_rules_is_refused():
     documents = [
         render_rule(one_rule(rule_text()), "AzureActivity\n| take 1", "AzureActivity", "arm", {})
     ] * 51
-    with pytest.raises(SigmaError, match="at most 50 per file.*sigma-azure-aks export"):
+    with pytest.raises(SigmaError, match="at most 50 per file.*sigma-azure-aks export.*not ARM"):
         combine_output(documents, "arm")
     assert len(json.loads(combine_output(documents[:50], "arm"))["resources"]) == 50
 

@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 
 from sigma_azure_aks.batch import convert_paths
-from sigma_azure_aks.cli import EXIT_FAILED, main
+from sigma_azure_aks.commands import main
+from sigma_azure_aks.commands.common import EXIT_FAILED
 from sigma_azure_aks.kql_parser.checker import KqlChecker, KqlParserUnavailable
 
 BAD_RULES = Path(__file__).resolve().parent / "bad_rules"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import REPO_ROOT
 
-from sigma_azure_aks.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
+from sigma_azure_aks.commands import main
+from sigma_azure_aks.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 BAD = REPO_ROOT / "tests" / "bad_rules"
 

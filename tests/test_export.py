@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sigma_azure_aks.cli import main
+from sigma_azure_aks.commands import main
 from sigma_azure_aks.export import base_name, slug
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

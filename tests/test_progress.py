@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from sigma_azure_aks.progress import Progress
+from sigma_azure_aks.commands.common import Progress
 
 
 class _Terminal(io.StringIO):

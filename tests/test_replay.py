@@ -228,7 +228,7 @@ def test_api_with_yaml_and_rows(scan: bool) -> None:
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sigma_azure_aks.cli", "replay", *args],
+        [sys.executable, "-m", "sigma_azure_aks.commands", "replay", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -283,7 +283,7 @@ def test_missing_engine_gives_install_hint_and_exit_3(tmp_path: Path) -> None:
     (tmp_path / "r.yml").write_text(RULE)
     (tmp_path / "e.json").write_text("[]")
     code = (
-        "import sys; sys.modules['duckdb_kql'] = None; from sigma_azure_aks.cli import main; "
+        "import sys; sys.modules['duckdb_kql'] = None; from sigma_azure_aks.commands import main; "
         f"sys.exit(main(['replay', {str(tmp_path / 'r.yml')!r}, '--events', {str(tmp_path / 'e.json')!r}]))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

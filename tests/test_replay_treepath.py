@@ -154,7 +154,7 @@ def test_cli_replays_every_kubernetes_audit_rule(tmp_path: Path) -> None:
     events, hostpath, privileged = _events()
     path = tmp_path / "kube-audit.json"
     path.write_text(json.dumps({"records": events}), encoding="utf-8")
-    code = "import sys; from sigma_azure_aks.cli import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from sigma_azure_aks.commands import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run(
         [sys.executable, "-c", code, "replay", str(corpus), "--events", str(path), "-f", "json"],
         capture_output=True,
@@ -176,7 +176,8 @@ def test_a_query_replay_cannot_run_is_named_and_the_others_run(
     words, the other rules run, and the exit code says so (4)."""
     require_engine()
     import sigma_azure_aks.replay.api as api
-    from sigma_azure_aks.cli import EXIT_NOT_REPLAYED, main
+    from sigma_azure_aks.commands import main
+    from sigma_azure_aks.commands.common import EXIT_NOT_REPLAYED
 
     corpus = shared_path(*CORPUS.split("/"))
     events, hostpath, _ = _events()

@@ -10,7 +10,8 @@ import pytest
 
 from sigma_azure_aks import validate
 from sigma_azure_aks.batch import PipelineError, resolve_pipelines
-from sigma_azure_aks.cli import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE, main
+from sigma_azure_aks.commands import main
+from sigma_azure_aks.commands.common import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE
 from sigma_azure_aks.kql_parser.checker import NPM_PACKAGE, KqlChecker
 from sigma_azure_aks.validate import Problem, validate_paths
 
@@ -159,12 +160,33 @@ def test_pipeline_by_name(kql: KqlChecker, tmp_path: Path, capsys: pytest.Captur
     assert "1 queries checked, 0 with errors" in capsys.readouterr().err
 
 
-def test_unknown_pipeline_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["validate", "-p", "no_such_pipeline", str(tmp_path)])
-    assert exit_info.value.code == EXIT_USAGE
+def test_unknown_pipeline_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "-p", "no_such_pipeline", str(tmp_path)]) == EXIT_USAGE
+    assert "unknown pipeline 'no_such_pipeline'" in capsys.readouterr().err
     with pytest.raises(PipelineError, match="azure_activity"):
         resolve_pipelines(["no_such_pipeline"])
+
+
+def test_pipeline_file_as_convert_takes_it(
+    kql: KqlChecker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Any pipeline `convert` accepts: here a pipeline YAML file that renames a field."""
+    write(tmp_path, "r.yml", RULE.replace("caller:", "who:"))
+    pipeline = write(
+        tmp_path,
+        "rename.yaml",
+        "name: rename\npriority: 0\ntransformations:\n"
+        "  - type: field_name_mapping\n    mapping:\n      who: caller\n",
+    )
+    assert main(["validate", "-p", str(pipeline), "-p", "azure_activity", str(tmp_path / "r.yml")]) == EXIT_OK
+    assert "1 queries checked, 0 with errors" in capsys.readouterr().err
+
+
+def test_backend_options_are_taken(kql: KqlChecker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "r.yml", RULE)
+    assert main(["validate", "-O", "query_frequency=30m", str(tmp_path)]) == EXIT_OK
+    assert main(["validate", "-O", "query_frequency", str(tmp_path)]) == EXIT_USAGE
+    assert "error: option 'query_frequency' is not KEY=VALUE" in capsys.readouterr().err
 
 
 def test_missing_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,11 +7,11 @@ are a ValueError naming what is wrong.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..notices import RuleWarning, emit
 from ..sources import TABLES, AnalyticsProfile, EntityMappingSpec, all_sources, source_for_table
 from . import sentinel_facts as facts
 from .options import Settings, settings_for
@@ -51,12 +51,15 @@ class AnalyticsRule:
     result_columns: frozenset[str]
 
 
-class SentinelMappingWarning(UserWarning):
+class SentinelMappingWarning(RuleWarning):
     """Something in the Sigma rule has no place in the Sentinel rule (shown on stderr by sigma-cli)."""
 
 
+_SHOWN: dict[object, object] = {}  # each text once per run, though a rule is rendered once per format
+
+
 def _warn(message: str) -> None:
-    warnings.warn(message, SentinelMappingWarning, stacklevel=2)
+    emit(SentinelMappingWarning(message), _SHOWN)
 
 
 def _rule_name(rule: Any) -> str:

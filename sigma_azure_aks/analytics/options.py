@@ -6,12 +6,14 @@ rule through a top-level `sentinel:` mapping in the Sigma rule (typed YAML value
 
 from __future__ import annotations
 
+import difflib
 import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from ..notices import RuleWarning, emit
 from . import sentinel_facts as facts
 
 RULE_ATTRIBUTE = "sentinel"
@@ -138,6 +140,21 @@ def _overrides(values: Mapping[str, Any], source: str, strict: bool) -> dict[str
     return parsed
 
 
+class SentinelOptionWarning(RuleWarning):
+    """A backend option (`-O KEY=VALUE`) that is no analytics-rule setting."""
+
+
+_SHOWN: dict[object, object] = {}  # each unknown key once per run, not once per rule
+
+
+def unknown_option_message(key: object) -> str:
+    """One line for a backend option that is no analytics-rule setting: the closest setting, if any."""
+    name = str(key).strip().lower().replace("-", "_")
+    close = difflib.get_close_matches(name, OPTION_KEYS, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else "the settings are listed in docs/formats.md"
+    return f"backend option '{key}' is not an analytics-rule setting, ignored; {hint}"
+
+
 def settings_for(rule: Any, backend_options: Mapping[str, Any] | None) -> Settings:
     """Defaults, then backend options, then the rule's own `sentinel:` mapping."""
     settings = Settings()
@@ -148,11 +165,7 @@ def settings_for(rule: Any, backend_options: Mapping[str, Any] | None) -> Settin
         if str(key).lower().replace("-", "_") in OPTION_KEYS:
             ours[key] = value
         else:
-            warnings.warn(
-                f"backend option '{key}' is not an analytics-rule setting ({', '.join(sorted(OPTION_KEYS))}); ignored",
-                UserWarning,
-                stacklevel=2,
-            )
+            emit(SentinelOptionWarning(unknown_option_message(key)), _SHOWN)
     settings = replace(settings, **_overrides(ours, "backend option", strict=True))
     custom = (getattr(rule, "custom_attributes", None) or {}).get(RULE_ATTRIBUTE)
     if custom is not None:

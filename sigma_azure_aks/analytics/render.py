@@ -181,8 +181,8 @@ def combine(documents: Sequence[str], output_format: str) -> str:
             raise SigmaFeatureNotSupportedByBackendError(
                 f"{len(docs)} rules in one ARM template, but Sentinel's Analytics > Import takes at most "
                 f"{facts.ARM_IMPORT_MAX_RULES} per file. Use `sigma-azure-aks export RULES --out DIR "
-                "--format arm` (one file per rule plus Import-ready bundles of at most "
-                f"{facts.ARM_IMPORT_MAX_RULES}), or `sigma convert --output-dir` for one file per rule"
+                "--format arm`: one ARM template per rule plus Import-ready bundles of at most "
+                f"{facts.ARM_IMPORT_MAX_RULES} (sigma-cli's --output-dir writes bare query conditions, not ARM)"
             )
         return arm_bundle(docs)
     if output_format == "json":

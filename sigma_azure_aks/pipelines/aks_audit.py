@@ -41,6 +41,7 @@ from sigma.types import (
 )
 
 from .. import kql
+from ..notices import RuleWarning
 from ..semantics import parsed_conditions, possibly_accepts, value_matches
 from ..sources.aks_audit import LEGACY_PREAMBLE, LEGACY_TABLE, canonical, is_array_field
 from ..sources.k8s_catalogue import ALL_VERBS
@@ -50,7 +51,7 @@ from .transformations import CLAIMED_BY, RuleDetectionItemTransformation, rule_l
 ADMIN_MISSING_VERBS = frozenset({"get", "list"})
 
 
-class AksAuditWarning(UserWarning):
+class AksAuditWarning(RuleWarning):
     """A kubernetes/audit rule was converted with a caveat."""
 
 

@@ -15,7 +15,6 @@ operations the detection accepts is then grouped into conditions on ``ObjectRef.
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +31,7 @@ from sigma.types import (
     SigmaString,
 )
 
+from ..notices import RuleWarning, emit
 from ..semantics import (
     Unknown,
     condition_fields,
@@ -67,16 +67,17 @@ ARC_WARNING = (
     "translated to the AKS audit log (AKSAudit): the query now watches AKS clusters. Arc clusters' "
     "audit events are in no Sentinel table by default; collect them yourself to cover Arc clusters."
 )
+ARC_LINE = "Arc-enabled cluster operations are watched on AKS clusters only; collect Arc audit logs to cover Arc"
 
 
-class AksDataPlaneWarning(UserWarning):
+class AksDataPlaneWarning(RuleWarning):
     """A rule about Kubernetes data-plane operations was converted with a caveat."""
 
 
-def show_warning(message: str, category: type[Warning]) -> None:
-    """A Python warning shown once per rule: the message names the rule, and no registry is kept,
-    so two rules with the same caveat both show it (on stderr under sigma-cli)."""
-    warnings.warn_explicit(message, category, filename="sigma_azure_aks", lineno=0, module="sigma_azure_aks")
+def show_warning(message: str, category: type[RuleWarning], details: str = "") -> None:
+    """A warning shown once per rule: the message names the rule, and no registry is kept, so two
+    rules with the same caveat both show it (on stderr under sigma-cli)."""
+    emit(category(message, details))
 
 
 def _plain(value: Any) -> bool:
@@ -255,8 +256,8 @@ def _examples(names: Iterable[str], limit: int = 4) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _warn(message: str) -> None:
-    show_warning(message, AksDataPlaneWarning)
+def _warn(message: str, details: str = "") -> None:
+    show_warning(message, AksDataPlaneWarning, details)
 
 
 # ---- transformations -----------------------------------------------------------------------------
@@ -303,16 +304,19 @@ class DataPlaneTransformation(PreprocessingTransformation):
             reasons = sorted(
                 {f"'{op.action}' {op.form.unobservable_reason}" for op in unobservable if op.form}
             )
-            message = (
-                f"{label}: {len(unobservable)} accepted operation(s) "
-                f"({_examples(op.name for op in unobservable)}) have no audit-log equivalent: "
-                + "; ".join(reasons)
-            )
+            names = _examples(op.name for op in unobservable)
             if not selectors:
-                raise SigmaTransformationError(message + ". Nothing of the rule is left to query.")
-            _warn(message + ". The query covers the other operations only.")
+                raise SigmaTransformationError(
+                    f"{label}: {len(unobservable)} accepted operation(s) ({names}) have no audit-log "
+                    f"equivalent: {'; '.join(reasons)}. Nothing of the rule is left to query."
+                )
+            _warn(
+                f"{label}: {len(unobservable)} accepted operation(s) have no audit-log equivalent and are "
+                "left out; the query covers the other operations",
+                f"Left out: {', '.join(sorted(op.name for op in unobservable))}: {'; '.join(reasons)}.",
+            )
         if any(op.is_arc for op in accepted.kubernetes):
-            _warn(f"{label}: {ARC_WARNING}")
+            _warn(f"{label}: {ARC_LINE}", ARC_WARNING)
             add_note(state, ARC_WARNING)
         detections = {f"{DETECTION_PREFIX}{i + 1}": selector_detection(s) for i, s in enumerate(selectors)}
         rule.detection = SigmaDetections(
@@ -324,13 +328,19 @@ class DataPlaneTransformation(PreprocessingTransformation):
         state[CLAIMED_BY] = CLAIMER
 
 
-def dataplane_warning_text(rule: Any, operations: Iterable[KubernetesOperation]) -> str:
-    return (
-        f"{rule_label(rule)}: its operations ({_examples(op.name for op in operations)}) are Kubernetes "
-        "data-plane operations (Azure RBAC DataActions). AzureActivity records Azure Resource Manager "
-        "operations only, so this AzureActivity query most likely never fires. Convert with "
-        "-p aks_dataplane to query the AKS audit log (AKSAudit) instead."
+def dataplane_warning_text(rule: Any, operations: Iterable[KubernetesOperation]) -> tuple[str, str]:
+    """(one line, details) of the warning on a data-plane rule left on AzureActivity."""
+    names = sorted(op.name for op in operations)
+    line = (
+        f"{rule_label(rule)}: Kubernetes data-plane operations are not in AzureActivity (the query "
+        "likely never fires); convert with -p aks_dataplane"
     )
+    details = (
+        f"Operations: {', '.join(names)}. They are Kubernetes data-plane operations (Azure RBAC "
+        "DataActions); AzureActivity records Azure Resource Manager operations only. -p aks_dataplane "
+        "translates them to the AKS audit log (AKSAudit)."
+    )
+    return line, details
 
 
 @dataclass
@@ -348,7 +358,7 @@ class DataPlaneNoticeTransformation(PreprocessingTransformation):
             return  # cheap pre-check: a rule about Kubernetes names its provider (or uses a regex)
         accepted = accepted_operations(rule)
         if accepted.kubernetes and not accepted.generic:
-            _warn(dataplane_warning_text(rule, accepted.kubernetes))
+            _warn(*dataplane_warning_text(rule, accepted.kubernetes))
 
 
 _KUBERNETES_PROVIDERS = ("MANAGEDCLUSTERS", "CONNECTEDCLUSTERS")

@@ -10,36 +10,46 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli import add_option_argument, add_pipeline_argument
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CommandError,
+    Progress,
+    WarningPrinter,
+    add_common_arguments,
+    error,
+    prepare,
+    summary,
+    warn_unknown_options,
+)
+
+HELP = "print the KQL of each rule; report every failure and go on"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rules", nargs="+", metavar="RULES", help="Sigma rule files or folders")
-    add_pipeline_argument(parser)
-    add_option_argument(parser)
+    add_common_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from .batch import PipelineError, iter_convert, resolve_pipelines, rule_files
-    from .cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, parse_options
-    from .progress import Progress, summary
+    from ..batch import iter_convert
 
     try:
-        pipeline = resolve_pipelines(args.pipeline)
-        options = parse_options(args.option)
-    except (PipelineError, UsageError) as error:
-        sys.stderr.write(f"error: {error}\n")
-        return EXIT_USAGE
-    files = rule_files(args.rules)
+        pipeline, options, files = prepare(args, args.rules)
+    except CommandError as problem:
+        error(str(problem))
+        return problem.code
     progress = Progress(len(files), "Converting")
     queries: list[str] = []
     failures: list[str] = []
-    for item in iter_convert(files, pipeline, options, on_file=lambda _path: progress.advance()):
-        if hasattr(item, "query"):
-            queries.append(item.query)
-        else:
-            failures.append(item.line())
-    progress.close()
+    with WarningPrinter(args.verbose, progress) as printer:
+        warn_unknown_options(options, printer)
+        for item in iter_convert(files, pipeline, options, on_file=lambda _path: progress.advance()):
+            if hasattr(item, "query"):
+                queries.append(item.query)
+            else:
+                failures.append(item.line())
+        progress.close()
     sys.stdout.write("\n\n".join(queries) + ("\n" if queries else ""))
     summary(len(queries), failures)
     return EXIT_FAILED if failures else EXIT_OK

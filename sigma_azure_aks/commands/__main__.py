@@ -1,0 +1,7 @@
+"""`python -m sigma_azure_aks.commands`: the `sigma-azure-aks` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
