@@ -38,7 +38,7 @@ def _run(
     tmp_path: Path, rule: str, events: Path, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, Any, list[str]]:
     require_engine()
-    from sigma_azure_aks.cli import main
+    from sigma_azure_aks.commands import main
 
     rule_path = tmp_path / "rule.yml"
     rule_path.write_text(rule, encoding="utf-8")
