@@ -14,9 +14,14 @@ file and is timed from reading it to having each rule's hits:
    the rows inserted into SQLite, and that backend's SQL run.
 
 The ratios the issue sets are printed on the lines starting with RATIO. ``--python-load`` also
-times loading the rows from Python values.
+times loading the rows from Python values. Every route but that one runs in a fresh process of
+its own and reports its peak RSS beside its time; the engine runs with ``--memory-limit``
+(default 1GB, as ``sigma-azure-aks replay``), and ``--unlimited`` also runs the one-pass scan with
+DuckDB's default limit (most of the machine's memory), asserting the same hits. ``--own-rules``
+adds this repository's rules (rules/) to the SigmaHQ ones.
 
     python benchmarks/replay_benchmark.py [--rows N] [--shared PATH] [--python-load] [--narrow]
+        [--memory-limit SIZE] [--unlimited] [--own-rules] [--skip-bare] [--skip-sqlite]
 
 ``--narrow`` writes rows of only the columns the rules read plus the id and summary columns (with
 ``Properties_d`` reduced to its ``message``): not what an export holds, but a measure of the
@@ -28,8 +33,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing
 import os
 import random
+import resource
 import shutil
 import sqlite3
 import sys
@@ -113,6 +120,43 @@ def write_export(columns: dict[str, list], n: int, folder: Path) -> Path:
     return path
 
 
+def measured(function, *args):
+    """(what `function(*args)` returns, its process's peak RSS in MB), run in a fresh process."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1, maxtasksperchild=1) as pool:
+        return pool.apply(_with_peak_rss, (function, *args))
+
+
+def _with_peak_rss(function, *args):
+    value = function(*args)
+    return value, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def scan_route(export: Path, queries: list[str], memory_limit: str | None):
+    """The one-pass scan: (matches, seconds)."""
+    from sigma_azure_aks.replay.engine import Engine
+    from sigma_azure_aks.replay.loaders import kept_columns
+
+    scan, elapsed = timed_scan(lambda: Engine(memory_limit), export, queries, kept_columns)
+    return scan.matches, elapsed
+
+
+def loaded_route(export: Path, queries: list[str], memory_limit: str | None):
+    """The export loaded into the engine, then every query in one statement:
+    (rows loaded, load seconds, matches, evaluate seconds)."""
+    from sigma_azure_aks.replay.engine import Engine
+
+    engine = Engine(memory_limit)
+    t = time.perf_counter()
+    loaded = engine.load_export(export)
+    load = time.perf_counter() - t
+    t = time.perf_counter()
+    matches = engine.matches_many(queries)
+    evaluate = time.perf_counter() - t
+    engine.close()
+    return loaded, load, matches, evaluate
+
+
 def bare_engine(path: Path, queries: list[str]):
     """duckdb-kql as it comes: DuckDB reads the CSV itself into a typed table (strings absent as "",
     dynamic text cast to JSON, datetime text cast by DuckDB), then each query translated and run.
@@ -168,6 +212,13 @@ def run(folder: Path) -> int:
     parser.add_argument("--shared", default=None)
     parser.add_argument("--python-load", action="store_true", help="also time loading from Python values")
     parser.add_argument("--per-rule", action="store_true", help="also time one query per rule")
+    parser.add_argument("--memory-limit", default="1GB", help="the engine's memory limit (default 1GB)")
+    parser.add_argument(
+        "--unlimited", action="store_true", help="also scan with DuckDB's default memory limit"
+    )
+    parser.add_argument("--own-rules", action="store_true", help="add this repository's rules (rules/)")
+    parser.add_argument("--skip-bare", action="store_true", help="leave out the bare duckdb-kql route")
+    parser.add_argument("--skip-sqlite", action="store_true", help="leave out the SQLite route")
     parser.add_argument(
         "--narrow",
         action="store_true",
@@ -183,7 +234,7 @@ def run(folder: Path) -> int:
     from sigma_azure_aks.replay.loaders import read_events
 
     corpus = shared / "corpus" / "sigmahq" / "activitylogs"
-    converted, failures = convert(corpus)
+    converted, failures = convert([corpus, REPO / "rules"] if args.own_rules else corpus)
     assert not failures, failures
     queries = [c.query for c in converted]
     base = [e.row for e in read_events([shared / "samples" / "azureactivity_training_lab.jsonl"])]
@@ -241,54 +292,59 @@ def run(folder: Path) -> int:
         except duckdb_kql.KqlError:
             pass
     subset = [queries.index(q) for q in bare_ok]
-    scan_subset, scan_subset_s = timed_scan(Engine, export, bare_ok, kept_columns)
-    scan_all, scan_all_s = timed_scan(Engine, export, queries, kept_columns)
-    refused = [r for r in scan_all.matches if isinstance(r, ReplayQueryError)]
+    limit = args.memory_limit
+    (scan_subset, scan_subset_s), subset_rss = measured(scan_route, export, bare_ok, limit)
+    (scan_all, scan_all_s), scan_rss = measured(scan_route, export, queries, limit)
+    refused = [r for r in scan_all if isinstance(r, ReplayQueryError)]
     assert not refused, refused
     ids = columns["EventDataId"]
-    hits = sum(len(r) for r in scan_all.matches)  # type: ignore[arg-type]
-    assert scan_all.matches[: len(queries)] and all(
-        scan_subset.matches[i] == scan_all.matches[j] for i, j in enumerate(subset)
-    )
+    hits = sum(len(r) for r in scan_all)  # type: ignore[arg-type]
+    assert scan_all[: len(queries)] and all(scan_subset[i] == scan_all[j] for i, j in enumerate(subset))
     print(
-        f"replay, one pass over the export: the {len(bare_ok)} queries the bare engine accepts "
-        f"{scan_subset_s:.2f} s; all {len(queries)} rules {scan_all_s:.2f} s, {hits:,} hits"
+        f"replay, one pass over the export (memory limit {limit}): the {len(bare_ok)} queries the bare "
+        f"engine accepts {scan_subset_s:.2f} s, peak RSS {subset_rss:,.0f} MB; all {len(queries)} rules "
+        f"{scan_all_s:.2f} s, peak RSS {scan_rss:,.0f} MB, {hits:,} hits"
     )
+    if args.unlimited:
+        (unlimited, unlimited_s), unlimited_rss = measured(scan_route, export, queries, None)
+        assert unlimited == scan_all, "the scan with and without a memory limit disagree"
+        print(
+            f"replay, one pass, DuckDB's default memory limit: all {len(queries)} rules {unlimited_s:.2f} s, "
+            f"peak RSS {unlimited_rss:,.0f} MB, same hits"
+        )
 
     # ---- ours: load the export into the engine, then evaluate (the Python API's engine) ----
-    engine = Engine()
-    t = time.perf_counter()
-    loaded = engine.load_export(export)
-    ours_load = time.perf_counter() - t
+    (loaded, ours_load, ours_all, ours_eval), loaded_rss = measured(loaded_route, export, queries, limit)
     assert loaded == ("AzureActivity", args.rows), loaded
-    t = time.perf_counter()
-    ours_all = engine.matches_many(queries)
-    ours_eval = time.perf_counter() - t
     if args.python_load:
         assert python_all == ours_all, "the native and the Python load disagree"
-    assert ours_all == scan_all.matches, "the scan and the loaded engine disagree"
+    assert ours_all == scan_all, "the scan and the loaded engine disagree"
     print(
         f"replay, export loaded then evaluated: load {ours_load:.2f} s, evaluate all {len(queries)} rules "
-        f"in one statement {ours_eval:.2f} s, same hits as the scan"
+        f"in one statement {ours_eval:.2f} s, peak RSS {loaded_rss:,.0f} MB, same hits as the scan"
     )
     if args.per_rule:
+        engine = Engine(limit)
+        engine.load_export(export)
         t = time.perf_counter()
         per_rule = [engine.matches(q) for q in queries]
         print(f"replay, one query per rule: {time.perf_counter() - t:.2f} s")
         assert per_rule == ours_all
-    engine.close()
-    del engine
+        engine.close()
+        del engine
+    if args.skip_bare:
+        return 0
 
     # ---- bare engine: duckdb-kql on its own table of the same rows, the queries it accepts ----
-    bare_load, bare_eval, bare_results = bare_engine(export, bare_ok)
-    assert bare_results == [sorted(ids[r] for r in rows) for rows in scan_subset.matches], (  # type: ignore[union-attr]
+    (bare_load, bare_eval, bare_results), bare_rss = measured(bare_engine, export, bare_ok)
+    assert bare_results == [sorted(ids[r] for r in rows) for rows in scan_subset], (  # type: ignore[union-attr]
         "bare engine and replay disagree"
     )
     bare_total = bare_load + bare_eval
     print(
         f"bare duckdb-kql: {len(bare_ok)} of {len(queries)} queries accepted (it refuses `* contains`); "
         f"load {bare_load:.2f} s, evaluate {bare_eval:.2f} s (one query at a time), total {bare_total:.2f} s, "
-        "same hits as replay"
+        f"peak RSS {bare_rss:,.0f} MB, same hits as replay"
     )
     print(
         f"RATIO replay/bare, the same {len(bare_ok)} queries on the same file (target <= 1.3): "
@@ -297,6 +353,8 @@ def run(folder: Path) -> int:
     )
 
     # ---- SQLite with pySigma-backend-sqlite, the same file read in Python ----
+    if args.skip_sqlite:
+        return 0
     try:
         from sigma.backends.sqlite import sqliteBackend
         from sigma.collection import SigmaCollection

@@ -605,6 +605,25 @@ def test_scan_equals_the_loaded_engine_on_edge_rows(tmp_path: Path, kind: str) -
     assert hits[35 + 2 * _SCAN_KEYWORDS.index("a.b(c)*[d]|e+?")] == [7]
 
 
+def test_scan_runs_ip_ranges_beside_the_other_rules_as_the_loaded_engine(tmp_path: Path) -> None:
+    """Conditions with IP ranges (evaluated in statements of their own) and the others among
+    them: the rows the loaded engine finds, negated too, for addresses of every kind."""
+    require_engine()
+    rows = _export_rows(200)
+    addresses = ["10.1.2.3", "10.1.2.3/8", "2001:db8::1", "::ffff:10.0.0.1", "192.168.0.300", "junk", ""]
+    for i, address in enumerate(addresses):
+        rows[3 * i] = {**rows[3 * i], "CallerIpAddress": address}
+    path = tmp_path / "export.csv"
+    _write_csv(path, rows)
+    ranges = [c for c, _ in PROBES if "_is_in_range" in c]
+    queries = [AA + c for c in ranges] + _corpus_queries() + [AA + f"not({c})" for c in ranges]
+    scan, hits = _scan_and_load(path, queries)
+    assert scan.matches == hits
+    inside, outside = hits[0], hits[len(queries) - len(ranges)]  # in 10.0.0.0/8, and not
+    assert {0, 3} <= set(inside) and 6 not in inside  # 10.1.2.3 and 10.1.2.3/8; not 2001:db8::1
+    assert 15 not in inside + outside and 18 not in inside + outside  # not an address: null
+
+
 def test_scan_keeps_file_order_on_a_parallel_read(tmp_path: Path) -> None:
     """A file large enough for DuckDB to read in parallel, and `in~` lists long enough for its
     planner to make joins of them: every hit's row number is its row in the file."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -63,6 +64,24 @@ def _watching(con: Any, on_progress: Callable[[float], None] | None) -> Iterator
     finally:
         stop.set()
         thread.join()
+
+
+# Functions duckdb-kql writes as correlated subqueries: a condition holding one runs in a statement
+# of its own, as DuckDB's memory for such subqueries grows with every other one beside them.
+_SUBQUERY_FUNCTIONS = ("parse_ipv4", "parse_ipv6")
+
+
+def _chunks(conditions: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """The conditions in the statements that evaluate them: alone when it calls one of
+    :data:`_SUBQUERY_FUNCTIONS`, else up to :data:`_SCAN_CHUNK` together, in order."""
+    alone = [c for c in conditions if _SUBQUERY_FUNCTIONS_RE.search(c[1])]
+    together = [c for c in conditions if not _SUBQUERY_FUNCTIONS_RE.search(c[1])]
+    return [together[i : i + _SCAN_CHUNK] for i in range(0, len(together), _SCAN_CHUNK)] + [
+        [c] for c in alone
+    ]
+
+
+_SUBQUERY_FUNCTIONS_RE = re.compile(r"\b(?:" + "|".join(_SUBQUERY_FUNCTIONS) + r")\s*\(")
 
 
 def _star_column(number: int) -> str:
@@ -157,8 +176,7 @@ def scan(
             f'* {f"REPLACE ({paths}) " if paths else ""}FROM "{stage}"'
         )
         hit_rows: set[int] = set()
-        for chunk in range(0, len(conditions), _SCAN_CHUNK):
-            part = conditions[chunk : chunk + _SCAN_CHUNK]
+        for part in _chunks(conditions):
             part, sql = _translate_chunk(kql, staged, part, results)
             if not part:
                 continue
