@@ -117,3 +117,21 @@ def test_a_cut_csv_row_is_an_error(
     [line] = lines
     assert line.startswith(f"error: {path}: {message}"), line
     assert "cut row" in line
+
+
+def test_the_engine_spill_folder_goes_with_the_engine() -> None:
+    require_engine()
+    import gc
+
+    from sigma_azure_aks.replay.engine import Engine
+
+    closed, dropped = Engine("100MB"), Engine("100MB")
+    folders = [
+        Path(e.con.execute("SELECT current_setting('temp_directory')").fetchone()[0])
+        for e in (closed, dropped)
+    ]
+    assert all(f.is_dir() for f in folders)
+    closed.close()
+    del dropped
+    gc.collect()
+    assert not any(f.exists() for f in folders)

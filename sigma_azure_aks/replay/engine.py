@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ class Engine:
         self._spill: str | None = None
         if memory_limit is not None:
             self._spill = tempfile.mkdtemp(prefix="sigma-azure-aks-replay-")
+            # removed on close(), or when the engine is collected, or at exit at the latest
+            self._remove_spill = weakref.finalize(self, shutil.rmtree, self._spill, True)
             self.con.execute(f"SET memory_limit = {sql_text(memory_limit)}")
             self.con.execute(f"SET temp_directory = {sql_text(self._spill)}")
         self.row_counts: dict[str, int] = {}
@@ -234,4 +237,4 @@ class Engine:
     def close(self) -> None:
         self.con.close()
         if self._spill is not None:
-            shutil.rmtree(self._spill, ignore_errors=True)
+            self._remove_spill()
