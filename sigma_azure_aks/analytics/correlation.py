@@ -1,0 +1,225 @@
+"""Scheduled analytics rules from Sigma correlation rules.
+
+Scheduling follows from the correlation's `timespan` so that no window is missed and none is
+reported twice:
+
+* each run reports the windows that END in one run interval, delayed by the ingestion delay:
+  ``window_end in (now() - frequency - delay, now() - delay]``; consecutive runs tile time;
+* each run reads enough data to see those windows whole:
+  ``queryPeriod = queryFrequency + timespan + delay``, within Sentinel's 5 minutes to 14 days.
+  A timespan that does not fit is an error naming the longest that does.
+
+One alert per group per run (`AlertPerResult` on one row per group): the first window of the run
+that met the condition, with its metric and events, and how many windows met it in the run. The
+group-by fields become entities where they name an entity column, and custom details.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from ..correlation import EVIDENCE, WINDOW_END, WINDOW_START, BaseSource, ChildSource, CorrelationPlan
+from . import sentinel_facts as facts
+from .entities import PROFILES, EntityMappingSpec
+from .model import (
+    AnalyticsRule,
+    _clean,
+    _display_name_format,
+    _enabled,
+    _severity,
+    _truncate,
+    attack_mapping,
+    description_for,
+    validate,
+)
+from .options import Settings, settings_for, yaml_duration
+from .render import render
+
+# Minutes an event may take to reach the workspace; windows are reported this long after they end.
+INGESTION_DELAY = 30
+WINDOWS_COLUMN = "alerting_windows"
+_GUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+# (table, KQL of the field) -> entity role. `caller` holds a UPN or an object id: split as the
+# AzureActivity profile splits it.
+ENTITY_ROLES: Mapping[tuple[str, str], str] = {
+    ("AzureActivity", "Caller"): "account_upn_or_id",
+    ("AzureActivity", "CallerIpAddress"): "ip",
+    ("AzureActivity", "_ResourceId"): "resource",
+    ("AKSAudit", "User.username"): "account_name",
+    ("AKSAuditAdmin", "User.username"): "account_name",
+    ("AKSAudit", "_ResourceId"): "resource",
+    ("AKSAuditAdmin", "_ResourceId"): "resource",
+}
+METRIC_WORDS = {
+    "event_count": "events",
+    "value_count": "distinct values",
+    "value_sum": "in total",
+    "value_avg": "on average",
+    "value_median": "median",
+    "value_percentile": "percentile",
+    "temporal": "rules",
+    "temporal_ordered": "rules in order",
+}
+
+
+def _roles(plan: CorrelationPlan, column: str) -> set[str | None]:
+    """The entity roles a group column has over every event source (None: no entity)."""
+    found: set[str | None] = set()
+    for source in plan.sources:
+        if isinstance(source, ChildSource):
+            theirs = dict(source.groups).get(column)
+            found |= _roles(source.plan, theirs) if theirs else {None}
+        elif isinstance(source, BaseSource):
+            expression = dict(source.groups).get(column)
+            found.add(ENTITY_ROLES.get((source.table, expression or "")))
+    return found
+
+
+def _entities(plan: CorrelationPlan) -> tuple[list[tuple[str, str]], list[EntityMappingSpec]]:
+    """(extend columns, entity mappings) for the group columns that name one entity everywhere."""
+    extend: list[tuple[str, str]] = []
+    mappings: list[EntityMappingSpec] = []
+    for column in plan.groups:
+        roles = _roles(plan, column)
+        role = next(iter(roles)) if len(roles) == 1 else None
+        if role == "account_upn_or_id":
+            upn, oid = f"{column}_upn", f"{column}_object_id"
+            extend += [
+                (upn, f'iff({column} contains "@", {column}, "")'),
+                (oid, f'iff({column} matches regex "{_GUID}", {column}, "")'),
+            ]
+            mappings.append(EntityMappingSpec("Account", (("FullName", upn), ("AadUserId", oid))))
+        elif role == "account_name":
+            mappings.append(EntityMappingSpec("Account", (("Name", column),)))
+        elif role == "ip":
+            mappings.append(EntityMappingSpec("IP", (("Address", column),)))
+        elif role == "resource":
+            mappings.append(EntityMappingSpec("AzureResource", (("ResourceId", column),)))
+    return extend, mappings
+
+
+def _detail_key(column: str) -> str:
+    key = "".join(part[:1].upper() + part[1:] for part in column.split("_") if part)
+    key = key.lstrip("0123456789_") or "Group"
+    return key[: facts.CUSTOM_DETAILS_KEY_MAX]
+
+
+def schedule(plan: CorrelationPlan, settings: Settings) -> Settings:
+    """queryPeriod from the run interval, the timespan and the ingestion delay; a clear error
+    when Sentinel's 14-day lookback cannot hold it."""
+    span = math.ceil(plan.seconds / 60)
+    frequency = settings.query_frequency
+    needed = frequency + span + INGESTION_DELAY
+    longest = facts.QUERY_DURATION_RANGE[1]
+    if needed > longest:
+        room = longest - frequency - INGESTION_DELAY
+        raise ValueError(
+            f"timespan {yaml_duration(span)} is too long for a scheduled rule: a run every "
+            f"{yaml_duration(frequency)} must read {yaml_duration(frequency)} + the timespan + "
+            f"{INGESTION_DELAY}m ingestion delay, but Sentinel reads at most 14d. "
+            + (f"The longest timespan that fits is {yaml_duration(room)}" if room > 0 else "")
+            + "; shorten the timespan or run the query in a hunting workbook instead"
+        )
+    if settings.query_period != Settings().query_period and settings.query_period < needed:
+        raise ValueError(
+            f"query_period {yaml_duration(settings.query_period)} is shorter than query_frequency + timespan "
+            f"+ {INGESTION_DELAY}m ingestion delay ({yaml_duration(needed)}): windows would be missed"
+        )
+    return replace(
+        settings,
+        query_period=max(
+            needed, settings.query_period if settings.query_period != Settings().query_period else 0
+        ),
+    )
+
+
+def analytics_query(plan: CorrelationPlan, settings: Settings, extend: list[tuple[str, str]]) -> str:
+    """The correlation query, limited to the windows this run reports, one row per group."""
+    by = f" by {', '.join(plan.groups)}" if plan.groups else ""
+    lines = [
+        plan.render(),
+        f"| where {WINDOW_END} > ago({settings.query_frequency + INGESTION_DELAY}m) "
+        f"and {WINDOW_END} <= ago({INGESTION_DELAY}m)",
+        f"| summarize arg_min({WINDOW_END}, *), {WINDOWS_COLUMN} = count(){by}",
+    ]
+    if extend:
+        lines.append("| extend " + ", ".join(f"{name} = {expression}" for name, expression in extend))
+    return "\n".join(lines)
+
+
+def build_correlation_rule(plan: CorrelationPlan, backend_options: Mapping[str, Any] | None) -> AnalyticsRule:
+    rule = plan.rule
+    if getattr(rule, "id", None) is None:
+        raise ValueError("the rule has no `id`; Sentinel rules are named by it, so add one (a UUID)")
+    title = " ".join(_clean(getattr(rule, "title", "") or "").split())
+    if not title:
+        raise ValueError("the rule has no title")
+    settings = schedule(plan, settings_for(rule, backend_options))
+    settings = replace(settings, event_grouping="AlertPerResult")
+    extend, mappings = _entities(plan)
+    if not mappings:
+        raise ValueError(
+            "no group-by field maps to a Sentinel entity (an account, IP address or Azure resource: e.g. "
+            "caller, callerIpAddress, resourceId, user.username); add one to group-by"
+        )
+    tactics, techniques, relevant = attack_mapping(rule)
+    table = plan.tables[0]
+    profile = PROFILES[table]
+    metric = plan.metric
+    details = [(_detail_key(column), column) for column in plan.groups]
+    details += [
+        (_detail_key(metric), metric),
+        ("WindowStart", WINDOW_START),
+        ("WindowEnd", WINDOW_END),
+        ("AlertingWindows", WINDOWS_COLUMN),
+    ]
+    shown = ", ".join(f"{{{{{column}}}}}" for column in plan.groups[:2])
+    suffix = f"{{{{{metric}}}}} {METRIC_WORDS[plan.kind]}" + (f" for {shown}" if shown else "")
+    query = analytics_query(plan, settings, extend)
+    columns = {
+        *plan.groups,
+        WINDOW_START,
+        WINDOW_END,
+        metric,
+        EVIDENCE,
+        WINDOWS_COLUMN,
+        *(n for n, _ in extend),
+    }
+    model = AnalyticsRule(
+        rule_id=str(rule.id),
+        display_name=_truncate(title, facts.NAME_MAX),
+        description=description_for(rule, _notes(plan)),
+        severity=_severity(rule, settings),
+        enabled=_enabled(rule, settings),
+        query=query,
+        table=", ".join(plan.tables),
+        settings=settings,
+        tactics=tactics,
+        techniques=techniques,
+        relevant_techniques=relevant,
+        entity_mappings=tuple(mappings),
+        custom_details=tuple(details[: facts.CUSTOM_DETAILS_MAX_PAIRS]),
+        alert_display_name_format=_display_name_format(title, suffix),
+        connector_id=profile.connector_id,
+        data_types=plan.tables,
+        result_columns=frozenset(columns),
+    )
+    validate(model)
+    return model
+
+
+def _notes(plan: CorrelationPlan) -> list[str]:
+    span = yaml_duration(math.ceil(plan.seconds / 60)) if plan.seconds % 60 == 0 else f"{plan.seconds}s"
+    return [
+        f"Sigma {plan.kind} correlation over sliding {span} windows (any {span} span, not fixed bins); "
+        f"one alert per group and run: the first window that met the condition, reported "
+        f"{INGESTION_DELAY}m after it ends"
+    ]
+
+
+def render_correlation_rule(plan: CorrelationPlan, output_format: str, backend_options: Any) -> str:
+    return render(build_correlation_rule(plan, backend_options), output_format)
