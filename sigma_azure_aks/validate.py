@@ -328,7 +328,7 @@ def validate_paths(
                 rules, failures = loaded[path].rules, loaded[path].failures
                 for failure in _distinct(failures):
                     validator.failure(failure)
-                for rule in rules:
+                for rule in sorted(rules):  # the rules a correlation reads first
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
                         result = convert_rule(backend, path, rule)
@@ -336,7 +336,7 @@ def validate_paths(
                         validator.conversion_warning(path, rule, warning.message)
                     if isinstance(result, ConvertedRule):
                         validator.check_query(str(path), result.query, str(rule.id or "") or None)
-                    else:
+                    elif result is not None:  # None: a rule only a correlation reads
                         validator.failure(result)
             if on_file is not None:
                 on_file(path)
