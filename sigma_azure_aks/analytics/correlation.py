@@ -108,6 +108,13 @@ def _detail_key(column: str) -> str:
     return key[: facts.CUSTOM_DETAILS_KEY_MAX]
 
 
+def _human(minutes: int) -> str:
+    """Minutes as `13d22h30m`."""
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    return "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n) or "0m"
+
+
 def schedule(plan: CorrelationPlan, settings: Settings) -> Settings:
     """queryPeriod from the run interval, the timespan and the ingestion delay; a clear error
     when Sentinel's 14-day lookback cannot hold it."""
@@ -121,7 +128,7 @@ def schedule(plan: CorrelationPlan, settings: Settings) -> Settings:
             f"timespan {yaml_duration(span)} is too long for a scheduled rule: a run every "
             f"{yaml_duration(frequency)} must read {yaml_duration(frequency)} + the timespan + "
             f"{INGESTION_DELAY}m ingestion delay, but Sentinel reads at most 14d. "
-            + (f"The longest timespan that fits is {yaml_duration(room)}" if room > 0 else "")
+            + (f"The longest timespan that fits is {_human(room)}" if room > 0 else "")
             + "; shorten the timespan or run the query in a hunting workbook instead"
         )
     if settings.query_period != Settings().query_period and settings.query_period < needed:
