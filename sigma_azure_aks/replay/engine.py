@@ -226,12 +226,17 @@ class Engine:
         for table in plan.tables:
             self._create(table)
         text = plan.render(self._bridged)
+        schema = {
+            table: [row[0] for row in self.con.execute(f'DESCRIBE "{table}"').fetchall()] for table in plan.tables
+        }
         try:
-            relation = self._kql.kql(self.con, text)
-            names = list(relation.columns)
-            rows = relation.fetchall()
-        except ReplayQueryError:
-            raise
+            sql = str(self._kql.to_sql(text, schema=schema))
+            # duckdb-kql sorts a dynamic array by the JSON text of its elements (10 before 2.5);
+            # Kusto sorts numbers as numbers. The only array a correlation sorts holds reals.
+            sql = sql.replace(_JSON_SORT, _NUMBER_SORT)
+            cursor = self.con.execute(sql)
+            names = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
         except Exception as error:  # duckdb-kql's refusal, or DuckDB's
             raise ReplayQueryError(f"the replay engine cannot run this correlation: {error}") from error
         return [dict(zip(names, row, strict=True)) for row in rows]
@@ -261,3 +266,9 @@ class Engine:
         self.con.close()
         if self._spill is not None:
             shutil.rmtree(self._spill, ignore_errors=True)
+
+
+# duckdb-kql sorts a dynamic array by the JSON text of its elements (10 before 2.5); Kusto sorts
+# numbers as numbers. The only array a correlation sorts holds reals (see Engine.alerts).
+_JSON_SORT = 'to_json(list_sort(CAST(to_json("sigma_values") AS JSON[])))'
+_NUMBER_SORT = 'to_json(list_sort(CAST(to_json("sigma_values") AS DOUBLE[])))'
