@@ -202,7 +202,9 @@ def load_files(files: Iterable[Path]) -> list[LoadedFile]:
     if filters:
         for item in loaded:
             item.rules = [
-                rule if isinstance(rule, SigmaCorrelationRule) else reduce(lambda r, f: f.apply_on_rule(r), filters, rule)
+                rule
+                if isinstance(rule, SigmaCorrelationRule)
+                else reduce(lambda r, f: f.apply_on_rule(r), filters, rule)
                 for rule in item.rules
             ]
     resolve_correlations(loaded)
@@ -212,7 +214,7 @@ def load_files(files: Iterable[Path]) -> list[LoadedFile]:
 def resolve_correlations(loaded: list[LoadedFile]) -> None:
     """Point every correlation rule at the rules it names, in any of the files; a correlation
     naming a rule that is not there is a failure of its file."""
-    everything = SigmaCollection([rule for item in loaded for rule in item.rules])
+    everything = SigmaCollection([rule for item in loaded for rule in item.rules], resolve_references=False)
     for item in loaded:
         for rule in list(item.rules):
             if not isinstance(rule, SigmaCorrelationRule):
@@ -222,7 +224,9 @@ def resolve_correlations(loaded: list[LoadedFile]) -> None:
             except SigmaError as error:
                 item.rules.remove(rule)
                 item.failures.append(
-                    RuleFailure(item.path, f"correlation {_error_in_file(error, item.path)}", str(rule.id or ""))
+                    RuleFailure(
+                        item.path, f"correlation {_error_in_file(error, item.path)}", str(rule.id or "")
+                    )
                 )
 
 
@@ -255,7 +259,8 @@ def iter_convert(
     for loaded in every:
         yield from loaded.failures
     pending = sorted(
-        ((loaded.path, rule) for loaded in every for rule in loaded.rules), key=lambda pair: order[id(pair[1])]
+        ((loaded.path, rule) for loaded in every for rule in loaded.rules),
+        key=lambda pair: order[id(pair[1])],
     )
     for path, rule in pending:
         outcome = convert_rule(backend, path, rule)

@@ -458,3 +458,48 @@ def test_microsoft_parser_accepts_every_correlation_query(kql: Any, report: Any)
             checked += 1
     report(f"correlation: Microsoft's parser accepted {checked} correlation queries")
     assert checked >= 20
+
+
+# ---- many files ----------------------------------------------------------------------------------------
+def test_batch_resolves_rules_across_files_and_reports_a_missing_one(tmp_path: Path) -> None:
+    from sigma_azure_aks.batch import convert_paths
+
+    (tmp_path / "b_bases.yml").write_text(BASES)
+    (tmp_path / "a_burst.yml").write_text(correlation(EVENT_COUNT))
+    (tmp_path / "c_missing.yml").write_text(
+        correlation(
+            EVENT_COUNT.replace("[failed]", "[nosuchrule]"), rule_id="0c0f0000-0000-4000-8000-0000000000c9"
+        )
+    )
+    result = convert_paths([tmp_path])
+    [failure] = result.failures
+    assert failure.line().startswith(f"{tmp_path / 'c_missing.yml'}: correlation Rule 'nosuchrule' not found")
+    titles = sorted(c.rule.title for c in result.converted)
+    assert titles == ["Correlation", "Role write", "Secret get"]  # `failed` is only read by the correlation
+    [burst] = [c for c in result.converted if c.rule.title == "Correlation"]
+    assert burst.table == "AzureActivity" and burst.query.startswith(FAILED_EVENTS)
+
+
+def test_replay_command_lists_alerts(tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("duckdb_kql")
+    from sigma_azure_aks.cli import main
+
+    events = tmp_path / "events.jsonl"
+    rows = [
+        {
+            "$table": "AzureActivity",
+            "EventDataId": f"e{i}",
+            "TimeGenerated": f"2026-03-01T00:0{i}:00Z",
+            "OperationNameValue": "Microsoft.Authorization/roleAssignments/write",
+            "ActivityStatusValue": "Failed",
+            "Caller": "mallory@contoso.com",
+            "CallerIpAddress": "10.1.2.3",
+        }
+        for i in range(5)
+    ]
+    events.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (tmp_path / "rules.yml").write_text(BASES + "---\n" + correlation(EVENT_COUNT))
+    assert main(["replay", str(tmp_path / "rules.yml"), "--events", str(events)]) == 0
+    out = capsys.readouterr().out
+    assert "Correlation (0c0f0000-0000-4000-8000-0000000000c1)" in out and "1 alert(s), 5 event(s)" in out
+    assert "caller=mallory@contoso.com callerIpAddress=10.1.2.3  metric=5  events=e0,e1,e2,e3,e4" in out
