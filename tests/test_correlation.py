@@ -452,10 +452,15 @@ def test_microsoft_parser_accepts_every_correlation_query(kql: Any, report: Any)
             assert not errors, (query, errors)
             checked += 1
     for path in sorted((REPO / "rules" / "correlations").glob("*.yml")):
-        collection = SigmaCollection.load_ruleset([str(path)])
-        for query in SentinelBackend().convert(collection):
-            assert not [str(d) for d in kql.diagnostics(query) if d.is_error], query
-            checked += 1
+        for output_format in ("default", "yaml"):
+            collection = SigmaCollection.load_ruleset([str(path)])
+            output = SentinelBackend().convert(collection, output_format)
+            queries = (
+                output if output_format == "default" else [d["query"] for d in yaml.safe_load_all(output)]
+            )
+            for query in queries:
+                assert not [str(d) for d in kql.diagnostics(query) if d.is_error], query
+                checked += 1
     report(f"correlation: Microsoft's parser accepted {checked} correlation queries")
     assert checked >= 20
 
@@ -503,3 +508,20 @@ def test_replay_command_lists_alerts(tmp_path: Path, capsys: Any) -> None:
     out = capsys.readouterr().out
     assert "Correlation (0c0f0000-0000-4000-8000-0000000000c1)" in out and "1 alert(s), 5 event(s)" in out
     assert "caller=mallory@contoso.com callerIpAddress=10.1.2.3  metric=5  events=e0,e1,e2,e3,e4" in out
+
+
+def test_readme_example_schedule() -> None:
+    """What the README says of the project's failed role-assignment rule."""
+    collection = SigmaCollection.load_ruleset(
+        [str(REPO / "rules" / "correlations" / "role_assignment_write_failures.yml")]
+    )
+    template = yaml.safe_load(SentinelBackend().convert(collection, "yaml"))
+    assert (template["queryFrequency"], template["queryPeriod"]) == ("1h", "100m")
+    assert template["entityMappings"][0]["entityType"] == "Account"
+    assert template["alertDetailsOverride"]["alertDisplayNameFormat"].endswith(
+        "{{event_count}} events for {{caller}}"
+    )
+    assert (
+        "Sigma rule d310673d-8ae2-44c8-95a3-915e2c9390ef by pySigma-pipeline-azure project"
+        in template["description"]
+    )
