@@ -40,7 +40,8 @@ from sigma.correlations import (
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from . import kql
-from .transformations import QUERY_TABLE, rule_label
+from .pipelines.transformations import QUERY_TABLE, rule_label
+from .sources import Feature, source_for_table
 
 # Conversion-state keys: the full KQL of a base rule (its table and where clause) and the plan
 # of a correlation rule.
@@ -48,8 +49,6 @@ BASE_QUERY = "azure_aks_base_query"
 PLAN = "azure_aks_correlation_plan"
 
 TIME_COLUMN = "TimeGenerated"
-# The column that identifies an event, per table: it is what an alert lists as evidence.
-EVENT_ID_COLUMNS = {"AzureActivity": "EventDataId", "AKSAudit": "AuditId", "AKSAuditAdmin": "AuditId"}
 # The column holding the metric of each correlation type (the alert's number).
 METRIC_COLUMNS = {
     "event_count": "event_count",
@@ -75,15 +74,6 @@ OPERATORS = {
 WINDOW_START, WINDOW_END, EVIDENCE = "window_start", "window_end", "event_ids"
 RESERVED = frozenset({WINDOW_START, WINDOW_END, EVIDENCE, *METRIC_COLUMNS.values()})
 SourceHook = Callable[[str], str]  # a base rule's KQL -> the KQL to read its events with
-
-
-def _field_map(table: str) -> Any:
-    from .aks_fields import AKS_AUDIT, AKS_AUDIT_ADMIN
-    from .field_maps import AZURE_ACTIVITY
-
-    return {"AzureActivity": AZURE_ACTIVITY, "AKSAudit": AKS_AUDIT, "AKSAuditAdmin": AKS_AUDIT_ADMIN}.get(
-        table
-    )
 
 
 def _refuse(rule: Any, why: str) -> SigmaFeatureNotSupportedByBackendError:
@@ -113,6 +103,7 @@ class BaseSource:
     label: str  # the reference as written in the correlation (name or id)
     query: str
     table: str
+    id_column: str  # what identifies an event: an alert lists its events by it
     groups: tuple[tuple[str, str], ...]  # (column, KQL expression)
     value: str | None
 
@@ -249,34 +240,42 @@ def _source(
     state = states[0].processing_state if states else {}
     table = state.get(QUERY_TABLE)
     query = state.get(BASE_QUERY)
-    if table not in EVENT_ID_COLUMNS or not query:
+    source = source_for_table(table)
+    if source is None or source.id_column is None or source.field_map is None or not query:
         raise _refuse(
             rule,
-            f"the referenced rule '{label}' is on table {table or 'none'}; correlation rules are supported on "
-            f"{', '.join(EVENT_ID_COLUMNS)}",
+            f"the referenced rule '{label}' is on table {table or 'none'}, which has no event id column "
+            "to list an alert's events by; correlation rules are supported on tables that have one",
         )
     if len(target.get_conversion_result()) != 1:
         raise _refuse(rule, f"the referenced rule '{label}' converts to more than one query")
-    fields = _field_map(table)
+    fields = source.field_map
+    array_field = _array_test(source)
 
     def expression(name: str, role: str) -> str:
-        resolved = fields.resolve(name) if fields is not None else None
+        resolved = fields.resolve(name)
         if resolved is None:
             raise _refuse(
                 rule,
                 f"{role} field '{name}' (in rule '{label}') has no {table} column. "
-                f"Supported fields: {', '.join(fields.supported_fields()) if fields else 'none'}",
+                f"Supported fields: {', '.join(fields.supported_fields())}",
             )
-        if table != "AzureActivity":
-            from .aks_fields import is_array_field
-
-            if is_array_field(name):
-                raise _refuse(rule, f"{role} field '{name}' holds a list in {table}; it cannot be a key")
+        if array_field(name):
+            raise _refuse(rule, f"{role} field '{name}' holds a list in {table}; it cannot be a key")
         return resolved.kql()
 
     groups = tuple((column, expression(name, "group-by")) for column, name in wanted)
     value = expression(_aliased(rule, reference, value_field), "condition") if kind in VALUE_KINDS else None
-    return BaseSource(label, query, table, groups, value)
+    return BaseSource(label, query, table, source.id_column, groups, value)
+
+
+def _array_test(source: Any) -> Callable[[str], bool]:
+    """Whether a field holds a list on this source (Kubernetes audit values can)."""
+    if Feature.AUDIT_VALUES not in source.features:
+        return lambda name: False
+    from .sources.aks_audit import is_array_field
+
+    return is_array_field
 
 
 # ---- rendering -----------------------------------------------------------------------------------
@@ -287,7 +286,7 @@ def _keys(plan: CorrelationPlan) -> str:
 def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook) -> str:
     columns = [
         f"sigma_time = {TIME_COLUMN}",
-        f"sigma_event = tostring({EVENT_ID_COLUMNS[source.table]})",
+        f"sigma_event = tostring({source.id_column})",
         f"sigma_rule = {kql.string_literal(source.label)}",
         *(f"{column} = tolower(tostring({expr}))" for column, expr in source.groups),
     ]
@@ -295,7 +294,7 @@ def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook) ->
         reader = "toreal" if plan.kind in NUMERIC_KINDS else "tolower"
         columns.append(f"sigma_value = {reader}(tostring({source.value}))")
     if plan.chained:
-        columns.append("sigma_evidence = pack_array(tostring(" + EVENT_ID_COLUMNS[source.table] + "))")
+        columns.append(f"sigma_evidence = pack_array(tostring({source.id_column}))")
     return f"{hook(source.query).rstrip()}\n| project {', '.join(columns)}"
 
 

@@ -363,15 +363,15 @@ def test_analytics_rule_period_covers_frequency_timespan_and_delay() -> None:
     assert template["query"].endswith(
         "| where window_end > ago(90m) and window_end <= ago(30m)\n"
         "| summarize arg_min(window_end, *), alerting_windows = count() by caller, callerIpAddress\n"
-        '| extend caller_upn = iff(caller contains "@", caller, ""), caller_object_id = iff(caller matches regex '
+        '| extend caller_FullName = iff(caller contains "@", caller, ""), caller_AadUserId = iff(caller matches regex '
         '"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", caller, "")'
     )
     assert template["entityMappings"] == [
         {
             "entityType": "Account",
             "fieldMappings": [
-                {"identifier": "FullName", "columnName": "caller_upn"},
-                {"identifier": "AadUserId", "columnName": "caller_object_id"},
+                {"identifier": "FullName", "columnName": "caller_FullName"},
+                {"identifier": "AadUserId", "columnName": "caller_AadUserId"},
             ],
         },
         {"entityType": "IP", "fieldMappings": [{"identifier": "Address", "columnName": "callerIpAddress"}]},

@@ -17,13 +17,14 @@ group-by fields become entities where they name an entity column, and custom det
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from ..correlation import EVIDENCE, WINDOW_END, WINDOW_START, BaseSource, ChildSource, CorrelationPlan
+from ..sources import EntityMappingSpec, source_for_table
 from . import sentinel_facts as facts
-from .entities import PROFILES, EntityMappingSpec
 from .model import (
     AnalyticsRule,
     _clean,
@@ -41,19 +42,6 @@ from .render import render
 # Minutes an event may take to reach the workspace; windows are reported this long after they end.
 INGESTION_DELAY = 30
 WINDOWS_COLUMN = "alerting_windows"
-_GUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-
-# (table, KQL of the field) -> entity role. `caller` holds a UPN or an object id: split as the
-# AzureActivity profile splits it.
-ENTITY_ROLES: Mapping[tuple[str, str], str] = {
-    ("AzureActivity", "Caller"): "account_upn_or_id",
-    ("AzureActivity", "CallerIpAddress"): "ip",
-    ("AzureActivity", "_ResourceId"): "resource",
-    ("AKSAudit", "User.username"): "account_name",
-    ("AKSAuditAdmin", "User.username"): "account_name",
-    ("AKSAudit", "_ResourceId"): "resource",
-    ("AKSAuditAdmin", "_ResourceId"): "resource",
-}
 METRIC_WORDS = {
     "event_count": "events",
     "value_count": "distinct values",
@@ -66,39 +54,67 @@ METRIC_WORDS = {
 }
 
 
-def _roles(plan: CorrelationPlan, column: str) -> set[str | None]:
-    """The entity roles a group column has over every event source (None: no entity)."""
-    found: set[str | None] = set()
+def _reads(expression: str, field_kql: str) -> bool:
+    """Whether a profile expression reads exactly this column or member (as a whole token)."""
+    return re.search(rf"(?<![\w.]){re.escape(field_kql)}(?![\w.\[])", expression) is not None
+
+
+def _source_entities(table: str, field_kql: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """The table profile's entities whose every identifier is read from this one field: as
+    (entity type, ((identifier, expression over the field, written `{0}`), ...))."""
+    source = source_for_table(table)
+    profile = source.profile if source is not None else None
+    if profile is None:
+        return ()
+    extends = dict(profile.extend)
+    found = []
+    for mapping in profile.entity_mappings:
+        identifiers = []
+        for identifier, column in mapping.field_mappings:
+            expression = extends.get(column, column)
+            if not _reads(expression, field_kql):
+                break
+            pattern = rf"(?<![\w.]){re.escape(field_kql)}(?![\w.\[])"
+            identifiers.append(
+                (identifier, re.sub(pattern, "{0}", expression.replace("{", "{{").replace("}", "}}")))
+            )
+        else:
+            found.append((mapping.entity_type, tuple(identifiers)))
+    return tuple(found)
+
+
+def _roles(plan: CorrelationPlan, column: str) -> set[Any]:
+    """The entities a group column stands for over every event source (one set per source)."""
+    found: set[Any] = set()
     for source in plan.sources:
         if isinstance(source, ChildSource):
             theirs = dict(source.groups).get(column)
-            found |= _roles(source.plan, theirs) if theirs else {None}
+            found |= _roles(source.plan, theirs) if theirs else {()}
         elif isinstance(source, BaseSource):
-            expression = dict(source.groups).get(column)
-            found.add(ENTITY_ROLES.get((source.table, expression or "")))
+            found.add(_source_entities(source.table, dict(source.groups).get(column, "")))
     return found
 
 
 def _entities(plan: CorrelationPlan) -> tuple[list[tuple[str, str]], list[EntityMappingSpec]]:
-    """(extend columns, entity mappings) for the group columns that name one entity everywhere."""
+    """(extend columns, entity mappings) for the group columns that stand for the same entities
+    on every source, read as the table's analytics profile reads that field."""
     extend: list[tuple[str, str]] = []
     mappings: list[EntityMappingSpec] = []
     for column in plan.groups:
         roles = _roles(plan, column)
-        role = next(iter(roles)) if len(roles) == 1 else None
-        if role == "account_upn_or_id":
-            upn, oid = f"{column}_upn", f"{column}_object_id"
-            extend += [
-                (upn, f'iff({column} contains "@", {column}, "")'),
-                (oid, f'iff({column} matches regex "{_GUID}", {column}, "")'),
-            ]
-            mappings.append(EntityMappingSpec("Account", (("FullName", upn), ("AadUserId", oid))))
-        elif role == "account_name":
-            mappings.append(EntityMappingSpec("Account", (("Name", column),)))
-        elif role == "ip":
-            mappings.append(EntityMappingSpec("IP", (("Address", column),)))
-        elif role == "resource":
-            mappings.append(EntityMappingSpec("AzureResource", (("ResourceId", column),)))
+        if len(roles) != 1:
+            continue
+        for entity_type, identifiers in next(iter(roles)):
+            fields = []
+            for identifier, template in identifiers:
+                expression = template.format(column)
+                if expression == column:
+                    fields.append((identifier, column))
+                    continue
+                name = f"{column}_{identifier}"
+                extend.append((name, expression))
+                fields.append((identifier, name))
+            mappings.append(EntityMappingSpec(entity_type, tuple(fields)))
     return extend, mappings
 
 
@@ -174,8 +190,7 @@ def build_correlation_rule(plan: CorrelationPlan, backend_options: Mapping[str, 
             "caller, callerIpAddress, resourceId, user.username); add one to group-by"
         )
     tactics, techniques, relevant = attack_mapping(rule)
-    table = plan.tables[0]
-    profile = PROFILES[table]
+    profile = source_for_table(plan.tables[0]).profile  # type: ignore[union-attr]
     metric = plan.metric
     details = [(_detail_key(column), column) for column in plan.groups]
     details += [
