@@ -276,6 +276,8 @@ def convert_rule(backend: SentinelBackend, path: Path, rule: Any) -> ConvertedRu
     rule only a correlation reads (it has no output of its own)."""
     try:
         if isinstance(rule, SigmaCorrelationRule):
+            if getattr(backend, "last_processing_pipeline", None) is None:
+                backend.init_processing_pipeline(backend.default_format)
             queries = backend.convert_correlation_rule(rule)
         else:
             queries = backend.convert_rule(rule)

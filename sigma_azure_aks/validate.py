@@ -319,7 +319,7 @@ def validate_paths(
         loaded = {
             item.path: item for item in load_files(p for p in files if p.suffix.lower() not in KQL_SUFFIXES)
         }
-        for path in files:
+        for path in _correlated_order(files, loaded):
             if path.suffix.lower() in KQL_SUFFIXES:
                 validator.kql_file(path)
             else:
@@ -344,3 +344,17 @@ def validate_paths(
         if own_checker:
             active.close()
     return report
+
+
+def _correlated_order(files: list[Path], loaded: dict[Path, Any]) -> list[Path]:
+    """The files in their order, except that a file whose rules a correlation reads comes before
+    the correlation's file (pySigma's order: rules read by a correlation first)."""
+    every = [rule for item in loaded.values() for rule in item.rules]
+    if not any(getattr(rule, "_backreferences", None) for rule in every):
+        return files
+    rank = {id(rule): index for index, rule in enumerate(sorted(every))}
+    last = {  # files without a correlation first, then by their last correlation
+        path: max((rank[id(r)] for r in item.rules if not hasattr(r, "detection")), default=-1)
+        for path, item in loaded.items()
+    }
+    return sorted(files, key=lambda path: last.get(path, -1))

@@ -525,3 +525,13 @@ def test_readme_example_schedule() -> None:
         "Sigma rule d310673d-8ae2-44c8-95a3-915e2c9390ef by pySigma-pipeline-azure project"
         in template["description"]
     )
+
+
+def test_validate_reads_a_correlation_before_its_rules_file(tmp_path: Path, kql: Any) -> None:
+    from sigma_azure_aks.validate import validate_paths
+
+    (tmp_path / "z_bases.yml").write_text(BASES)
+    (tmp_path / "a_burst.yml").write_text(correlation(EVENT_COUNT))
+    report = validate_paths([tmp_path], checker=kql)
+    assert report.ok, report.problems
+    assert report.conversion_failures == 0 and report.queries_checked == 3  # written, secret_get, burst
