@@ -236,8 +236,13 @@ def _source(
                 )
             groups.append((column, column_name(name)))
         return ChildSource(label, child, tuple(groups))
-    states = target.get_conversion_states()
-    state = states[0].processing_state if states else {}
+    try:
+        states = target.get_conversion_states()
+    except Exception:  # pySigma: "Conversion state not available", the rule itself failed
+        states = []
+    if not states:
+        raise _refuse(rule, f"the referenced rule '{label}' did not convert (see its own error)")
+    state = states[0].processing_state
     table = state.get(QUERY_TABLE)
     query = state.get(BASE_QUERY)
     source = source_for_table(table)

@@ -451,7 +451,11 @@ def test_microsoft_parser_accepts_every_correlation_query(kql: Any, report: Any)
             errors = [str(d) for d in kql.diagnostics(query) if d.is_error]
             assert not errors, (query, errors)
             checked += 1
-    for path in sorted((REPO / "rules" / "correlations").glob("*.yml")):
+    own = [
+        *(REPO / "rules" / "correlations").glob("*.yml"),
+        *(REPO / "examples" / "correlations").glob("*.yml"),
+    ]
+    for path in sorted(own):
         for output_format in ("default", "yaml"):
             collection = SigmaCollection.load_ruleset([str(path)])
             output = SentinelBackend().convert(collection, output_format)
@@ -487,7 +491,7 @@ def test_batch_resolves_rules_across_files_and_reports_a_missing_one(tmp_path: P
 
 def test_replay_command_lists_alerts(tmp_path: Path, capsys: Any) -> None:
     pytest.importorskip("duckdb_kql")
-    from sigma_azure_aks.cli import main
+    from sigma_azure_aks.commands import main
 
     events = tmp_path / "events.jsonl"
     rows = [

@@ -9,10 +9,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..correlation import plan_of
 from .errors import ReplayQueryError, ReplayUnsupportedError
 from .kql_rewrite import columns_read
 from .loaders import Event, check_readable, kept_columns, read_events
-from ..correlation import plan_of
 
 
 @dataclass
