@@ -18,6 +18,7 @@ from sigma.conditions import (
     ConditionOR,
 )
 from sigma.conversion.state import ConversionState
+from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.types import (
@@ -93,6 +94,12 @@ class SentinelBackend(KustoBackend):
     formats: ClassVar[dict[str, str]] = {f.name: f.description for f in FORMATS}
     requires_pipeline: ClassVar[bool] = False
     convert_and_as_in: ClassVar[bool] = False
+    correlation_methods: ClassVar[dict[str, str]] = {
+        "default": "sliding windows per group (self-join within the timespan), order enforced",
+    }
+    # Base rules of a correlation are finalized too: their full KQL feeds the correlation query,
+    # and with `generate: true` they are output as complete queries.
+    finalize_correlation_subqueries: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -308,6 +315,14 @@ class SentinelBackend(KustoBackend):
         )
         return f"(isnotempty({right}) and {left} {_OPERATORS[(kind, False)]} {right})"
 
+    # ---- correlation rules ---------------------------------------------------------------------
+    def convert_correlation_rule_from_template(
+        self, rule: Any, correlation_type: str, method: str
+    ) -> list[str]:
+        from .correlation import correlation_query
+
+        return [correlation_query(rule, self.last_processing_pipeline.state)]
+
     # ---- output --------------------------------------------------------------------------------
     def finalize_query(
         self, rule: Any, query: Any, index: int, state: ConversionState, output_format: str
@@ -316,7 +331,15 @@ class SentinelBackend(KustoBackend):
         chosen = output_format_named(output_format)
         if chosen is None or chosen.name != output_format:
             return super().finalize_query(rule, query, index, state, output_format)
+        from .correlation import BASE_QUERY, finalize_correlation_query
+
+        if isinstance(rule, SigmaCorrelationRule):
+            return finalize_correlation_query(self, rule, query, state, output_format)
         kql_text = self.last_processing_pipeline.postprocess_query(rule, query)
+        if rule._backreferences:  # a correlation reads this rule's events
+            state.processing_state[BASE_QUERY] = kql_text
+            if not rule._output:
+                return kql_text
         return self._analytics(rule, kql_text, state, output_format) if chosen.analytics else kql_text
 
     def finalize(self, queries: list[Any], output_format: str) -> Any:

@@ -13,11 +13,13 @@ from typing import Any
 
 import yaml
 from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaPipelineNotFoundError, SigmaRuleLocation
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
 from .backend import SentinelBackend
+from .correlation import correlation_tables
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -125,7 +127,7 @@ class LoadedFile:
     """What one rule file holds: its rules, its Sigma filters, and why parts of it failed."""
 
     path: Path
-    rules: list[SigmaRule] = field(default_factory=list)
+    rules: list[SigmaRule | SigmaCorrelationRule] = field(default_factory=list)
     filters: list[Any] = field(default_factory=list)
     failures: list[RuleFailure] = field(default_factory=list)
 
@@ -163,10 +165,10 @@ def load_file(path: Path) -> LoadedFile:
     loaded.filters = list(collection.filters)
     rule_errors: set[str] = set()
     for rule in collection.rules:
-        if not isinstance(rule, SigmaRule):
-            loaded.failures.append(
-                RuleFailure(path, "correlation rules are not supported by the sentinel target")
-            )
+        if isinstance(rule, SigmaCorrelationRule):
+            loaded.rules.append(rule)
+        elif not isinstance(rule, SigmaRule):
+            loaded.failures.append(RuleFailure(path, f"not a Sigma rule: {type(rule).__name__}"))
         elif rule.errors:
             for rule_error in rule.errors:
                 rule_errors.add(_error_in_file(rule_error, path))
@@ -199,8 +201,33 @@ def load_files(files: Iterable[Path]) -> list[LoadedFile]:
     filters = [sigma_filter for item in loaded for sigma_filter in item.filters]
     if filters:
         for item in loaded:
-            item.rules = [reduce(lambda rule, f: f.apply_on_rule(rule), filters, rule) for rule in item.rules]
+            item.rules = [
+                rule
+                if isinstance(rule, SigmaCorrelationRule)
+                else reduce(lambda r, f: f.apply_on_rule(r), filters, rule)
+                for rule in item.rules
+            ]
+    resolve_correlations(loaded)
     return loaded
+
+
+def resolve_correlations(loaded: list[LoadedFile]) -> None:
+    """Point every correlation rule at the rules it names, in any of the files; a correlation
+    naming a rule that is not there is a failure of its file."""
+    everything = SigmaCollection([rule for item in loaded for rule in item.rules], resolve_references=False)
+    for item in loaded:
+        for rule in list(item.rules):
+            if not isinstance(rule, SigmaCorrelationRule):
+                continue
+            try:
+                rule.resolve_rule_references(everything)
+            except SigmaError as error:
+                item.rules.remove(rule)
+                item.failures.append(
+                    RuleFailure(
+                        item.path, f"correlation {_error_in_file(error, item.path)}", str(rule.id or "")
+                    )
+                )
 
 
 def convert_paths(
@@ -226,18 +253,34 @@ def iter_convert(
     on_file: Callable[[Path], None] | None = None,
 ) -> Iterator[ConvertedRule | RuleFailure]:
     backend = SentinelBackend(pipeline, **(backend_options or {}))
-    for loaded in load_files(files):
+    every = load_files(files)
+    # Rules a correlation reads are converted before it (pySigma's order), whatever their files.
+    order = {id(rule): rank for rank, rule in enumerate(sorted(r for item in every for r in item.rules))}
+    for loaded in every:
         yield from loaded.failures
-        for rule in loaded.rules:
-            yield convert_rule(backend, loaded.path, rule)
-        if on_file is not None:
+    pending = sorted(
+        ((loaded.path, rule) for loaded in every for rule in loaded.rules),
+        key=lambda pair: order[id(pair[1])],
+    )
+    for path, rule in pending:
+        outcome = convert_rule(backend, path, rule)
+        if outcome is not None:
+            yield outcome
+    if on_file is not None:
+        for loaded in every:
             on_file(loaded.path)
 
 
-def convert_rule(backend: SentinelBackend, path: Path, rule: SigmaRule) -> ConvertedRule | RuleFailure:
-    """One rule through the backend; any error becomes a failure naming the file."""
+def convert_rule(backend: SentinelBackend, path: Path, rule: Any) -> ConvertedRule | RuleFailure | None:
+    """One rule through the backend; any error becomes a failure naming the file. None for a
+    rule only a correlation reads (it has no output of its own)."""
     try:
-        queries = backend.convert_rule(rule)
+        if isinstance(rule, SigmaCorrelationRule):
+            if getattr(backend, "last_processing_pipeline", None) is None:
+                backend.init_processing_pipeline(backend.default_format)
+            queries = backend.convert_correlation_rule(rule)
+        else:
+            queries = backend.convert_rule(rule)
     except SigmaError as error:
         return RuleFailure(path, _error_in_file(error, path), str(rule.id or ""))
     except NotImplementedError as error:  # pySigma's word for a construct a backend lacks
@@ -245,7 +288,11 @@ def convert_rule(backend: SentinelBackend, path: Path, rule: SigmaRule) -> Conve
         return RuleFailure(path, f"not supported by the sentinel target: {reason}", str(rule.id or ""))
     except Exception as error:  # a bug must not stop the other rules; report it as such
         return RuleFailure(path, f"internal error: {error.__class__.__name__}: {_one_line(error)}")
+    if not queries and not rule._output:
+        return None
     if len(queries) != 1:
         return RuleFailure(path, f"expected one query, got {len(queries)}", str(rule.id or ""))
-    table = backend.last_processing_pipeline.state.get("query_table", "")
+    table = backend.last_processing_pipeline.state.get("query_table", "") or ""
+    if isinstance(rule, SigmaCorrelationRule):
+        table = ",".join(correlation_tables(rule))
     return ConvertedRule(path, rule, queries[0], table)

@@ -61,6 +61,8 @@ class Exported:
 def render_all(converted: Any, formats: list[str], options: dict[str, str]) -> Exported:
     """Every chosen format of one converted rule, in memory; ValueError if any fails."""
     from .analytics import render_rule
+    from .analytics.correlation import render_correlation_rule
+    from .correlation import plan_of
 
     rule = converted.rule
     if rule.id is None:
@@ -70,6 +72,8 @@ def render_all(converted: Any, formats: list[str], options: dict[str, str]) -> E
         chosen = output_format(fmt)
         if chosen is None or not chosen.analytics:
             documents[fmt] = str(converted.query).rstrip("\n") + "\n"
+        elif plan_of(rule) is not None:
+            documents[fmt] = render_correlation_rule(plan_of(rule), fmt, options)
         else:
             documents[fmt] = render_rule(rule, converted.query, converted.table, chosen.name, options)
     return Exported(base_name(rule), documents)

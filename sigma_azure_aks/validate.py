@@ -319,7 +319,7 @@ def validate_paths(
         loaded = {
             item.path: item for item in load_files(p for p in files if p.suffix.lower() not in KQL_SUFFIXES)
         }
-        for path in files:
+        for path in _correlated_order(files, loaded):
             if path.suffix.lower() in KQL_SUFFIXES:
                 validator.kql_file(path)
             else:
@@ -328,7 +328,7 @@ def validate_paths(
                 rules, failures = loaded[path].rules, loaded[path].failures
                 for failure in _distinct(failures):
                     validator.failure(failure)
-                for rule in rules:
+                for rule in sorted(rules):  # the rules a correlation reads first
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
                         result = convert_rule(backend, path, rule)
@@ -336,7 +336,7 @@ def validate_paths(
                         validator.conversion_warning(path, rule, warning.message)
                     if isinstance(result, ConvertedRule):
                         validator.check_query(str(path), result.query, str(rule.id or "") or None)
-                    else:
+                    elif result is not None:  # None: a rule only a correlation reads
                         validator.failure(result)
             if on_file is not None:
                 on_file(path)
@@ -344,3 +344,17 @@ def validate_paths(
         if own_checker:
             active.close()
     return report
+
+
+def _correlated_order(files: list[Path], loaded: dict[Path, Any]) -> list[Path]:
+    """The files in their order, except that a file whose rules a correlation reads comes before
+    the correlation's file (pySigma's order: rules read by a correlation first)."""
+    every = [rule for item in loaded.values() for rule in item.rules]
+    if not any(getattr(rule, "_backreferences", None) for rule in every):
+        return files
+    rank = {id(rule): index for index, rule in enumerate(sorted(every))}
+    last = {  # files without a correlation first, then by their last correlation
+        path: max((rank[id(r)] for r in item.rules if not hasattr(r, "detection")), default=-1)
+        for path, item in loaded.items()
+    }
+    return sorted(files, key=lambda path: last.get(path, -1))

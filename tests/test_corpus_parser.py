@@ -21,6 +21,7 @@ from conftest import REPO_ROOT, shared_dir
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from sigma_azure_aks.batch import ConvertedRule, convert_paths
+from sigma_azure_aks.correlation import plan_of
 from sigma_azure_aks.kql_parser.checker import KqlChecker
 from sigma_azure_aks.sources import TABLES, all_sources
 
@@ -327,7 +328,14 @@ def test_own_rule_converts_and_parses_cleanly(kql: KqlChecker, path: Path) -> No
     assert result.failures == [], [f.line() for f in result.failures]
     assert result.converted
     for converted in result.converted:
-        check_converted(kql, converted)
+        plan = plan_of(converted.rule)
+        if plan is None:
+            check_converted(kql, converted)
+            continue
+        # a correlation: one row per alert (see test_correlation.py for its text)
+        analysis = kql.analyze(converted.query)
+        assert analysis.errors == [], f"{converted.path}:\n" + "\n".join(map(str, analysis.errors))
+        assert analysis.columns == [*plan.groups, "window_start", "window_end", plan.metric, "event_ids"]
 
 
 # ---- the structure checks catch what they are meant to ----------------------------------------

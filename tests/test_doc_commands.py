@@ -72,6 +72,10 @@ HOW: dict[str, int | str] = {
     "sigma convert -t sentinel -p aks_dataplane -f yaml": FRAGMENT,
     "python docs/generate.py": "rewrites the generated docs; test_docs runs it with --check",
     "sigma-azure-aks export": FRAGMENT,
+    # docs/correlation.md and its README section
+    "sigma convert -t sentinel -f yaml rules/correlations/role_assignment_write_failures.yml": 0,
+    "sigma-azure-aks convert|export|validate|replay": FRAGMENT,
+    "sigma-azure-aks replay": FRAGMENT,
     "az deployment group create": NEEDS_AZURE,
     "az rest": NEEDS_AZURE,
 }

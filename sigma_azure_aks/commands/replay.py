@@ -136,11 +136,16 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     elapsed = time.monotonic() - started
     if args.format == "json":
-        json.dump({hit.rule_id: result[hit.rule_id] for hit in result.hits}, sys.stdout, indent=2)
+        json.dump(
+            {hit.rule_id: _json_hit(hit, result) for hit in result.hits}, sys.stdout, indent=2, default=str
+        )
         sys.stdout.write("\n")
     else:
         out = sys.stdout
         for hit in result.hits:
+            if hit.alerts is not None:
+                _write_alerts(out, hit)
+                continue
             out.write(f"{hit.title} ({hit.rule_id}) [{hit.path}]: {len(hit.events)} hit(s)\n")
             columns = summary_columns(hit.table)
             for event in hit.events[:50]:
@@ -162,3 +167,34 @@ def run(args: argparse.Namespace) -> int:
     if len(result.failures) > len(result.not_replayed):
         return EXIT_FAILED
     return EXIT_NOT_REPLAYED if result.not_replayed else EXIT_OK
+
+
+def _write_alerts(out: Any, hit: Any) -> None:
+    """A correlation rule: each alert with its group keys, window, metric and event ids."""
+    out.write(
+        f"{hit.title} ({hit.rule_id}) [{hit.path}]: {len(hit.alerts)} alert(s), {len(hit.events)} event(s)\n"
+    )
+    for alert in hit.alerts[:50]:
+        groups = " ".join(f"{name}={_cell(value)}" for name, value in alert.groups.items())
+        out.write(
+            f"  {alert.window_start} .. {alert.window_end}  {groups}  metric={alert.metric}  "
+            f"events={','.join(alert.event_ids[:20])}{' ...' if len(alert.event_ids) > 20 else ''}\n"
+        )
+    if len(hit.alerts) > 50:
+        out.write(f"  ... {len(hit.alerts) - 50} more\n")
+
+
+def _json_hit(hit: Any, result: Any) -> Any:
+    """Matched event ids; for a correlation rule, its alerts with their event ids."""
+    if hit.alerts is None:
+        return result[hit.rule_id]
+    return [
+        {
+            "groups": alert.groups,
+            "window_start": alert.window_start,
+            "window_end": alert.window_end,
+            "metric": alert.metric,
+            "event_ids": alert.event_ids,
+        }
+        for alert in hit.alerts
+    ]

@@ -207,8 +207,8 @@ class RequireTableTransformation(PreprocessingTransformation):
 
     def apply(self, rule: Any) -> None:
         super().apply(rule)
-        if self._pipeline.state.get(QUERY_TABLE):
-            return
+        if self._pipeline.state.get(QUERY_TABLE) or not isinstance(rule, SigmaRule):
+            return  # a correlation rule reads the tables of the rules it references
         logsource = getattr(rule, "logsource", None)
         described = describe_logsource(logsource) if logsource is not None else ""
         raise SigmaTransformationError(

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..correlation import plan_of
 from .errors import ReplayQueryError, ReplayUnsupportedError
 from .kql_rewrite import columns_read
 from .loaders import Event, check_readable, kept_columns, read_events
 
 
 @dataclass
+class Alert:
+    """One alert of a correlation rule: its group keys, its window and the events behind it."""
+
+    groups: dict[str, Any]
+    window_start: Any
+    window_end: Any
+    metric: Any
+    event_ids: list[str]
+
+
+@dataclass
 class RuleHit:
-    """One converted rule and the events it matched."""
+    """One converted rule and the events it matched (a correlation: the events of its alerts)."""
 
     rule_id: str
     title: str
@@ -23,6 +36,7 @@ class RuleHit:
     table: str
     query: str
     events: list[Event] = field(default_factory=list)
+    alerts: list[Alert] | None = None  # correlation rules only
 
 
 class ReplayResult(dict[str, list[Any]]):
@@ -49,12 +63,13 @@ def _looks_like_yaml(text: str) -> bool:
 def convert(rules: Any, pipeline: Any = None) -> tuple[list[Any], list[str]]:
     """(converted rules, failure lines) for paths, YAML text, or pySigma rules/collections."""
     from sigma.collection import SigmaCollection
+    from sigma.correlations import SigmaCorrelationRule
     from sigma.rule import SigmaRule
 
     from ..backend import SentinelBackend
     from ..batch import convert_rule, iter_convert, rule_files
 
-    items = [rules] if isinstance(rules, (str, Path, SigmaRule, SigmaCollection)) else list(rules)
+    items = [rules] if isinstance(rules, (str, Path, SigmaRule, SigmaCorrelationRule, SigmaCollection)) else list(rules)
     converted: list[Any] = []
     failures: list[str] = []
     backend = SentinelBackend(pipeline)
@@ -62,10 +77,12 @@ def convert(rules: Any, pipeline: Any = None) -> tuple[list[Any], list[str]]:
         if isinstance(item, str) and _looks_like_yaml(item):
             collection = SigmaCollection.from_yaml(item, collect_errors=True)
             failures.extend(f"<yaml>: {error}" for error in collection.errors)
+            collection.resolve_rule_references()
             sigma_rules: list[Any] = list(collection.rules)
         elif isinstance(item, SigmaCollection):
+            item.resolve_rule_references()
             sigma_rules = list(item.rules)
-        elif isinstance(item, SigmaRule):
+        elif isinstance(item, (SigmaRule, SigmaCorrelationRule)):
             sigma_rules = [item]
         else:
             for outcome in iter_convert(rule_files([item]), pipeline):
@@ -79,6 +96,8 @@ def convert(rules: Any, pipeline: Any = None) -> tuple[list[Any], list[str]]:
                 failures.extend(f"<yaml>: {error}" for error in rule.errors)
                 continue
             outcome = convert_rule(backend, Path("<yaml>"), rule)
+            if outcome is None:
+                continue
             if hasattr(outcome, "query"):
                 converted.append(outcome)
             else:
@@ -120,6 +139,16 @@ def replay(
 
     converted, failures = convert(rules, pipeline)
     engine = engine or Engine(memory_limit)
+    if any(plan_of(c.rule) is not None for c in converted):
+        # a correlation reads events of every file at once: load them all, scan none
+        read: list[Event] = []
+        for item in inputs:
+            if on_reading is not None and isinstance(item, (str, Path)):
+                on_reading(str(item))
+            read.extend(read_events([item], first_number=len(read) + 1))
+            if on_file is not None:
+                on_file(1)
+        return _run_loaded(converted, read, failures, on_loaded, engine)
     queries = [c.query for c in converted]
     found: list[list[Event]] = [[] for _ in queries]
     errors: dict[int, Exception] = {}
@@ -216,12 +245,20 @@ def _run_loaded(
         engine.load(table, (event.row for event in table_events))
         if on_loaded is not None:
             on_loaded(len(table_events))
-    queries = [c.query for c in converted]
+    plans = [plan_of(c.rule) for c in converted]
+    # a correlation runs on its own below; in the batch it stands as a query that matches nothing
+    queries = [
+        c.query if plan is None else f"{plan.tables[0]} | where false"
+        for c, plan in zip(converted, plans, strict=True)
+    ]
     # every query is checked by the engine, by a scan or here, even with no events of its table
     run_here = by_table or found is None
     outcomes = engine.matches_many(queries) if run_here else [[] for _ in queries]
     for index, (item, outcome) in enumerate(zip(converted, outcomes, strict=True)):
         key = _rule_key(item.rule)
+        if plans[index] is not None:
+            _run_correlation(result, item, plans[index], loaded, engine)
+            continue
         error = errors.get(index) or (outcome if isinstance(outcome, Exception) else None)
         if error is not None:
             line = f"{item.path}: {key}: {error}"
@@ -236,3 +273,26 @@ def _run_loaded(
         result.hits.append(hit)
         result[key] = [event.event_id for event in hit.events]
     return result
+
+
+def _run_correlation(result: ReplayResult, item: Any, plan: Any, loaded: list[Event], engine: Any) -> None:
+    """A correlation rule's alerts on the loaded events; its events are those behind its alerts."""
+    from ..correlation import EVIDENCE, WINDOW_END, WINDOW_START
+
+    key = _rule_key(item.rule)
+    try:
+        rows = engine.alerts(plan)
+    except ValueError as error:
+        result.failures.append(f"{item.path}: {key}: {error}")
+        return
+    alerts = []
+    for row in sorted(rows, key=lambda r: (str(r[WINDOW_END]), [str(r[g]) for g in plan.groups])):
+        ids = row[EVIDENCE]
+        ids = json.loads(ids) if isinstance(ids, str) else list(ids or [])
+        groups = {column: row[column] for column in plan.groups}
+        alerts.append(Alert(groups, row[WINDOW_START], row[WINDOW_END], row[plan.metric], sorted(ids)))
+    behind = {event_id for alert in alerts for event_id in alert.event_ids}
+    events = [event for event in loaded if event.table in plan.tables and str(event.event_id) in behind]
+    hit = RuleHit(key, str(item.rule.title), str(item.path), item.table, item.query, events, alerts)
+    result.hits.append(hit)
+    result[key] = [event.event_id for event in events]

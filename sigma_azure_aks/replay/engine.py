@@ -223,6 +223,37 @@ class Engine:
             results[index] = rows
         return results
 
+    def alerts(self, plan: Any) -> list[dict[str, Any]]:
+        """The alert rows of a correlation rule's plan (:mod:`sigma_azure_aks.correlation`) on the
+        loaded events: each base rule's query bridged as :meth:`sql` bridges it, the rest run as is."""
+        for table in plan.tables:
+            self._create(table)
+        text = plan.render(self._bridged)
+        schema = {
+            table: [row[0] for row in self.con.execute(f'DESCRIBE "{table}"').fetchall()] for table in plan.tables
+        }
+        try:
+            sql = str(self._kql.to_sql(text, schema=schema))
+            # duckdb-kql sorts a dynamic array by the JSON text of its elements (10 before 2.5);
+            # Kusto sorts numbers as numbers. The only array a correlation sorts holds reals.
+            sql = sql.replace(_JSON_SORT, _NUMBER_SORT)
+            cursor = self.con.execute(sql)
+            names = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+        except Exception as error:  # duckdb-kql's refusal, or DuckDB's
+            raise ReplayQueryError(f"the replay engine cannot run this correlation: {error}") from error
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def _bridged(self, query: str) -> str:
+        """A base rule's query, gaps bridged as :meth:`sql` bridges them (the table is loaded)."""
+        table, _ = rewrite_query(query)
+        trees: dict[str, str] = {}
+        _, text = rewrite_query(query, self.fulltext.star_sql, recorder(trees))
+        if reads_text_columns(text):
+            self.fulltext.ensure(table)
+        self.treepaths.ensure(table, trees)
+        return text
+
     def fetch(self, table: str, row_ids: Sequence[int], columns: Sequence[str]) -> dict[int, dict[str, Any]]:
         """Selected columns of some rows, for reports."""
         if not row_ids or table not in self.row_counts:
@@ -238,3 +269,9 @@ class Engine:
         self.con.close()
         if self._spill is not None:
             self._remove_spill()
+
+
+# duckdb-kql sorts a dynamic array by the JSON text of its elements (10 before 2.5); Kusto sorts
+# numbers as numbers. The only array a correlation sorts holds reals (see Engine.alerts).
+_JSON_SORT = 'to_json(list_sort(CAST(to_json("sigma_values") AS JSON[])))'
+_NUMBER_SORT = 'to_json(list_sort(CAST(to_json("sigma_values") AS DOUBLE[])))'

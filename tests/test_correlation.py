@@ -1,0 +1,541 @@
+"""Correlation rules on the `sentinel` target: the KQL per type (exact text), what cannot be
+expressed (clear errors), the analytics rule around it, and Microsoft's parser on every query."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+
+from sigma_azure_aks.backend import SentinelBackend
+
+REPO = Path(__file__).resolve().parent.parent
+
+BASES = """\
+title: Role write failed
+id: 0c0f0000-0000-4000-8000-000000000001
+name: failed
+status: test
+logsource: {product: azure, service: activitylogs}
+detection:
+    sel: {operationName: MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE, resultType: Failure}
+    condition: sel
+---
+title: Role write
+id: 0c0f0000-0000-4000-8000-000000000002
+name: written
+status: test
+logsource: {product: azure, service: activitylogs}
+detection:
+    sel: {operationName: MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE, resultType: Success}
+    condition: sel
+---
+title: Secret get
+id: 0c0f0000-0000-4000-8000-000000000003
+name: secret_get
+status: test
+logsource: {product: kubernetes, service: audit}
+detection:
+    sel: {verb: get, objectRef.resource: secrets}
+    condition: sel
+"""
+
+FAILED_EVENTS = (
+    "let sigma_events = AzureActivity\n"
+    '| where OperationNameValue =~ "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE" and '
+    '(ActivityStatusValue in~ ("Failure", "Failed"))\n'
+)
+
+
+def correlation(
+    body: str, title: str = "Correlation", rule_id: str = "0c0f0000-0000-4000-8000-0000000000c1"
+) -> str:
+    block = textwrap.indent(textwrap.dedent(body).strip("\n"), "    ")
+    return f"title: {title}\nid: {rule_id}\nstatus: test\nlevel: high\ncorrelation:\n{block}\n"
+
+
+def convert(*documents: str, output_format: str = "default", **options: Any) -> list[Any]:
+    """The correlation rules' outputs (the base rules no correlation reads are left out)."""
+    collection = SigmaCollection.from_yaml("---\n".join([BASES, *documents]))
+    backend = SentinelBackend(**options)
+    backend.init_processing_pipeline(output_format)
+    collection.resolve_rule_references()
+    outputs = []
+    for rule in collection.rules:
+        if rule.title in {"Role write failed", "Role write", "Secret get"} and not rule._backreferences:
+            continue
+        if isinstance(rule, SigmaCorrelationRule):
+            converted = backend.convert_correlation_rule(rule, output_format)
+            outputs += converted if rule._output else []
+        else:
+            outputs += backend.convert_rule(rule, output_format)
+    return outputs
+
+
+def one(body: str) -> str:
+    [query] = convert(correlation(body))
+    return query
+
+
+def test_event_count_exact_query() -> None:
+    query = one(
+        """
+        type: event_count
+        rules: [failed]
+        group-by: [caller]
+        timespan: 10m
+        condition: {gte: 5}
+        """
+    )
+    assert query == FAILED_EVENTS + (
+        '| project sigma_time = TimeGenerated, sigma_event = tostring(EventDataId), sigma_rule = "failed", '
+        "caller = tolower(tostring(Caller))\n"
+        "| where isnotnull(sigma_time) and isnotempty(caller);\n"
+        "sigma_events\n"
+        "| summarize by caller, window_end = sigma_time\n"
+        "| extend window_start = window_end - 10m\n"
+        "| extend sigma_bin = pack_array(bin(window_start, 10m), bin(window_end, 10m))\n"
+        "| mv-expand sigma_bin to typeof(datetime)\n"
+        "| join kind=inner (sigma_events\n"
+        "    | extend sigma_bin = bin(sigma_time, 10m)) on caller, sigma_bin\n"
+        "| where sigma_time between (window_start .. window_end)\n"
+        "| summarize event_ids = make_set(sigma_event) by caller, window_start, window_end\n"
+        "| extend event_count = array_length(event_ids)\n"
+        "| where event_count >= 5\n"
+        "| project caller, window_start, window_end, event_count, event_ids"
+    )
+
+
+def test_value_count_counts_distinct_non_empty_values() -> None:
+    query = one(
+        """
+        type: value_count
+        rules: [failed]
+        group-by: [caller]
+        timespan: 1h
+        condition: {gt: 3, field: resourceId}
+        """
+    )
+    assert "sigma_value = tolower(tostring(_ResourceId))" in query
+    assert query.endswith(
+        "| summarize event_ids = make_set(sigma_event), sigma_values = make_set(sigma_value) by caller, "
+        "window_start, window_end\n"
+        '| extend value_count = array_length(sigma_values) - iff(set_has_element(sigma_values, ""), 1, 0)\n'
+        "| where value_count > 3\n"
+        "| project caller, window_start, window_end, value_count, event_ids"
+    )
+
+
+@pytest.mark.parametrize(("kind", "function"), [("value_sum", "sum"), ("value_avg", "avg")])
+def test_value_sum_and_avg_read_numbers_once_per_event(kind: str, function: str) -> None:
+    query = one(
+        f"""
+        type: {kind}
+        rules: [failed, written]
+        group-by: [caller]
+        timespan: 1d
+        condition: {{gte: 100, field: properties.code}}
+        """
+    )
+    assert "sigma_value = toreal(tostring(Properties_d.code))" in query
+    assert (
+        "| join kind=inner (sigma_events\n    | where isnotnull(sigma_value)\n"
+        "    | distinct sigma_time, sigma_event, caller, sigma_value\n"
+        "    | extend sigma_bin = bin(sigma_time, 1d)) on caller, sigma_bin\n"
+    ) in query
+    assert (
+        f"| summarize event_ids = make_set(sigma_event), {kind} = {function}(sigma_value) by caller" in query
+    )
+    assert query.endswith(
+        f"| where {kind} >= 100\n| project caller, window_start, window_end, {kind}, event_ids"
+    )
+
+
+def test_value_percentile_interpolates_between_ranks() -> None:
+    query = one(
+        """
+        type: value_percentile
+        rules: [failed]
+        timespan: 90s
+        condition: {gt: 100, field: properties.code, percentile: 90}
+        """
+    )
+    assert query.endswith(
+        "| summarize event_ids = make_set(sigma_event), sigma_values = make_list(sigma_value) by window_start, "
+        "window_end\n"
+        "| extend sigma_values = array_sort_asc(sigma_values)\n"
+        "| extend sigma_rank = (array_length(sigma_values) - 1) * 0.9\n"
+        "| extend sigma_low = toint(floor(sigma_rank, 1))\n"
+        "| extend value_percentile = toreal(sigma_values[sigma_low]) * (1 - (sigma_rank - sigma_low)) + "
+        "iff(sigma_low + 1 < array_length(sigma_values), toreal(sigma_values[sigma_low + 1]) * "
+        "(sigma_rank - sigma_low), 0.0)\n"
+        "| where value_percentile > 100\n"
+        "| project window_start, window_end, value_percentile, event_ids"
+    )
+    assert "bin(window_start, 90s)" in query  # no group-by: the time bucket is the only join key
+    assert "on sigma_bin\n" in query
+
+
+def test_temporal_counts_distinct_rules() -> None:
+    query = one(
+        """
+        type: temporal
+        rules: [failed, written]
+        group-by: [caller]
+        timespan: 30m
+        """
+    )
+    assert query.startswith("let sigma_events = union\n(AzureActivity\n")
+    assert (
+        '| project sigma_time = TimeGenerated, sigma_event = tostring(EventDataId), sigma_rule = "written"'
+        in query
+    )
+    assert query.endswith(
+        "| summarize event_ids = make_set(sigma_event), sigma_rules = make_set(sigma_rule) by caller, "
+        "window_start, window_end\n"
+        "| extend rule_count = array_length(sigma_rules)\n"
+        "| where rule_count >= 2\n"
+        "| project caller, window_start, window_end, rule_count, event_ids"
+    )
+
+
+def test_temporal_ordered_takes_each_rule_strictly_after_the_one_before() -> None:
+    query = one(
+        """
+        type: temporal_ordered
+        rules: [failed, written]
+        group-by: [caller]
+        timespan: 30m
+        """
+    )
+    assert query.endswith(
+        "| project caller, window_start, window_end, sigma_time, sigma_event, sigma_rule;\n"
+        'sigma_matches | where sigma_rule == "failed"\n'
+        "| summarize sigma_step1 = min(sigma_time) by caller, window_start, window_end\n"
+        '| join kind=inner (sigma_matches | where sigma_rule == "written") on caller, window_start, window_end\n'
+        "| where sigma_time > sigma_step1\n"
+        "| summarize sigma_step2 = min(sigma_time) by caller, window_start, window_end, sigma_step1\n"
+        "| join kind=inner (sigma_matches) on caller, window_start, window_end\n"
+        '| where (sigma_rule == "failed" and sigma_time == sigma_step1) or '
+        '(sigma_rule == "written" and sigma_time == sigma_step2)\n'
+        "| summarize event_ids = make_set(sigma_event) by caller, window_start, window_end\n"
+        "| extend rule_count = 2\n"
+        "| project caller, window_start, window_end, rule_count, event_ids"
+    )
+
+
+def test_group_by_dynamic_member_and_aks_field() -> None:
+    query = one(
+        """
+        type: event_count
+        rules: [secret_get]
+        group-by: [user.username, objectRef.namespace]
+        timespan: 5m
+        condition: {gte: 20}
+        """
+    )
+    assert query.startswith("let sigma_events = AKSAudit\n")
+    assert (
+        'sigma_event = tostring(AuditId), sigma_rule = "secret_get", user_username = tolower(tostring(User.username)), '
+        "objectRef_namespace = tolower(tostring(ObjectRef.namespace))"
+    ) in query
+    assert "on user_username, objectRef_namespace, sigma_bin" in query
+
+
+def test_aliases_and_chained_correlation() -> None:
+    burst = correlation(
+        """
+        type: event_count
+        rules: [secret_get]
+        group-by: [user.username]
+        timespan: 5m
+        condition: {gte: 20}
+        """,
+        "Burst",
+        "0c0f0000-0000-4000-8000-0000000000b1",
+    ).replace("status: test\n", "name: burst\nstatus: test\n")
+    chained = correlation(
+        """
+        type: temporal_ordered
+        rules: [burst, written]
+        group-by: [user]
+        aliases:
+            user:
+                burst: user.username
+                written: caller
+        timespan: 1h
+        """
+    )
+    [query] = convert(burst, chained)
+    assert query.startswith("let sigma_events_1 = AKSAudit\n")
+    assert "let sigma_alerts_1 = sigma_events_1\n" in query
+    assert (
+        '(sigma_alerts_1\n| project sigma_time = window_end, sigma_event = strcat("burst|", tostring(window_end), '
+        '"|", user_username), sigma_rule = "burst", user = user_username, sigma_evidence = event_ids)'
+    ) in query
+    assert "user = tolower(tostring(Caller)), sigma_evidence = pack_array(tostring(EventDataId)))" in query
+    assert (
+        "| mv-expand sigma_evidence to typeof(string)\n| summarize event_ids = make_set(sigma_evidence)"
+        in query
+    )
+
+
+def test_generate_outputs_the_base_rules_as_queries() -> None:
+    queries = convert(
+        correlation(
+            """
+            type: event_count
+            rules: [failed]
+            group-by: [caller]
+            timespan: 10m
+            condition: {gte: 5}
+            generate: true
+            """
+        )
+    )
+    assert queries[0] == (
+        "AzureActivity\n"
+        '| where OperationNameValue =~ "MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE" and '
+        '(ActivityStatusValue in~ ("Failure", "Failed"))'
+    )
+    assert queries[-1].startswith(FAILED_EVENTS)
+    assert len(queries) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "type: temporal_ordered\nrules: [failed, written, secret_get]\ngroup-by: [caller]\ntimespan: 1h\n"
+            "condition: {gte: 2}",
+            "only 'every referenced rule, in order'",
+        ),
+        (
+            "type: event_count\nrules: [failed]\ngroup-by: [nosuchfield]\ntimespan: 1h\ncondition: {gte: 2}",
+            "group-by field 'nosuchfield' (in rule 'failed') has no AzureActivity column",
+        ),
+        (
+            "type: event_count\nrules: [secret_get]\ngroup-by: [sourceIPs]\ntimespan: 1h\ncondition: {gte: 2}",
+            "holds a list",
+        ),
+        (
+            "type: event_count\nrules: [failed]\ngroup-by: [event_count]\ntimespan: 1h\ncondition: {gte: 2}",
+            "collides with an output column",
+        ),
+    ],
+)
+def test_what_cannot_be_expressed_is_a_clear_error(body: str, message: str) -> None:
+    with pytest.raises(SigmaError, match="correlation rule 'Correlation'") as caught:
+        one(body)
+    assert message in str(caught.value)
+
+
+def test_extended_temporal_condition_is_refused() -> None:
+    with pytest.raises(SigmaError, match="extended temporal conditions"):
+        one("type: temporal\ngroup-by: [caller]\ntimespan: 1h\ncondition: failed and not written")
+
+
+# ---- analytics rules -------------------------------------------------------------------------------
+def _template(body: str, **options: Any) -> dict[str, Any]:
+    [text] = convert(correlation(body), output_format="yaml", **options)
+    return yaml.safe_load(text)
+
+
+EVENT_COUNT = """
+type: event_count
+rules: [failed]
+group-by: [caller, callerIpAddress]
+timespan: 10m
+condition: {gte: 5}
+"""
+
+
+def test_analytics_rule_period_covers_frequency_timespan_and_delay() -> None:
+    template = _template(EVENT_COUNT)
+    assert (template["queryFrequency"], template["queryPeriod"]) == ("1h", "100m")
+    assert template["query"].endswith(
+        "| where window_end > ago(90m) and window_end <= ago(30m)\n"
+        "| summarize arg_min(window_end, *), alerting_windows = count() by caller, callerIpAddress\n"
+        '| extend caller_FullName = iff(caller contains "@", caller, ""), caller_AadUserId = iff(caller matches regex '
+        '"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", caller, "")'
+    )
+    assert template["entityMappings"] == [
+        {
+            "entityType": "Account",
+            "fieldMappings": [
+                {"identifier": "FullName", "columnName": "caller_FullName"},
+                {"identifier": "AadUserId", "columnName": "caller_AadUserId"},
+            ],
+        },
+        {"entityType": "IP", "fieldMappings": [{"identifier": "Address", "columnName": "callerIpAddress"}]},
+    ]
+    assert template["customDetails"] == {
+        "Caller": "caller",
+        "CallerIpAddress": "callerIpAddress",
+        "EventCount": "event_count",
+        "WindowStart": "window_start",
+        "WindowEnd": "window_end",
+        "AlertingWindows": "alerting_windows",
+    }
+    assert template["alertDetailsOverride"]["alertDisplayNameFormat"] == (
+        "Correlation: {{event_count}} events for {{caller}}, {{callerIpAddress}}"
+    )
+    assert template["eventGroupingSettings"] == {"aggregationKind": "AlertPerResult"}
+
+
+def test_analytics_rule_frequency_option_moves_the_period() -> None:
+    template = _template(EVENT_COUNT, query_frequency="15m")
+    assert (template["queryFrequency"], template["queryPeriod"]) == ("15m", "55m")
+    assert "| where window_end > ago(45m) and window_end <= ago(30m)" in template["query"]
+
+
+def test_analytics_rule_timespan_beyond_sentinel_lookback_is_an_error() -> None:
+    body = EVENT_COUNT.replace("timespan: 10m", "timespan: 14d")
+    with pytest.raises(
+        SigmaError, match="timespan 14d is too long .* The longest timespan that fits is 13d22h30m"
+    ):
+        _template(body)
+    assert _template(body.replace("14d", "13d"))["queryPeriod"] == "18810m"  # 13d + 1h + 30m
+
+
+def test_analytics_rule_needs_an_entity_among_the_group_keys() -> None:
+    with pytest.raises(SigmaError, match="no group-by field maps to a Sentinel entity"):
+        _template(EVENT_COUNT.replace("group-by: [caller, callerIpAddress]", "group-by: [operationName]"))
+
+
+def test_arm_and_json_formats_hold_the_same_schedule() -> None:
+    [arm] = convert(correlation(EVENT_COUNT), output_format="arm")
+    [rest] = convert(correlation(EVENT_COUNT), output_format="json")
+    properties = json.loads(arm)["resources"][0]["properties"]
+    assert (properties["queryFrequency"], properties["queryPeriod"]) == ("PT1H", "PT1H40M")
+    assert json.loads(rest)["properties"] == properties
+
+
+# ---- Microsoft's parser ------------------------------------------------------------------------------
+def _every_shape() -> list[str]:
+    bodies = [
+        EVENT_COUNT,
+        "type: value_count\nrules: [failed, written]\ngroup-by: [caller]\ntimespan: 1h\n"
+        "condition: {gte: 3, field: resourceId}",
+        "type: value_sum\nrules: [failed]\ngroup-by: [caller]\ntimespan: 1h\ncondition: {gt: 3, field: properties.code}",
+        "type: value_avg\nrules: [failed]\ngroup-by: [caller]\ntimespan: 1h\ncondition: {lt: 3, field: properties.code}",
+        "type: value_median\nrules: [failed]\ngroup-by: [caller]\ntimespan: 1h\n"
+        "condition: {neq: 3, field: properties.code}",
+        "type: value_percentile\nrules: [failed]\ngroup-by: [caller]\ntimespan: 1h\n"
+        "condition: {eq: 3, field: properties.code, percentile: 95}",
+        "type: temporal\nrules: [failed, written, secret_get]\ngroup-by: [caller]\ntimespan: 45m\n"
+        "aliases: {caller: {failed: caller, written: caller, secret_get: user.username}}",
+        "type: temporal_ordered\nrules: [failed, written]\ngroup-by: [caller]\ntimespan: 2h",
+        "type: event_count\nrules: [secret_get]\ngroup-by: [user.username]\ntimespan: 5m\ncondition: {gte: 20}",
+    ]
+    return [correlation(body) for body in bodies]
+
+
+def test_microsoft_parser_accepts_every_correlation_query(kql: Any, report: Any) -> None:
+    checked = 0
+    for document in _every_shape():
+        for output_format in ("default", "yaml"):
+            try:
+                [result] = convert(document, output_format=output_format)
+            except SigmaError as error:
+                assert "no group-by field maps" in str(error)  # value_* without an entity, in yaml only
+                continue
+            query = result if output_format == "default" else yaml.safe_load(result)["query"]
+            errors = [str(d) for d in kql.diagnostics(query) if d.is_error]
+            assert not errors, (query, errors)
+            checked += 1
+    own = [
+        *(REPO / "rules" / "correlations").glob("*.yml"),
+        *(REPO / "examples" / "correlations").glob("*.yml"),
+    ]
+    for path in sorted(own):
+        for output_format in ("default", "yaml"):
+            collection = SigmaCollection.load_ruleset([str(path)])
+            output = SentinelBackend().convert(collection, output_format)
+            queries = (
+                output if output_format == "default" else [d["query"] for d in yaml.safe_load_all(output)]
+            )
+            for query in queries:
+                assert not [str(d) for d in kql.diagnostics(query) if d.is_error], query
+                checked += 1
+    report(f"correlation: Microsoft's parser accepted {checked} correlation queries")
+    assert checked >= 20
+
+
+# ---- many files ----------------------------------------------------------------------------------------
+def test_batch_resolves_rules_across_files_and_reports_a_missing_one(tmp_path: Path) -> None:
+    from sigma_azure_aks.batch import convert_paths
+
+    (tmp_path / "b_bases.yml").write_text(BASES)
+    (tmp_path / "a_burst.yml").write_text(correlation(EVENT_COUNT))
+    (tmp_path / "c_missing.yml").write_text(
+        correlation(
+            EVENT_COUNT.replace("[failed]", "[nosuchrule]"), rule_id="0c0f0000-0000-4000-8000-0000000000c9"
+        )
+    )
+    result = convert_paths([tmp_path])
+    [failure] = result.failures
+    assert failure.line().startswith(f"{tmp_path / 'c_missing.yml'}: correlation Rule 'nosuchrule' not found")
+    titles = sorted(c.rule.title for c in result.converted)
+    assert titles == ["Correlation", "Role write", "Secret get"]  # `failed` is only read by the correlation
+    [burst] = [c for c in result.converted if c.rule.title == "Correlation"]
+    assert burst.table == "AzureActivity" and burst.query.startswith(FAILED_EVENTS)
+
+
+def test_replay_command_lists_alerts(tmp_path: Path, capsys: Any) -> None:
+    pytest.importorskip("duckdb_kql")
+    from sigma_azure_aks.commands import main
+
+    events = tmp_path / "events.jsonl"
+    rows = [
+        {
+            "$table": "AzureActivity",
+            "EventDataId": f"e{i}",
+            "TimeGenerated": f"2026-03-01T00:0{i}:00Z",
+            "OperationNameValue": "Microsoft.Authorization/roleAssignments/write",
+            "ActivityStatusValue": "Failed",
+            "Caller": "mallory@contoso.com",
+            "CallerIpAddress": "10.1.2.3",
+        }
+        for i in range(5)
+    ]
+    events.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    (tmp_path / "rules.yml").write_text(BASES + "---\n" + correlation(EVENT_COUNT))
+    assert main(["replay", str(tmp_path / "rules.yml"), "--events", str(events)]) == 0
+    out = capsys.readouterr().out
+    assert "Correlation (0c0f0000-0000-4000-8000-0000000000c1)" in out and "1 alert(s), 5 event(s)" in out
+    assert "caller=mallory@contoso.com callerIpAddress=10.1.2.3  metric=5  events=e0,e1,e2,e3,e4" in out
+
+
+def test_readme_example_schedule() -> None:
+    """What the README says of the project's failed role-assignment rule."""
+    collection = SigmaCollection.load_ruleset(
+        [str(REPO / "rules" / "correlations" / "role_assignment_write_failures.yml")]
+    )
+    template = yaml.safe_load(SentinelBackend().convert(collection, "yaml"))
+    assert (template["queryFrequency"], template["queryPeriod"]) == ("1h", "100m")
+    assert template["entityMappings"][0]["entityType"] == "Account"
+    assert template["alertDetailsOverride"]["alertDisplayNameFormat"].endswith(
+        "{{event_count}} events for {{caller}}"
+    )
+    assert (
+        "Sigma rule d310673d-8ae2-44c8-95a3-915e2c9390ef by pySigma-pipeline-azure project"
+        in template["description"]
+    )
+
+
+def test_validate_reads_a_correlation_before_its_rules_file(tmp_path: Path, kql: Any) -> None:
+    from sigma_azure_aks.validate import validate_paths
+
+    (tmp_path / "z_bases.yml").write_text(BASES)
+    (tmp_path / "a_burst.yml").write_text(correlation(EVENT_COUNT))
+    report = validate_paths([tmp_path], checker=kql)
+    assert report.ok, report.problems
+    assert report.conversion_failures == 0 and report.queries_checked == 3  # written, secret_get, burst

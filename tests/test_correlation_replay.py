@@ -1,0 +1,202 @@
+"""Correlation rules run on events by replay: sliding windows at their edges, order, group keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from replay_support import REPO, require_engine
+
+EPOCH = datetime(2026, 3, 1, tzinfo=UTC)
+BASES = """\
+title: Failed
+id: 0d0f0000-0000-4000-8000-000000000001
+name: failed
+status: test
+logsource: {product: azure, service: activitylogs}
+detection:
+    sel: {operationName: MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE, resultType: Failure}
+    condition: sel
+---
+title: Written
+id: 0d0f0000-0000-4000-8000-000000000002
+name: written
+status: test
+logsource: {product: azure, service: activitylogs}
+detection:
+    sel: {operationName: MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE, resultType: Success}
+    condition: sel
+"""
+CORRELATION_ID = "0d0f0000-0000-4000-8000-0000000000c1"
+
+
+def event(
+    name: str, seconds: float, status: str = "Failed", caller: str | None = "alice@contoso.com", **extra: Any
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "$table": "AzureActivity",
+        "EventDataId": name,
+        "TimeGenerated": (EPOCH + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z"),
+        "OperationNameValue": "Microsoft.Authorization/roleAssignments/write",
+        "ActivityStatusValue": status,
+        **extra,
+    }
+    if caller is not None:
+        row["Caller"] = caller
+    return row
+
+
+def alerts(correlation: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """(group keys, window start and end in seconds, metric, event ids) of each alert."""
+    require_engine()
+    from sigma_azure_aks.replay import replay
+
+    rule = f"title: Correlation\nid: {CORRELATION_ID}\nstatus: test\ncorrelation:\n" + "".join(
+        f"    {line}\n" for line in correlation.strip().splitlines()
+    )
+    result = replay(BASES + "---\n" + rule, rows)
+    assert not result.failures, result.failures
+    [hit] = [h for h in result.hits if h.rule_id == CORRELATION_ID]
+    assert sorted(result[CORRELATION_ID]) == sorted({i for a in hit.alerts for i in a.event_ids})
+    return [
+        (
+            tuple(alert.groups.values()),
+            (alert.window_start.replace(tzinfo=UTC) - EPOCH).total_seconds(),
+            (alert.window_end.replace(tzinfo=UTC) - EPOCH).total_seconds(),
+            alert.metric,
+            tuple(alert.event_ids),
+        )
+        for alert in hit.alerts
+    ]
+
+
+COUNT_3_IN_10M = """
+type: event_count
+rules: [failed]
+group-by: [caller]
+timespan: 10m
+condition: {gte: 3}
+"""
+
+
+def test_events_exactly_timespan_apart_are_in_one_window() -> None:
+    rows = [event("a", 0), event("b", 300), event("c", 600)]
+    assert alerts(COUNT_3_IN_10M, rows) == [(("alice@contoso.com",), 0, 600, 3, ("a", "b", "c"))]
+
+
+def test_one_tick_more_than_timespan_is_two_windows() -> None:
+    rows = [event("a", 0), event("b", 300), event("c", 600.000001)]
+    assert alerts(COUNT_3_IN_10M, rows) == []
+
+
+def test_a_bin_edge_does_not_split_a_window() -> None:
+    """9:58, 10:01, 10:03 with a 10-minute timespan: bin(TimeGenerated, 10m) would split them."""
+    rows = [event("a", 598), event("b", 601), event("c", 603)]
+    assert alerts(COUNT_3_IN_10M, rows) == [(("alice@contoso.com",), 3, 603, 3, ("a", "b", "c"))]
+
+
+def test_out_of_order_rows_count_by_their_time() -> None:
+    rows = [event("c", 603), event("a", 598), event("d", 2000), event("b", 601)]
+    assert alerts(COUNT_3_IN_10M, rows) == [(("alice@contoso.com",), 3, 603, 3, ("a", "b", "c"))]
+
+
+def test_every_window_end_is_an_alert() -> None:
+    rows = [event(name, 60 * i) for i, name in enumerate("abcd")]
+    assert [a[2:4] for a in alerts(COUNT_3_IN_10M, rows)] == [(120, 3), (180, 4)]
+
+
+def test_group_values_compare_case_insensitively_and_absent_or_empty_is_no_group() -> None:
+    rows = [
+        event("a", 0, caller="Alice@Contoso.com"),
+        event("b", 10, caller="alice@contoso.com"),
+        event("c", 20, caller="ALICE@CONTOSO.COM"),
+        event("d", 30, caller=None),
+        event("e", 40, caller=""),
+        event("f", 50, caller=None),
+    ]
+    assert alerts(COUNT_3_IN_10M, rows) == [(("alice@contoso.com",), -580, 20, 3, ("a", "b", "c"))]
+
+
+def test_no_group_by_counts_every_event_together() -> None:
+    rows = [event("a", 0, caller="x"), event("b", 10, caller="y"), event("c", 20, caller=None)]
+    assert alerts(COUNT_3_IN_10M.replace("group-by: [caller]\n", ""), rows) == [
+        ((), -580, 20, 3, ("a", "b", "c"))
+    ]
+
+
+def test_group_by_a_dynamic_member() -> None:
+    rows = [event(n, i, Properties_d={"message": "M" if i % 2 else "m"}) for i, n in enumerate("abc")]
+    rows.append(event("d", 5, Properties_d={"other": 1}))
+    found = alerts(COUNT_3_IN_10M.replace("[caller]", "[properties.message]"), rows)
+    assert found == [(("m",), -598, 2, 3, ("a", "b", "c"))]
+
+
+ORDERED = """
+type: temporal_ordered
+rules: [failed, written]
+group-by: [caller]
+timespan: 10m
+"""
+
+
+def test_temporal_ordered_needs_the_order() -> None:
+    assert alerts(ORDERED, [event("w", 0, "Succeeded"), event("f", 60)]) == []
+    assert alerts(ORDERED, [event("f", 0), event("w", 600, "Succeeded")]) == [
+        (("alice@contoso.com",), 0, 600, 2, ("f", "w"))
+    ]
+
+
+def test_temporal_ordered_same_time_is_not_an_order() -> None:
+    assert alerts(ORDERED, [event("f", 0), event("w", 0, "Succeeded")]) == []
+
+
+def test_temporal_in_any_order() -> None:
+    temporal = ORDERED.replace("temporal_ordered", "temporal")
+    assert alerts(temporal, [event("w", 0, "Succeeded"), event("f", 60)]) == [
+        (("alice@contoso.com",), -540, 60, 2, ("f", "w"))
+    ]
+
+
+def test_value_count_ignores_case_and_absent_values() -> None:
+    correlation = COUNT_3_IN_10M.replace("event_count", "value_count").replace(
+        "{gte: 3}", "{gte: 2, field: resourceId}"
+    )
+    rows = [event("a", 0, _ResourceId="/R1"), event("b", 1, _ResourceId="/r1"), event("c", 2)]
+    assert alerts(correlation, rows) == []
+    rows.append(event("d", 3, _ResourceId="/r2"))
+    assert alerts(correlation, rows) == [(("alice@contoso.com",), -597, 3, 2, ("a", "b", "c", "d"))]
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra", "metric"),
+    [
+        ("value_sum", "", 16.0),
+        ("value_avg", "", 5.0 + 1 / 3),
+        ("value_median", "", 3.0),
+        ("value_percentile", ", percentile: 75", 7.0),
+    ],
+)
+def test_numeric_values(kind: str, extra: str, metric: float) -> None:
+    correlation = COUNT_3_IN_10M.replace("event_count", kind).replace(
+        "{gte: 3}", f"{{gt: 1, field: properties.code{extra}}}"
+    )
+    rows = [
+        event("a", 0, Properties_d={"code": 11}),
+        event("b", 1, Properties_d={"code": "2"}),
+        event("c", 2, Properties_d={"code": "x"}),
+        event("d", 3, Properties_d={"code": 3}),
+    ]
+    last = alerts(correlation, rows)[-1]
+    assert last[2] == 3 and last[3] == pytest.approx(metric) and last[4] == ("a", "b", "d")
+
+
+def test_project_rules_alert_on_their_scenario() -> None:
+    require_engine()
+    from sigma_azure_aks.replay import replay
+
+    rows = [event(f"f{i}", 30 * i, caller="mallory@contoso.com") for i in range(5)]
+    rows += [event("other", 40, caller="bob@contoso.com")]
+    result = replay([REPO / "rules" / "correlations" / "role_assignment_write_failures.yml"], rows)
+    assert not result.failures
+    assert result["d310673d-8ae2-44c8-95a3-915e2c9390ef"] == ["f0", "f1", "f2", "f3", "f4"]
