@@ -7,6 +7,7 @@ are a ValueError naming what is wrong.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,15 @@ ENABLED_BY_STATUS: Mapping[str | None, bool] = {
     None: False,
 }
 REFUSED_STATUSES = ("deprecated", "unsupported")
+
+# (product, service) -> the table the default pipelines give that log source. A rule exported to
+# that table keeps its Sigma id as template id; exported to another one (`-p aks_dataplane`,
+# `aks_audit_admin`), it is another query, so its template gets an id of its own (see template_id).
+HOME_TABLES: Mapping[tuple[str, str], str] = {
+    ("azure", "activitylogs"): "AzureActivity",
+    ("azure", "azureactivity"): "AzureActivity",
+    ("kubernetes", "audit"): "AKSAudit",
+}
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,15 @@ def _rule_name(rule: Any) -> str:
 
 def attack_mapping(rule: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(tactics, T#### techniques, YAML relevantTechniques) from the rule's `attack.*` tags, in tag
-    order, deduplicated. A tactic-like tag Sentinel has no tactic for is reported, never dropped
-    silently."""
+    order, deduplicated, made to pass Sentinel's own template check (NoTechniquesWithoutMatchingTactics):
+
+    * a technique Sentinel's map (``sentinel_facts.TACTICS_BY_TECHNIQUE``) does not know, itself or
+      by its parent, is left out with a warning naming the rule and the id (newer ATT&CK ids);
+      a sub-technique whose parent Sentinel knows is kept (Sentinel checks the parent);
+    * every tactic Sentinel maps to a kept technique is added after the tagged ones, in Sentinel's
+      tactic order (ATT&CK lists e.g. T1078 under four tactics; Sentinel wants all of them).
+
+    A tactic-like tag Sentinel has no tactic for is reported, never dropped silently."""
     tactics: list[str] = []
     techniques: list[str] = []
     relevant: list[str] = []
@@ -81,6 +98,13 @@ def attack_mapping(rule: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
         if technique:
             main = f"T{technique.group(1)}"
             full = main + (f".{technique.group(2)}" if technique.group(2) else "")
+            if main not in facts.TACTICS_BY_TECHNIQUE:
+                what = f"{full} (nor its parent {main})" if full != main else full
+                _warn(
+                    f"{_rule_name(rule)}: ATT&CK technique {what} is not in Sentinel's technique map; "
+                    "left out of the analytics rule, which Sentinel would otherwise reject"
+                )
+                continue
             for target, value in ((techniques, main), (relevant, full)):
                 if value not in target:
                     target.append(value)
@@ -92,9 +116,29 @@ def attack_mapping(rule: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
             _warn(f"{_rule_name(rule)}: tag 'attack.{tag.name}' is no ATT&CK tactic Sentinel knows; left out")
         elif tactic not in tactics:
             tactics.append(tactic)
-    if techniques and not tactics:
-        _warn(f"{_rule_name(rule)}: has ATT&CK techniques but no tactic Sentinel knows")
+    implied = {tactic for technique in techniques for tactic in facts.TACTICS_BY_TECHNIQUE[technique]}
+    tactics.extend(tactic for tactic in facts.TACTICS if tactic in implied and tactic not in tactics)
     return tuple(tactics), tuple(techniques), tuple(relevant)
+
+
+def template_id(rule: Any, table: str) -> str:
+    """The Sigma id where `table` is the log source's usual table (or the log source is not ours);
+    else a UUID derived from the Sigma id and the table (uuid5, stable across runs), so one rule
+    exported through different pipelines gives templates with distinct ids."""
+    rule_id = str(rule.id)
+    logsource = getattr(rule, "logsource", None)
+    key = (
+        str(getattr(logsource, "product", "") or "").lower(),
+        str(getattr(logsource, "service", "") or "").lower(),
+    )
+    home = HOME_TABLES.get(key)
+    if home is None or home == table:
+        return rule_id
+    try:
+        namespace = uuid.UUID(rule_id)
+    except ValueError:
+        namespace = uuid.uuid5(uuid.NAMESPACE_URL, rule_id)
+    return str(uuid.uuid5(namespace, table))
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -197,7 +241,7 @@ def build_rule(
         raise ValueError("the rule has no title")
     full_query = "\n".join(line for line in (str(query).rstrip(), profile.extend_line) if line)
     model = AnalyticsRule(
-        rule_id=str(rule.id),
+        rule_id=template_id(rule, profile.table),
         display_name=_truncate(" ".join(title.split()), facts.NAME_MAX),
         description=description_for(rule, notes),
         severity=_severity(rule, settings),
