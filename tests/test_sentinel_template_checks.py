@@ -353,7 +353,9 @@ def test_duplicate_ids_are_found() -> None:
 
 def test_connector_facts_cite_files_that_declare_them() -> None:
     # the package's profiles use only connectors and data types listed here
-    from sigma_azure_aks.analytics.entities import PROFILES
+    from sigma_azure_aks.sources import all_sources
 
-    for profile in PROFILES.values():
+    profiles = [source.profile for source in all_sources() if source.profile is not None]
+    assert profiles
+    for profile in profiles:
         assert set(profile.data_types) <= CONNECTOR_DATA_TYPES[profile.connector_id], profile.table

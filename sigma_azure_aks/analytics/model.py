@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..notices import RuleWarning, emit
-from ..sources import TABLES, AnalyticsProfile, EntityMappingSpec, all_sources, source_for_table
+from ..sources import (
+    TABLES,
+    AnalyticsProfile,
+    EntityMappingSpec,
+    all_sources,
+    source_for_table,
+    sources_for_logsource,
+)
 from . import sentinel_facts as facts
 from .options import Settings, settings_for
 
@@ -29,15 +36,6 @@ ENABLED_BY_STATUS: Mapping[str | None, bool] = {
     None: False,
 }
 REFUSED_STATUSES = ("deprecated", "unsupported")
-
-# (product, service) -> the table the default pipelines give that log source. A rule exported to
-# that table keeps its Sigma id as template id; exported to another one (`-p aks_dataplane`,
-# `aks_audit_admin`), it is another query, so its template gets an id of its own (see template_id).
-HOME_TABLES: Mapping[tuple[str, str], str] = {
-    ("azure", "activitylogs"): "AzureActivity",
-    ("azure", "azureactivity"): "AzureActivity",
-    ("kubernetes", "audit"): "AKSAudit",
-}
 
 
 @dataclass(frozen=True)
@@ -122,17 +120,16 @@ def attack_mapping(rule: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
 
 
 def template_id(rule: Any, table: str) -> str:
-    """The Sigma id where `table` is the log source's usual table (or the log source is not ours);
-    else a UUID derived from the Sigma id and the table (uuid5, stable across runs), so one rule
-    exported through different pipelines gives templates with distinct ids."""
+    """The Sigma id where `table` is the one `-t sentinel` gives the rule's log source by default
+    (or no source of ours answers it); exported to another table (`-p aks_dataplane`,
+    `-p aks_audit_admin`) the query is another one, so the template gets an id of its own: a UUID
+    derived from the Sigma id and the table (uuid5, the same on every run)."""
     rule_id = str(rule.id)
     logsource = getattr(rule, "logsource", None)
-    key = (
-        str(getattr(logsource, "product", "") or "").lower(),
-        str(getattr(logsource, "service", "") or "").lower(),
+    homes = (
+        {s.table for s in sources_for_logsource(logsource) if s.default} if logsource is not None else set()
     )
-    home = HOME_TABLES.get(key)
-    if home is None or home == table:
+    if not homes or table in homes:
         return rule_id
     try:
         namespace = uuid.UUID(rule_id)
