@@ -37,7 +37,7 @@ import pytest
 import yaml
 from conftest import REPO_ROOT, shared_dir
 
-from sigma_azure_aks.cli import main
+from sigma_azure_aks.commands import main
 
 # Data types each connector declares (`dataTypes[].name`), from Azure/Azure-Sentinel:
 #   Solutions/Azure Activity/Data Connectors/AzureActivity.JSON (id AzureActivity)
