@@ -6,8 +6,8 @@ PYTHON="${PYTHON:-python3.11}"
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 pip_quiet() { "$1"/bin/python -m pip install --quiet --disable-pip-version-check "${@:2}"; }
 
-# Microsoft's KQL parser for the tests (package.json pins it).
-npm ci --no-audit --no-fund --loglevel=error
+# Microsoft's KQL parser ships inside the package (sigma_azure_aks/kql_parser/bundle) and runs in the
+# embedded engine (mini-racer, the [validate] extra): no node or npm step.
 
 # pySigma 1.5.x line: a normal install, with sigma-cli.
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
@@ -16,7 +16,7 @@ pip_quiet .venv -e ".[test]" "sigma-cli==3.1.*" --config-settings editable_mode=
 # and the independent Sigma evaluator (pySigma-backend-sqlite) for the differential tests.
 [ -x .venv-pysigma2/bin/python ] || "$PYTHON" -m venv .venv-pysigma2
 pip_quiet .venv-pysigma2 "pySigma==2.0.1" "pySigma-backend-sqlite==2.1.1" "PyYAML>=6" \
-    "pytest>=8" "hypothesis>=6" "jsonschema>=4" "duckdb-kql[duckdb]==1.1.2" "certifi"
+    "pytest>=8" "hypothesis>=6" "jsonschema>=4" "duckdb-kql[duckdb]==1.1.2" "certifi" "mini-racer>=0.14.1,<0.15"
 pip_quiet .venv-pysigma2 --no-deps "pySigma-backend-kusto==1.0.1"
 pip_quiet .venv-pysigma2 --no-deps -e . --config-settings editable_mode=compat
 

@@ -35,11 +35,12 @@ def shared() -> Path:
 
 @pytest.fixture(scope="session")
 def kql():
-    """Microsoft's KQL parser: one node process for the whole test session; skips when node or
-    the npm package is missing (the skip message says how to install it)."""
+    """Microsoft's KQL parser in the embedded engine (the [validate] extra, in [test]), one session for
+    the whole test run, so the tests need neither node nor npm; skips, saying how to install it,
+    when mini-racer is missing."""
     from sigma_azure_aks.kql_parser.checker import KqlChecker, KqlParserUnavailable
 
-    checker = KqlChecker()
+    checker = KqlChecker(engine="embedded")
     try:
         checker.start()
     except KqlParserUnavailable as error:

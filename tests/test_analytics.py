@@ -7,6 +7,7 @@ when absent). Query columns are checked with Microsoft's KQL parser where node h
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 import warnings
 from pathlib import Path
@@ -323,8 +324,9 @@ def test_tactic_tags_dash_underscore_v19_deduplicated():
             """
         )
     )
+    # Sentinel maps T1078 to four tactics and wants all of them: the two untagged ones follow
     assert attack_mapping(rule) == (
-        ("PrivilegeEscalation", "DefenseEvasion"),
+        ("PrivilegeEscalation", "DefenseEvasion", "InitialAccess", "Persistence"),
         ("T1078",),
         ("T1078.004", "T1078"),
     )
@@ -336,10 +338,30 @@ def test_unknown_tactic_tag_warns():
         assert attack_mapping(rule)[0] == ("Impact",)
 
 
-def test_techniques_without_tactic_warn():
+def test_techniques_without_tactic_get_sentinels_tactics():
     rule = one_rule(rule_text(tags="- attack.t1098"))
-    with pytest.warns(SentinelMappingWarning, match="no tactic"):
-        assert attack_mapping(rule) == ((), ("T1098",), ("T1098",))
+    assert attack_mapping(rule) == (("Persistence",), ("T1098",), ("T1098",))
+
+
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [("attack.t1686.001", "T1686.001 (nor its parent T1686)"), ("attack.t1685", "technique T1685 is not")],
+)
+def test_techniques_sentinel_does_not_know_are_dropped_with_a_warning(tag, message):
+    rule = one_rule(rule_text(tags=f"- attack.impact\n- {tag}\n- attack.t1485"))
+    with pytest.warns(SentinelMappingWarning, match=re.escape(message)) as caught:
+        assert attack_mapping(rule) == (("Impact",), ("T1485",), ("T1485",))
+    assert str(rule.id) in str(caught[0].message)
+
+
+def test_technique_map_matches_the_shared_reference():
+    data = json.loads(shared_path("reference", "sentinel", "template_rules.json").read_text())
+    by_tactic = data["technique_to_tactics_map_KillChainTechniquesHelper"]
+    expected = {}
+    for tactic, techniques in by_tactic.items():
+        for technique in techniques:
+            expected.setdefault(technique, set()).add(tactic)
+    assert {k: set(v) for k, v in facts.TACTICS_BY_TECHNIQUE.items()} == expected
 
 
 @pytest.mark.parametrize(
@@ -502,12 +524,13 @@ def test_rule_without_id_is_refused():
 
 
 def test_aks_profiles_render():
-    for table in ("AKSAudit", "AKSAuditAdmin"):
+    # data types as the AzureKubernetes connector declares them (its diagnostic log categories)
+    for table, data_type in (("AKSAudit", "kube-audit"), ("AKSAuditAdmin", "kube-audit-admin")):
         model = build_rule(one_rule(rule_text()), f'{table}\n| where Verb == "create"', table, {})
         doc = yaml.safe_load(
             render_rule(one_rule(rule_text()), f'{table}\n| where Verb == "create"', table, "yaml", {})
         )
-        assert doc["requiredDataConnectors"] == [{"connectorId": "AzureKubernetes", "dataTypes": [table]}]
+        assert doc["requiredDataConnectors"] == [{"connectorId": "AzureKubernetes", "dataTypes": [data_type]}]
         assert model.query.endswith(
             "| extend AccountName = tostring(User.username), SourceIp = tostring(SourceIps[0]), "
             "KubeResource = tostring(ObjectRef.resource), KubeNamespace = tostring(ObjectRef.namespace), "

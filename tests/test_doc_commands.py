@@ -57,7 +57,8 @@ HOW: dict[str, int | str] = {
     "sigma-azure-aks validate rules/ queries/extra.kql [--format json] [-p aks_dataplane]": 0,
     "sigma-azure-aks replay rules/ --events export.csv --events records.json [--format json] [--memory-limit 1GB]": 0,
     "sigma convert -t sentinel": FRAGMENT,
-    "npm install @kusto/language-service-next@12.4.1": "installs from npm (scripts/test.sh runs npm ci)",
+    "pip install '.[validate]'": INSTALL,
+    "pip install 'pySigma-pipeline-azure[validate]'": "needs the package on PyPI (said so where quoted)",
     "pip install '.[replay]'": INSTALL,
     "pip install 'pySigma-pipeline-azure[replay]'": "needs the package on PyPI (said so where quoted)",
     # docs/formats.md

@@ -1,4 +1,5 @@
-"""Tests of the offline Kusto parser (npm @kusto/language-service-next 12.4.1, driven from Python).
+"""Tests of the offline Kusto parser (npm @kusto/language-service-next 12.4.1, bundled, driven from Python
+in the embedded engine, and in node where node is installed).
 
 String literals as this parser (Kusto.Language) reads them, found by running it and by reading its
 lexer (TokenParser.ScanStringEscape) and decoder (KustoFacts.DecodeEscapes):
@@ -28,11 +29,18 @@ lexer (TokenParser.ScanStringEscape) and decoder (KustoFacts.DecodeEscapes):
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from sigma_azure_aks.kql_parser import checker as checker_module
+from sigma_azure_aks.kql_parser import embedded
 from sigma_azure_aks.kql_parser.checker import (
+    BUNDLE_DIR,
+    ENGINE_ENV,
     NODE_MODULES_ENV,
     NPM_PACKAGE,
     PINNED_VERSION,
@@ -42,6 +50,8 @@ from sigma_azure_aks.kql_parser.checker import (
     check_queries,
     find_node,
     find_node_modules,
+    parser_files,
+    resolve_engine,
 )
 from sigma_azure_aks.sources import TABLES
 
@@ -50,6 +60,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 def codes(diagnostics: list[Diagnostic]) -> list[str]:
     return [d.code for d in diagnostics]
+
+
+@pytest.fixture(scope="module")
+def node_kql() -> Iterator[KqlChecker]:
+    """The same parser in a node process (the alternative engine); skips where node is missing."""
+    checker = KqlChecker(engine="node")
+    try:
+        checker.start()
+    except KqlParserUnavailable as exc:
+        pytest.skip(str(exc))
+    with checker:
+        yield checker
 
 
 # --- installation -------------------------------------------------------------------------------
@@ -66,8 +88,35 @@ def test_lock_file_names_no_registry_host() -> None:
     assert PINNED_VERSION in lock
 
 
+def test_bundle_is_the_pinned_package_with_its_licences() -> None:
+    manifest = json.loads((BUNDLE_DIR / "package.json").read_text(encoding="utf-8"))
+    assert (manifest["name"], manifest["version"], manifest["license"]) == (
+        NPM_PACKAGE,
+        PINNED_VERSION,
+        "MIT",
+    )
+    licence = (BUNDLE_DIR / "LICENSE").read_text(encoding="utf-8")
+    assert "MIT License" in licence and "Microsoft Corporation" in licence
+    assert "Apache License" in (BUNDLE_DIR / "LICENSE-Bridge.NET").read_text(encoding="utf-8")
+    files = parser_files()
+    assert (files.runtime.name, files.library.name, files.version) == (
+        "bridge.min.js",
+        "Kusto.Language.Bridge.min.js",
+        PINNED_VERSION,
+    )
+
+
+def test_bundle_is_byte_for_byte_the_npm_package() -> None:
+    package = REPO / "node_modules" / NPM_PACKAGE
+    if not package.is_dir():
+        pytest.skip("no npm install to compare with (scripts/update_kql_bundle.sh makes one)")
+    for name in ("bridge.min.js", "Kusto.Language.Bridge.min.js", "package.json"):
+        assert (BUNDLE_DIR / name).read_bytes() == (package / name).read_bytes(), name
+
+
 def test_loaded_package_is_the_pinned_version(kql: KqlChecker) -> None:
     assert kql.package_version() == PINNED_VERSION
+    assert kql.engine == "embedded"
 
 
 def test_env_var_without_package_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,16 +129,71 @@ def test_env_var_with_package_is_used(tmp_path: Path, monkeypatch: pytest.Monkey
     package = tmp_path / NPM_PACKAGE
     package.mkdir(parents=True)
     (package / "Kusto.Language.Bridge.js").write_text("", encoding="utf-8")
+    (package / "package.json").write_text('{"version": "0.0.1"}', encoding="utf-8")
     monkeypatch.setenv(NODE_MODULES_ENV, str(tmp_path))
     assert find_node_modules() == tmp_path
+    files = parser_files()
+    assert (files.runtime, files.library, files.version) == (
+        package / "bridge.js",
+        package / "Kusto.Language.Bridge.js",
+        "0.0.1",
+    )
+
+
+def test_without_env_var_the_bundle_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(NODE_MODULES_ENV, raising=False)
+    assert find_node_modules() is None
+    assert parser_files().library.parent == BUNDLE_DIR
 
 
 def test_missing_node_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "")
     with pytest.raises(KqlParserUnavailable, match="install Node.js"):
         find_node()
-    with pytest.raises(KqlParserUnavailable, match=rf"npm install {NPM_PACKAGE}@{PINNED_VERSION}"):
-        KqlChecker().errors("print 1")
+    with pytest.raises(KqlParserUnavailable, match=r"pip install 'pySigma-pipeline-azure\[validate\]'"):
+        KqlChecker(engine="node").errors("print 1")
+
+
+def test_auto_engine_prefers_embedded_then_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENGINE_ENV, raising=False)
+    monkeypatch.setattr(checker_module, "embedded_available", lambda: True)
+    assert resolve_engine() == "embedded"
+    assert resolve_engine(node="/opt/node/bin/node") == "node"  # an explicit node executable
+    monkeypatch.setattr(checker_module, "embedded_available", lambda: False)
+    monkeypatch.setattr(checker_module.shutil, "which", lambda name: "/usr/bin/node")
+    assert resolve_engine() == "node"
+    monkeypatch.setattr(checker_module.shutil, "which", lambda name: None)
+    with pytest.raises(KqlParserUnavailable, match=r"pip install 'pySigma-pipeline-azure\[validate\]'"):
+        resolve_engine()
+
+
+def test_engine_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENGINE_ENV, "node")
+    assert resolve_engine() == "node"
+    assert resolve_engine("embedded") == "embedded"
+    monkeypatch.setenv(ENGINE_ENV, "rhino")
+    with pytest.raises(KqlParserUnavailable, match="unknown KQL engine 'rhino'"):
+        resolve_engine()
+
+
+def test_importing_the_plugin_does_not_load_the_engine() -> None:
+    code = (
+        "import sys, sigma.pipelines.azure_aks, sigma.backends.azure_aks, sigma_azure_aks.validate;"
+        "print(sorted(m for m in sys.modules if 'mini_racer' in m))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_one_engine_per_process_each_checker_with_its_tables(kql: KqlChecker) -> None:
+    kql.start()
+    loads = embedded.loads
+    with KqlChecker({"Narrow": "(a:string)"}, engine="embedded") as narrow:
+        assert narrow.errors("Narrow | where a == 'x'") == []
+        assert codes(narrow.errors("AzureActivity | take 1")) == ["KS204"]
+        assert kql.errors("AzureActivity | take 1") == []
+        assert codes(kql.errors("Narrow | take 1")) == ["KS204"]
+    assert embedded.loads == loads
 
 
 # --- diagnostics --------------------------------------------------------------------------------
@@ -157,15 +261,19 @@ def test_check_queries_keys_by_label(kql: KqlChecker) -> None:
     assert codes(found["bad"]) == ["KS142"]
 
 
-def test_one_process_serves_every_query(kql: KqlChecker) -> None:
-    before = kql.launches
+@pytest.mark.parametrize("engine", ["embedded", "node"])
+def test_one_start_serves_every_query(engine: str, request: pytest.FixtureRequest) -> None:
+    checker: KqlChecker = request.getfixturevalue("kql" if engine == "embedded" else "node_kql")
+    before = checker.launches
     for index in range(20):
-        kql.errors(f'AzureActivity | where Caller == "{index}"')
-    assert kql.launches == before == 1
+        checker.errors(f'AzureActivity | where Caller == "{index}"')
+    assert checker.launches == before == 1
+    assert checker.engine == engine
 
 
-def test_closed_checker_starts_again() -> None:
-    checker = KqlChecker()
+@pytest.mark.parametrize("engine", ["embedded", "node"])
+def test_closed_checker_starts_again(engine: str) -> None:
+    checker = KqlChecker(engine=engine)
     try:
         checker.start()
     except KqlParserUnavailable as exc:
@@ -251,3 +359,21 @@ def test_literals_are_listed_in_order(kql: KqlChecker) -> None:
 
 def test_lone_surrogate_survives_the_round_trip(kql: KqlChecker) -> None:
     assert kql.string_literals(r'print v = "\ud800"') == ["\ud800"]
+
+
+# --- both engines -------------------------------------------------------------------------------
+
+SAME_ANSWER = [
+    'AzureActivity\n| where OperationNameValue =~ "x" and Caller has_any ("a", "b")\n| take 10',
+    'AzureActivity | where Calle == "x"',
+    'print a = "😀😀"\r\n| extend b = zz',
+    'cluster("elsewhere").database("db").AzureActivity | take 1',
+    'AKSAudit | where Verb == "create" | project Verb, x = nope',
+    r'print v = "\ud800"',
+    *(f"print v = {literal} | take 1" for literal, _ in DECODED),
+]
+
+
+def test_embedded_and_node_engines_answer_alike(kql: KqlChecker, node_kql: KqlChecker) -> None:
+    for query in SAME_ANSWER:
+        assert kql.analyze(query) == node_kql.analyze(query), query

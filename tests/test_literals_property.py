@@ -9,7 +9,7 @@ exactly the expected values (count and content), and the structure checks of tes
 (no literal where a column belongs) hold. For glob values the literal is a regex; it must decode to
 a pattern that fully matches the texts the glob stands for.
 
-One node process serves every example (module-scoped fixture); the examples checked are counted and
+One parser (the session's embedded engine) serves every example; the examples checked are counted and
 reported at the end of the module.
 """
 
@@ -101,7 +101,7 @@ def kql(report) -> Iterator[KqlChecker]:
     summary = ", ".join(f"{name} {count}" for name, count in sorted(checked.items()))
     line = (
         f"literal round trip: {sum(checked.values())} hypothesis examples checked by Kusto's parser "
-        f"in {time.monotonic() - started:.1f} s, {checker.launches} node process(es) ({summary})"
+        f"in {time.monotonic() - started:.1f} s, {checker.launches} parser start(s), {checker.engine} engine ({summary})"
     )
     report(line)  # shown even when output is captured: the number of examples is part of the result
 

@@ -12,7 +12,8 @@ from sigma_azure_aks import validate
 from sigma_azure_aks.batch import PipelineError, resolve_pipelines
 from sigma_azure_aks.commands import main
 from sigma_azure_aks.commands.common import EXIT_FAILED, EXIT_MISSING_COMPONENT, EXIT_OK, EXIT_USAGE
-from sigma_azure_aks.kql_parser.checker import NPM_PACKAGE, KqlChecker
+from sigma_azure_aks.kql_parser import checker
+from sigma_azure_aks.kql_parser.checker import KqlChecker
 from sigma_azure_aks.validate import Problem, validate_paths
 
 REPO = Path(__file__).resolve().parents[1]
@@ -252,9 +253,22 @@ def test_missing_parser_exits_3_saying_how_to_install(
 ) -> None:
     write(tmp_path, "r.yml", RULE)
     monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr(checker, "embedded_available", lambda: False)  # as without the [validate] extra
     assert main(["validate", str(tmp_path)]) == EXIT_MISSING_COMPONENT
     err = capsys.readouterr().err
-    assert "install Node.js" in err and f"npm install {NPM_PACKAGE}" in err
+    assert "pip install 'pySigma-pipeline-azure[validate]'" in err and "install Node.js" in err
+
+
+def test_validates_without_node_in_the_embedded_engine(
+    kql: KqlChecker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, "r.yml", RULE)
+    write(tmp_path, "bad.kql", 'AzureActivity\n| where Calle == "x"')
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.delenv(checker.ENGINE_ENV, raising=False)
+    assert main(["validate", str(tmp_path)]) == EXIT_FAILED
+    out = capsys.readouterr().out
+    assert out.startswith(f"{tmp_path / 'bad.kql'}:2:9: KS142 ") and "'Calle'" in out
 
 
 def test_problem_line_format() -> None:

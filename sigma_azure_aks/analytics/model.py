@@ -7,12 +7,20 @@ are a ValueError naming what is wrong.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..notices import RuleWarning, emit
-from ..sources import TABLES, AnalyticsProfile, EntityMappingSpec, all_sources, source_for_table
+from ..sources import (
+    TABLES,
+    AnalyticsProfile,
+    EntityMappingSpec,
+    all_sources,
+    source_for_table,
+    sources_for_logsource,
+)
 from . import sentinel_facts as facts
 from .options import Settings, settings_for
 
@@ -68,8 +76,15 @@ def _rule_name(rule: Any) -> str:
 
 def attack_mapping(rule: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """(tactics, T#### techniques, YAML relevantTechniques) from the rule's `attack.*` tags, in tag
-    order, deduplicated. A tactic-like tag Sentinel has no tactic for is reported, never dropped
-    silently."""
+    order, deduplicated, made to pass Sentinel's own template check (NoTechniquesWithoutMatchingTactics):
+
+    * a technique Sentinel's map (``sentinel_facts.TACTICS_BY_TECHNIQUE``) does not know, itself or
+      by its parent, is left out with a warning naming the rule and the id (newer ATT&CK ids);
+      a sub-technique whose parent Sentinel knows is kept (Sentinel checks the parent);
+    * every tactic Sentinel maps to a kept technique is added after the tagged ones, in Sentinel's
+      tactic order (ATT&CK lists e.g. T1078 under four tactics; Sentinel wants all of them).
+
+    A tactic-like tag Sentinel has no tactic for is reported, never dropped silently."""
     tactics: list[str] = []
     techniques: list[str] = []
     relevant: list[str] = []
@@ -81,6 +96,13 @@ def attack_mapping(rule: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
         if technique:
             main = f"T{technique.group(1)}"
             full = main + (f".{technique.group(2)}" if technique.group(2) else "")
+            if main not in facts.TACTICS_BY_TECHNIQUE:
+                what = f"{full} (nor its parent {main})" if full != main else full
+                _warn(
+                    f"{_rule_name(rule)}: ATT&CK technique {what} is not in Sentinel's technique map; "
+                    "left out of the analytics rule, which Sentinel would otherwise reject"
+                )
+                continue
             for target, value in ((techniques, main), (relevant, full)):
                 if value not in target:
                     target.append(value)
@@ -92,9 +114,28 @@ def attack_mapping(rule: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
             _warn(f"{_rule_name(rule)}: tag 'attack.{tag.name}' is no ATT&CK tactic Sentinel knows; left out")
         elif tactic not in tactics:
             tactics.append(tactic)
-    if techniques and not tactics:
-        _warn(f"{_rule_name(rule)}: has ATT&CK techniques but no tactic Sentinel knows")
+    implied = {tactic for technique in techniques for tactic in facts.TACTICS_BY_TECHNIQUE[technique]}
+    tactics.extend(tactic for tactic in facts.TACTICS if tactic in implied and tactic not in tactics)
     return tuple(tactics), tuple(techniques), tuple(relevant)
+
+
+def template_id(rule: Any, table: str) -> str:
+    """The Sigma id where `table` is the one `-t sentinel` gives the rule's log source by default
+    (or no source of ours answers it); exported to another table (`-p aks_dataplane`,
+    `-p aks_audit_admin`) the query is another one, so the template gets an id of its own: a UUID
+    derived from the Sigma id and the table (uuid5, the same on every run)."""
+    rule_id = str(rule.id)
+    logsource = getattr(rule, "logsource", None)
+    homes = (
+        {s.table for s in sources_for_logsource(logsource) if s.default} if logsource is not None else set()
+    )
+    if not homes or table in homes:
+        return rule_id
+    try:
+        namespace = uuid.UUID(rule_id)
+    except ValueError:
+        namespace = uuid.uuid5(uuid.NAMESPACE_URL, rule_id)
+    return str(uuid.uuid5(namespace, table))
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -197,7 +238,7 @@ def build_rule(
         raise ValueError("the rule has no title")
     full_query = "\n".join(line for line in (str(query).rstrip(), profile.extend_line) if line)
     model = AnalyticsRule(
-        rule_id=str(rule.id),
+        rule_id=template_id(rule, profile.table),
         display_name=_truncate(" ".join(title.split()), facts.NAME_MAX),
         description=description_for(rule, notes),
         severity=_severity(rule, settings),

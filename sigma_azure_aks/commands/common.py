@@ -27,8 +27,8 @@ EXIT_CODES = {
     "under the paths given, or the output cannot be written (`export`)",
     EXIT_USAGE: "wrong usage: an unknown option, a missing argument, an unknown pipeline, a path that "
     "does not exist, or an events file `replay` cannot read",
-    EXIT_MISSING_COMPONENT: "an optional component is missing: node and the KQL parser package "
-    "(`validate`), or the replay engine (`replay`); the message says how to install it",
+    EXIT_MISSING_COMPONENT: "an optional component is missing: the KQL parser's engine (`validate`: the "
+    "`[validate]` extra, or node), or the replay engine (`replay`); the message says how to install it",
     EXIT_NOT_REPLAYED: "`replay` only: every rule converted, but the local engine cannot run some of the "
     "queries (each named on stderr as `not replayed: FILE: RULE: ...`, with the Kusto construct; the "
     "queries themselves are valid for Microsoft Sentinel); the other rules ran",

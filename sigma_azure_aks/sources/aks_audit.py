@@ -263,7 +263,8 @@ def _profile(table: str) -> AnalyticsProfile:
     # AKS resource-log tables: `User` and `ObjectRef` are dynamic, `SourceIps` a dynamic array. The
     # connector id is that of the Azure-Sentinel "Azure Kubernetes Service (AKS)" solution's
     # diagnostics connector; Sentinel uses requiredDataConnectors only for display and template
-    # checks, not at run time.
+    # checks, not at run time. Its data types are the diagnostic categories it declares
+    # (Solutions/Azure kubernetes Service/Data Connectors/AzureKubernetes.JSON): the table's one.
     return AnalyticsProfile(
         table=table,
         extend=(
@@ -286,7 +287,7 @@ def _profile(table: str) -> AnalyticsProfile:
         ),
         alert_display_name_format="{{Verb}} {{KubeResource}} by {{AccountName}}",
         connector_id="AzureKubernetes",
-        data_types=(table,),
+        data_types=tuple(category for category, of in CATEGORY_TABLES.items() if of == table),
     )
 
 
