@@ -12,6 +12,8 @@
  *       answers {"id": 2, "diagnostics": [...], "columns": [...], "literals": [...]} (only the parts
  *       wanted; all three when "want" is absent)
  *   {"id": 3, "command": "version"}  answers {"id": 3, "version": "<package version>"}
+ *   {"id": 4, "command": "tokens"}  answers {"id": 4, "tokens": [[text, category], ...]}: every token
+ *       with fixed text (keywords, operators, punctuation) Kusto.Language knows
  *   a request that fails answers {"id": ..., "error": "message"}
  *
  * Diagnostics: {code, severity ("Error", "Warning", ...), message, start, length, line, column}.
@@ -138,6 +140,14 @@ function columnsOf(code) {
     return toArray(result.Columns).map((column) => column.Name);
 }
 
+function fixedTokens(Kusto) {
+    const facts = Kusto.Language.Syntax.SyntaxFacts;
+    const tokens = [];
+    const kinds = facts.GetKindsWithFixedText().GetEnumerator();
+    while (kinds.moveNext()) tokens.push([facts.GetText(kinds.Current), String(facts.GetCategory(kinds.Current))]);
+    return tokens;
+}
+
 function literalsOf(Kusto, code) {
     const Kind = Kusto.Language.Syntax.SyntaxKind;
     const values = [];
@@ -177,6 +187,7 @@ class Service {
         if (request.tables !== undefined) return this.declare(request.tables, request.database);
         if (typeof request.query === "string") return this.check(request.query, request.want);
         if (request.command === "version") return { version: this.version };
+        if (request.command === "tokens") return { tokens: fixedTokens(this.Kusto) };
         throw new Error("a request needs 'query' (a string), 'tables' or 'command'");
     }
 }
