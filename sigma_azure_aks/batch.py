@@ -18,6 +18,8 @@ from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
 from .backend import SentinelBackend
+from .query_guard import QueryGuard
+from .transformations import rule_label
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -224,12 +226,19 @@ def iter_convert(
     pipeline: ProcessingPipeline | None = None,
     backend_options: dict[str, Any] | None = None,
     on_file: Callable[[Path], None] | None = None,
+    guard: QueryGuard | None = None,
 ) -> Iterator[ConvertedRule | RuleFailure]:
+    """Every rule of `files` converted, or its failure; with a `guard`, a query Microsoft's
+    parser rejects is a failure too (the commands that write queries pass one)."""
     backend = SentinelBackend(pipeline, **(backend_options or {}))
     for loaded in load_files(files):
         yield from loaded.failures
         for rule in loaded.rules:
-            yield convert_rule(backend, loaded.path, rule)
+            outcome = convert_rule(backend, loaded.path, rule)
+            problem = guard.problem(outcome.query) if guard and isinstance(outcome, ConvertedRule) else None
+            if problem:
+                outcome = RuleFailure(loaded.path, f"{rule_label(rule)}: {problem}", str(rule.id or ""))
+            yield outcome
         if on_file is not None:
             on_file(loaded.path)
 
