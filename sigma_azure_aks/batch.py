@@ -18,6 +18,7 @@ from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
 from .backend import SentinelBackend
+from .messages import plain_message, quiet_native_stderr
 from .query_guard import QueryGuard
 from .transformations import rule_label
 
@@ -149,13 +150,14 @@ def load_file(path: Path) -> LoadedFile:
         loaded.failures.append(RuleFailure(path, "empty file, no Sigma rule"))
         return loaded
     try:
-        collection = SigmaCollection.from_yaml(
-            text,
-            collect_errors=True,
-            source=SigmaRuleLocation(path),
-            collect_filters=True,
-            resolve_references=False,
-        )
+        with quiet_native_stderr():  # RE2 logs an invalid pattern itself; the failure says it
+            collection = SigmaCollection.from_yaml(
+                text,
+                collect_errors=True,
+                source=SigmaRuleLocation(path),
+                collect_filters=True,
+                resolve_references=False,
+            )
     except yaml.MarkedYAMLError as error:
         loaded.failures.append(RuleFailure(path, f"not valid YAML: {_yaml_problem(error)}"))
         return loaded
@@ -164,6 +166,10 @@ def load_file(path: Path) -> LoadedFile:
         return loaded
     loaded.filters = list(collection.filters)
     rule_errors: set[str] = set()
+
+    def said(error: BaseException) -> str:
+        return plain_message(_error_in_file(error, path), text)
+
     for rule in collection.rules:
         if not isinstance(rule, SigmaRule):
             loaded.failures.append(
@@ -171,17 +177,13 @@ def load_file(path: Path) -> LoadedFile:
             )
         elif rule.errors:
             for rule_error in rule.errors:
-                rule_errors.add(_error_in_file(rule_error, path))
-                loaded.failures.append(
-                    RuleFailure(path, _error_in_file(rule_error, path), str(rule.id or ""))
-                )
+                rule_errors.add(said(rule_error))
+                loaded.failures.append(RuleFailure(path, said(rule_error), str(rule.id or "")))
         else:
             loaded.rules.append(rule)
     # The collection repeats its rules' errors; report each once, with the rule's id.
     loaded.failures.extend(
-        RuleFailure(path, _error_in_file(error, path))
-        for error in collection.errors
-        if _error_in_file(error, path) not in rule_errors
+        RuleFailure(path, said(error)) for error in collection.errors if said(error) not in rule_errors
     )
     if not loaded.rules and not loaded.filters and not loaded.failures:
         loaded.failures.append(RuleFailure(path, "no Sigma rule in file"))

@@ -337,3 +337,32 @@ def test_guard_steps_aside_without_the_parser(tmp_path: Path, monkeypatch: pytes
     assert converted.query.endswith('Caller =~ "x"')
     assert not guard.available
     assert json.dumps(guard.checked) == "0"
+
+
+# ---- 9. messages -------------------------------------------------------------------------------------
+def test_bad_regex_and_type_mismatch_read_as_one_plain_line_each(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from sigma_azure_aks.cli import EXIT_FAILED, main
+
+    (tmp_path / "re.yml").write_text(rule_yaml(sel("caller|re: '(('")), encoding="utf-8")
+    (tmp_path / "number.yml").write_text(rule_yaml(sel("caller|contains: 5")), encoding="utf-8")
+    (tmp_path / "bool.yml").write_text(rule_yaml(sel("callerIpAddress|cidr: true")), encoding="utf-8")
+    assert main(["convert", str(tmp_path)]) == EXIT_FAILED
+    out, err = capfd.readouterr()
+    assert out == ""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1] == "0 rules converted, 3 failed"
+    assert len(lines) == 4, lines  # one line per rule: no RE2/absl log lines
+    assert "re2.cc" not in err and "absl" not in err and "b'" not in err
+    by_file = {Path(line.split(": ", 2)[1]).name: line for line in lines[:-1]}
+    assert "Regular expression '((' is invalid: missing )" in by_file["re.yml"]
+    assert by_file["number.yml"].endswith(
+        "field 'caller': the modifier |contains does not apply to the number 5; use a value of the "
+        "type |contains expects (quote a number to use it as text)"
+    )
+    assert (
+        "field 'callerIpAddress': the modifier |cidr does not apply to the boolean true"
+        in by_file["bool.yml"]
+    )
+    assert "Sigma" not in err.replace("Sigma rule", "")  # no pySigma class names
