@@ -19,8 +19,8 @@ from sigma.rule import SigmaRule
 
 from .backend import SentinelBackend
 from .messages import plain_message, quiet_native_stderr
+from .pipelines.transformations import rule_label
 from .query_guard import QueryGuard
-from .transformations import rule_label
 
 RULE_SUFFIXES = (".yml", ".yaml")
 

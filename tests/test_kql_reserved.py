@@ -17,10 +17,10 @@ from sigma_helpers import rule_yaml, to_sentinel, where
 
 from sigma_azure_aks import kql
 from sigma_azure_aks.backend import SentinelBackend
-from sigma_azure_aks.field_maps import AZURE_ACTIVITY
 from sigma_azure_aks.kql_parser.checker import KqlChecker
 from sigma_azure_aks.kql_reserved import FIXED_TEXT_WORDS, LITERAL_WORDS, RESERVED_WORDS, is_reserved
-from sigma_azure_aks.pipelines import PIPELINES
+from sigma_azure_aks.pipelines import all_pipelines
+from sigma_azure_aks.sources.azure_activity import FIELD_MAP as AZURE_ACTIVITY
 
 WORDS = sorted(RESERVED_WORDS)
 # Upper-case and mixed spellings: the comparison is case-insensitive (it only adds brackets).
@@ -83,7 +83,7 @@ def _all_shapes(prefix: str, words: list[str], shapes: int = 6) -> str:
 
 
 def _pipeline(name: str):
-    return ProcessingPipelineResolver(dict(PIPELINES)).resolve([name])
+    return ProcessingPipelineResolver(dict(all_pipelines())).resolve([name])
 
 
 @pytest.mark.parametrize("prefix", [p.prefix for p in AZURE_ACTIVITY.prefixes])
@@ -96,7 +96,7 @@ def test_every_reserved_word_under_every_activity_prefix_parses(kql: KqlChecker,
 
 @pytest.mark.parametrize("pipeline", ["aks_audit", "aks_audit_admin", "aks_audit_legacy"])
 def test_every_reserved_word_under_every_audit_prefix_parses(kql: KqlChecker, pipeline: str) -> None:
-    from sigma_azure_aks.aks_fields import AKS_AUDIT
+    from sigma_azure_aks.sources.aks_audit import FIELD_MAP as AKS_AUDIT
 
     backend = SentinelBackend(_pipeline(pipeline))
     for prefix in [p.prefix for p in AKS_AUDIT.prefixes]:
