@@ -176,7 +176,7 @@ def render(current: str = "") -> str:
         f"  of at most {CHAIN_WIDTH}, recursively: any number of values gives valid KQL with the same meaning.",
         f"  A query over {MAX_QUERY_LENGTH:,} characters (Sentinel's limit for an analytics rule) is an error",
         "  for the analytics formats (`yaml`, `arm`, `json`) and a warning for plain KQL.",
-        "* **Guard.** `sigma-azure-aks convert` and `export` parse every query with Microsoft's parser when",
+        "* **Guard.** The `convert` and `export` commands of sigma-azure-aks parse every query with Microsoft's parser when",
         "  Node.js and the npm package are installed; a query it rejects is a conversion failure naming the",
         "  rule and the parser's message, never written.",
         "",
