@@ -305,15 +305,18 @@ def test_null_inside_a_list_is_refused() -> None:
 def test_convert_and_export_never_write_a_query_the_parser_rejects(
     kql: KqlChecker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from sigma_azure_aks.cli import EXIT_FAILED, main
+    from sigma_azure_aks.commands import main
+    from sigma_azure_aks.commands.common import EXIT_FAILED
 
     rule = tmp_path / "rule.yml"
     rule.write_text(rule_yaml(sel("caller: x")), encoding="utf-8")
 
-    def broken(self, rule, query, index, state):  # a target bug, as the parser would see it
-        return query + " and"
+    finalize = SentinelBackend.finalize_query
 
-    monkeypatch.setattr(SentinelBackend, "finalize_query_default", broken)
+    def broken(self, rule, query, index, state, output_format):  # a target bug, as the parser sees it
+        return finalize(self, rule, query + " and", index, state, output_format)
+
+    monkeypatch.setattr(SentinelBackend, "finalize_query", broken)
     assert main(["convert", str(rule)]) == EXIT_FAILED
     out, err = capsys.readouterr()
     assert out == ""
@@ -343,7 +346,8 @@ def test_guard_steps_aside_without_the_parser(tmp_path: Path, monkeypatch: pytes
 def test_bad_regex_and_type_mismatch_read_as_one_plain_line_each(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from sigma_azure_aks.cli import EXIT_FAILED, main
+    from sigma_azure_aks.commands import main
+    from sigma_azure_aks.commands.common import EXIT_FAILED
 
     (tmp_path / "re.yml").write_text(rule_yaml(sel("caller|re: '(('")), encoding="utf-8")
     (tmp_path / "number.yml").write_text(rule_yaml(sel("caller|contains: 5")), encoding="utf-8")
