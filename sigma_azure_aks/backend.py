@@ -8,6 +8,7 @@ searches (`* contains`), member access into dynamic columns, `null` (absent or e
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from typing import Any, ClassVar
 
@@ -17,11 +18,13 @@ from sigma.conditions import (
     ConditionFieldEqualsValueExpression,
     ConditionOR,
 )
+from sigma.conversion.deferred import DeferredQueryExpression
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.types import (
+    SigmaBool,
     SigmaCasedString,
     SigmaCIDRExpression,
     SigmaCompareExpression,
@@ -39,6 +42,7 @@ from .analytics import output_format as output_format_named
 from .pipelines import PRIORITY, require_table_pipeline, sentinel_default_pipeline
 from .pipelines.items import ITEM_PREFIX
 from .pipelines.transformations import NOTES, QUERY_TABLE, SENTINEL_BACKEND_NAME, rule_label
+from .rule_values import check_rule_values
 from .semantics import under_not
 from .sources import TABLES, source_for_table
 
@@ -117,6 +121,33 @@ class SentinelBackend(KustoBackend):
         self.output_format_processing_pipeline = defaultdict(require_table_pipeline)
         self.backend_processing_pipeline.priority = PRIORITY
 
+    def convert_rule(self, rule: Any, output_format: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        """Refuse values no query can express exactly (null in a list, rounded integers) first."""
+        check_rule_values(rule, rule_label(rule))
+        return super().convert_rule(rule, output_format, *args, **kwargs)
+
+    # ---- and / or: never deeper than Kusto's parser allows ---------------------------------------
+    def _join(self, cond: ConditionOR | ConditionAND, state: ConversionState, token: str) -> Any:
+        args = [
+            converted
+            for converted in (
+                self.convert_condition(arg, state)
+                if self.compare_precedence(cond, arg)
+                else self.convert_condition_group(arg, state)
+                for arg in cond.args
+            )
+            if converted is not None and not isinstance(converted, DeferredQueryExpression)
+        ]
+        if not args:
+            return self.empty_or_expression if token == self.or_token else self.empty_and_expression
+        return kql.balanced_join(args, f" {token} ")
+
+    def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Any:
+        return self._join(cond, state, self.or_token)
+
+    def convert_condition_and(self, cond: ConditionAND, state: ConversionState) -> Any:
+        return self._join(cond, state, self.and_token)
+
     # ---- fields ------------------------------------------------------------------------------
     def escape_and_quote_field(self, field_name: str) -> str:
         """A column name as it is; a member access (from our field maps) as it is; anything else
@@ -154,6 +185,9 @@ class SentinelBackend(KustoBackend):
             pattern = kql.glob_regex(value.s, case_sensitive=cased)
             return f"{operand} matches regex {kql.string_literal(pattern)}"
         assert text is not None
+        if kind == "eq" and text == "" and self._column_type(field_name, state) == "dynamic":
+            # `''` is a present empty string; tostring() of an absent member or JSON null is "" too.
+            return f'(isnotnull({self.escape_and_quote_field(field_name)}) and {operand} == "")'
         return f"{operand} {_OPERATORS[(kind, cased)]} {kql.string_literal(text)}"
 
     def convert_condition_field_eq_val_str(
@@ -172,8 +206,8 @@ class SentinelBackend(KustoBackend):
         if not super().decide_convert_condition_as_in_expression(cond, state):
             return False
         values = [arg.value for arg in cond.args]  # type: ignore[union-attr]
-        if any(isinstance(v, SigmaNumber) for v in values):
-            return False  # numbers compare as numbers, one by one
+        if any(isinstance(v, (SigmaNumber, SigmaBool)) for v in values):
+            return False  # numbers compare as numbers, booleans in two spellings, one by one
         return len({isinstance(v, SigmaCasedString) for v in values}) == 1
 
     def convert_condition_as_in_expression(
@@ -183,16 +217,17 @@ class SentinelBackend(KustoBackend):
         field_name = cond.args[0].field  # type: ignore[union-attr]
         values: list[SigmaString] = [arg.value for arg in cond.args]  # type: ignore[union-attr]
         cased = isinstance(values[0], SigmaCasedString)
-        plain = [v for v in values if not v.contains_special()]
-        patterns = [v for v in values if v.contains_special()]
+        dynamic = self._column_type(field_name, state) == "dynamic"
+        one_by_one = [v for v in values if v.contains_special() or (dynamic and not v.s)]
+        plain = [v for v in values if not (v.contains_special() or (dynamic and not v.s))]
         parts = []
         if plain:
             literals = self.list_separator.join(kql.string_literal(_plain_text(v)) for v in plain)
             parts.append(
                 f"{self._string_operand(field_name, state)} {_OPERATORS[('in', cased)]} ({literals})"
             )
-        parts.extend(self._match_string(field_name, v, state) for v in patterns)
-        return f"{self.token_separator}{self.or_token}{self.token_separator}".join(parts)
+        parts.extend(self._match_string(field_name, v, state) for v in one_by_one)
+        return kql.balanced_join(parts, f" {self.or_token} ")
 
     # ---- keywords ----------------------------------------------------------------------------
     def convert_condition_val_str(self, cond: Any, state: ConversionState) -> str:
@@ -207,7 +242,17 @@ class SentinelBackend(KustoBackend):
                 "Bind it to a field instead."
             )
         operator = "contains_cs" if isinstance(value, SigmaCasedString) else "contains"
-        return f"{self._keyword_scope(state)} {operator} {kql.string_literal(text or '')}"
+        scope = self._keyword_scope(state)
+        raw = text or ""
+        escaped = kql.json_text(raw)
+        if escaped == raw:
+            return f"{scope} {operator} {kql.string_literal(raw)}"
+        # A dynamic column (and a column of JSON text) reads `\`, `"` and control characters
+        # escaped: search both spellings so the text is found in string and JSON columns alike.
+        return (
+            f"({scope} {operator} {kql.string_literal(raw)} or "
+            f"{scope} {operator} {kql.string_literal(escaped)})"
+        )
 
     def _keyword_scope(self, state: ConversionState) -> str:
         """Where a keyword is searched: every column of the row (`*`), except where one column holds
@@ -250,8 +295,15 @@ class SentinelBackend(KustoBackend):
         if kind in _NUMERIC_TYPES:
             return _null_safe(cond, f"{field_expr} == {cond.value}")
         if kind == "dynamic":
-            return _null_safe(cond, f"toreal({field_expr}) == {cond.value}")
+            return _null_safe(cond, f"{_as_number(field_expr, cond.value.number)} == {cond.value}")
         return f"{field_expr} == {kql.string_literal(str(cond.value))}"
+
+    def convert_condition_field_eq_val_bool(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        """A boolean matches a JSON boolean and its string spelling, case-insensitively."""
+        word = "true" if cond.value.boolean else "false"
+        return f"{self._string_operand(cond.field, state)} =~ {kql.string_literal(word)}"
 
     def convert_condition_field_compare_op_val(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -260,7 +312,7 @@ class SentinelBackend(KustoBackend):
         kind = self._refuse_datetime(cond, state)
         field_expr = self.escape_and_quote_field(cond.field)
         if kind not in _NUMERIC_TYPES:
-            field_expr = f"toreal({field_expr})"
+            field_expr = _as_number(field_expr, value.number.number)
         return _null_safe(cond, f"{field_expr} {self.compare_operators[value.op]} {value.number}")
 
     def convert_condition_field_eq_val_null(
@@ -271,11 +323,17 @@ class SentinelBackend(KustoBackend):
     def convert_condition_field_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
+        """A dynamic member: present in its bag, whatever its value ("" and JSON null included).
+        A column: non-empty (Log Analytics stores an absent string as "", and no column is absent)."""
+        if kql.is_member_access(cond.field):
+            return _null_safe(cond, kql.has_member(cond.field))
         return f"isnotempty({self._string_operand(cond.field, state)})"
 
     def convert_condition_field_not_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
+        if kql.is_member_access(cond.field):
+            return f"not({_null_safe_always(kql.has_member(cond.field))})"
         return f"isempty({self._string_operand(cond.field, state)})"
 
     # ---- regex, cidr, field references --------------------------------------------------------
@@ -340,7 +398,16 @@ class SentinelBackend(KustoBackend):
             state.processing_state[BASE_QUERY] = kql_text
             if not rule._output:
                 return kql_text
-        return self._analytics(rule, kql_text, state, output_format) if chosen.analytics else kql_text
+        if chosen.analytics:
+            return self._analytics(rule, kql_text, state, output_format)
+        if isinstance(kql_text, str) and len(kql_text) > MAX_QUERY_LENGTH:
+            warnings.warn(
+                f"{rule_label(rule)}: the query is {len(kql_text)} characters; a Sentinel analytics rule "
+                f"accepts at most {MAX_QUERY_LENGTH} (Logs runs it). Split the rule or shorten its value lists",
+                QueryTooLongWarning,
+                stacklevel=2,
+            )
+        return kql_text
 
     def finalize(self, queries: list[Any], output_format: str) -> Any:
         """The documents of all rules as one output, per format (see analytics.FORMATS)."""
@@ -366,6 +433,29 @@ class SentinelBackend(KustoBackend):
 
 
 _NUMERIC_TYPES = frozenset({"int", "long", "real", "decimal"})
+MAX_QUERY_LENGTH = 10_000  # Sentinel's limit for an analytics rule's query
+# Integers below this magnitude are exact as reals (every smaller integer is a double); from here
+# on, toreal() rounds (2^53 + 1 reads as 2^53) and values are compared as longs.
+EXACT_REAL_INTEGERS = 2**53
+
+
+class QueryTooLongWarning(UserWarning):
+    """A plain KQL query longer than a Sentinel analytics rule accepts."""
+
+
+def _as_number(expression: str, number: int | float) -> str:
+    """A dynamic value as a number for comparing with `number`: toreal(), exact for reals and
+    for integers below 2^53; tolong() for larger integers (a fractional value lies below 2^53,
+    where truncating it towards zero cannot change how it compares with such an integer)."""
+    if isinstance(number, int) and abs(number) >= EXACT_REAL_INTEGERS:
+        return f"tolong({expression})"
+    return f"toreal({expression})"
+
+
+def _null_safe_always(test: str) -> str:
+    return f"coalesce({test}, false)"
+
+
 # Tables where one column holds the whole event: keywords are searched there, not in every column.
 
 

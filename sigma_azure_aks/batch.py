@@ -20,6 +20,9 @@ from sigma.rule import SigmaRule
 
 from .backend import SentinelBackend
 from .correlation import correlation_tables
+from .messages import plain_message, quiet_native_stderr
+from .pipelines.transformations import rule_label
+from .query_guard import QueryGuard
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -149,13 +152,14 @@ def load_file(path: Path) -> LoadedFile:
         loaded.failures.append(RuleFailure(path, "empty file, no Sigma rule"))
         return loaded
     try:
-        collection = SigmaCollection.from_yaml(
-            text,
-            collect_errors=True,
-            source=SigmaRuleLocation(path),
-            collect_filters=True,
-            resolve_references=False,
-        )
+        with quiet_native_stderr():  # RE2 logs an invalid pattern itself; the failure says it
+            collection = SigmaCollection.from_yaml(
+                text,
+                collect_errors=True,
+                source=SigmaRuleLocation(path),
+                collect_filters=True,
+                resolve_references=False,
+            )
     except yaml.MarkedYAMLError as error:
         loaded.failures.append(RuleFailure(path, f"not valid YAML: {_yaml_problem(error)}"))
         return loaded
@@ -164,6 +168,10 @@ def load_file(path: Path) -> LoadedFile:
         return loaded
     loaded.filters = list(collection.filters)
     rule_errors: set[str] = set()
+
+    def said(error: BaseException) -> str:
+        return plain_message(_error_in_file(error, path), text)
+
     for rule in collection.rules:
         if isinstance(rule, SigmaCorrelationRule):
             loaded.rules.append(rule)
@@ -171,17 +179,13 @@ def load_file(path: Path) -> LoadedFile:
             loaded.failures.append(RuleFailure(path, f"not a Sigma rule: {type(rule).__name__}"))
         elif rule.errors:
             for rule_error in rule.errors:
-                rule_errors.add(_error_in_file(rule_error, path))
-                loaded.failures.append(
-                    RuleFailure(path, _error_in_file(rule_error, path), str(rule.id or ""))
-                )
+                rule_errors.add(said(rule_error))
+                loaded.failures.append(RuleFailure(path, said(rule_error), str(rule.id or "")))
         else:
             loaded.rules.append(rule)
     # The collection repeats its rules' errors; report each once, with the rule's id.
     loaded.failures.extend(
-        RuleFailure(path, _error_in_file(error, path))
-        for error in collection.errors
-        if _error_in_file(error, path) not in rule_errors
+        RuleFailure(path, said(error)) for error in collection.errors if said(error) not in rule_errors
     )
     if not loaded.rules and not loaded.filters and not loaded.failures:
         loaded.failures.append(RuleFailure(path, "no Sigma rule in file"))
@@ -251,7 +255,10 @@ def iter_convert(
     pipeline: ProcessingPipeline | None = None,
     backend_options: dict[str, Any] | None = None,
     on_file: Callable[[Path], None] | None = None,
+    guard: QueryGuard | None = None,
 ) -> Iterator[ConvertedRule | RuleFailure]:
+    """Every rule of `files` converted, or its failure; with a `guard`, a query Microsoft's
+    parser rejects is a failure too (the commands that write queries pass one)."""
     backend = SentinelBackend(pipeline, **(backend_options or {}))
     every = load_files(files)
     # Rules a correlation reads are converted before it (pySigma's order), whatever their files.
@@ -264,8 +271,12 @@ def iter_convert(
     )
     for path, rule in pending:
         outcome = convert_rule(backend, path, rule)
-        if outcome is not None:
-            yield outcome
+        if outcome is None:
+            continue
+        problem = guard.problem(outcome.query) if guard and isinstance(outcome, ConvertedRule) else None
+        if problem:
+            outcome = RuleFailure(path, f"{rule_label(rule)}: {problem}", str(rule.id or ""))
+        yield outcome
     if on_file is not None:
         for loaded in every:
             on_file(loaded.path)

@@ -124,24 +124,31 @@ def export_files(
     A rule that fails in any format is in none and its failure is reported; so is a second rule
     whose file names would overwrite the first's."""
     from .batch import RuleFailure, iter_convert
+    from .query_guard import QueryGuard
 
     options = options or {}
     result = ExportResult(formats)
     seen: dict[str, Path] = {}
-    for item in iter_convert(files, pipeline, options, on_file=on_file):
-        if isinstance(item, RuleFailure):
-            result.failures.append(item.line())
-            continue
-        try:
-            exported = render_all(item, formats, options)
-        except ValueError as error:
-            result.failures.append(f"{item.path}: rule '{item.rule.title}' ({item.rule.id}): {error}")
-            continue
-        if exported.name in seen:
-            result.failures.append(f"{item.path}: rule id {item.rule.id} is also used in {seen[exported.name]}")
-            continue
-        seen[exported.name] = item.path
-        result.exported.append(exported)
+    guard = QueryGuard()  # no query Microsoft's parser rejects is written
+    try:
+        for item in iter_convert(files, pipeline, options, on_file=on_file, guard=guard):
+            if isinstance(item, RuleFailure):
+                result.failures.append(item.line())
+                continue
+            try:
+                exported = render_all(item, formats, options)
+            except ValueError as error:
+                result.failures.append(f"{item.path}: rule '{item.rule.title}' ({item.rule.id}): {error}")
+                continue
+            if exported.name in seen:
+                result.failures.append(
+                    f"{item.path}: rule id {item.rule.id} is also used in {seen[exported.name]}"
+                )
+                continue
+            seen[exported.name] = item.path
+            result.exported.append(exported)
+    finally:
+        guard.close()
     return result
 
 

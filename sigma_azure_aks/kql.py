@@ -6,8 +6,11 @@ that no value in a rule can change the structure of the query.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
+
+from .kql_reserved import is_reserved
 
 # Escapes Kusto string literals understand inside "...". Every other character below U+0020, DEL,
 # and the Unicode line and paragraph separators are written as \uXXXX so that the literal always
@@ -33,13 +36,6 @@ def string_literal(value: str) -> str:
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# Words that cannot follow a dot as a plain member name; written in brackets instead.
-_KQL_KEYWORDS = frozenset(
-    """and as asc between by consume contains count datatable declare desc distinct dynamic
-    endswith evaluate extend facet false find has hasprefix hassuffix in invoke join kind let limit
-    matches not null of on or order parse print project range reduce regex render sample search
-    serialize sort startswith summarize take top toscalar true typeof union where with""".split()
-)
 
 
 def is_column_name(name: str) -> bool:
@@ -65,7 +61,7 @@ def member_access(column: str, path: Iterable[str], json_text: bool = False) -> 
     """
     expr = f"parse_json({column})" if json_text else column
     for segment in path:
-        if _IDENTIFIER.fullmatch(segment) and segment.lower() not in _KQL_KEYWORDS:
+        if _IDENTIFIER.fullmatch(segment) and not is_reserved(segment):
             expr += f".{segment}"
         else:
             expr += f"[{string_literal(segment)}]"
@@ -115,3 +111,49 @@ def glob_regex(parts: Iterable[object], *, case_sensitive: bool) -> str:
         raise ValueError("a glob holding a placeholder no pipeline expanded")
     flags = "(?s)" if case_sensitive else "(?is)"
     return f"{flags}^{body}$"
+
+
+# How many operands one flat `a or b or ...` chain holds. Kusto's parser nests such a chain one
+# level per operand and gives up near 500 (KS245 "Semantic analysis not performed"); longer
+# chains are grouped into parenthesized chains of at most this many, recursively.
+CHAIN_WIDTH = 64
+
+
+def balanced_join(parts: list[str], operator: str, width: int = CHAIN_WIDTH) -> str:
+    """`parts` joined by `operator` (" or " / " and "), grouped so no chain is longer than `width`.
+    Grouping an associative operator changes nothing but the syntax depth."""
+    if len(parts) <= width:
+        return operator.join(parts)
+    groups = [f"({operator.join(parts[i : i + width])})" for i in range(0, len(parts), width)]
+    return balanced_join(groups, operator, width)
+
+
+_LAST_MEMBER = re.compile(
+    r'^(?P<parent>.+?)(?:\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)|\[(?P<key>"(?:[^"\\]|\\.)*")\])$'
+)
+
+
+def split_member(expression: str) -> tuple[str, str]:
+    """A member access written by :func:`member_access` as (parent expression, last key)."""
+    match = _LAST_MEMBER.fullmatch(expression)
+    if match is None:
+        raise ValueError(f"not a member access: {expression}")
+    if match["name"] is not None:
+        return match["parent"], match["name"]
+    return match["parent"], json.loads(match["key"])
+
+
+def has_member(expression: str) -> str:
+    """True when the member is present in its parent bag, whatever its value ("", JSON null, ...).
+
+    A plain key through ``bag_has_key``; any other key (dots, slashes: ``bag_has_key`` would read
+    it as a JSON path) through the exact list of the bag's keys."""
+    parent, key = split_member(expression)
+    if _IDENTIFIER.fullmatch(key):
+        return f"bag_has_key({parent}, {string_literal(key)})"
+    return f"set_has_element(bag_keys({parent}), {string_literal(key)})"
+
+
+def json_text(text: str) -> str:
+    """`text` as it reads inside the JSON text of a dynamic value (a string's escapes)."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]

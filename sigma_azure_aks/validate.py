@@ -301,7 +301,7 @@ def validate_paths(
     `checker`: reuse a running :class:`KqlChecker`; otherwise one is started and stopped here.
     Raises :class:`KqlParserUnavailable` when node or the npm package is missing.
     """
-    from .backend import SentinelBackend
+    from .backend import QueryTooLongWarning, SentinelBackend
 
     if isinstance(pipeline, str):
         pipeline = resolve_pipelines([pipeline])
@@ -334,7 +334,8 @@ def validate_paths(
                         warnings.simplefilter("always")
                         result = convert_rule(backend, path, rule)
                     for warning in caught:
-                        validator.conversion_warning(path, rule, warning.message)
+                        if not issubclass(warning.category, QueryTooLongWarning):  # LENGTH says it
+                            validator.conversion_warning(path, rule, warning.message)
                     if isinstance(result, ConvertedRule):
                         validator.check_query(str(path), result.query, str(rule.id or "") or None)
                     elif result is not None:  # None: a rule only a correlation reads

@@ -135,8 +135,16 @@ def test_null_is_absent_or_empty() -> None:
 
 
 def test_exists() -> None:
-    rows = [row("m1", Properties_d={"message": "x"}), row("n1", Properties_d={"message": ""}), row("n2")]
-    check("sel:\n  properties.message|exists: true", rows, {"m1"})
+    """On a dynamic member, exists is presence: a present "" or JSON null exists (Sigma v2.1.0)."""
+    rows = [
+        row("m1", Properties_d={"message": "x"}),
+        row("m2", Properties_d={"message": ""}),
+        row("m3", Properties_d={"message": None}),
+        row("n1", Properties_d={"other": "x"}),
+        row("n2"),
+    ]
+    check("sel:\n  properties.message|exists: true", rows, {"m1", "m2", "m3"})
+    check("sel:\n  properties.message|exists: false", rows, {"n1", "n2"})
 
 
 def test_lone_star_is_the_exact_complement_of_null() -> None:

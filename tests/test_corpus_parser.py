@@ -38,8 +38,8 @@ _TOKEN = re.compile(
     (?P<space>\s+)
   | (?P<str>"(?:[^"\\\r\n]|\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[\\"'nrtabfv]))*"
            |'(?:[^'\\\r\n]|\\(?:u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[\\"'nrtabfv]))*')
-  | (?P<op>=~|==|!=|!~|!in~|in~|!contains_cs|!contains|!startswith_cs|!startswith|!endswith_cs|!endswith|!has)
-  | (?P<num>\d+(?:\.\d+)?)
+  | (?P<op>=~|==|!=|!~|>=|<=|>|<|!in~|in~|!contains_cs|!contains|!startswith_cs|!startswith|!endswith_cs|!endswith|!has)
+  | (?P<num>-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<punct>[()\[\],.|*<>])
     """,
@@ -49,7 +49,10 @@ WORD_OPERATORS = frozenset(
     "in startswith startswith_cs endswith endswith_cs contains contains_cs has has_cs matches".split()
 )
 RANGE_FUNCTIONS = frozenset({"ipv4_is_in_range", "ipv6_is_in_range"})
+# presence of a member: (the bag, "key"); the key literal names a member, like ["key"]
+PRESENCE_FUNCTIONS = frozenset({"bag_has_key", "set_has_element"})
 ONE_ARG_FUNCTIONS = frozenset({"isempty", "isnotempty", "isnull", "isnotnull", "toreal", "not"})
+CONVERSIONS = frozenset({"tostring", "toreal", "tolong", "bag_keys"})
 BOOLEAN = frozenset({"and", "or", "not", "true", "false"})
 
 
@@ -139,11 +142,12 @@ def _operand_before(tokens: list[Token], end: int) -> list[Token]:
 
 
 def _is_field_operand(operand: list[Token], table_columns: set[str]) -> bool:
-    """`*`, Col, Col.a["b"], parse_json(Col).a, or tostring()/toreal() of such an access."""
+    """`*`, Col, Col.a["b"], parse_json(Col).a, or tostring()/toreal()/tolong()/bag_keys() of such
+    an access."""
     texts = [t.text for t in operand]
     if texts == ["*"]:
         return True
-    if len(texts) >= 3 and texts[0] in {"tostring", "toreal"} and texts[1] == "(" and texts[-1] == ")":
+    if len(texts) >= 3 and texts[0] in CONVERSIONS and texts[1] == "(" and texts[-1] == ")":
         operand = operand[2:-1]
     texts = [t.text for t in operand]
     if texts[:2] == ["parse_json", "("] and len(texts) >= 4 and texts[3] == ")":  # a JSON text column
@@ -175,6 +179,10 @@ def literal_roles(tokens: list[Token]) -> list[str]:
         after = tokens[index + 1] if index + 1 < len(tokens) else None
         if before.text == "[":
             assert after is not None and after.text == "]", f"literal {token.text} opens no member key"
+            roles.append("key")
+            continue
+        if before.text == "," and tokens[_enclosing_paren(tokens, index) - 1].text in PRESENCE_FUNCTIONS:
+            assert after is not None and after.text == ")", f"literal {token.text} is not the last argument"
             roles.append("key")
             continue
         if before.kind == "op":
@@ -219,7 +227,11 @@ def check_left_operands(tokens: list[Token], table_columns: set[str]) -> int:
                 f"left operand of {token.text} is {' '.join(t.text for t in operand)}"
             )
             count += 1
-        elif token.kind == "ident" and (token.text in RANGE_FUNCTIONS or token.text in ONE_ARG_FUNCTIONS):
+        elif token.kind == "ident" and (
+            token.text in RANGE_FUNCTIONS
+            or token.text in ONE_ARG_FUNCTIONS
+            or token.text in PRESENCE_FUNCTIONS
+        ):
             if token.text == "not":
                 continue  # not(...) wraps a condition
             assert tokens[index + 1].text == "("

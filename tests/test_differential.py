@@ -4,14 +4,23 @@ Generated rules over every construct the `sentinel` target accepts, adversarial 
 event shape for both sides; zero disagreements required. Needs pySigma 2 and the sqlite backend
 (skipped where they are not installed).
 
-One flat event shape: a field is either absent or holds a non-empty value. Kusto string columns
-cannot hold null, so our target reads an absent string as empty (docs/mapping.md: null = absent or
-empty); events therefore never carry an empty string, and these are NOT compared (listed, not
-silent):
+One flat event shape on the SQLite side. Kusto string columns cannot hold null, so a column field
+is either absent or holds a non-empty value. A member of a dynamic column (`properties.*`) has four
+states, all generated for every member test: a value, a present empty string, JSON null, absent.
+SQLite stores "" as "" and JSON null and absent as NULL; two side columns per member carry what one
+NULL cannot: `<member>__present` (the key is there, "" and JSON null included: what `|exists`
+means, Sigma v2.1.0) and `<member>__nullish` (NULL when absent, empty or JSON null: what `null`
+means here, docs/mapping.md). The SQLite rule names those columns for `|exists` and `null` items. A
+JSON boolean is stored as the text 'true'/'false' (as Zircolite flattens it; the sqlite backend
+matches `true` as 'true' or 1). A member compared as a number reads "" as no number (SQLite would
+order the text "" above every number), so it is stored as NULL there. Members are also named by
+every word Kusto reserves (`properties.title`, `.int`, ...). The full-row text on the SQLite side
+is every value's text and, as Kusto reads a dynamic column, the JSON text of `Properties_d`.
 
-* the empty rule value `''` and the lone `*` on a column field (absent and empty are one thing
-  in Kusto; they are two in SQLite);
-* `|fieldref` on events where either field is absent (same reason);
+Not compared (listed, not silent):
+
+* the lone `*` on any field (ours: a non-empty value; SQLite: any value, "" included);
+* `|fieldref` on events where either field is absent, empty or JSON null;
 * `|cidr` on values that are not canonical IP addresses: the sqlite backend expands a CIDR into
   string prefixes (`10.*`), which also matches `10.1.2`, not an address; ours parses addresses.
   For the same reason `0.0.0.0/0` (expanded to `*`, matching IPv6 addresses too) is not generated;
@@ -23,6 +32,7 @@ silent):
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import sqlite3
@@ -41,11 +51,18 @@ from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline  # noqa
 from sigma.processing.transformations import FieldMappingTransformation  # noqa: E402
 
 from sigma_azure_aks.kql import regex_escape  # noqa: E402
+from sigma_azure_aks.kql_reserved import RESERVED_WORDS  # noqa: E402
 from sigma_azure_aks.semantics import condition_fields  # noqa: E402
 
 SEED = 20240515
-N_RULES = 440
-N_EVENTS = 300
+# Size knob: large in CI (CI=true, or SIGMA_AZURE_AKS_LARGE=1), small locally.
+LARGE = os.environ.get("CI", "").lower() == "true" or bool(os.environ.get("SIGMA_AZURE_AKS_LARGE"))
+N_RULES = 420 if LARGE else 300
+N_EVENTS = 400 if LARGE else 200
+MIN_PAIRS = 150_000 if LARGE else 50_000
+# Rules with one long list of alternatives (Kusto's parser nests `or` chains; see kql.balanced_join)
+LONG_LISTS = (493, 1000, 2000) if LARGE else (493,)
+BIG = 2**53
 
 # Sigma field -> (AzureActivity placement, SQLite column)
 FIELDS = {
@@ -54,7 +71,13 @@ FIELDS = {
     "callerIpAddress": ("CallerIpAddress", "callerIpAddress"),
     "properties.message": ("Properties_d.message", "properties_message"),
     "properties.code": ("Properties_d.code", "properties_code"),
+    "properties.enabled": ("Properties_d.enabled", "properties_enabled"),
 }
+BASE_FIELDS = list(FIELDS)
+RESERVED = sorted(RESERVED_WORDS)
+FIELDS.update({f"properties.{w}": (f"Properties_d.{w}", f"properties_{w}") for w in RESERVED})
+MEMBERS = [name for name in FIELDS if name.startswith("properties.")]
+TEXT_MEMBERS = [name for name in MEMBERS if name != "properties.code"]  # `''` compares text
 STRING_FIELDS = ["operationName", "caller", "properties.message"]
 WORDS = [
     "Microsoft.Network/nsg/write",
@@ -79,6 +102,8 @@ WORDS = [
     "|pipe|",
 ]
 KEYWORDS = ["nsg", "Write", "delete", "a%b", "a_b", "100%", "ünï", "temp", "line1", "pipe", "zzz"]
+# keywords with `\`, `"` and `'`: searched in their raw and their JSON spelling
+ESCAPED_KEYWORDS = ["c:\\temp", 'say "hi"', "it's", '"hi"', "\\x"]
 IPS = [
     "10.0.0.1",
     "10.255.255.255",
@@ -97,6 +122,10 @@ IPS = [
 ]
 CIDRS = ["10.0.0.0/8", "192.168.1.0/24", "10.0.0.0/16", "2001:db8::/32", "fe80::/10", "::1/128"]
 CODES = [200, 404, 2000, 0, 7]
+# integers around 2^53 (all exact in pySigma: a rule value must survive float())
+BIG_CODES = [BIG - 2, BIG - 1, BIG, BIG + 2, BIG + 4, -BIG, -BIG - 2]
+EVENT_BIG_CODES = [BIG - 1, BIG, BIG + 1, BIG + 2, BIG + 3, -BIG - 1, -BIG]
+BOOLEANS = [True, False, "true", "True", "FALSE", "false", "yes"]
 
 
 def _ascii_case(rng: random.Random, text: str) -> str:
@@ -129,10 +158,19 @@ def make_events(rng: random.Random) -> list[dict[str, Any]]:
         if rng.random() < 0.85:
             event["callerIpAddress"] = rng.choice(IPS)
         if rng.random() < 0.8:
-            code = rng.choice(CODES)
+            code = rng.choice(CODES if rng.random() < 0.7 else EVENT_BIG_CODES)
             event["properties.code"] = code if rng.random() < 0.6 else str(code)
+        if rng.random() < 0.7:
+            event["properties.enabled"] = rng.choice(BOOLEANS)
         if rng.random() < 0.1 and "caller" in event:
             event["properties.message"] = _ascii_case(rng, event["caller"])
+        # reserved member names: the one of this event's turn and a few more
+        for word in dict.fromkeys([RESERVED[len(events) % len(RESERVED)], *rng.sample(RESERVED, 4)]):
+            event[f"properties.{word}"] = _ascii_case(rng, rng.choice(WORDS))
+        # the other states of a member: present empty, JSON null
+        for name in MEMBERS:
+            if rng.random() < 0.08:
+                event[name] = rng.choice(["", None])
         events.append(event)
     return events
 
@@ -169,6 +207,9 @@ def make_item(rng: random.Random) -> tuple[str, Any, set[str]]:
             "number",
             "list",
             "compare",
+            "empty",
+            "bool",
+            "reserved",
         ]
     )
     name = rng.choice(STRING_FIELDS)
@@ -195,37 +236,101 @@ def make_item(rng: random.Random) -> tuple[str, Any, set[str]]:
     if kind == "cidr":
         return "callerIpAddress|cidr", rng.choice(CIDRS), set()
     if kind == "exists":
-        return f"{rng.choice(list(FIELDS))}|exists", rng.choice([True, False]), set()
+        return f"{rng.choice(BASE_FIELDS)}|exists", rng.choice([True, False]), set()
     if kind == "null":
-        return rng.choice(list(FIELDS)), None, set()
+        return rng.choice(BASE_FIELDS), None, set()
     if kind == "fieldref":
         modifier = rng.choice(["", "|startswith", "|endswith", "|contains"])
         return f"caller|fieldref{modifier}", "properties.message", {"caller", "properties.message"}
     if kind == "number":
-        return "properties.code", rng.choice(CODES), set()
+        return "properties.code", rng.choice(CODES + BIG_CODES), set()
     if kind == "compare":
-        return f"properties.code|{rng.choice(['gt', 'gte', 'lt', 'lte'])}", rng.choice(CODES), set()
+        op = rng.choice(["gt", "gte", "lt", "lte"])
+        return f"properties.code|{op}", rng.choice(CODES + BIG_CODES), set()
+    if kind == "empty":
+        return rng.choice(TEXT_MEMBERS), "", set()
+    if kind == "bool":
+        value = rng.choice([True, False])
+        return "properties.enabled", [value, "yes"] if rng.random() < 0.2 else value, set()
+    if kind == "reserved":
+        return reserved_item(rng, rng.choice(RESERVED))
     values = [_value(rng, _ascii_case(rng, rng.choice(WORDS))) for _ in range(rng.randint(2, 4))]
     if rng.random() < 0.3:
         return "properties.code", rng.sample(CODES, 2), set()
     return name, values, set()
 
 
-def make_rules(rng: random.Random) -> list[tuple[str, set[str]]]:
+def reserved_item(rng: random.Random, word: str) -> tuple[str, Any, set[str]]:
+    """An item on the member named `word` (a KQL keyword or type name), in any member shape."""
+    name = f"properties.{word}"
+    shape = rng.choice(["eq", "contains", "exists", "null", "empty", "list"])
+    text = _ascii_case(rng, rng.choice(WORDS))
+    if shape == "eq":
+        return name, _value(rng, text), set()
+    if shape == "contains":
+        return f"{name}|contains", _sigma_literal(text[:3]), set()
+    if shape == "exists":
+        return f"{name}|exists", rng.choice([True, False]), set()
+    if shape == "null":
+        return name, None, set()
+    if shape == "empty":
+        return name, "", set()
+    return name, ["", _value(rng, text)], set()
+
+
+def long_list_item(rng: random.Random, count: int) -> tuple[str, Any, set[str]]:
+    """One field with `count` alternatives, a few of which occur in the events."""
+    modifier = rng.choice(["|contains", "|startswith", "|endswith", ""])
+    values = [f"zz{i:04d}q" for i in range(count)]
+    for position in rng.sample(range(count), 3):
+        values[position] = rng.choice(WORDS)[:4]
+    if modifier == "":
+        values = [f"*{v}*" for v in values]  # each one a glob
+    return (
+        f"{rng.choice(STRING_FIELDS)}{modifier}",
+        [_sigma_literal(v) if modifier else v for v in values],
+        set(),
+    )
+
+
+def sqlite_key(key: str, value: Any) -> str:
+    """The SQLite rule's key: `|exists` and `null` on a member read its side columns."""
+    name, _, modifiers = key.partition("|")
+    if name not in MEMBERS:
+        return key
+    if modifiers == "exists":
+        return f"{name}__present|exists"
+    if value is None and not modifiers:
+        return f"{name}__nullish"
+    return key
+
+
+def make_rules(rng: random.Random) -> list[tuple[str, str, set[str]]]:
+    """(our rule, the SQLite rule, |fieldref fields) as JSON text."""
     rules = []
     for index in range(N_RULES):
         detection: dict[str, Any] = {}
+        theirs: dict[str, Any] = {}
         refs: set[str] = set()
         for sel in range(rng.randint(1, 3)):
             items: dict[str, Any] = {}
-            for _ in range(rng.randint(1, 2)):
-                key, value, fields = make_item(rng)
+            for item in range(rng.randint(1, 2)):
+                if sel == item == 0 and index < len(LONG_LISTS):
+                    key, value, fields = long_list_item(rng, LONG_LISTS[index])
+                elif sel == item == 0 and index < len(RESERVED) + len(LONG_LISTS):
+                    key, value, fields = reserved_item(rng, RESERVED[index - len(LONG_LISTS)])
+                else:
+                    key, value, fields = make_item(rng)
                 items[key] = value
                 refs |= fields
             detection[f"sel{sel}"] = items
+            theirs[f"sel{sel}"] = {sqlite_key(k, v): v for k, v in items.items()}
         names = list(detection)
         if rng.random() < 0.25:
-            detection["keywords"] = [_sigma_literal(k) for k in rng.sample(KEYWORDS, rng.randint(1, 2))]
+            chosen = rng.sample(KEYWORDS, rng.randint(1, 2))
+            if rng.random() < 0.4:
+                chosen.append(rng.choice(ESCAPED_KEYWORDS))
+            detection["keywords"] = theirs["keywords"] = [_sigma_literal(k) for k in chosen]
             names.append("keywords")
         condition = rng.choice(
             [
@@ -237,7 +342,7 @@ def make_rules(rng: random.Random) -> list[tuple[str, set[str]]]:
                 f"not {names[-1]}",
             ]
         )
-        detection["condition"] = condition
+        detection["condition"] = theirs["condition"] = condition
         rule = {
             "title": f"diff {index}",
             "id": f"00000000-0000-4000-8000-{index:012d}",
@@ -245,7 +350,7 @@ def make_rules(rng: random.Random) -> list[tuple[str, set[str]]]:
             "logsource": {"product": "azure", "service": "activitylogs"},
             "detection": detection,
         }
-        rules.append((json.dumps(rule), refs))
+        rules.append((json.dumps(rule), json.dumps({**rule, "detection": theirs}), refs))
     return rules
 
 
@@ -270,22 +375,43 @@ def sqlite_connection(events: list[dict[str, Any]]) -> sqlite3.Connection:
         return value is not None and re.search(pattern, str(value)) is not None
 
     con.create_function("REGEXP", 2, regexp, deterministic=True)
-    columns = ", ".join(
+    columns = [
         f'"{sql}" NUMERIC' if sql == "properties_code" else f'"{sql}" TEXT COLLATE NOCASE'
         for _, sql in FIELDS.values()
-    )
-    con.execute(f"CREATE TABLE logs (eid INTEGER, {columns}, fulltext TEXT COLLATE NOCASE)")
+    ]
+    columns += [f'"{FIELDS[m][1]}__present" TEXT, "{FIELDS[m][1]}__nullish" TEXT' for m in MEMBERS]
+    con.execute(f"CREATE TABLE logs (eid INTEGER, {', '.join(columns)}, fulltext TEXT COLLATE NOCASE)")
+    width = len(FIELDS) + 2 * len(MEMBERS) + 2
     for index, event in enumerate(events):
-        values = [event.get(name) for name in FIELDS]
-        fulltext = "\n".join(str(v) for v in event.values())
-        con.execute(
-            f"INSERT INTO logs VALUES ({', '.join('?' * (len(FIELDS) + 2))})", [index, *values, fulltext]
-        )
+        values = [_sqlite_value(name, event.get(name)) for name in FIELDS]
+        for member in MEMBERS:
+            value = event.get(member)
+            values += ["1" if member in event else None, None if value in (None, "") else "x"]
+        props = {k.split(".", 1)[1]: v for k, v in event.items() if k in MEMBERS}
+        texts = [_text(v) for v in event.values() if v is not None]
+        if props:  # Kusto's full-row search reads the dynamic column as its JSON text
+            texts.append(json.dumps(props, ensure_ascii=False, separators=(",", ":")))
+        con.execute(f"INSERT INTO logs VALUES ({', '.join('?' * width)})", [index, *values, "\n".join(texts)])
     return con
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _sqlite_value(name: str, value: Any) -> Any:
+    if isinstance(value, bool):
+        return _text(value)  # a JSON boolean, flattened as Zircolite does
+    if name == "properties.code" and value == "":
+        return None  # no number
+    return value
 
 
 def sqlite_backend() -> sqliteBackend:
     mapping = {name: sql for name, (_, sql) in FIELDS.items()}
+    for member in MEMBERS:
+        mapping[f"{member}__present"] = f"{FIELDS[member][1]}__present"
+        mapping[f"{member}__nullish"] = f"{FIELDS[member][1]}__nullish"
     pipeline = ProcessingPipeline(
         name="flat sigma fields",
         priority=20,
@@ -329,22 +455,24 @@ def test_generated_rules_agree_with_sqlite_backend(report, tmp_path: Path) -> No
     events = make_events(rng)
     rules = make_rules(rng)
     started = time.monotonic()
-    ours, failures = ours_matches([r for r, _ in rules], events)
+    ours, failures = ours_matches([r for r, _, _ in rules], events)
     assert not failures, failures[:5]
-    # the one-pass scan of the same events as an export: the same rows for every rule
-    scanned = scan_matches([converted.query for converted, _ in ours], events, tmp_path)
-    assert scanned == [outcome for _, outcome in ours]
+    # the one-pass scan of the same events as an export: the same rows for every rule (but the
+    # first few, with the long lists: loaded replay only, they cost seconds each)
+    rest = ours[len(LONG_LISTS) :]
+    scanned = scan_matches([converted.query for converted, _ in rest], events, tmp_path)
+    assert scanned == [outcome for _, outcome in rest]
     con = sqlite_connection(events)
     backend = sqlite_backend()
     pairs = 0
     skipped_pairs = 0
     disagreements = []
-    for (converted, outcome), (rule_yaml, refs) in zip(ours, rules, strict=True):
+    for (converted, outcome), (rule_yaml, their_yaml, refs) in zip(ours, rules, strict=True):
         assert not isinstance(outcome, Exception), f"{converted.query}: {outcome}"
-        theirs = sqlite_matches(con, backend, rule_yaml)
+        theirs = sqlite_matches(con, backend, their_yaml)
         mine = set(outcome)
         for index, event in enumerate(events):
-            if refs and not refs <= event.keys():
+            if refs and not all(event.get(name) not in (None, "") for name in refs):
                 skipped_pairs += 1
                 continue
             pairs += 1
@@ -352,9 +480,11 @@ def test_generated_rules_agree_with_sqlite_backend(report, tmp_path: Path) -> No
                 disagreements.append((rule_yaml, converted.query, event, index in mine, index in theirs))
     elapsed = time.monotonic() - started
     report(
-        f"differential: {pairs} (rule, event) pairs compared, {skipped_pairs} fieldref pairs with an "
-        f"absent field not compared, {len(disagreements)} disagreements (replay loaded and scanned "
-        f"alike), {elapsed:.1f} s"
+        f"differential: {pairs} (rule, event) pairs compared ({len(rules)} rules x {len(events)} events, "
+        f"{'large' if LARGE else 'small'} size; booleans, {len(RESERVED)} reserved member names, "
+        f"present-empty/JSON-null/absent members, integers around 2^53, lists up to {max(LONG_LISTS)} "
+        f"values, keywords with \\ \" '), {skipped_pairs} fieldref pairs with an absent or empty field "
+        f"not compared, {len(disagreements)} disagreements (replay loaded and scanned alike), {elapsed:.1f} s"
     )
     seen = set()
     for rule_yaml, query, event, mine, theirs in disagreements:
@@ -362,7 +492,7 @@ def test_generated_rules_agree_with_sqlite_backend(report, tmp_path: Path) -> No
             continue
         seen.add(rule_yaml)
         print(f"RULE {rule_yaml}\nKQL {query}\nEVENT {event}\nours={mine} sqlite={theirs}\n")
-    assert pairs >= 100_000
+    assert pairs >= MIN_PAIRS
     assert not disagreements
 
 

@@ -182,7 +182,7 @@ def test_every_path_prefix(sigma_field: str, expected_operand: str) -> None:
         ("sel:\n    caller|re|i|s|m: '^a.b'\ncondition: sel", 'Caller matches regex "(?ims)^a.b"'),
         # exists
         ("sel:\n    caller|exists: true\ncondition: sel", "isnotempty(Caller)"),
-        ("sel:\n    properties.x|exists: true\ncondition: sel", "isnotempty(tostring(Properties_d.x))"),
+        ("sel:\n    properties.x|exists: true\ncondition: sel", 'bag_has_key(Properties_d, "x")'),
         # conditions
         ("sel:\n    caller: a\ncondition: not sel", 'not(Caller =~ "a")'),
         (

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sigma.collection import SigmaCollection
 
-from sigma_azure_aks.backend import SentinelBackend
+from sigma_azure_aks.backend import MAX_QUERY_LENGTH, SentinelBackend
+from sigma_azure_aks.kql import CHAIN_WIDTH
+from sigma_azure_aks.kql_reserved import RESERVED_WORDS
 from sigma_azure_aks.sources.azure_activity import DEPRECATED, STATUS
 from sigma_azure_aks.sources.azure_activity import FIELD_MAP as AZURE_ACTIVITY
 
@@ -29,7 +31,16 @@ OPERATOR_EXAMPLES: list[tuple[str, str]] = [
     ),
     ("`httpRequest.*` (JSON text)", "sel:\n  httpRequest.method: DELETE"),
     ("`null` (absent or empty)", "sel:\n  properties.statusCode: null"),
-    ("`|exists`", "sel:\n  properties.statusCode|exists: true"),
+    (
+        '`|exists` on a member (present, even as `""` or JSON null)',
+        "sel:\n  properties.statusCode|exists: true",
+    ),
+    ("`|exists: false` on a member (absent)", "sel:\n  properties.statusCode|exists: false"),
+    ("`|exists` on a column (non-empty: a string column has no null)", "sel:\n  caller|exists: true"),
+    ("`''` on a member (a present empty string only)", "sel:\n  properties.message: ''"),
+    ("`''` on a column (absent reads as empty)", "sel:\n  caller: ''"),
+    ("boolean (a JSON boolean or its spelling, any case)", "sel:\n  properties.enabled: true"),
+    ("member named like a KQL keyword or type", "sel:\n  properties.title: Service issue"),
     ("`|cased`", "sel:\n  caller|cased: Admin@contoso.com"),
     ("`|cased` list", "sel:\n  caller|cased: [A, B]"),
     ("`|all`", "sel:\n  caller|contains|all: [adm, contoso]"),
@@ -43,10 +54,28 @@ OPERATOR_EXAMPLES: list[tuple[str, str]] = [
     ("`|fieldref`", "sel:\n  caller|fieldref: correlationId"),
     ("numbers (compared as numbers)", "sel:\n  properties.statusCode: [403, 404]"),
     ("`|gt`", "sel:\n  properties.count|gt: 5"),
+    ("integer from 2^53 on (exact, as a long)", "sel:\n  properties.eventId: 9007199254740994"),
+    ('keyword with `\\` or `"` (raw and JSON spelling)', "keywords:\n  - 'C:\\temp\\x'"),
     ("status in one spelling", "sel:\n  resultType: Success"),
     ("value with quotes, backslash and newline", 'sel:\n  caller: "say \\"hi\\" \\\\ \\nbye"'),
     ("negation", "sel:\n  caller: a\nfilter:\n  level: Informational\ncondition: sel and not filter"),
 ]
+
+
+# (what the rule does, detection body) — each refused live; the page shows the message.
+REFUSED_EXAMPLES: list[tuple[str, str]] = [
+    ("`null` inside a list of values", "sel:\n  caller: [admin@contoso.com, null]"),
+    ("an integer pySigma could not keep exact", "sel:\n  properties.eventId: 9007199254740993"),
+    ("an integer outside Kusto's long range", "sel:\n  properties.eventId: 9223372036854775808"),
+]
+
+
+def refusal(body: str) -> str:
+    try:
+        convert(body)
+    except Exception as error:  # the message is the documentation
+        return str(error).replace("rule 'example': ", "")
+    raise AssertionError(f"not refused: {body}")
 
 
 def convert(body: str) -> str:
@@ -115,6 +144,50 @@ def render(current: str = "") -> str:
         "",
         "A keyword (a value bound to no field) is searched in every column of the row, `*`, as Kusto's",
         "`* contains` does: the event's columns and the row's metadata (`_ResourceId`, `TenantId`, ...).",
+        "",
+        'A keyword holding `\\`, `"` or a control character is searched twice: as written, and as it reads',
+        "inside JSON text, because Kusto's full-row search reads a dynamic column (`Properties_d`, ...) as its",
+        "JSON text, where those characters are escaped. (A JSON spelling may also match a string column that",
+        "happens to hold it; no other rewrite finds the text inside dynamic columns.)",
+        "",
+        "## Exactness",
+        "",
+        f"* **Member names.** A member whose name is one of the {len(RESERVED_WORDS)} words Kusto.Language",
+        "  reserves (keywords, type names such as `title`, `time`, `int`, `string`, `set`, `to`; compared",
+        '  case-insensitively), or is not a plain identifier, is written in brackets: `Properties_d["title"]`.',
+        "  The set is derived from Microsoft's parser (`sigma_azure_aks/kql_reserved.py`); the tests derive it",
+        "  again and parse every word as a member of every dynamic column.",
+        "* **`|exists`.** On a member of a dynamic column it tests presence of the key (`bag_has_key`; keys",
+        '  that are not plain identifiers through `bag_keys`), so a member that is `""` or JSON `null` exists,',
+        "  as the Sigma specification says. A column always exists in Log Analytics and a string column",
+        '  stores an absent value as `""`: there `|exists` means non-empty, and absent cannot be told from',
+        "  empty.",
+        "* **Empty value.** `''` on a member matches only a present empty string (`tostring()` of an absent",
+        '  member or of JSON `null` is `""` too, so presence is tested first). `null` keeps its meaning:',
+        "  absent, JSON `null` or empty.",
+        "* **Booleans.** `true`/`false` match a JSON boolean and its string spelling in any case, on members",
+        "  and on string columns.",
+        "* **Numbers.** Integers below 2^53 and non-integers compare through `toreal()` (exact there);",
+        "  integers from 2^53 on through `tolong()`, since `toreal()` would round (2^53 + 1 reads as 2^53).",
+        "  pySigma keeps an integer that a float cannot hold exactly only as the rounded float: such a rule,",
+        "  and an integer outside the long range, is refused (quote the value to compare it as text).",
+        "* **Long alternatives.** Kusto's parser nests an `or` chain one level per operand and gives up",
+        f"  near 500 (KS245). Chains longer than {CHAIN_WIDTH} operands are grouped into parenthesized chains",
+        f"  of at most {CHAIN_WIDTH}, recursively: any number of values gives valid KQL with the same meaning.",
+        f"  A query over {MAX_QUERY_LENGTH:,} characters (Sentinel's limit for an analytics rule) is an error",
+        "  for the analytics formats (`yaml`, `arm`, `json`) and a warning for plain KQL.",
+        "* **Guard.** The `convert` and `export` commands of sigma-azure-aks parse every query with Microsoft's parser when",
+        "  Node.js and the npm package are installed; a query it rejects is a conversion failure naming the",
+        "  rule and the parser's message, never written.",
+        "",
+        "Refused, with the rule and the field named:",
+        "",
+        "| rule shape | detection | message |",
+        "|---|---|---|",
+    ]
+    for meaning, body in REFUSED_EXAMPLES:
+        lines.append(f"| {cell(meaning)} | `{cell(body)}` | {cell(refusal(body))} |")
+    lines += [
         "",
         "The query is `AzureActivity`, a line break, and `| where <condition>`: no `project`, so every column",
         "stays available to entity mappings; time windows come from the analytics rule's query period.",

@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..batch import iter_convert
+    from ..query_guard import QueryGuard
 
     try:
         pipeline, options, files = prepare(args, args.rules)
@@ -42,13 +43,16 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(len(files), "Converting")
     queries: list[str] = []
     failures: list[str] = []
+    guard = QueryGuard()  # no query Microsoft's parser rejects is written
     with WarningPrinter(args.verbose, progress) as printer:
         warn_unknown_options(options, printer)
-        for item in iter_convert(files, pipeline, options, on_file=lambda _path: progress.advance()):
+        items = iter_convert(files, pipeline, options, on_file=lambda _path: progress.advance(), guard=guard)
+        for item in items:
             if hasattr(item, "query"):
                 queries.append(item.query)
             else:
                 failures.append(item.line())
+        guard.close()
         progress.close()
     sys.stdout.write("\n\n".join(queries) + ("\n" if queries else ""))
     summary(len(queries), failures)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -333,6 +334,13 @@ class KqlChecker:
         """The version of the npm package the running parser was loaded from."""
         with self._lock:
             return str(self._started().request({"command": "version"})["version"])
+
+    def fixed_text_words(self) -> set[str]:
+        """Every word of every token with fixed text Kusto.Language knows (keywords, operator
+        names such as ``matches regex``), the source of :mod:`sigma_azure_aks.kql_reserved`."""
+        with self._lock:
+            tokens = self._started().request({"command": "tokens"})["tokens"]
+        return {word for text, _ in tokens for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)}
 
     def _ask(self, query: str, want: list[str]) -> dict[str, Any]:
         with self._lock:

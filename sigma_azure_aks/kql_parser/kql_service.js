@@ -12,6 +12,8 @@
  *       wanted; all three when "want" is absent)
  *   {"command": "version"}  answers {"version": "<package version>"}
  *   {"command": "forget", "session": "s"}  drops the session's tables; answers {}
+ *   {"command": "tokens"}  answers {"tokens": [[text, category], ...]}: every token with fixed text
+ *       (keywords, operators, punctuation) Kusto.Language knows
  *   a request that fails answers {"error": "message"}; every answer carries the request's "id".
  *
  * Diagnostics: {code, severity ("Error", "Warning", ...), message, start, length, line, column}.
@@ -107,6 +109,14 @@
         return toArray(result.Columns).map((column) => column.Name);
     }
 
+    function fixedTokens(Kusto) {
+        const facts = Kusto.Language.Syntax.SyntaxFacts;
+        const tokens = [];
+        const kinds = facts.GetKindsWithFixedText().GetEnumerator();
+        while (kinds.moveNext()) tokens.push([facts.GetText(kinds.Current), String(facts.GetCategory(kinds.Current))]);
+        return tokens;
+    }
+
     function literalsOf(Kusto, code) {
         const Kind = Kusto.Language.Syntax.SyntaxKind;
         const values = [];
@@ -148,6 +158,7 @@
             if (request.tables !== undefined) return this.declare(request.tables, request.database, session);
             if (typeof request.query === "string") return this.check(request.query, request.want, session);
             if (request.command === "version") return { version: this.version };
+            if (request.command === "tokens") return { tokens: fixedTokens(this.Kusto) };
             if (request.command === "forget") {
                 this.sessions.delete(session);
                 return {};

@@ -16,6 +16,7 @@ Nothing here imports DuckDB at import time.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -31,16 +32,24 @@ Segment = tuple[int, int, tuple[str, ...], int]
 
 def star_search(table: str, operator: str, literal: str, hook: StarHook | None) -> str:
     """`* op "x"`: the hook's search of the joined text (FullText.star_sql) when that is exact, else the
-    per-column disjunction. Exact for `contains` on a plain literal without the separator: a match
-    then never covers a separator, so it lies inside one column's text."""
-    if (
-        hook is not None
-        and operator == "contains"
-        and re.fullmatch(r'"[^"\\]*"', literal)
-        and FULLTEXT_SEPARATOR not in literal
-    ):
-        return hook(table, literal[1:-1])
+    per-column disjunction. Exact for `contains` on a literal (escapes decoded) without the
+    separator: a match then never covers a separator, so it lies inside one column's text."""
+    if hook is not None and operator == "contains" and re.fullmatch(r'"(?:[^"\\]|\\.)*"', literal):
+        try:
+            keyword = str(json.loads(literal))
+        except ValueError:
+            keyword = FULLTEXT_SEPARATOR  # not JSON-decodable: the disjunction reads it
+        if FULLTEXT_SEPARATOR not in keyword:
+            return hook(table, keyword)
     return star_disjunction(table, operator, literal)
+
+
+_LITERAL_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def text_literal(value: str) -> str:
+    """A KQL string literal duckdb-kql reads as exactly `value` (raw characters, no \\u escapes)."""
+    return '"' + "".join(_LITERAL_ESCAPES.get(c, c) for c in value) + '"'
 
 
 def star_disjunction(table: str, operator: str, literal: str) -> str:
@@ -234,5 +243,5 @@ class FullText:
             )
         return (
             f"({COMBO_COLUMN} in ({table}__replay_star | where k == {keys[lowered]} | project combo)"
-            f' or {ROWTEXT_COLUMN} contains_cs "{lowered}")'
+            f" or {ROWTEXT_COLUMN} contains_cs {text_literal(lowered)})"
         )

@@ -19,6 +19,9 @@ rewrites what our `sentinel` target writes and it refuses or reads otherwise tha
   (:mod:`.treepath`).
 * ``isnotnull(<member access>)``: duckdb-kql reads a JSON ``null`` member as not null; Kusto reads
   it as null. Rewritten to ``(isnotnull(m) and gettype(m) != "null")``.
+* ``bag_has_key(b, "k")`` / ``set_has_element(bag_keys(b), "k")`` (a member is present, whatever
+  its value): refused by duckdb-kql. Rewritten to duckdb-kql's own ``isnotnull(b["k"])``, which is
+  true for a present member, JSON ``null`` and ``""`` included, and false for an absent one.
 
 Text only: nothing here imports DuckDB.
 """
@@ -182,6 +185,12 @@ def rewrite_query(
             out.append(_engine_literal(text))
             i += 1
             continue
+        if kind == "ident" and text in _PRESENCE_FUNCTIONS:
+            presence = _presence_check(tokens, i, table, tree_hook)
+            if presence is not None:
+                out.append(presence[0])
+                i = presence[1]
+                continue
         if kind == "ident" and text == "isnotnull":
             j = _skip_ws(tokens, i + 1)
             if j < len(tokens) and tokens[j][1] == "(":
@@ -197,6 +206,31 @@ def rewrite_query(
         out.append(text)
         i += 1
     return table, "".join(out)
+
+
+_PRESENCE_FUNCTIONS = {"bag_has_key", "set_has_element"}
+
+
+def _presence_check(
+    tokens: list[tuple[str, str]], i: int, table: str, tree_hook: TreeHook | None
+) -> tuple[str, int] | None:
+    """`bag_has_key(b, "k")` or `set_has_element(bag_keys(b), "k")` at tokens[i], as duckdb-kql's
+    `isnotnull(b["k"])` (true for a present JSON null), and the index after the call."""
+    j = _skip_ws(tokens, i + 1)
+    if j >= len(tokens) or tokens[j][1] != "(":
+        return None
+    k = _closing(tokens, j)
+    args = _split_args(tokens[j + 1 : k])
+    if len(args) != 2 or not args[1].startswith('"'):
+        raise ReplayQueryError(f"{tokens[i][1]}() with these arguments is not supported by replay")
+    bag = args[0]
+    if tokens[i][1] == "set_has_element":
+        inner = re.fullmatch(r"bag_keys\((.*)\)", bag, re.S)
+        if inner is None:
+            raise ReplayQueryError("set_has_element() is only supported on bag_keys() by replay")
+        bag = inner.group(1)
+    parent, _ = _rewrite_fragment(bag, table, tree_hook)
+    return f"isnotnull({parent}[{_engine_literal(args[1])}])", k + 1
 
 
 def _rewrite_fragment(fragment: str, table: str, tree_hook: TreeHook | None = None) -> tuple[str, str]:

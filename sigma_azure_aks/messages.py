@@ -1,0 +1,120 @@
+"""pySigma's rule-loading errors in a user's words, on one line.
+
+* ``Modifier SigmaContainsModifier incompatible to value type of '5'`` names a class and no field:
+  it becomes ``field 'caller': the modifier |contains does not apply to the number 5 ...``, the
+  field and the value found in the rule's own text.
+* An invalid regular expression under pySigma 2 (google-re2) reads ``... is invalid: b'missing ):
+  (('`` and RE2 writes its own log line (``E0000 ... re2.cc:242] Error parsing ...``) straight to
+  the process's stderr: the bytes are decoded, and :func:`quiet_native_stderr` drops that line.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import yaml
+
+_MISMATCH = re.compile(r"Modifier (?P<cls>\w+) incompatible to value type of '(?P<value>.*)'", re.S)
+_BYTES = re.compile(r"""\bb(?P<literal>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+_RE2_LOG = re.compile(
+    rb"^(?:[EWIF]\d{4} [^\n]*\bre2\.cc:\d+\][^\n]*"
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR)\n?",
+    re.M,
+)
+
+
+def _modifier_names() -> dict[str, str]:
+    from sigma.modifiers import modifier_mapping
+
+    return {cls.__name__: name for name, cls in modifier_mapping.items()}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if value is None:
+        return "null"
+    return f"the value '{value}'"
+
+
+def _find_item(rule_text: str, modifier: str, shown: str) -> tuple[str, Any] | None:
+    """(field, value) of the detection item using `modifier` whose value prints as `shown`."""
+    try:
+        documents = [d for d in yaml.safe_load_all(rule_text) if isinstance(d, dict)]
+    except yaml.YAMLError:
+        return None
+
+    def walk(node: Any) -> Iterator[tuple[str, Any]]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and modifier in key.split("|")[1:]:
+                    for item in value if isinstance(value, list) else [value]:
+                        if str(item) == shown:
+                            yield key.split("|")[0], item
+                yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+
+    for document in documents:
+        for found in walk(document.get("detection")):
+            return found
+    return None
+
+
+def plain_message(text: str, rule_text: str | None = None) -> str:
+    """An error message of pySigma as a user reads it (see the module docstring)."""
+    match = _MISMATCH.search(text)
+    if match:
+        modifier = _modifier_names().get(match["cls"], match["cls"])
+        found = _find_item(rule_text, modifier, match["value"]) if rule_text else None
+        field, value = found if found else (None, match["value"])
+        where = f"field '{field}': " if field else ""
+        text = (
+            f"{where}the modifier |{modifier} does not apply to {_describe(value)}; "
+            f"use a value of the type |{modifier} expects (quote a number to use it as text)"
+        )
+    return _BYTES.sub(lambda m: _decoded(m["literal"]), text)
+
+
+def _decoded(literal: str) -> str:
+    try:
+        value = ast.literal_eval("b" + literal)
+    except (ValueError, SyntaxError):
+        return literal
+    return str(value.decode("utf-8", "replace"))
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Runs the block with the process's stderr (file descriptor 2) captured; afterwards writes
+    back everything but RE2's own log lines (RE2 writes to descriptor 2, whatever sys.stderr is).
+    A no-op where the process has no descriptor 2."""
+    fd = 2
+    sys.stderr.flush()
+    try:
+        saved = os.dup(fd)
+    except OSError:
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            captured.seek(0)
+            rest = _RE2_LOG.sub(b"", captured.read())
+            if rest:
+                os.write(fd, rest)
