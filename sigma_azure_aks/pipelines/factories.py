@@ -16,6 +16,7 @@ from ..sources import (
     aks_audit,
     all_sources,
     azure_activity,
+    refusals,
     source_for_pipeline,
     supported_logsources,
 )
@@ -123,7 +124,7 @@ def require_table_pipeline() -> ProcessingPipeline:
         items=[
             ProcessingItem(
                 identifier=f"{ITEM_PREFIX}require_table",
-                transformation=RequireTableTransformation(supported_logsources()),
+                transformation=RequireTableTransformation(supported_logsources(), refusals()),
             )
         ],
     )

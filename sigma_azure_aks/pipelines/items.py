@@ -25,6 +25,7 @@ from .transformations import (
     PrependTableTransformation,
     RefuseStockMisrenderingTransformation,
 )
+from .values import FieldValuesTransformation
 
 ITEM_PREFIX = "azure_aks_"
 
@@ -91,6 +92,8 @@ def source_items(source: Source) -> list[ProcessingItem]:
         for feature, (name, factory) in _CLAIMED_FEATURES.items()
         if feature in source.features
     ]
+    if source.field_map.has_value_rules:
+        items.append(claimed_item(claimer, "field_values", FieldValuesTransformation(source.field_map)))
     items.append(field_mapping_item(claimer, source.field_map))
     items += [
         claimed_item(claimer, f"{spellings.column}_spellings", ExpandSpellingsTransformation(spellings))

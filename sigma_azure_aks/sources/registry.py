@@ -11,12 +11,16 @@ from collections.abc import Iterator, Mapping
 
 from sigma.rule import SigmaLogSource
 
-from . import aks_audit, azure_activity
+from . import aks_audit, azure_activity, entra_auditlogs, entra_riskdetection, entra_signinlogs, m365_audit
 from .base import Source, describe_logsource
 
 SOURCES: list[Source] = [
     azure_activity.SOURCE,
     *aks_audit.SOURCES,
+    entra_auditlogs.SOURCE,
+    entra_signinlogs.SOURCE,
+    entra_riskdetection.SOURCE,
+    m365_audit.SOURCE,
 ]
 
 
@@ -80,6 +84,11 @@ def supported_logsources() -> list[str]:
             if text not in seen:
                 seen.append(text)
     return seen
+
+
+def refusals() -> list[tuple[SigmaLogSource, str]]:
+    """Log sources no table holds, with the reason their rules are refused."""
+    return [(refusal.logsource, refusal.reason) for source in SOURCES for refusal in source.refused]
 
 
 def sources_for_logsource(logsource: SigmaLogSource) -> list[Source]:
