@@ -309,3 +309,26 @@ def test_office_rows_are_named_by_office_id() -> None:
     assert expected and _fired(rules, rows) == expected
 
 
+
+
+def test_union_pipeline_searches_every_sign_in_table() -> None:
+    from sigma_azure_aks.batch import resolve_pipelines
+
+    backend = SentinelBackend(processing_pipeline=resolve_pipelines(("azure_signinlogs_all",)))
+    (query,) = backend.convert(SigmaCollection.from_yaml(rule("signinlogs", "sel: {Status: Success}")))
+    head, condition = query.split("\n| where ")
+    assert head.startswith("union isfuzzy=true SigninLogs,")
+    for table in ("AADNonInteractiveUserSignInLogs", "AADServicePrincipalSignInLogs", "AADManagedIdentitySignInLogs"):
+        assert table in head
+    assert "Status = todynamic(Status)" in head and condition == 'ResultType == "0"'
+
+
+def test_union_is_refused_by_replay_with_the_reason() -> None:
+    require_engine()
+    from sigma_azure_aks.batch import resolve_pipelines
+    from sigma_azure_aks.replay import replay
+
+    rows = [{**SIGN_IN, "Id": "interactive", "ResultType": "50053"}]
+    result = replay(rule("signinlogs", "sel: {ResultType: 50053}"), rows, resolve_pipelines(("azure_signinlogs_all",)))
+    (failure,) = result.failures
+    assert "union of tables" in failure

@@ -117,7 +117,10 @@ def render(current: str = "") -> str:
         "- Only the interactive sign-ins are in SigninLogs. Non-interactive, service-principal and",
         "  managed-identity sign-ins are in AADNonInteractiveUserSignInLogs, AADServicePrincipalSignInLogs and",
         "  AADManagedIdentitySignInLogs, whose `Status`, `DeviceDetail` and `LocationDetails` are JSON text, not",
-        "  dynamic. A rule about token replay or refresh-token use needs those tables too.",
+        "  dynamic. To search them too, convert with `-p azure_signinlogs_all`: one `union isfuzzy=true` of the",
+        "  four tables, with those columns parsed so each has one type. Use it when the rule is about the",
+        "  account or the client, not about an interactive prompt: non-interactive sign-ins (token refresh, apps",
+        "  acting for a user) are most sign-ins by volume, and a stolen token or password spray shows there too.",
         "",
     ]
     for source in all_sources():

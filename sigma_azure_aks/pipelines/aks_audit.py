@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sigma.exceptions import SigmaTransformationError
-from sigma.processing.postprocessing import QueryPostprocessingTransformation
 from sigma.processing.transformations.base import PreprocessingTransformation
 from sigma.rule import SigmaDetectionItem, SigmaRule
 from sigma.types import (
@@ -45,7 +44,7 @@ from .aks_dataplane import show_warning
 from .arrays import array_value as _array_value
 from .arrays import element_regex as element_regex
 from .arrays import expression as _expression
-from .transformations import CLAIMED_BY, RuleDetectionItemTransformation, rule_label
+from .transformations import PreambleTransformation, RuleDetectionItemTransformation, rule_label
 
 ADMIN_MISSING_VERBS = frozenset({"get", "list"})
 
@@ -182,19 +181,7 @@ class AdminVerbsTransformation(PreprocessingTransformation):
 
 
 # ---- legacy preamble ---------------------------------------------------------------------------
-@dataclass
-class LegacyPreambleTransformation(QueryPostprocessingTransformation):
+def LegacyPreambleTransformation(claimer: str = "aks_audit_legacy") -> PreambleTransformation:  # noqa: N802
     """For the legacy AzureDiagnostics route: writes the category filter and the parse step before
     the rule's where clause (the plain table prepend then steps aside)."""
-
-    claimer: str = "aks_audit_legacy"
-
-    def apply(self, rule: Any, query: Any) -> Any:
-        super().apply(rule, query)
-        if not isinstance(query, str) or self._pipeline.state.get(CLAIMED_BY) != self.claimer:
-            return query
-        if query.startswith(LEGACY_PREAMBLE + "\n"):
-            return query
-        header = f"{LEGACY_TABLE}\n| where "
-        condition = query[len(header) :] if query.startswith(header) else query
-        return f"{LEGACY_PREAMBLE}\n| where {condition}"
+    return PreambleTransformation(claimer, LEGACY_TABLE, LEGACY_PREAMBLE)

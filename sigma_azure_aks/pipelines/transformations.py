@@ -202,6 +202,27 @@ class PrependTableTransformation(QueryPostprocessingTransformation):
 
 
 @dataclass
+class PreambleTransformation(QueryPostprocessingTransformation):
+    """Writes `preamble` in place of the table before the rule's where clause, for the rules
+    `claimer` claimed (legacy routes that parse the event, unions of tables); the plain table
+    prepend then steps aside."""
+
+    claimer: str
+    table: str
+    preamble: str
+
+    def apply(self, rule: Any, query: Any) -> Any:
+        super().apply(rule, query)
+        if not isinstance(query, str) or self._pipeline.state.get(CLAIMED_BY) != self.claimer:
+            return query
+        if query.startswith(self.preamble + "\n"):
+            return query
+        header = f"{self.table}\n| where "
+        condition = query[len(header) :] if query.startswith(header) else query
+        return f"{self.preamble}\n| where {condition}"
+
+
+@dataclass
 class RequireTableTransformation(PreprocessingTransformation):
     """Fails a rule that no pipeline gave a table, naming its log source and the supported ones."""
 

@@ -408,6 +408,9 @@ class Source:
     raw_records      raw diagnostic record kinds replay maps to this table's rows
     preamble         KQL written between the table and the rule's `where` (legacy routes)
     refused          nearby log sources no table holds, refused with a reason
+    union            other tables that hold the same events in another shape (declared as sources
+                     of their own, for their schemas); `union_pipeline` names the pipeline that
+                     searches this table and those as one `union`
     preamble_columns the columns the preamble adds (name -> type), which the field map may target
     """
 
@@ -430,6 +433,8 @@ class Source:
     preamble: str = ""
     preamble_columns: Mapping[str, str] = field(default_factory=dict)
     refused: tuple[Refusal, ...] = ()
+    union: tuple[str, ...] = ()
+    union_pipeline: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "schema", MappingProxyType(dict(self.schema)))

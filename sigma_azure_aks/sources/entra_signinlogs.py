@@ -62,6 +62,68 @@ SCHEMA: dict[str, str] = {
     "UserDisplayName": "string", "UserId": "string", "UserPrincipalName": "string", "UserType": "string",
 }
 
+# The other sign-in tables, declared for their schemas (validation, replay): the union pipeline
+# searches them with SigninLogs. Their Status, DeviceDetail, LocationDetails, ... are JSON text.
+NON_INTERACTIVE_TABLE = "AADNonInteractiveUserSignInLogs"
+SERVICE_PRINCIPAL_TABLE = "AADServicePrincipalSignInLogs"
+MANAGED_IDENTITY_TABLE = "AADManagedIdentitySignInLogs"
+
+NON_INTERACTIVE_SCHEMA: dict[str, str] = {
+    "AlternateSignInName": "string", "AppDisplayName": "string", "AppId": "string",
+    "AppliedEventListeners": "dynamic", "AuthenticationContextClassReferences": "string",
+    "AuthenticationDetails": "string", "AuthenticationMethodsUsed": "string",
+    "AuthenticationProcessingDetails": "string", "AuthenticationProtocol": "string",
+    "AuthenticationRequirement": "string", "AuthenticationRequirementPolicies": "string",
+    "AutonomousSystemNumber": "string", "_BilledSize": "real", "Category": "string",
+    "ClientAppUsed": "string", "ConditionalAccessPolicies": "string", "ConditionalAccessStatus": "string",
+    "CorrelationId": "string", "CreatedDateTime": "datetime", "CrossTenantAccessType": "string",
+    "DeviceDetail": "string", "DurationMs": "long", "HomeTenantId": "string", "Id": "string",
+    "Identity": "string", "IPAddress": "string", "_IsBillable": "string", "IsInteractive": "bool",
+    "IsRisky": "bool", "Level": "string", "Location": "string", "LocationDetails": "string",
+    "MfaDetail": "string", "NetworkLocationDetails": "string", "OperationName": "string",
+    "OperationVersion": "string", "OriginalRequestId": "string", "ProcessingTimeInMs": "string",
+    "ResourceDisplayName": "string", "ResourceGroup": "string", "ResourceIdentity": "string",
+    "ResourceServicePrincipalId": "string", "ResourceTenantId": "string", "ResultDescription": "string",
+    "ResultSignature": "string", "ResultType": "string", "RiskDetail": "string",
+    "RiskEventTypes": "string", "RiskEventTypes_V2": "string", "RiskLevelAggregated": "string",
+    "RiskLevelDuringSignIn": "string", "RiskState": "string", "ServicePrincipalId": "string",
+    "SessionLifetimePolicies": "string", "SignInEventTypes": "string", "SignInIdentifierType": "string",
+    "SourceSystem": "string", "Status": "string", "TenantId": "string", "TimeGenerated": "datetime",
+    "TokenIssuerName": "string", "TokenIssuerType": "string", "Type": "string",
+    "UniqueTokenIdentifier": "string", "UserAgent": "string", "UserDisplayName": "string",
+    "UserId": "string", "UserPrincipalName": "string", "UserType": "string",
+}
+
+SERVICE_PRINCIPAL_SCHEMA: dict[str, str] = {
+    "AppId": "string", "AuthenticationContextClassReferences": "string",
+    "AuthenticationProcessingDetails": "string", "_BilledSize": "real", "Category": "string",
+    "ConditionalAccessPolicies": "string", "ConditionalAccessStatus": "string", "CorrelationId": "string",
+    "DurationMs": "long", "FederatedCredentialId": "string", "Id": "string", "Identity": "string",
+    "IPAddress": "string", "_IsBillable": "string", "Level": "string", "Location": "string",
+    "LocationDetails": "string", "OperationName": "string", "OperationVersion": "string",
+    "ResourceDisplayName": "string", "ResourceGroup": "string", "ResourceIdentity": "string",
+    "ResourceServicePrincipalId": "string", "ResultDescription": "string", "ResultSignature": "string",
+    "ResultType": "string", "ServicePrincipalCredentialKeyId": "string",
+    "ServicePrincipalCredentialThumbprint": "string", "ServicePrincipalId": "string",
+    "ServicePrincipalName": "string", "SourceSystem": "string", "TenantId": "string",
+    "TimeGenerated": "datetime", "Type": "string", "UniqueTokenIdentifier": "string",
+}
+
+MANAGED_IDENTITY_SCHEMA: dict[str, str] = {
+    "AppId": "string", "AuthenticationContextClassReferences": "string",
+    "AuthenticationProcessingDetails": "string", "_BilledSize": "real", "Category": "string",
+    "ConditionalAccessPolicies": "string", "ConditionalAccessStatus": "string", "CorrelationId": "string",
+    "DurationMs": "long", "FederatedCredentialId": "string", "Id": "string", "Identity": "string",
+    "IPAddress": "string", "_IsBillable": "string", "Level": "string", "Location": "string",
+    "LocationDetails": "string", "OperationName": "string", "OperationVersion": "string",
+    "ResourceDisplayName": "string", "ResourceGroup": "string", "ResourceIdentity": "string",
+    "ResourceServicePrincipalId": "string", "ResultDescription": "string", "ResultSignature": "string",
+    "ResultType": "string", "ServicePrincipalCredentialKeyId": "string",
+    "ServicePrincipalCredentialThumbprint": "string", "ServicePrincipalId": "string",
+    "ServicePrincipalName": "string", "SourceSystem": "string", "TenantId": "string",
+    "TimeGenerated": "datetime", "Type": "string", "UniqueTokenIdentifier": "string",
+}
+
 LOGSOURCES = (SigmaLogSource(product="azure", service="signinlogs"),)
 
 _GRAPH = "Microsoft Graph signIn"
@@ -174,4 +236,16 @@ SOURCE = Source(
     row_markers=("AuthenticationRequirement", "ConditionalAccessStatus"),
     profile=PROFILE,
     raw_records=(diagnostic_reader("SignInLogs", FIELD_MAP, SCHEMA),),
+    union=(NON_INTERACTIVE_TABLE, SERVICE_PRINCIPAL_TABLE, MANAGED_IDENTITY_TABLE),
+    union_pipeline="azure_signinlogs_all",
+)
+
+SOURCES = (
+    SOURCE,
+    Source(table=NON_INTERACTIVE_TABLE, title="Entra ID non-interactive sign-ins", schema=NON_INTERACTIVE_SCHEMA,
+           id_column="Id"),
+    Source(table=SERVICE_PRINCIPAL_TABLE, title="Entra ID service principal sign-ins",
+           schema=SERVICE_PRINCIPAL_SCHEMA, id_column="Id"),
+    Source(table=MANAGED_IDENTITY_TABLE, title="Entra ID managed identity sign-ins",
+           schema=MANAGED_IDENTITY_SCHEMA, id_column="Id"),
 )

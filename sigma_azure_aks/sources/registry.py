@@ -18,7 +18,7 @@ SOURCES: list[Source] = [
     azure_activity.SOURCE,
     *aks_audit.SOURCES,
     entra_auditlogs.SOURCE,
-    entra_signinlogs.SOURCE,
+    *entra_signinlogs.SOURCES,
     entra_riskdetection.SOURCE,
     m365_audit.SOURCE,
 ]
@@ -33,7 +33,7 @@ def source_for_table(table: str | None) -> Source | None:
 
 
 def source_for_pipeline(pipeline: str) -> Source | None:
-    return next((source for source in SOURCES if source.pipeline == pipeline), None)
+    return next((source for source in SOURCES if pipeline in (source.pipeline, source.union_pipeline)), None)
 
 
 def table_names() -> tuple[str, ...]:
@@ -100,7 +100,9 @@ def problems() -> list[str]:
     found = [problem for source in SOURCES for problem in source.problems()]
     tables = table_names()
     found += [f"table {t!r} is declared twice" for t in set(tables) if tables.count(t) > 1]
-    pipelines = [s.pipeline for s in SOURCES if s.pipeline]
+    pipelines = [p for s in SOURCES for p in (s.pipeline, s.union_pipeline) if p]
+    known = set(tables)
+    found += [f"{s.table}: its union names {t!r}, not a declared table" for s in SOURCES for t in s.union if t not in known]
     found += [f"pipeline {p!r} is declared twice" for p in set(pipelines) if pipelines.count(p) > 1]
     return found
 
