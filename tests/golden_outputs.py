@@ -43,6 +43,30 @@ RUNS: dict[str, tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
             ("kusto", ("aks_audit",)),
         ),
     ),
+    "sigmahq_auditlogs": (
+        "shared",
+        "corpus/sigmahq/auditlogs",
+        (("sentinel", ()), ("kusto", ("azure_auditlogs",))),
+    ),
+    "sigmahq_signinlogs": (
+        "shared",
+        "corpus/sigmahq/signinlogs",
+        (("sentinel", ()), ("kusto", ("azure_signinlogs",))),
+    ),
+    "sigmahq_riskdetection": (
+        "shared",
+        "corpus/sigmahq/riskdetection",
+        (("sentinel", ()), ("kusto", ("azure_riskdetection",))),
+    ),
+    "sigmahq_m365_audit": (
+        "shared",
+        "corpus/sigmahq/m365_audit",
+        (("sentinel", ()), ("kusto", ("m365_audit",))),
+    ),
+    **{
+        f"sigmahq_{folder}": ("shared", f"corpus/sigmahq/{folder}", (("sentinel", ()),))
+        for folder in ("pim", "m365_threat_management", "m365_threat_detection", "m365_exchange")
+    },
 }
 FORMATS = {"sentinel": ("default", "yaml", "arm", "json"), "kusto": ("default",)}
 

@@ -512,9 +512,9 @@ def test_query_over_10000_characters_is_refused():
 
 def test_unknown_table_is_a_clear_error():
     with pytest.raises(
-        ValueError, match="no analytics-rule profile for table 'SigninLogs'.*AKSAudit, AKSAuditAdmin"
+        ValueError, match="no analytics-rule profile for table 'Syslog'.*AKSAudit, AKSAuditAdmin"
     ):
-        build_rule(one_rule(rule_text()), "SigninLogs | take 1", "SigninLogs", {})
+        build_rule(one_rule(rule_text()), "Syslog | take 1", "Syslog", {})
 
 
 def test_rule_without_id_is_refused():

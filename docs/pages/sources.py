@@ -53,6 +53,10 @@ def render(current: str = "") -> str:
             + ".",
             "",
         ]
+        if source.refused:
+            lines.append("Refused log sources (no table holds them):")
+            lines += [f"- {describe_logsource(r.logsource)}: {r.reason}" for r in source.refused]
+            lines.append("")
         if source.profile:
             entities = "; ".join(
                 f"{m.entity_type} ({', '.join(f'{i} = `{c}`' for i, c in m.field_mappings)})"

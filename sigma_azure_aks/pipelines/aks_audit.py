@@ -22,19 +22,14 @@ Decisions, each tested:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from sigma.exceptions import SigmaTransformationError
-from sigma.processing.postprocessing import QueryPostprocessingTransformation
 from sigma.processing.transformations.base import PreprocessingTransformation
 from sigma.rule import SigmaDetectionItem, SigmaRule
 from sigma.types import (
-    SigmaCasedString,
     SigmaExists,
-    SigmaNull,
-    SigmaNumber,
     SigmaQueryExpression,
     SigmaString,
     SpecialChars,
@@ -46,7 +41,10 @@ from ..semantics import parsed_conditions, possibly_accepts, value_matches
 from ..sources.aks_audit import LEGACY_PREAMBLE, LEGACY_TABLE, canonical, is_array_field
 from ..sources.k8s_catalogue import ALL_VERBS
 from .aks_dataplane import show_warning
-from .transformations import CLAIMED_BY, RuleDetectionItemTransformation, rule_label
+from .arrays import array_value as _array_value
+from .arrays import element_regex as element_regex
+from .arrays import expression as _expression
+from .transformations import PreambleTransformation, RuleDetectionItemTransformation, rule_label
 
 ADMIN_MISSING_VERBS = frozenset({"get", "list"})
 
@@ -57,51 +55,6 @@ class AksAuditWarning(RuleWarning):
 
 def _warn(message: str) -> None:
     show_warning(message, AksAuditWarning)
-
-
-# ---- arrays ----------------------------------------------------------------------------------------
-_ELEMENT = r'"(?:[^"\\]|\\.)*"'
-_ANY_CHARS = r'(?:[^"\\]|\\.)*'
-_ONE_CHAR = r'(?:[^"\\]|\\u[0-9a-fA-F]{4}|\\.)'
-
-
-def element_regex(value: SigmaString) -> str:
-    """Anchored RE2 pattern over an array's JSON text: some element matches the Sigma string."""
-    inner = kql.glob_pattern(
-        value.s,
-        literal=lambda text: kql.regex_escape(json.dumps(text, ensure_ascii=False)[1:-1]),
-        many=_ANY_CHARS,
-        one=_ONE_CHAR,
-    )
-    if inner is None:
-        raise SigmaTransformationError(f"the value '{value}' holds a placeholder no pipeline expanded")
-    flags = "(?s)" if isinstance(value, SigmaCasedString) else "(?is)"
-    return rf'{flags}^\[\s*(?:{_ELEMENT}\s*,\s*)*"{inner}"\s*(?:,\s*{_ELEMENT}\s*)*\]$'
-
-
-def _expression(text: str) -> SigmaQueryExpression:
-    """A query expression with one `{field}` placeholder; every other brace is literal."""
-    return SigmaQueryExpression(
-        text.replace("{", "{{").replace("}", "}}").replace("{{field}}", "{field}"), ""
-    )
-
-
-def _array_value(value: Any, label: str, name: str) -> SigmaQueryExpression:
-    if isinstance(value, SigmaNumber):
-        value = SigmaString(str(value.number))
-    if isinstance(value, SigmaString):
-        if value.s and all(part == SpecialChars.WILDCARD_MULTI for part in value.s):
-            return _expression("array_length({field}) > 0")
-        pattern = kql.string_literal(element_regex(value))
-        return _expression(f"tostring({{field}}) matches regex {pattern}")
-    if isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists):
-        return _expression("coalesce(array_length({field}), 0) == 0")
-    if isinstance(value, SigmaExists):
-        return _expression("array_length({field}) > 0")
-    raise SigmaTransformationError(
-        f"{label}: field '{name}' holds an array; a {type(value).__name__} value cannot be confined "
-        "to one element of it in KQL. Use plain values or wildcards (any element matches)."
-    )
 
 
 # ---- pod spec --------------------------------------------------------------------------------------
@@ -228,19 +181,7 @@ class AdminVerbsTransformation(PreprocessingTransformation):
 
 
 # ---- legacy preamble ---------------------------------------------------------------------------
-@dataclass
-class LegacyPreambleTransformation(QueryPostprocessingTransformation):
+def LegacyPreambleTransformation(claimer: str = "aks_audit_legacy") -> PreambleTransformation:  # noqa: N802
     """For the legacy AzureDiagnostics route: writes the category filter and the parse step before
     the rule's where clause (the plain table prepend then steps aside)."""
-
-    claimer: str = "aks_audit_legacy"
-
-    def apply(self, rule: Any, query: Any) -> Any:
-        super().apply(rule, query)
-        if not isinstance(query, str) or self._pipeline.state.get(CLAIMED_BY) != self.claimer:
-            return query
-        if query.startswith(LEGACY_PREAMBLE + "\n"):
-            return query
-        header = f"{LEGACY_TABLE}\n| where "
-        condition = query[len(header) :] if query.startswith(header) else query
-        return f"{LEGACY_PREAMBLE}\n| where {condition}"
+    return PreambleTransformation(claimer, LEGACY_TABLE, LEGACY_PREAMBLE)

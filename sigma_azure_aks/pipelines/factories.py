@@ -16,6 +16,7 @@ from ..sources import (
     aks_audit,
     all_sources,
     azure_activity,
+    refusals,
     source_for_pipeline,
     supported_logsources,
 )
@@ -28,22 +29,26 @@ PRIORITY = 5
 NAME_SUFFIX = "(sigma_azure_aks)"
 
 
-def source_pipeline(source: Source) -> ProcessingPipeline:
-    """A source's pipeline: its log sources' rules -> its table."""
+def source_pipeline(source: Source, union: bool = False) -> ProcessingPipeline:
+    """A source's pipeline: its log sources' rules -> its table (`union`: its table and the tables
+    of its union, searched as one)."""
+    tables = " + ".join((source.table, *source.union)) if union else source.table
     return ProcessingPipeline(
-        name=f"{source.title} to Microsoft Sentinel {source.table} {NAME_SUFFIX}",
+        name=f"{source.title} to Microsoft Sentinel {tables} {NAME_SUFFIX}",
         priority=PRIORITY,
-        items=source_items(source),
-        postprocessing_items=source_postprocessing_items(source),
+        items=source_items(source, union),
+        postprocessing_items=source_postprocessing_items(source, union),
     )
 
 
 def pipeline_factory(pipeline_id: str) -> Callable[[], ProcessingPipeline]:
-    """A factory with no arguments for a source's pipeline, looked up when called."""
+    """A factory with no arguments for a source's pipeline (or union pipeline), looked up when called."""
 
     def factory() -> ProcessingPipeline:
         source = source_for_pipeline(pipeline_id)
-        return source_pipeline(source) if source is not None else ProcessingPipeline()
+        if source is None:
+            return ProcessingPipeline()
+        return source_pipeline(source, union=pipeline_id == source.union_pipeline)
 
     factory.__name__ = f"{pipeline_id}_pipeline"
     factory.__qualname__ = factory.__name__
@@ -104,6 +109,9 @@ def all_pipelines() -> dict[str, Callable[[], ProcessingPipeline]]:
         for source in all_sources()
         if source.pipeline
     }
+    found.update(
+        {source.union_pipeline: pipeline_factory(source.union_pipeline) for source in all_sources() if source.union_pipeline}
+    )
     return {**found, **_COMPOSED}
 
 
@@ -123,7 +131,7 @@ def require_table_pipeline() -> ProcessingPipeline:
         items=[
             ProcessingItem(
                 identifier=f"{ITEM_PREFIX}require_table",
-                transformation=RequireTableTransformation(supported_logsources()),
+                transformation=RequireTableTransformation(supported_logsources(), refusals()),
             )
         ],
     )

@@ -14,7 +14,7 @@ from sigma.processing.pipeline import ProcessingItem, QueryPostprocessingItem
 from sigma.processing.transformations.base import Transformation
 from sigma.rule import SigmaLogSource
 
-from ..sources import Feature, FieldMap, Source
+from ..sources import Feature, FieldMap, Source, columns
 from .aks_audit import AdminVerbsTransformation, AuditValuesTransformation, LegacyPreambleTransformation
 from .aks_dataplane import DataPlaneNoticeTransformation, DataPlaneTransformation
 from .transformations import (
@@ -22,9 +22,11 @@ from .transformations import (
     ClaimTableTransformation,
     ExpandSpellingsTransformation,
     MapFieldsTransformation,
+    PreambleTransformation,
     PrependTableTransformation,
     RefuseStockMisrenderingTransformation,
 )
+from .values import FieldValuesTransformation
 
 ITEM_PREFIX = "azure_aks_"
 
@@ -79,10 +81,11 @@ _CLAIMED_FEATURES: dict[Feature, tuple[str, Callable[[], Transformation]]] = {
 }
 
 
-def source_items(source: Source) -> list[ProcessingItem]:
+def source_items(source: Source, union: bool = False) -> list[ProcessingItem]:
     """The items of a source's pipeline: claim its log sources for its table, the items of its
-    features, map its fields, expand its spellings, guard the stock target."""
-    claimer = source.pipeline or source.table
+    features, map its fields, expand its spellings, guard the stock target. `union`: the items of
+    its union pipeline (the same, under that pipeline's name)."""
+    claimer = (source.union_pipeline if union else source.pipeline) or source.table
     assert source.field_map is not None, f"{source.table} has no field map"
     items = [claim_item(claimer, source.table, source.logsources)]
     items += [factory() for feature, factory in _UNCLAIMED_FEATURES.items() if feature in source.features]
@@ -91,6 +94,8 @@ def source_items(source: Source) -> list[ProcessingItem]:
         for feature, (name, factory) in _CLAIMED_FEATURES.items()
         if feature in source.features
     ]
+    if source.field_map.has_value_rules:
+        items.append(claimed_item(claimer, "field_values", FieldValuesTransformation(source.field_map)))
     items.append(field_mapping_item(claimer, source.field_map))
     items += [
         claimed_item(claimer, f"{spellings.column}_spellings", ExpandSpellingsTransformation(spellings))
@@ -100,8 +105,27 @@ def source_items(source: Source) -> list[ProcessingItem]:
     return items
 
 
-def source_postprocessing_items(source: Source) -> list[QueryPostprocessingItem]:
+def union_preamble(source: Source) -> str:
+    """`union isfuzzy=true <table>, (<other> | extend ...), ...`: each other table with the columns
+    that are dynamic in `source` but text there parsed, so every column has one type in the union."""
+    legs = [source.table]
+    for other in source.union:
+        schema = columns(other)
+        parsed = [c for c, kind in schema.items() if kind == "string" and source.schema.get(c) == "dynamic"]
+        legs.append(f"({other} | extend {', '.join(f'{c} = todynamic({c})' for c in parsed)})" if parsed else other)
+    return "union isfuzzy=true " + ",\n    ".join(legs)
+
+
+def source_postprocessing_items(source: Source, union: bool = False) -> list[QueryPostprocessingItem]:
     items = [prepend_table_item()]
+    if union:
+        claimer = source.union_pipeline or source.table
+        items.append(
+            QueryPostprocessingItem(
+                identifier=f"{ITEM_PREFIX}{claimer}_union",
+                transformation=PreambleTransformation(claimer, source.table, union_preamble(source)),
+            )
+        )
     if Feature.LEGACY_PREAMBLE in source.features:
         claimer = source.pipeline or source.table
         items.insert(

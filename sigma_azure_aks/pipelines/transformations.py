@@ -93,8 +93,10 @@ class MapFieldsTransformation(RuleDetectionItemTransformation):
             return None
         target = self.field_map.resolve(name)
         if target is None:
+            reason = self.field_map.missing.get(name)
             raise SigmaTransformationError(
-                f"{rule_label(self._rule)}: field '{name}' has no {self.field_map.table} column. "
+                f"{rule_label(self._rule)}: field '{name}' has no {self.field_map.table} column"
+                f"{' (' + reason + ')' if reason else ''}. "
                 f"Supported fields: {', '.join(self.field_map.supported_fields())}. "
                 "Use one of them, or map the field with your own pipeline."
             )
@@ -200,10 +202,32 @@ class PrependTableTransformation(QueryPostprocessingTransformation):
 
 
 @dataclass
+class PreambleTransformation(QueryPostprocessingTransformation):
+    """Writes `preamble` in place of the table before the rule's where clause, for the rules
+    `claimer` claimed (legacy routes that parse the event, unions of tables); the plain table
+    prepend then steps aside."""
+
+    claimer: str
+    table: str
+    preamble: str
+
+    def apply(self, rule: Any, query: Any) -> Any:
+        super().apply(rule, query)
+        if not isinstance(query, str) or self._pipeline.state.get(CLAIMED_BY) != self.claimer:
+            return query
+        if query.startswith(self.preamble + "\n"):
+            return query
+        header = f"{self.table}\n| where "
+        condition = query[len(header) :] if query.startswith(header) else query
+        return f"{self.preamble}\n| where {condition}"
+
+
+@dataclass
 class RequireTableTransformation(PreprocessingTransformation):
     """Fails a rule that no pipeline gave a table, naming its log source and the supported ones."""
 
     supported: list[str]
+    refused: list[tuple[SigmaLogSource, str]] = field(default_factory=list)
 
     def apply(self, rule: Any) -> None:
         super().apply(rule)
@@ -211,6 +235,9 @@ class RequireTableTransformation(PreprocessingTransformation):
             return  # a correlation rule reads the tables of the rules it references
         logsource = getattr(rule, "logsource", None)
         described = describe_logsource(logsource) if logsource is not None else ""
+        for refused, reason in self.refused:
+            if logsource is not None and logsource in refused:
+                raise SigmaTransformationError(f"{rule_label(rule)}: log source ({described}): {reason}")
         raise SigmaTransformationError(
             f"{rule_label(rule)}: no Sentinel table for log source ({described or 'none'}). "
             f"Supported log sources: {'; '.join(self.supported)}."

@@ -145,8 +145,11 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
     def jtype(expr: str) -> str:
         return f"coalesce(json_type({expr}), 'NULL')"
 
+    # a pattern, not IN: DuckDB plans a long IN list (or list_contains) as a join, which need not
+    # keep file order; table names are plain identifiers
+    known = sql_text("|".join(TABLES))
     choices = [
-        f"CASE WHEN {text(mapped[k])} IN ({', '.join(map(sql_text, TABLES))}) THEN {text(mapped[k])} END"
+        f"CASE WHEN regexp_full_match({text(mapped[k])}, {known}) THEN {text(mapped[k])} END"
         for k in ("$table", "Type")
         if k in mapped
     ]

@@ -141,6 +141,11 @@ def rewrite_query(
     ``treepath(<argument>)``, written as its hidden column (:func:`~.treepath.tree_column`)."""
     head, sep, _ = query.partition("|")
     table = head.strip()
+    if table.startswith("union "):
+        raise ReplayQueryError(
+            "replay runs a query on one table; a union of tables (azure_signinlogs_all) is not replayed: "
+            "replay the rule without the union pipeline, on each table's rows"
+        )
     if not sep or table not in TABLES:
         raise ReplayQueryError(f"expected '<table> | where ...' on a known table, got {query[:60]!r}")
     tokens = _tokens(query)

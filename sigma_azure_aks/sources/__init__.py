@@ -6,13 +6,17 @@ See :mod:`.base` for the shape of a source and :mod:`.registry` for the list and
 from .base import (
     AnalyticsProfile,
     EntityMappingSpec,
+    Enumeration,
     Feature,
     FieldMap,
     FieldTarget,
     PathPrefix,
     RawRecordReader,
+    Refusal,
     Source,
     Spellings,
+    Structure,
+    ValueRoute,
     describe_logsource,
 )
 from .registry import (
@@ -21,6 +25,7 @@ from .registry import (
     all_sources,
     columns,
     problems,
+    refusals,
     registered,
     schema_text,
     source_for_pipeline,
@@ -31,6 +36,10 @@ from .registry import (
 )
 
 __all__ = [
+    "Enumeration",
+    "Refusal",
+    "Structure",
+    "ValueRoute",
     "SOURCES",
     "TABLES",
     "AnalyticsProfile",
@@ -46,6 +55,7 @@ __all__ = [
     "columns",
     "describe_logsource",
     "problems",
+    "refusals",
     "registered",
     "schema_text",
     "source_for_pipeline",

@@ -144,9 +144,11 @@ WHOLE_KEY_PREFIXES: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType
 # objectRef.apiGroup.
 ALIASES: Mapping[str, str] = MappingProxyType({"apiGroup": "objectRef.apiGroup"})
 
-# AKSAudit targets that hold arrays of strings (sourceIPs, user.groups; user.extra.<key> too):
+# AKSAudit targets that hold arrays of strings (sourceIPs, user.groups, user.extra.<key>):
 # Sigma matching applies to each element.
-_ARRAY_TARGETS: frozenset[tuple[str, tuple[str, ...]]] = frozenset({("SourceIps", ()), ("User", ("groups",))})
+ARRAY_TARGETS: frozenset[tuple[str, tuple[str, ...]]] = frozenset(
+    {("SourceIps", ()), ("User", ("groups",)), ("User", ("extra", "*"))}
+)
 
 # Event fields the AKS tables have no column for.
 MISSING: Mapping[str, str] = MappingProxyType(
@@ -168,11 +170,7 @@ def canonical(field_name: str) -> str:
 def is_array_field(field_name: str) -> bool:
     """True when the field holds an array of strings (in either dialect)."""
     target = FIELD_MAP.resolve(field_name)
-    if target is None:
-        return False
-    return (target.column, target.path) in _ARRAY_TARGETS or (
-        target.column == "User" and target.path[:1] == ("extra",) and len(target.path) == 2
-    )
+    return target is not None and FIELD_MAP.is_array(target)
 
 
 def _exact(json_column: str | None) -> dict[str, FieldTarget]:
@@ -232,6 +230,7 @@ FIELD_MAP = FieldMap(
     prefixes=_prefixes(None),
     notes=MappingProxyType(_notes()),
     missing=MISSING,
+    arrays=ARRAY_TARGETS,
 )
 
 ADMIN_FIELD_MAP = FieldMap(
@@ -240,6 +239,7 @@ ADMIN_FIELD_MAP = FieldMap(
     prefixes=FIELD_MAP.prefixes,
     notes=FIELD_MAP.notes,
     missing=FIELD_MAP.missing,
+    arrays=FIELD_MAP.arrays,
 )
 
 # Legacy diagnostics: `AzureDiagnostics | where Category in (...) | extend event = parse_json(log_s)`.

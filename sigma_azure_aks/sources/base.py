@@ -11,6 +11,7 @@ pipelines, the target, the analytics rules, replay and the docs all read them fr
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -22,6 +23,11 @@ from .. import kql
 
 
 # ---- field maps ---------------------------------------------------------------------------------
+def camel(column: str) -> str:
+    """The Event Hub (diagnostic record) spelling of a Log Analytics column: lower first letter."""
+    return column[:1].lower() + column[1:]
+
+
 @dataclass(frozen=True)
 class FieldTarget:
     """Where a Sigma field lives in a table: a column, or a member path inside a dynamic column.
@@ -71,12 +77,61 @@ class PathPrefix:
 
 
 @dataclass(frozen=True)
+class Structure:
+    """A dynamic column that holds objects, where a rule value matches inside the structure.
+
+    kind "array": an array of objects with scalar `members`; `nested` names members that are
+    themselves arrays of flat objects, with their members (TargetResources[].modifiedProperties[]).
+    kind "pairs": an array of ``{"key": k, "value": v}`` objects (member names in `pair`);
+    ``<column>.<k>`` is the value of the element whose key is k (AdditionalDetails). kind "object": one object, whose members are
+    read with plain member access; only a value on the whole column is matched in the structure.
+    A value on the whole column (or a whole nested array) matches when some member value in it
+    matches; a value on a member matches when that member of some element matches.
+    """
+
+    column: str
+    kind: str = "array"
+    members: tuple[str, ...] = ()
+    nested: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    note: str = ""
+    pair: tuple[str, str] = ("key", "value")
+
+
+@dataclass(frozen=True)
+class ValueRoute:
+    """A Sigma field whose values mean something other than a comparison of one column.
+
+    A plain value listed in `conditions` (compared case-insensitively) becomes that KQL condition;
+    any other value is matched against the Sigma fields in `other` (any of them). SigninLogs
+    `Status: Success` -> ``ResultType == "0"``; `Status|contains: MFA Denied` -> Status.additionalDetails.
+    """
+
+    fields: tuple[str, ...]
+    conditions: Mapping[str, str]
+    other: tuple[str, ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Enumeration:
+    """The documented values of a target (a column or member access): a plain rule value outside
+    them (case-insensitively) never matches, and conversion warns."""
+
+    target: str
+    values: tuple[str, ...]
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class FieldMap:
     """All Sigma field names one table accepts.
 
-    `arrays`: targets (column, member path) that hold arrays of strings, where a Sigma value
-    matches any element; `missing`: Sigma fields the table has no column for, with the reason
-    (shown in errors and docs).
+    `missing`: Sigma fields the table has no column for, with the reason (shown in errors and
+    docs). `arrays`: targets (column, member path; "*" stands for any one key) that hold arrays
+    of strings, where a Sigma value matches any element. `structures`, `routes`, `enumerations`:
+    see those classes. `members`: the spelling of the members of a dynamic column, so that a
+    member written in another case reads the real one (member access is case-sensitive in KQL).
+    `any_case`: a field name that matches no name exactly resolves ignoring case.
     """
 
     table: str
@@ -84,9 +139,34 @@ class FieldMap:
     prefixes: tuple[PathPrefix, ...] = ()
     notes: Mapping[str, str] = field(default_factory=dict)
     missing: Mapping[str, str] = field(default_factory=dict)
+    arrays: frozenset[tuple[str, tuple[str, ...]]] = frozenset()
+    structures: tuple[Structure, ...] = ()
+    routes: tuple[ValueRoute, ...] = ()
+    enumerations: tuple[Enumeration, ...] = ()
+    members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    any_case: bool = False
 
     def resolve(self, field_name: str) -> FieldTarget | None:
         """The target of a Sigma field name, or None when the table has no such field."""
+        target = self._resolve(field_name)
+        if target is None and self.any_case:
+            folded = field_name.lower()
+            name = next((n for n in self.exact if n.lower() == folded), None)
+            if name is not None:
+                target = self.exact[name]
+            else:
+                for prefix in self.prefixes:
+                    if folded.startswith(prefix.prefix.lower()):
+                        target = prefix.target(prefix.prefix + field_name[len(prefix.prefix) :])
+                        if target is not None:
+                            break
+        if target is not None and target.path and target.column in self.members:
+            known = {m.lower(): m for m in self.members[target.column]}
+            path = (known.get(target.path[0].lower(), target.path[0]), *target.path[1:])
+            target = FieldTarget(target.column, path, target.json_text)
+        return target
+
+    def _resolve(self, field_name: str) -> FieldTarget | None:
         target = self.exact.get(field_name)
         if target is not None:
             return target
@@ -96,9 +176,53 @@ class FieldMap:
                 return target
         return None
 
+    def resolves_exactly(self, field_name: str) -> bool:
+        """True when the name resolves as written (not only ignoring case)."""
+        return self._resolve(field_name) is not None
+
+    def is_array(self, target: FieldTarget) -> bool:
+        """True when the target holds an array of strings."""
+        return any(
+            column == target.column
+            and len(path) == len(target.path)
+            and all(p in ("*", t) for p, t in zip(path, target.path, strict=True))
+            for column, path in self.arrays
+        )
+
+    def structure(self, column: str) -> Structure | None:
+        return next((s for s in self.structures if s.column == column), None)
+
+    def route(self, field_name: str) -> ValueRoute | None:
+        folded = field_name.lower() if self.any_case else field_name
+        return next(
+            (r for r in self.routes if folded in {(f.lower() if self.any_case else f) for f in r.fields}),
+            None,
+        )
+
+    def enumeration(self, target: FieldTarget) -> Enumeration | None:
+        return next((e for e in self.enumerations if e.target == target.kql()), None)
+
+    @property
+    def has_value_rules(self) -> bool:
+        """True when the map declares structures, routes or enumerations (the values item applies)."""
+        return bool(self.structures or self.routes or self.enumerations)
+
     def supported_fields(self) -> list[str]:
-        """Every accepted field name and prefix pattern, for error messages and docs."""
-        return sorted(self.exact) + [f"{p.prefix}<{'key' if p.whole_key else 'path'}>" for p in self.prefixes]
+        """Every accepted field name and prefix pattern, for error messages and docs. In an
+        `any_case` map, a column's camelCase and ``properties.<camelCase>`` spellings are implied
+        (the list says so once) rather than listed."""
+
+        def implied(name: str, column: str) -> bool:
+            return self.any_case and name != column and name in (camel(column), f"properties.{camel(column)}")
+
+        names = sorted(n for n, t in self.exact.items() if not implied(n, t.column))
+        patterns = [
+            f"{p.prefix}<{'key' if p.whole_key else 'path'}>"
+            for p in self.prefixes
+            if not implied(p.prefix[:-1], p.column)
+        ]
+        implied_note = ["(any case; each column also as camelCase and properties.<camelCase>)"] if self.any_case else []
+        return names + patterns + implied_note
 
     def targeted_columns(self) -> list[str]:
         return [t.column for t in self.exact.values()] + [p.column for p in self.prefixes]
@@ -107,6 +231,34 @@ class FieldMap:
 def field_targets(pairs: Mapping[str, tuple[str, ...]]) -> dict[str, FieldTarget]:
     """Exact targets from {column: (sigma names...)}."""
     return {name: FieldTarget(column) for column, names in pairs.items() for name in names}
+
+
+def diagnostic_names(
+    schema: Mapping[str, str], extra: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+) -> dict[str, FieldTarget]:
+    """Exact targets for a table fed by Entra ID / Microsoft 365 diagnostic records: every column by
+    its Log Analytics name, in camelCase (the Microsoft Graph name) and as ``properties.<camelCase>``
+    (the Event Hub record), plus `extra`
+    ({column: (other sigma names...)})."""
+    targets = {
+        name: FieldTarget(column)
+        for column in schema
+        if not column.startswith("_")
+        for name in (column, camel(column), f"properties.{camel(column)}")
+    }
+    targets.update(field_targets(extra))
+    return targets
+
+
+def member_prefixes(schema: Mapping[str, str], note: Mapping[str, str] = MappingProxyType({})) -> tuple[PathPrefix, ...]:
+    """Member access into every dynamic column, in every dialect (``DeviceDetail.x``,
+    ``deviceDetail.x``, ``properties.deviceDetail.x``)."""
+    return tuple(
+        PathPrefix(prefix, column, note=note.get(column, ""))
+        for column, kind in schema.items()
+        if kind == "dynamic"
+        for prefix in (f"{column}.", f"{camel(column)}.", f"properties.{camel(column)}.")
+    )
 
 
 # ---- value rules ----------------------------------------------------------------------------------
@@ -195,6 +347,45 @@ class RawRecordReader:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """A Sigma log source near this source's that no table holds: its rules are refused with the
+    reason and what to do, never guessed onto a table."""
+
+    logsource: SigmaLogSource
+    reason: str
+
+
+def diagnostic_reader(category: str, field_map: FieldMap, schema: Mapping[str, str]) -> RawRecordReader:
+    """A reader of Entra ID diagnostic records (``{"records": [...]}`` from Event Hubs or a storage
+    account) of one `category`: root fields and ``properties.*`` become columns through the field
+    map (the same names the pipeline accepts); objects go into dynamic columns as they are and into
+    string columns as JSON text."""
+
+    def recognise(record: Mapping[str, Any]) -> bool:
+        return str(record.get("category", "")).lower() == category.lower() and isinstance(
+            record.get("properties"), Mapping
+        )
+
+    def to_row(record: Mapping[str, Any]) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        names = [(f"properties.{key}", value) for key, value in record["properties"].items()]
+        names += [(key, value) for key, value in record.items() if key != "properties"]
+        for name, value in names:
+            target = field_map.resolve(name)
+            if target is None or target.is_member or target.column in row:
+                continue
+            if schema.get(target.column) != "dynamic" and isinstance(value, (Mapping, list)):
+                value = json.dumps(value, ensure_ascii=False)
+            row[target.column] = value
+        row["Type"] = field_map.table
+        return row
+
+    return RawRecordReader(
+        f"an Entra ID diagnostic record (category {category}, properties)", recognise, to_row, priority=2
+    )
+
+
+@dataclass(frozen=True)
 class Source:
     """Every fact about one Log Analytics table, as the rest of the package needs it.
 
@@ -216,6 +407,10 @@ class Source:
     profile          the analytics-rule profile (None: the table cannot be wrapped in a rule)
     raw_records      raw diagnostic record kinds replay maps to this table's rows
     preamble         KQL written between the table and the rule's `where` (legacy routes)
+    refused          nearby log sources no table holds, refused with a reason
+    union            other tables that hold the same events in another shape (declared as sources
+                     of their own, for their schemas); `union_pipeline` names the pipeline that
+                     searches this table and those as one `union`
     preamble_columns the columns the preamble adds (name -> type), which the field map may target
     """
 
@@ -237,6 +432,9 @@ class Source:
     raw_records: tuple[RawRecordReader, ...] = ()
     preamble: str = ""
     preamble_columns: Mapping[str, str] = field(default_factory=dict)
+    refused: tuple[Refusal, ...] = ()
+    union: tuple[str, ...] = ()
+    union_pipeline: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "schema", MappingProxyType(dict(self.schema)))

@@ -11,12 +11,16 @@ from collections.abc import Iterator, Mapping
 
 from sigma.rule import SigmaLogSource
 
-from . import aks_audit, azure_activity
+from . import aks_audit, azure_activity, entra_auditlogs, entra_riskdetection, entra_signinlogs, m365_audit
 from .base import Source, describe_logsource
 
 SOURCES: list[Source] = [
     azure_activity.SOURCE,
     *aks_audit.SOURCES,
+    entra_auditlogs.SOURCE,
+    *entra_signinlogs.SOURCES,
+    entra_riskdetection.SOURCE,
+    m365_audit.SOURCE,
 ]
 
 
@@ -29,7 +33,7 @@ def source_for_table(table: str | None) -> Source | None:
 
 
 def source_for_pipeline(pipeline: str) -> Source | None:
-    return next((source for source in SOURCES if source.pipeline == pipeline), None)
+    return next((source for source in SOURCES if pipeline in (source.pipeline, source.union_pipeline)), None)
 
 
 def table_names() -> tuple[str, ...]:
@@ -82,6 +86,11 @@ def supported_logsources() -> list[str]:
     return seen
 
 
+def refusals() -> list[tuple[SigmaLogSource, str]]:
+    """Log sources no table holds, with the reason their rules are refused."""
+    return [(refusal.logsource, refusal.reason) for source in SOURCES for refusal in source.refused]
+
+
 def sources_for_logsource(logsource: SigmaLogSource) -> list[Source]:
     return [s for s in SOURCES if any(logsource in candidate for candidate in s.logsources)]
 
@@ -91,7 +100,9 @@ def problems() -> list[str]:
     found = [problem for source in SOURCES for problem in source.problems()]
     tables = table_names()
     found += [f"table {t!r} is declared twice" for t in set(tables) if tables.count(t) > 1]
-    pipelines = [s.pipeline for s in SOURCES if s.pipeline]
+    pipelines = [p for s in SOURCES for p in (s.pipeline, s.union_pipeline) if p]
+    known = set(tables)
+    found += [f"{s.table}: its union names {t!r}, not a declared table" for s in SOURCES for t in s.union if t not in known]
     found += [f"pipeline {p!r} is declared twice" for p in set(pipelines) if pipelines.count(p) > 1]
     return found
 

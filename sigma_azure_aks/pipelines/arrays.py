@@ -1,0 +1,133 @@
+"""Matching inside dynamic columns that hold arrays and objects: a Sigma value matches when it
+matches one element (arrays of strings) or one member value (structures of objects).
+
+KQL has no per-element predicate inside a `where`, so each value becomes an anchored RE2 pattern
+over the column's JSON text (`tostring(Col) matches regex ...`). The patterns read the JSON text
+token by token (a string is always consumed whole), so a member name or value can never be
+matched inside another string, and a member of a nested array never stands for a member of the
+enclosing element. `|re`, `|cidr` and `|fieldref` are refused (a user's pattern cannot be confined
+to one element).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sigma.exceptions import SigmaTransformationError
+from sigma.types import (
+    SigmaCasedString,
+    SigmaExists,
+    SigmaNull,
+    SigmaNumber,
+    SigmaQueryExpression,
+    SigmaString,
+    SpecialChars,
+)
+
+from .. import kql
+
+# ---- arrays ----------------------------------------------------------------------------------------
+_ELEMENT = r'"(?:[^"\\]|\\.)*"'
+_ANY_CHARS = r'(?:[^"\\]|\\.)*'
+_ONE_CHAR = r'(?:[^"\\]|\\u[0-9a-fA-F]{4}|\\.)'
+
+
+def element_regex(value: SigmaString) -> str:
+    """Anchored RE2 pattern over an array's JSON text: some element matches the Sigma string."""
+    inner = kql.glob_pattern(
+        value.s,
+        literal=lambda text: kql.regex_escape(json.dumps(text, ensure_ascii=False)[1:-1]),
+        many=_ANY_CHARS,
+        one=_ONE_CHAR,
+    )
+    if inner is None:
+        raise SigmaTransformationError(f"the value '{value}' holds a placeholder no pipeline expanded")
+    flags = "(?s)" if isinstance(value, SigmaCasedString) else "(?is)"
+    return rf'{flags}^\[\s*(?:{_ELEMENT}\s*,\s*)*"{inner}"\s*(?:,\s*{_ELEMENT}\s*)*\]$'
+
+
+def expression(text: str) -> SigmaQueryExpression:
+    """A query expression with one `{field}` placeholder; every other brace is literal."""
+    return SigmaQueryExpression(
+        text.replace("{", "{{").replace("}", "}}").replace("{{field}}", "{field}"), ""
+    )
+
+
+def array_value(value: Any, label: str, name: str) -> SigmaQueryExpression:
+    if isinstance(value, SigmaNumber):
+        value = SigmaString(str(value.number))
+    if isinstance(value, SigmaString):
+        if value.s and all(part == SpecialChars.WILDCARD_MULTI for part in value.s):
+            return expression("array_length({field}) > 0")
+        pattern = kql.string_literal(element_regex(value))
+        return expression(f"tostring({{field}}) matches regex {pattern}")
+    if isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists):
+        return expression("coalesce(array_length({field}), 0) == 0")
+    if isinstance(value, SigmaExists):
+        return expression("array_length({field}) > 0")
+    raise SigmaTransformationError(
+        f"{label}: field '{name}' holds an array; a {type(value).__name__} value cannot be confined "
+        "to one element of it in KQL. Use plain values or wildcards (any element matches)."
+    )
+
+
+
+# ---- structures of objects ---------------------------------------------------------------------------
+_STRING = _ELEMENT
+_FLAT_ARRAY = rf'\[(?:[^\[\]"]|{_STRING})*\]'
+_TOP_LEVEL = rf'(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*?'  # tokens of the outer array's elements
+_INSIDE_FLAT = rf'(?:[^\[\]"]|{_STRING})*?'  # tokens inside one nested flat array
+_ANYWHERE = rf'(?:[^"]|{_STRING})*?'  # any tokens
+
+
+def _value_pattern(value: SigmaString | SigmaNumber) -> tuple[str, str]:
+    """(flags, pattern of a JSON member value matching the Sigma value)."""
+    if isinstance(value, SigmaNumber):
+        text = kql.regex_escape(str(value.number))
+        return "(?is)", rf'(?:"{text}"|{text})'
+    inner = kql.glob_pattern(
+        value.s,
+        literal=lambda text: kql.regex_escape(json.dumps(text, ensure_ascii=False)[1:-1]),
+        many=_ANY_CHARS,
+        one=_ONE_CHAR,
+    )
+    if inner is None:
+        raise SigmaTransformationError(f"the value '{value}' holds a placeholder no pipeline expanded")
+    return ("(?s)" if isinstance(value, SigmaCasedString) else "(?is)"), f'"{inner}"'
+
+
+def _key(name: str) -> str:
+    return rf'"{kql.regex_escape(name)}"\s*:\s*'
+
+
+def structure_regex(
+    kind: str, path: tuple[str, ...], value: SigmaString | SigmaNumber, pair: tuple[str, str] = ("key", "value")
+) -> str:
+    """Anchored RE2 pattern over a structure's JSON text: the member at `path` of some element
+    (the whole structure when `path` is empty; ``(nested, "*")``: any member of a nested array)
+    has a value matching the Sigma value."""
+    flags, matched = _value_pattern(value)
+    if kind == "pairs" and path:
+        key = rf'{_key(pair[0])}"{kql.regex_escape(path[0])}"'
+        val = f"{_key(pair[1])}{matched}"
+        return rf'{flags}^\[{_ANYWHERE}\{{\s*(?:{key}\s*,\s*{val}|{val}\s*,\s*{key})\s*\}}'
+    if not path:
+        return rf"{flags}^[\[{{]{_ANYWHERE}:\s*{matched}"
+    if len(path) == 1:
+        return rf"{flags}^\[{_TOP_LEVEL}{_key(path[0])}{matched}"
+    nested = rf"{flags}^\[{_TOP_LEVEL}{_key(path[0])}\[{_INSIDE_FLAT}"
+    return nested + (rf":\s*{matched}" if path[1] == "*" else f"{_key(path[1])}{matched}")
+
+
+def structure_value(
+    kind: str, path: tuple[str, ...], value: Any, label: str, name: str, pair: tuple[str, str] = ("key", "value")
+) -> SigmaQueryExpression:
+    """The KQL test of one Sigma value on a structure (see :func:`structure_regex`)."""
+    if isinstance(value, (SigmaString, SigmaNumber)):
+        pattern = kql.string_literal(structure_regex(kind, path, value, pair))
+        return expression(f"tostring({{field}}) matches regex {pattern}")
+    raise SigmaTransformationError(
+        f"{label}: field '{name}' is inside a structure of objects; a {type(value).__name__} value "
+        "cannot be confined to one member of it in KQL. Use plain values, wildcards or |contains."
+    )
