@@ -54,7 +54,10 @@ def where(text: str) -> str:
         ),
         ("sel: {ResultType: 50053}", 'ResultType == "50053"'),
         ("sel: {resultType: 50053}", 'ResultType == "50053"'),
-        ("sel: {DeviceDetail.trusttype: ''}", 'tostring(DeviceDetail.trustType) =~ ""'),
+        (
+            "sel: {DeviceDetail.trusttype: ''}",
+            '(isnotnull(DeviceDetail.trustType) and tostring(DeviceDetail.trustType) == "")',
+        ),
         ("sel: {properties.deviceDetail.isCompliant: 'false'}", 'tostring(DeviceDetail.isCompliant) =~ "false"'),
         ("sel: {ClientApp: IMAP, Username: a@b.c}", 'ClientAppUsed =~ "IMAP" and UserPrincipalName =~ "a@b.c"'),
         ("sel: {callerIpAddress: 1.2.3.4}", 'IPAddress =~ "1.2.3.4"'),

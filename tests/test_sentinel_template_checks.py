@@ -42,7 +42,10 @@ from sigma_azure_aks.commands import main
 # Data types each connector declares (`dataTypes[].name`), from Azure/Azure-Sentinel:
 #   Solutions/Azure Activity/Data Connectors/AzureActivity.JSON (id AzureActivity)
 #   Solutions/Azure kubernetes Service/Data Connectors/AzureKubernetes.JSON (id AzureKubernetes)
-# Both ids are in .script/tests/detectionTemplateSchemaValidation/ValidConnectorIds.json.
+#   Solutions/Microsoft Entra ID/Data Connectors/template_AzureActiveDirectory.JSON (id AzureActiveDirectory;
+#   the data types of the tables this package queries)
+#   Solutions/Microsoft 365/Data Connectors/Office365.JSON (id Office365)
+# The ids are in .script/tests/detectionTemplateSchemaValidation/ValidConnectorIds.json.
 CONNECTOR_DATA_TYPES = {
     "AzureActivity": {"AzureActivity"},
     "AzureKubernetes": {
@@ -54,6 +57,8 @@ CONNECTOR_DATA_TYPES = {
         "cluster-autoscaler",
         "guard",
     },
+    "AzureActiveDirectory": {"SigninLogs", "AuditLogs", "AADUserRiskEvents"},
+    "Office365": {"OfficeActivity (SharePoint)", "OfficeActivity (Exchange)", "OfficeActivity (Teams)"},
 }
 
 # (corpus folder or rules/, pipeline options): every export the corpora take.
