@@ -39,9 +39,8 @@ from sigma.types import (
 from . import kql
 from .analytics import FORMATS
 from .analytics import output_format as output_format_named
-from .pipelines import PRIORITY, require_table_pipeline, sentinel_default_pipeline
-from .pipelines.items import ITEM_PREFIX
-from .pipelines.transformations import NOTES, QUERY_TABLE, SENTINEL_BACKEND_NAME, rule_label
+from .pipelines.factories import require_table_pipeline, sentinel_default_pipeline
+from .pipelines.state import ITEM_PREFIX, NOTES, PRIORITY, QUERY_TABLE, SENTINEL_BACKEND_NAME, rule_label
 from .rule_values import check_rule_values
 from .semantics import under_not
 from .sources import TABLES, source_for_table

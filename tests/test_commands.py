@@ -85,3 +85,25 @@ def test_no_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> N
         main([])
     assert exit_info.value.code == 2
     assert "COMMAND" in capsys.readouterr().err
+
+
+def test_discovery_leaves_import_no_pipeline_machinery() -> None:
+    """sigma-cli imports every plugin's discovery leaves on every command: ours list the target and
+    the pipelines from the sources' facts, and import the transformations only when a pipeline is
+    built (the compile benchmark measures what the import costs)."""
+    heavy = (
+        "sigma_azure_aks.pipelines.items",
+        "sigma_azure_aks.pipelines.transformations",
+        "sigma_azure_aks.pipelines.aks_dataplane",
+        "sigma_azure_aks.sources.k8s_catalogue",
+        "sigma_azure_aks.replay",
+        "sigma_azure_aks.kql_parser",
+    )
+    code = (
+        "import sys, sigma.backends.azure_aks as b, sigma.pipelines.azure_aks as p; "
+        "assert b.backends and p.pipelines; "
+        f"print([m for m in {heavy!r} if m in sys.modules]); "
+        "b.SentinelBackend(); print('sigma_azure_aks.pipelines.items' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout + done.stderr

@@ -20,18 +20,18 @@ from ..sources import (
     source_for_pipeline,
     supported_logsources,
 )
-from .items import ITEM_PREFIX, dataplane_items, source_items, source_postprocessing_items
-from .transformations import RequireTableTransformation
+from .state import ITEM_PREFIX, PRIORITY
 
-# Lower than pySigma-backend-kusto's pipelines (10): our table claim comes first, so their
-# table selection finds `query_table` already set when both are given.
-PRIORITY = 5
+# The items and transformations are imported when a pipeline is built, not with this module:
+# sigma-cli imports the discovery leaves (which list these factories) on every command.
 NAME_SUFFIX = "(sigma_azure_aks)"
 
 
 def source_pipeline(source: Source, union: bool = False) -> ProcessingPipeline:
     """A source's pipeline: its log sources' rules -> its table (`union`: its table and the tables
     of its union, searched as one)."""
+    from .items import source_items, source_postprocessing_items
+
     tables = " + ".join((source.table, *source.union)) if union else source.table
     return ProcessingPipeline(
         name=f"{source.title} to Microsoft Sentinel {tables} {NAME_SUFFIX}",
@@ -82,6 +82,8 @@ def aks_audit_legacy_pipeline() -> ProcessingPipeline:
 def aks_dataplane_pipeline() -> ProcessingPipeline:
     """Sigma azure/activitylogs rules about Kubernetes objects -> AKSAudit; the other
     azure/activitylogs rules -> AzureActivity (azure_activity's items follow)."""
+    from .items import dataplane_items, source_postprocessing_items
+
     return ProcessingPipeline(
         name=f"Azure activity logs about Kubernetes objects to Microsoft Sentinel {aks_audit.TABLE} "
         f"{NAME_SUFFIX}",
@@ -126,6 +128,8 @@ def sentinel_default_pipeline() -> ProcessingPipeline:
 
 def require_table_pipeline() -> ProcessingPipeline:
     """Appended last by `-t sentinel`: a rule no pipeline gave a table is an error, not a query."""
+    from .transformations import RequireTableTransformation
+
     return ProcessingPipeline(
         name="sigma_azure_aks: every rule needs a table",
         items=[

@@ -17,6 +17,7 @@ from sigma.rule import SigmaLogSource
 from ..sources import Feature, FieldMap, Source, columns
 from .aks_audit import AdminVerbsTransformation, AuditValuesTransformation, LegacyPreambleTransformation
 from .aks_dataplane import DataPlaneNoticeTransformation, DataPlaneTransformation
+from .state import ITEM_PREFIX
 from .transformations import (
     CLAIMED_BY,
     ClaimTableTransformation,
@@ -27,8 +28,6 @@ from .transformations import (
     RefuseStockMisrenderingTransformation,
 )
 from .values import FieldValuesTransformation
-
-ITEM_PREFIX = "azure_aks_"
 
 
 def claim_item(claimer: str, table: str, logsources: tuple[SigmaLogSource, ...]) -> ProcessingItem:

@@ -20,31 +20,16 @@ from sigma.types import SigmaCasedString, SigmaFieldReference, SigmaString
 
 from ..semantics import negated_items
 from ..sources import FieldMap, Spellings, describe_logsource
+from .state import (  # noqa: F401  (re-exported: the pipelines' shared names)
+    CLAIMED_BY,
+    NOTES,
+    QUERY_TABLE,
+    SENTINEL_BACKEND_NAME,
+    STOCK_KUSTO_PREPEND_ID,
+    add_note,
+    rule_label,
+)
 from .stock_kusto import stock_kusto_problem
-
-# Pipeline state keys. `query_table` is pySigma-backend-kusto's own key: setting it lets the stock
-# `kusto` target and its pipelines pick the same table.
-QUERY_TABLE = "query_table"
-CLAIMED_BY = "azure_aks_claimed_by"
-# Notes for the analytics rule's description (e.g. what a translation changed), a list of strings.
-NOTES = "azure_aks_notes"
-
-
-def add_note(state: dict[str, Any], note: str) -> None:
-    notes = state.setdefault(NOTES, [])
-    if note not in notes:
-        notes.append(note)
-
-
-STOCK_KUSTO_PREPEND_ID = "kusto_prepend_query_table"
-SENTINEL_BACKEND_NAME = "Microsoft Sentinel (sigma_azure_aks)"
-
-
-def rule_label(rule: Any) -> str:
-    """How error messages name a rule: title and id (sigma-cli and our commands add the file)."""
-    title = getattr(rule, "title", None)
-    rule_id = getattr(rule, "id", None)
-    return f"rule '{title}'" + (f" ({rule_id})" if rule_id else "")
 
 
 def logsource_matches(logsource: SigmaLogSource, accepted: Iterable[SigmaLogSource]) -> bool:
