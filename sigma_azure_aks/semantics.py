@@ -58,9 +58,10 @@ def field_nodes(conditions: list[Any]) -> list[ConditionFieldEqualsValueExpressi
     return [node for node in leaves(conditions) if isinstance(node, ConditionFieldEqualsValueExpression)]
 
 
-def condition_fields(rule: SigmaRule) -> tuple[set[str], bool]:
-    """The field names a rule's conditions use, and whether it has keyword (field-less) items."""
-    nodes = list(leaves(parsed_conditions(rule)))
+def condition_fields(rule: SigmaRule, conditions: list[Any] | None = None) -> tuple[set[str], bool]:
+    """The field names a rule's conditions use, and whether it has keyword (field-less) items
+    (`conditions`: the rule's parsed conditions, when the caller already has them)."""
+    nodes = list(leaves(parsed_conditions(rule) if conditions is None else conditions))
     fields = {node.field for node in nodes if isinstance(node, ConditionFieldEqualsValueExpression)}
     keywords = any(isinstance(node, ConditionValueExpression) for node in nodes)
     return fields, keywords

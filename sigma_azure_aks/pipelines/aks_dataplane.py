@@ -15,7 +15,7 @@ operations the detection accepts is then grouped into conditions on ``ObjectRef.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,11 +84,12 @@ def _plain(value: Any) -> bool:
     return isinstance(value, SigmaString) and not value.contains_special()
 
 
-def literal_operations(rule: SigmaRule) -> set[str]:
-    """Operation names the rule writes out in full (plain values of operation-name fields)."""
+def literal_operations(conditions: list[Any]) -> set[str]:
+    """Operation names a rule's parsed conditions write out in full (plain values of operation-name
+    fields)."""
     return {
         value.to_plain()
-        for node in field_nodes(parsed_conditions(rule))
+        for node in field_nodes(conditions)
         if node.field in OPERATION_FIELDS
         for value in values_of(node.value)
         if isinstance(value, SigmaString) and not value.contains_special()
@@ -110,43 +111,47 @@ class Accepted:
 
 def accepted_operations(rule: SigmaRule) -> Accepted:
     """Enumerate the catalogue (and the rule's literal operations) against the whole detection."""
-    fields, keywords = condition_fields(rule)
+    conditions = parsed_conditions(rule)
+    fields, keywords = condition_fields(rule, conditions)
     other = tuple(sorted(f for f in fields if f not in OPERATION_FIELDS))
     if not fields & OPERATION_FIELDS:
         return Accepted((), (), other, keywords)
 
-    conditions = parsed_conditions(rule)
     # The detection's truth depends on an operation name only through its operation-name values:
     # match those (a few patterns) per name, and evaluate the condition once per distinct outcome.
     nodes = [node for node in field_nodes(conditions) if node.field in OPERATION_FIELDS]
     values = [node.value for node in nodes]
     outcomes: dict[tuple[bool | None, ...], bool] = {}
-    if all(_plain(value) and not under_not(node) for node, value in zip(nodes, values, strict=True)):
-        # Only whole operation names, none under `not`: nothing but those names can be accepted.
-        candidates: dict[str, KubernetesOperation] = {}
-        arm_names: set[str] = set()
-    else:
-        candidates = dict(_catalogue_by_name())
-        arm_names = set(arm_operations())
-    for literal in literal_operations(rule):
+    catalogue: dict[str, KubernetesOperation] = {}
+    arm_base: frozenset[str] = frozenset()
+    if not all(_plain(value) and not under_not(node) for node, value in zip(nodes, values, strict=True)):
+        # Patterns, or names under `not`: any catalogued operation may be accepted. (Otherwise
+        # only whole operation names, none under `not`: nothing but those names can be accepted.)
+        catalogue, arm_base = _catalogue_dict(), _arm_names()
+    extra: dict[str, KubernetesOperation] = {}
+    extra_arm: set[str] = set()
+    for literal in literal_operations(conditions):
         parsed = parse_operation(literal)
         if parsed is not None:
-            candidates.setdefault(parsed.name, parsed)
-        elif literal.upper() not in arm_names:
-            arm_names.add(literal.upper())  # another operation: it stays on AzureActivity
-    # In catalogue order, whichever way they were found, so that the grouping is stable.
-    order = _catalogue_order()
-    candidates = dict(sorted(candidates.items(), key=lambda item: order.get(item[0], len(order))))
+            if parsed.name not in catalogue:
+                extra.setdefault(parsed.name, parsed)
+        elif literal.upper() not in arm_base:
+            extra_arm.add(literal.upper())  # another operation: it stays on AzureActivity
+    # In catalogue order, whichever way they were found, so that the grouping is stable: the
+    # catalogue is in that order, and names outside it follow it in the order the rule gives them.
+    candidates = {**catalogue, **extra} if extra else catalogue
+    if extra and not catalogue:
+        order = _catalogue_order()
+        candidates = dict(sorted(extra.items(), key=lambda item: order.get(item[0], len(order))))
+    arm_names = arm_base | extra_arm
     names = [*candidates, *arm_names]
-    known = set(names)
-    # Each value matched against every name at once (a compiled pattern run by filter()).
+    # Each value matched against every name at once (a compiled pattern run by filter()); a name
+    # that no value matches has the all-False outcome, decided once.
     results = [_matches_by_name(value, names) for value in values]
+    matched = {name for result in results for name, hit in result.items() if hit is not False}
+    unmatched = tuple(False for _ in values)
 
-    def accepts(name: str) -> bool:
-        if name in known:
-            outcome = tuple(result.get(name, False) for result in results)
-        else:  # a probe name: matched one by one
-            outcome = tuple(value_matches(value, name) for value in values)
+    def decide(outcome: tuple[bool | None, ...]) -> bool:
         if outcome not in outcomes:
             truth = {id(value): result for value, result in zip(values, outcome, strict=True)}
 
@@ -156,15 +161,46 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
             outcomes[outcome] = possibly_accepts(conditions, lookup)
         return outcomes[outcome]
 
-    kubernetes = tuple(op for name, op in candidates.items() if accepts(name))
-    arm = tuple(sorted(name for name in arm_names if accepts(name)))
-    generic = any(accepts(_under_other_provider(op.name)) for op in kubernetes[:GENERIC_PROBES])
-    return Accepted(kubernetes, arm, other, keywords, generic)
+    def accepts(name: str) -> bool:
+        if name not in matched:
+            return decide(unmatched)
+        return decide(tuple(result.get(name, False) for result in results))
+
+    if decide(unmatched):
+        kubernetes = tuple(op for name, op in candidates.items() if accepts(name))
+        arm = tuple(sorted(name for name in arm_names if accepts(name)))
+    else:  # only names some value matches can be accepted
+        kubernetes = tuple(op for name, op in candidates.items() if name in matched and accepts(name))
+        arm = tuple(sorted(name for name in arm_names if name in matched and accepts(name)))
+    return Accepted(kubernetes, arm, other, keywords, _generic(kubernetes, values, decide))
+
+
+def _generic(
+    kubernetes: tuple[KubernetesOperation, ...],
+    values: list[Any],
+    decide: Callable[[tuple[bool | None, ...]], bool],
+) -> bool:
+    """Does the detection accept the same operation paths under a provider that is not Kubernetes?
+    Probed on the first accepted operations, every value matched against all probes at once."""
+    probes = [_under_other_provider(op.name) for op in kubernetes[:GENERIC_PROBES]]
+    results = [_matches_by_name(value, probes) for value in values]
+    return any(decide(tuple(result.get(probe, False) for result in results)) for probe in probes)
 
 
 @functools.lru_cache(maxsize=1)
 def _catalogue_by_name() -> tuple[tuple[str, KubernetesOperation], ...]:
     return tuple((op.name, op) for op in catalogue_operations())
+
+
+@functools.lru_cache(maxsize=1)
+def _catalogue_dict() -> dict[str, KubernetesOperation]:
+    """The catalogue by operation name (shared: never modify it)."""
+    return dict(_catalogue_by_name())
+
+
+@functools.lru_cache(maxsize=1)
+def _arm_names() -> frozenset[str]:
+    return frozenset(arm_operations())
 
 
 @functools.lru_cache(maxsize=1)
