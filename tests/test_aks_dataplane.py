@@ -527,3 +527,44 @@ def test_arc_note_in_the_analytics_rule_description(shared) -> None:
     )
     default = SentinelBackend().convert(SigmaCollection.from_yaml(seed), "json")
     assert "Note:" not in json.loads(default)["properties"]["description"]
+
+
+# ---- the catalogue's name index is only a prefilter: it never drops a name a value matches --------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from sigma.types import SigmaCasedString, SigmaString  # noqa: E402
+
+from sigma_azure_aks.pipelines.aks_dataplane import NameIndex, _catalogue_index  # noqa: E402
+from sigma_azure_aks.semantics import value_matches  # noqa: E402
+
+_NAMES = _catalogue_index().names
+
+
+@st.composite
+def _sigma_strings(draw: st.DrawFn) -> SigmaString:
+    """Pieces of real operation names in any case, with wildcards and non-ASCII letters that
+    case-insensitive matching folds (the Kelvin sign, the long s)."""
+    name = draw(st.sampled_from(_NAMES))
+    start = draw(st.integers(0, len(name)))
+    end = draw(st.integers(start, len(name)))
+    piece = name[start:end]
+    piece = "".join(c.lower() if draw(st.booleans()) else c for c in piece)
+    piece = piece.replace("K", draw(st.sampled_from(["K", "\u212a"]))).replace("S", draw(st.sampled_from(["S", "\u017f"])))
+    shape = draw(st.sampled_from(["{}", "{}*", "*{}", "*{}*", "{}?", "?{}", "{}*/DELETE", "MICRO*{}"]))
+    text = shape.format(piece.replace("*", "").replace("?", ""))
+    return (SigmaCasedString if draw(st.booleans()) else SigmaString)(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_sigma_strings())
+def test_name_index_keeps_every_matching_name(value: SigmaString) -> None:
+    matching = {name for name in _NAMES if value_matches(value, name)}
+    assert matching <= set(_catalogue_index().candidates(value))
+
+
+def test_name_index_narrows_by_prefix_and_suffix() -> None:
+    index = NameIndex(["A/B/READ", "A/C/WRITE", "B/C/WRITE"])
+    assert index.candidates(SigmaString("a/*")) == ["A/B/READ", "A/C/WRITE"]
+    assert sorted(index.candidates(SigmaString("*/write"))) == ["A/C/WRITE", "B/C/WRITE"]
+    assert index.candidates(SigmaString("*/C/*")) == index.names
+    assert index.candidates(SigmaString("\u212a*")) == index.names  # non-ASCII: no narrowing

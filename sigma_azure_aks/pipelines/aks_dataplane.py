@@ -14,8 +14,10 @@ operations the detection accepts is then grouped into conditions on ``ObjectRef.
 
 from __future__ import annotations
 
+import bisect
 import functools
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +69,9 @@ ARC_WARNING = (
     "translated to the AKS audit log (AKSAudit): the query now watches AKS clusters. Arc clusters' "
     "audit events are in no Sentinel table by default; collect them yourself to cover Arc clusters."
 )
-ARC_LINE = "Arc-enabled cluster operations are watched on AKS clusters only; collect Arc audit logs to cover Arc"
+ARC_LINE = (
+    "Arc-enabled cluster operations are watched on AKS clusters only; collect Arc audit logs to cover Arc"
+)
 
 
 class AksDataPlaneWarning(RuleWarning):
@@ -144,10 +148,14 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
         order = _catalogue_order()
         candidates = dict(sorted(extra.items(), key=lambda item: order.get(item[0], len(order))))
     arm_names = arm_base | extra_arm
-    names = [*candidates, *arm_names]
-    # Each value matched against every name at once (a compiled pattern run by filter()); a name
-    # that no value matches has the all-False outcome, decided once.
-    results = [_matches_by_name(value, names) for value in values]
+    # Each value matched against the names at once (a compiled pattern run by filter()): against
+    # the catalogue through its index, which hands over only the names the value's literal prefix
+    # or suffix allows; a name that no value matches has the all-False outcome, decided once.
+    index = _catalogue_index() if catalogue else None
+    rest = [*extra, *extra_arm]
+    results = [
+        _matches_by_name(value, [*index.candidates(value), *rest] if index else rest) for value in values
+    ]
     matched = {name for result in results for name, hit in result.items() if hit is not False}
     unmatched = tuple(False for _ in values)
 
@@ -201,6 +209,48 @@ def _catalogue_dict() -> dict[str, KubernetesOperation]:
 @functools.lru_cache(maxsize=1)
 def _arm_names() -> frozenset[str]:
     return frozenset(arm_operations())
+
+
+class NameIndex:
+    """Operation names sorted by their lower-cased text and by its reverse: the names a Sigma string
+    can match whole are among those that start with its literal prefix (or end with its literal
+    suffix), found by bisection. Only a prefilter: the caller still matches each name it gets."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = tuple(names)
+        self._usable = all(name.isascii() for name in self.names)
+        self._forward = sorted((name.lower(), name) for name in self.names)
+        self._backward = sorted((name.lower()[::-1], name) for name in self.names)
+
+    def candidates(self, value: Any) -> Sequence[str]:
+        if not (self._usable and isinstance(value, SigmaString)):
+            return self.names  # regular expressions, expansions, null, exists: every name
+        parts = value.s
+        prefix = "".join(itertools.takewhile(lambda part: isinstance(part, str), parts))
+        suffix = "".join(
+            reversed(list(itertools.takewhile(lambda part: isinstance(part, str), reversed(parts))))
+        )
+        # Case-insensitive matching of ASCII text is lower-casing; other text keeps every name.
+        if prefix and prefix.isascii():
+            return self._range(self._forward, prefix.lower())
+        if suffix and suffix.isascii():
+            return self._range(self._backward, suffix.lower()[::-1])
+        return self.names
+
+    @staticmethod
+    def _range(keyed: list[tuple[str, str]], start: str) -> list[str]:
+        first = bisect.bisect_left(keyed, (start, ""))
+        found = []
+        for key, name in itertools.islice(keyed, first, None):
+            if not key.startswith(start):
+                break
+            found.append(name)
+        return found
+
+
+@functools.lru_cache(maxsize=1)
+def _catalogue_index() -> NameIndex:
+    return NameIndex([*_catalogue_dict(), *_arm_names()])
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,6 +8,8 @@ items from its facts: the shared ones every source gets, plus the features it de
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from sigma.processing.conditions import RuleProcessingStateCondition
 from sigma.processing.pipeline import ProcessingItem, QueryPostprocessingItem
@@ -37,12 +39,29 @@ def claim_item(claimer: str, table: str, logsources: tuple[SigmaLogSource, ...])
     )
 
 
+@dataclass
+class ClaimedProcessingItem(ProcessingItem):
+    """A processing item for the rules one claimer claimed. Its rule condition says so; `apply`
+    first reads the claim from the pipeline's state itself, so that every rule of every other source
+    passes the item without pySigma's general condition machinery (the default target holds the
+    items of every source)."""
+
+    claimer: str = ""
+
+    def apply(self, rule: Any) -> bool:
+        pipeline = self._pipeline
+        if pipeline is not None and pipeline.state.get(CLAIMED_BY) != self.claimer:
+            return False
+        return super().apply(rule)
+
+
 def claimed_item(claimer: str, name: str, transformation: Transformation) -> ProcessingItem:
     """An item that applies only to the rules `claimer` claimed."""
-    return ProcessingItem(
+    return ClaimedProcessingItem(
         identifier=f"{ITEM_PREFIX}{claimer}_{name}",
         transformation=transformation,
         rule_conditions=[RuleProcessingStateCondition(CLAIMED_BY, claimer)],
+        claimer=claimer,
     )
 
 
