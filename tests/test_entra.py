@@ -138,7 +138,7 @@ def test_refusals_name_the_reason(service: str, product: str, detection: str, re
 
 
 # ---- the SigmaHQ corpus -----------------------------------------------------------------------------
-TARGETS = {"auditlogs": 40, "signinlogs": 17, "riskdetection": 19, "m365_audit": 4, "pim": 0}
+TARGETS = {"auditlogs": 39, "signinlogs": 17, "riskdetection": 19, "m365_audit": 4, "pim": 0}
 
 
 @pytest.mark.parametrize("folder, minimum", TARGETS.items())
@@ -335,3 +335,38 @@ def test_union_is_refused_by_replay_with_the_reason() -> None:
     result = replay(rule("signinlogs", "sel: {ResultType: 50053}"), rows, resolve_pipelines(("azure_signinlogs_all",)))
     (failure,) = result.failures
     assert "union of tables" in failure
+
+
+# ---- two Sigma fields, one column: a selection that can never match is refused ----------------------
+CONTRADICTION = (
+    "selection 'sel' requires OperationName to equal both 'Update user' (field 'OperationName') and "
+    "'Add user' (field 'properties.message'), but in AuditLogs both fields are the column OperationName"
+)
+
+
+def test_two_fields_of_one_column_with_different_values_are_refused() -> None:
+    text = rule("auditlogs", "sel:\n    OperationName: Update user\n    properties.message: Add user")
+    with pytest.raises(Exception, match=re.escape(CONTRADICTION)):
+        convert(text)
+
+
+@pytest.mark.parametrize(
+    "detection, condition",
+    [
+        # the same value in another case: one requirement, written twice
+        ("sel:\n    OperationName: Update user\n    properties.message: update USER", "sel"),
+        # alternatives, not requirements
+        ("sel:\n    OperationName: Update user\n    properties.message:\n        - Add user\n        - Update user", "sel"),
+        ("sel:\n    - OperationName: Update user\n    - properties.message: Add user", "sel"),
+        ("sel:\n    OperationName: Update user\nother:\n    properties.message: Add user", "sel or other"),
+        # a modifier: not an equality
+        ("sel:\n    OperationName: Update user\n    properties.message|contains: Add", "sel"),
+    ],
+)
+def test_compatible_requirements_on_one_column_convert(detection: str, condition: str) -> None:
+    assert convert(rule("auditlogs", detection, condition)).startswith("AuditLogs\n| where ")
+
+
+def test_two_spellings_of_one_status_are_not_a_contradiction() -> None:
+    text = rule("activitylogs", "sel:\n    resultType: Success\n    status: Succeeded")
+    assert "ActivityStatusValue" in convert(text)

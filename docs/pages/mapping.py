@@ -67,6 +67,10 @@ REFUSED_EXAMPLES: list[tuple[str, str]] = [
     ("`null` inside a list of values", "sel:\n  caller: [admin@contoso.com, null]"),
     ("an integer pySigma could not keep exact", "sel:\n  properties.eventId: 9007199254740993"),
     ("an integer outside Kusto's long range", "sel:\n  properties.eventId: 9223372036854775808"),
+    (
+        "two fields of one column, two different values (the selection never matches)",
+        "sel:\n  operationName: MICROSOFT.COMPUTE/VIRTUALMACHINES/WRITE\n  OperationNameValue: MICROSOFT.COMPUTE/VIRTUALMACHINES/DELETE",
+    ),
 ]
 
 
@@ -177,8 +181,13 @@ def render(current: str = "") -> str:
         f"  A query over {MAX_QUERY_LENGTH:,} characters (Sentinel's limit for an analytics rule) is an error",
         "  for the analytics formats (`yaml`, `arm`, `json`) and a warning for plain KQL.",
         "* **Guard.** The `convert` and `export` commands of sigma-azure-aks parse every query with Microsoft's parser when",
-        "  Node.js and the npm package are installed; a query it rejects is a conversion failure naming the",
-        "  rule and the parser's message, never written.",
+        "  it can run (the `[validate]` extra, or Node.js); a query it rejects is a conversion failure naming",
+        "  the rule and the parser's message, never written.",
+        "* **Contradictions.** Several Sigma names can reach one column (`operationName` and",
+        "  `OperationNameValue`; in AuditLogs `OperationName` and `properties.message`). A selection that",
+        "  requires such a column to equal two different values through two of those names could never match;",
+        "  it is refused naming both fields (a column that holds an array or objects, whose elements may hold",
+        "  both values, is not such a case). Two spellings of one value are one requirement.",
         "",
         "Refused, with the rule and the field named:",
         "",

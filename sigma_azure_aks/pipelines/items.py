@@ -16,7 +16,7 @@ from sigma.processing.pipeline import ProcessingItem, QueryPostprocessingItem
 from sigma.processing.transformations.base import Transformation
 from sigma.rule import SigmaLogSource
 
-from ..sources import Feature, FieldMap, Source, columns
+from ..sources import Feature, FieldMap, Source, Spellings, columns
 from .aks_audit import AdminVerbsTransformation, AuditValuesTransformation, LegacyPreambleTransformation
 from .aks_dataplane import DataPlaneNoticeTransformation, DataPlaneTransformation
 from .state import ITEM_PREFIX
@@ -65,8 +65,8 @@ def claimed_item(claimer: str, name: str, transformation: Transformation) -> Pro
     )
 
 
-def field_mapping_item(claimer: str, field_map: FieldMap) -> ProcessingItem:
-    return claimed_item(claimer, "fields", MapFieldsTransformation(field_map))
+def field_mapping_item(claimer: str, field_map: FieldMap, spellings: tuple[Spellings, ...] = ()) -> ProcessingItem:
+    return claimed_item(claimer, "fields", MapFieldsTransformation(field_map, spellings))
 
 
 def stock_guard_item(claimer: str) -> ProcessingItem:
@@ -114,7 +114,7 @@ def source_items(source: Source, union: bool = False) -> list[ProcessingItem]:
     ]
     if source.field_map.has_value_rules:
         items.append(claimed_item(claimer, "field_values", FieldValuesTransformation(source.field_map)))
-    items.append(field_mapping_item(claimer, source.field_map))
+    items.append(field_mapping_item(claimer, source.field_map, tuple(source.spellings)))
     items += [
         claimed_item(claimer, f"{spellings.column}_spellings", ExpandSpellingsTransformation(spellings))
         for spellings in source.spellings

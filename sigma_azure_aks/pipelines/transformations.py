@@ -71,6 +71,20 @@ class MapFieldsTransformation(RuleDetectionItemTransformation):
     """Maps every field of a claimed rule through a FieldMap; an unknown field is an error."""
 
     field_map: FieldMap
+    # The source's value spellings: two spellings of one value are not a contradiction.
+    spellings: tuple[Spellings, ...] = ()
+
+    def apply(self, rule: Any) -> None:
+        if isinstance(rule, SigmaRule):
+            from .contradictions import contradiction_message, contradictions
+
+            found = contradictions(rule.detection.detections, self.field_map, self.spellings)
+            if found:
+                note = self.field_map.notes.get(found[0].column)
+                raise SigmaTransformationError(
+                    contradiction_message(rule_label(rule), self.field_map.table, found[0], note)
+                )
+        super().apply(rule)
 
     def apply_detection_item(self, detection_item: SigmaDetectionItem) -> SigmaDetectionItem | None:
         name = detection_item.field
