@@ -40,10 +40,18 @@ from . import kql
 from .analytics import FORMATS
 from .analytics import output_format as output_format_named
 from .pipelines.factories import require_table_pipeline, sentinel_default_pipeline
-from .pipelines.state import ITEM_PREFIX, NOTES, PRIORITY, QUERY_TABLE, SENTINEL_BACKEND_NAME, rule_label
+from .pipelines.state import (
+    CLAIMED_BY,
+    ITEM_PREFIX,
+    NOTES,
+    PRIORITY,
+    QUERY_TABLE,
+    SENTINEL_BACKEND_NAME,
+    rule_label,
+)
 from .rule_values import check_rule_values
 from .semantics import under_not
-from .sources import TABLES, source_for_table
+from .sources import TABLES, source_for_table, union_tables
 
 _RE_FLAGS = {
     SigmaRegularExpressionFlag.IGNORECASE: "i",
@@ -422,8 +430,9 @@ class SentinelBackend(KustoBackend):
 
         table = state.processing_state.get(QUERY_TABLE)
         notes = state.processing_state.get(NOTES, ())
+        union = union_tables(table, state.processing_state.get(CLAIMED_BY))
         try:
-            return render_rule(rule, query, table, output_format, self.backend_options, notes)
+            return render_rule(rule, query, table, output_format, self.backend_options, notes, union)
         except ValueError as error:
             raise SigmaFeatureNotSupportedByBackendError(f"{rule_label(rule)}: {error}") from error
 

@@ -21,8 +21,9 @@ from sigma.rule import SigmaRule
 from .backend import SentinelBackend
 from .correlation import correlation_tables
 from .messages import plain_message, quiet_native_stderr
-from .pipelines.transformations import rule_label
+from .pipelines.state import CLAIMED_BY, rule_label
 from .query_guard import QueryGuard
+from .sources import union_tables
 
 RULE_SUFFIXES = (".yml", ".yaml")
 
@@ -65,6 +66,7 @@ class ConvertedRule:
     rule: SigmaRule
     query: str
     table: str
+    union: tuple[str, ...] = ()  # the tables a union pipeline's query searches beside `table`
 
 
 @dataclass
@@ -306,4 +308,5 @@ def convert_rule(backend: SentinelBackend, path: Path, rule: Any) -> ConvertedRu
     table = backend.last_processing_pipeline.state.get("query_table", "") or ""
     if isinstance(rule, SigmaCorrelationRule):
         table = ",".join(correlation_tables(rule))
-    return ConvertedRule(path, rule, queries[0], table)
+    union = union_tables(table, backend.last_processing_pipeline.state.get(CLAIMED_BY))
+    return ConvertedRule(path, rule, queries[0], table, union)

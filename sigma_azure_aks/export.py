@@ -75,7 +75,9 @@ def render_all(converted: Any, formats: list[str], options: dict[str, str]) -> E
         elif plan_of(rule) is not None:
             documents[fmt] = render_correlation_rule(plan_of(rule), fmt, options)
         else:
-            documents[fmt] = render_rule(rule, converted.query, converted.table, chosen.name, options)
+            documents[fmt] = render_rule(
+                rule, converted.query, converted.table, chosen.name, options, union=converted.union
+            )
     return Exported(base_name(rule), documents)
 
 

@@ -57,7 +57,14 @@ CONNECTOR_DATA_TYPES = {
         "cluster-autoscaler",
         "guard",
     },
-    "AzureActiveDirectory": {"SigninLogs", "AuditLogs", "AADUserRiskEvents"},
+    "AzureActiveDirectory": {
+        "SigninLogs",
+        "AuditLogs",
+        "AADUserRiskEvents",
+        "AADNonInteractiveUserSignInLogs",
+        "AADServicePrincipalSignInLogs",
+        "AADManagedIdentitySignInLogs",
+    },
     "Office365": {"OfficeActivity (SharePoint)", "OfficeActivity (Exchange)", "OfficeActivity (Teams)"},
 }
 
@@ -67,6 +74,11 @@ EXPORTS = [
     ("sigmahq/activitylogs", ["-p", "aks_dataplane"]),
     ("sigmahq/kubernetes_audit", []),
     ("sigmahq/kubernetes_audit", ["-p", "aks_audit_admin"]),
+    ("sigmahq/auditlogs", []),
+    ("sigmahq/signinlogs", []),
+    ("sigmahq/signinlogs", ["-p", "azure_signinlogs_all"]),
+    ("sigmahq/riskdetection", []),
+    ("sigmahq/m365_audit", []),
     ("rules", []),
     ("rules", ["-p", "aks_dataplane"]),
 ]
@@ -364,3 +376,21 @@ def test_connector_facts_cite_files_that_declare_them() -> None:
     assert profiles
     for profile in profiles:
         assert set(profile.data_types) <= CONNECTOR_DATA_TYPES[profile.connector_id], profile.table
+
+
+def test_a_union_export_requires_every_table_it_searches(
+    templates: list[tuple[str, dict[str, Any]]],
+) -> None:
+    plain = {doc["name"]: doc for label, doc in templates if label.startswith("sigmahq/signinlogs: ")}
+    union = [doc for label, doc in templates if label.startswith("sigmahq/signinlogs -p azure_signinlogs_all")]
+    assert union and len(union) == len(plain)
+    for doc in union:
+        assert doc["query"].startswith("union isfuzzy=true SigninLogs")
+        (connector,) = doc["requiredDataConnectors"]
+        assert connector["dataTypes"] == [
+            "SigninLogs",
+            "AADNonInteractiveUserSignInLogs",
+            "AADServicePrincipalSignInLogs",
+            "AADManagedIdentitySignInLogs",
+        ]
+        assert doc["id"] != plain[doc["name"]]["id"]  # another query, another template

@@ -52,15 +52,17 @@ def render_rule(
     output_format: str,
     backend_options: Mapping[str, Any] | None,
     notes: Sequence[str] = (),
+    union: Sequence[str] = (),
 ) -> str:
     """One converted rule as one complete document: an Azure-Sentinel YAML template (`yaml`), an
     ARM template with one alertRules resource (`arm`) or a REST API body (`json`). `notes` (what
-    the conversion changed, e.g. Arc operations watched on AKS) go into the description.
+    the conversion changed, e.g. Arc operations watched on AKS) go into the description; `union`:
+    the tables the query searches beside `table` (a union pipeline), whose data types it requires.
     ValueError when the rule cannot become a valid Sentinel rule."""
     from .model import build_rule
     from .render import render
 
-    return render(build_rule(rule, query, table, backend_options, notes), output_format)
+    return render(build_rule(rule, query, table, backend_options, notes, union), output_format)
 
 
 def combine_output(queries: Sequence[Any], fmt: str) -> str:

@@ -226,8 +226,11 @@ def build_rule(
     table: str | None,
     backend_options: Mapping[str, Any] | None,
     notes: Sequence[str] = (),
+    union: Sequence[str] = (),
 ) -> AnalyticsRule:
-    """The analytics rule for a converted Sigma rule; ValueError when it cannot be valid."""
+    """The analytics rule for a converted Sigma rule; ValueError when it cannot be valid. `union`:
+    the tables the query also searches (their data types are required too, and the template gets
+    an id of its own, since the same rule exported without the union is another query)."""
     if getattr(rule, "id", None) is None:
         raise ValueError("the rule has no `id`; Sentinel rules are named by it, so add one (a UUID)")
     profile = table_profile(table)
@@ -238,7 +241,7 @@ def build_rule(
         raise ValueError("the rule has no title")
     full_query = "\n".join(line for line in (str(query).rstrip(), profile.extend_line) if line)
     model = AnalyticsRule(
-        rule_id=template_id(rule, profile.table),
+        rule_id=template_id(rule, "+".join((profile.table, *union))),
         display_name=_truncate(" ".join(title.split()), facts.NAME_MAX),
         description=description_for(rule, notes),
         severity=_severity(rule, settings),
@@ -255,7 +258,7 @@ def build_rule(
             " ".join(title.split()), profile.alert_display_name_format
         ),
         connector_id=profile.connector_id,
-        data_types=profile.data_types,
+        data_types=(*profile.data_types, *(t for t in union if t not in profile.data_types)),
         result_columns=frozenset(TABLES.get(profile.table, {})) | frozenset(profile.extended_columns),
     )
     validate(model)

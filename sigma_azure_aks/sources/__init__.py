@@ -33,6 +33,7 @@ from .registry import (
     sources_for_logsource,
     supported_logsources,
     table_names,
+    union_tables,
 )
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "all_sources",
     "columns",
     "describe_logsource",
+    "union_tables",
     "problems",
     "refusals",
     "registered",

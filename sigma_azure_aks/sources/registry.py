@@ -32,6 +32,15 @@ def source_for_table(table: str | None) -> Source | None:
     return next((source for source in SOURCES if source.table == table), None)
 
 
+def union_tables(table: str | None, claimer: str | None) -> tuple[str, ...]:
+    """The tables a query searches beside `table`: the source's union tables when the rule was
+    claimed by its union pipeline (e.g. `azure_signinlogs_all`), else none."""
+    source = source_for_table(table)
+    if source is None or claimer is None or claimer != source.union_pipeline:
+        return ()
+    return source.union
+
+
 def source_for_pipeline(pipeline: str) -> Source | None:
     return next((source for source in SOURCES if pipeline in (source.pipeline, source.union_pipeline)), None)
 
