@@ -3,7 +3,8 @@
 The worked example is the Sigma rule in the block between `<!-- BEGIN example: rule -->` and
 `<!-- END example: rule -->`; every other `example: <name>` block is its conversion:
 `kql`, `yaml`, `arm`, `json` (sigma-cli formats of target `sentinel`) and `aksyaml` (`yaml` with
-`-p aks_dataplane`).
+`-p aks_dataplane`). The block between `<!-- BEGIN profiles -->` and `<!-- END profiles -->` is the
+table of the sources' analytics profiles.
 """
 
 from __future__ import annotations
@@ -53,7 +54,42 @@ def convert(rule_text: str, name: str) -> str:
     return text.rstrip("\n") + "\n"
 
 
+PROFILES = re.compile(r"(<!-- BEGIN profiles -->\n)(.*?)(<!-- END profiles -->)", re.DOTALL)
+
+
+def cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def profiles_table() -> str:
+    from sigma_azure_aks.sources import all_sources
+
+    lines = [
+        "| table | extend | entities | custom details | alert name | connector (dataTypes) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for source in all_sources():
+        profile = source.profile
+        if profile is None:
+            continue
+        extend = ", ".join(f"`{cell(f'{name} = {expression}')}`" for name, expression in profile.extend) or "none"
+        entities = ", ".join(
+            f"{spec.entity_type} ({', '.join(f'{identifier} ← {column}' for identifier, column in spec.field_mappings)})"
+            for spec in profile.entity_mappings
+        )
+        details = ", ".join(key for key, _ in profile.custom_details) or "none"
+        connector = f"{profile.connector_id} ({', '.join(f'`{t}`' for t in profile.data_types)}"
+        if source.union:
+            connector += f"; with `-p {source.union_pipeline}` also {', '.join(f'`{t}`' for t in source.union)}"
+        lines.append(
+            f"| {profile.table} | {extend} | {entities} | {cell(details)} | "
+            f"`{cell(profile.alert_display_name_format)}` | {connector}) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def render(text: str) -> str:
+    text = PROFILES.sub(lambda m: m.group(1) + profiles_table() + m.group(3), text)
     rule_text = example_rule(text)
 
     def replace(match: re.Match[str]) -> str:
