@@ -539,3 +539,51 @@ def test_validate_reads_a_correlation_before_its_rules_file(tmp_path: Path, kql:
     report = validate_paths([tmp_path], checker=kql)
     assert report.ok, report.problems
     assert report.conversion_failures == 0 and report.queries_checked == 3  # written, secret_get, burst
+
+
+# ---- Entra ID and Microsoft 365 tables ---------------------------------------------------------------
+ENTRA_BASES = """\
+title: Failed sign-in
+id: 0c0f0000-0000-4000-8000-0000000000e1
+name: failed_signin
+logsource: {product: azure, service: signinlogs}
+detection:
+    sel: {ResultType: 50126}
+    condition: sel
+---
+title: User updated
+id: 0c0f0000-0000-4000-8000-0000000000e2
+name: user_updated
+logsource: {product: azure, service: auditlogs}
+detection:
+    sel: {OperationName: Update user}
+    condition: sel
+---
+title: Mailbox rule
+id: 0c0f0000-0000-4000-8000-0000000000e3
+name: inbox_rule
+logsource: {product: m365, service: audit}
+detection:
+    sel: {Operation: New-InboxRule}
+    condition: sel
+"""
+
+ENTRA_CORRELATIONS = [
+    "type: event_count\nrules: [failed_signin]\ngroup-by: [UserPrincipalName]\ntimespan: 10m\ncondition: {gte: 10}",
+    "type: value_count\nrules: [failed_signin]\ngroup-by: [UserPrincipalName]\ntimespan: 1h\n"
+    "condition: {gte: 5, field: IPAddress}",
+    "type: temporal_ordered\nrules: [failed_signin, user_updated]\ngroup-by: [user]\ntimespan: 1h\n"
+    "aliases: {user: {failed_signin: UserPrincipalName, user_updated: InitiatedBy.user.userPrincipalName}}",
+    "type: event_count\nrules: [inbox_rule]\ngroup-by: [UserId]\ntimespan: 1h\ncondition: {gte: 3}",
+]
+
+
+@pytest.mark.parametrize("body", ENTRA_CORRELATIONS)
+def test_entra_and_m365_correlations_parse(body: str, kql: Any) -> None:
+    documents = "---\n".join([ENTRA_BASES, correlation(body)])
+    for output_format in ("default", "yaml"):
+        output = SentinelBackend().convert(SigmaCollection.from_yaml(documents), output_format)
+        queries = output if output_format == "default" else [d["query"] for d in yaml.safe_load_all(output)]
+        correlated = [q for q in queries if "sigma_events" in q]
+        assert len(correlated) == 1, queries
+        assert not [str(d) for d in kql.diagnostics(correlated[0]) if d.is_error], correlated[0]

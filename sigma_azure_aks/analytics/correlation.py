@@ -75,9 +75,10 @@ def _source_entities(table: str, field_kql: str) -> tuple[tuple[str, tuple[tuple
             if not _reads(expression, field_kql):
                 break
             pattern = rf"(?<![\w.]){re.escape(field_kql)}(?![\w.\[])"
-            identifiers.append(
-                (identifier, re.sub(pattern, "{0}", expression.replace("{", "{{").replace("}", "}}")))
-            )
+            template = re.sub(pattern, "{0}", expression.replace("{", "{{").replace("}", "}}"))
+            # A group column is already text (the correlation writes tolower(tostring(field))), so
+            # a profile that reads the field through tostring() reads the column as it is.
+            identifiers.append((identifier, "{0}" if template == "tostring({0})" else template))
         else:
             found.append((mapping.entity_type, tuple(identifiers)))
     return tuple(found)
