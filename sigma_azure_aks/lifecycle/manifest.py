@@ -45,6 +45,24 @@ MANIFEST_VERSION = 1
 TARGET = "sentinel"
 DEPLOYABLE_FORMATS = ("arm", "json")
 _REQUIRED = ("alert_rule", "kind", "content_hash", "property_hashes")
+RULE_FIELDS = {
+    "alert_rule": "the alert rule's resource name, as the ARM output names it (the last segment of "
+    "`[concat(parameters('workspace'),'/Microsoft.SecurityInsights/<name>')]`; the REST and `az` name)",
+    "kind": "the alert rule kind (`Scheduled`)",
+    "display_name": "the rule's name in the portal (`displayName`)",
+    "sigma_id": "the Sigma rule's `id`",
+    "title": "the Sigma rule's `title`",
+    "source": "the rule file, as found under the paths given to `export`",
+    "table": "the Log Analytics table the query reads",
+    "target": "`sentinel`",
+    "pipelines": "the `-p` pipelines as given (`[]`: the target's defaults)",
+    "files": "the files written for the rule, by format (paths relative to the export folder)",
+    "content_hash": "`sha256:` and the SHA-256 of the canonical deployable content: `kind` and every "
+    "property of the ARM resource",
+    "property_hashes": "per property of the ARM resource, the first 16 hex digits of the SHA-256 of its "
+    "canonical value: what names the properties that differ",
+}
+"""Every field of a rule in the manifest, with its meaning (docs/lifecycle.md shows the table)."""
 
 
 @dataclass(frozen=True)

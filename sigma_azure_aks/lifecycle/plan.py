@@ -2,17 +2,7 @@
 
 A plan compares the manifest of a new export with the manifest of the last deployment
 (`previous`) and/or the alert rules the workspace holds now (`workspace`), rule by rule (matched
-by alert rule name, case-insensitive):
-
-| action | when |
-|---|---|
-| add | in the new export; neither in the previous manifest nor in the workspace |
-| change | in both manifests with different content (or, not in the previous manifest, in the workspace with other content than the new export's) |
-| remove | in the previous manifest, not in the new export: delete it from the workspace |
-| drift | unchanged between the manifests, but the workspace's copy differs from the last deployment (edited, or deleted, in the portal); deploying restores it |
-| keep | in the previous manifest; its Sigma rule failed in the new export, so it is not removed |
-| unchanged | the same content everywhere it was compared |
-| unmanaged | only in the workspace: never managed by these exports; left alone, never removed |
+by alert rule name, case-insensitive). Each rule gets one action out of :data:`ACTIONS` (docs/lifecycle.md shows the table).
 
 A `change` may also have drifted (both are reported). Without `previous`, nothing can be known
 to be removed; without `workspace`, nothing can be known to have drifted.
@@ -28,7 +18,19 @@ from .canonical import content_hash, differing, property_hashes
 from .manifest import ManagedRule, Manifest
 from .workspace import WorkspaceRule
 
-ACTIONS = ("add", "change", "remove", "drift", "keep", "unchanged", "unmanaged")
+ACTIONS = {
+    "add": "in the new export; neither in the previous manifest nor in the workspace: deploying creates it",
+    "change": "in both manifests with other content (or, in no previous manifest, in the workspace with other "
+    "content than the new export's): deploying updates it; the properties that change are named",
+    "remove": "in the previous manifest, not in the new export: to delete from the workspace (listed in "
+    "`delete` of the JSON; nothing to do when the workspace given no longer holds it)",
+    "drift": "the same in both manifests, but the workspace's copy differs from the last deployment (edited in "
+    "the portal: the properties are named; or deleted there): deploying restores it",
+    "keep": "in the previous manifest; its Sigma rule failed in the new export, so it is kept, not removed",
+    "unchanged": "the same content wherever it was compared (listed with `--verbose`)",
+    "unmanaged": "only in the workspace: never managed by these exports; listed, left alone, never deleted",
+}
+"""Every action of a plan, with when it applies (in the order of the output)."""
 SYMBOLS = {
     "add": "+",
     "change": "~",
@@ -229,5 +231,6 @@ def make_plan(
             entries.append(_new_only(rule, found, in_workspace))
         else:
             entries.append(_both(rule, old, found, in_workspace))
-    entries.sort(key=lambda e: (ACTIONS.index(e.action), e.title.lower(), e.alert_rule.lower()))
+    order = list(ACTIONS)
+    entries.sort(key=lambda e: (order.index(e.action), e.title.lower(), e.alert_rule.lower()))
     return Plan(entries)
