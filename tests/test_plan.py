@@ -233,3 +233,33 @@ def _write(path: Path, content: str | bytes) -> Path:
     else:
         path.write_text(content, encoding="utf-8")
     return path
+
+
+def test_changed_and_edited_and_a_removed_rule_already_gone(tmp_path, capsys):
+    one, two = first_and_second(tmp_path)
+    template = bundle(one)
+    resource_of(template, IDS["changed"])["properties"]["queryFrequency"] = "PT2H"
+    template["resources"].remove(resource_of(template, IDS["removed"]))
+    (tmp_path / "ws.json").write_text(json.dumps(template))
+    capsys.readouterr()
+    args = plan(
+        str(two), "--previous", str(one), "--workspace", str(tmp_path / "ws.json"), "--format", "json"
+    )
+    assert main([*args, "--detailed-exitcode"]) == 5
+    result = json.loads(capsys.readouterr().out)
+    by_rule = {entry["alert_rule"]: entry for entry in result["rules"]}
+    changed = by_rule[IDS["changed"]]
+    assert (changed["action"], changed["properties"], changed["drifted"]) == (
+        "change",
+        ["severity"],
+        ["queryFrequency"],
+    )
+    removed = by_rule[IDS["removed"]]
+    assert (removed["action"], removed["in_workspace"], removed["pending"]) == ("remove", False, False)
+    assert result["delete"] == []
+    assert main(args[:-2]) == 0
+    lines = lines_by_rule(capsys.readouterr().out)
+    assert lines[IDS["changed"]].endswith(
+        "changes severity; edited in the workspace since the last deployment: queryFrequency"
+    )
+    assert lines[IDS["removed"]].endswith("not in the workspace any more: nothing to delete")
