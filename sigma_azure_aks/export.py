@@ -7,11 +7,14 @@ Layout under --out (names are stable, so re-exports overwrite the same files):
     arm/<slug>_<id8>.json         ARM template with one rule
     json/<slug>_<id8>.json        REST API rule body
     bundles/azure-sentinel-rules-001.json   ARM templates of at most 50 rules (Analytics > Import)
+    sentinel-manifest.json        the alert rules this export manages (with `arm` or `json`)
 
 `<slug>` is the title in lower case with runs of other characters turned into `-` (at most 60
 characters); `<id8>` the first 8 characters of the rule id. A rule that fails in any format is
 written in none and reported; the others are still exported. Other files in --out are left alone,
-except bundle files of an earlier run beyond the current count, which would deploy stale rules.
+except bundle files of an earlier run beyond the current count, which would deploy stale rules, and
+an earlier manifest when this export has no deployable format (it would describe other rules).
+The manifest (`sigma-azure-aks plan` reads it): :mod:`sigma_azure_aks.lifecycle.manifest`.
 """
 
 from __future__ import annotations
@@ -56,6 +59,10 @@ def base_name(rule: Any) -> str:
 class Exported:
     name: str
     documents: dict[str, str]  # format -> text
+    sigma_id: str = ""
+    title: str = ""
+    source: str = ""  # the rule file, as found under the paths given
+    table: str = ""
 
 
 def render_all(converted: Any, formats: list[str], options: dict[str, str]) -> Exported:
@@ -78,7 +85,14 @@ def render_all(converted: Any, formats: list[str], options: dict[str, str]) -> E
             documents[fmt] = render_rule(
                 rule, converted.query, converted.table, chosen.name, options, union=converted.union
             )
-    return Exported(base_name(rule), documents)
+    return Exported(
+        base_name(rule),
+        documents,
+        sigma_id=str(rule.id),
+        title=str(rule.title or ""),
+        source=Path(converted.path).as_posix(),
+        table=str(converted.table or ""),
+    )
 
 
 def write_text(path: Path, text: str) -> None:
@@ -112,6 +126,11 @@ class ExportResult:
     formats: list[str]
     exported: list[Exported] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str | None, str]] = field(default_factory=list)  # (file, Sigma id, line)
+
+    def fail(self, path: Path, rule_id: Any, line: str) -> None:
+        self.failures.append(line)
+        self.failed.append((Path(path).as_posix(), str(rule_id) if rule_id else None, line))
 
 
 def export_files(
@@ -135,17 +154,17 @@ def export_files(
     try:
         for item in iter_convert(files, pipeline, options, on_file=on_file, guard=guard):
             if isinstance(item, RuleFailure):
-                result.failures.append(item.line())
+                result.fail(item.path, item.rule_id, item.line())
                 continue
             try:
                 exported = render_all(item, formats, options)
             except ValueError as error:
-                result.failures.append(f"{item.path}: rule '{item.rule.title}' ({item.rule.id}): {error}")
+                line = f"{item.path}: rule '{item.rule.title}' ({item.rule.id}): {error}"
+                result.fail(item.path, item.rule.id, line)
                 continue
             if exported.name in seen:
-                result.failures.append(
-                    f"{item.path}: rule id {item.rule.id} is also used in {seen[exported.name]}"
-                )
+                line = f"{item.path}: rule id {item.rule.id} is also used in {seen[exported.name]}"
+                result.fail(item.path, item.rule.id, line)
                 continue
             seen[exported.name] = item.path
             result.exported.append(exported)
@@ -154,10 +173,18 @@ def export_files(
     return result
 
 
-def write_export(out: Path, result: ExportResult) -> None:
-    """Every exported document under `out`, and the bundles when ARM is among the formats; OSError."""
+def write_export(out: Path, result: ExportResult, pipelines: Iterable[str] = ()) -> None:
+    """Every exported document under `out`, the bundles when ARM is among the formats, and the
+    manifest when a deployable format is (`pipelines`: the -p names, recorded in it); OSError."""
+    from .lifecycle.manifest import MANIFEST_NAME, manifest_document, manifest_text
+
     for exported in result.exported:
         for fmt, text in exported.documents.items():
             write_text(out / fmt / f"{exported.name}.{EXTENSIONS[fmt]}", text)
     if "arm" in result.formats:
         write_bundles(out, [exported.documents["arm"] for exported in result.exported])
+    manifest = manifest_document(result, list(pipelines))
+    if manifest is not None:
+        write_text(out / MANIFEST_NAME, manifest_text(manifest))
+    elif (out / MANIFEST_NAME).is_file():
+        (out / MANIFEST_NAME).unlink()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sigma_azure_aks.commands import COMMANDS, build_parser, main
+from sigma_azure_aks.commands import COMMANDS, RULE_COMMANDS, build_parser, main
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "sigma_azure_aks"
@@ -33,14 +33,15 @@ def test_console_script_is_the_commands_package() -> None:
 
 
 def test_every_subcommand_has_one_shape() -> None:
-    assert list(COMMANDS) == ["convert", "export", "validate", "replay"]
+    assert list(COMMANDS) == ["convert", "export", "validate", "replay", "plan"]
+    assert set(RULE_COMMANDS) < set(COMMANDS)
     for module in COMMANDS.values():
         assert isinstance(module.HELP, str) and callable(module.add_arguments) and callable(module.run)
 
 
 def test_every_subcommand_takes_pipeline_and_options() -> None:
     parser = build_parser()
-    for name in COMMANDS:
+    for name in RULE_COMMANDS:
         extra = ["--out", "x"] if name == "export" else ["--events", "e.json"] if name == "replay" else []
         args = parser.parse_args([name, "r.yml", *extra, "-p", "a", "-p", "b", "-O", "k=v"])
         assert (args.pipeline, args.option) == (["a", "b"], ["k=v"]), name

@@ -77,6 +77,18 @@ HOW: dict[str, int | str] = {
     "sigma convert -t sentinel -f yaml rules/correlations/role_assignment_write_failures.yml": 0,
     "sigma-azure-aks convert|export|validate|replay": FRAGMENT,
     "sigma-azure-aks replay": FRAGMENT,
+    # docs/lifecycle.md and the plan section of docs/commands.md
+    "sigma-azure-aks export rules/ --out out && sigma-azure-aks plan out --previous out --detailed-exitcode": 0,
+    "sigma-azure-aks plan NEW [--previous OLD] [--workspace FILE]... [--format text|json] [--detailed-exitcode] [--verbose]": (
+        "a synopsis; its concrete forms run in tests/test_plan.py"
+    ),
+    "sigma-azure-aks plan out --previous last-deployment/ --workspace workspace-rules.json [--format json] [--detailed-exitcode]": (
+        "needs a last deployment's manifest and a workspace export; tests/test_plan.py runs plan on both"
+    ),
+    "sigma-azure-aks plan": FRAGMENT,
+    "az sentinel alert-rule list": FRAGMENT,
+    "az sentinel alert-rule show": FRAGMENT,
+    "pip install '.[validate,replay]'": "what the example workflow runs (tests/test_workflow_example.py checks it)",
     "az deployment group create": NEEDS_AZURE,
     "az rest": NEEDS_AZURE,
 }

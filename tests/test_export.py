@@ -70,7 +70,8 @@ def test_export_corpus_every_format_and_deterministic(tmp_path, capsys):
     assert sorted(name for name in files if name.startswith("bundles/")) == [
         "bundles/azure-sentinel-rules-001.json"
     ]
-    assert len(files) == 4 * 35 + 1
+    assert len(files) == 4 * 35 + 2  # and the bundle and the manifest
+    assert len(json.loads(files["sentinel-manifest.json"])["rules"]) == 35
     seed = "azure-kubernetes-cronjob_1c71e254"
     assert f"kql/{seed}.kql" in files
     assert (
@@ -90,7 +91,7 @@ def test_bundles_hold_at_most_50_rules(tmp_path, capsys):
     bundles = sorted((out / "bundles").glob("*.json"))
     assert [p.name for p in bundles] == ["azure-sentinel-rules-001.json", "azure-sentinel-rules-002.json"]
     assert [len(json.loads(p.read_text())["resources"]) for p in bundles] == [50, 1]
-    assert sorted(p.name for p in (out).iterdir()) == ["arm", "bundles"]
+    assert sorted(p.name for p in (out).iterdir()) == ["arm", "bundles", "sentinel-manifest.json"]
     # fewer rules later: the stale bundle goes, unrelated files stay
     (out / "notes.txt").write_text("mine")
     (out / "bundles" / "README.md").write_text("mine")

@@ -1,4 +1,5 @@
-"""`sigma-azure-aks`: convert rules, export analytics rules, validate queries, replay rules on events.
+"""`sigma-azure-aks`: convert rules, export analytics rules, validate queries, replay rules on events,
+plan a deployment.
 
 Each subcommand is one module with `HELP`, `add_arguments(parser)` and `run(args) -> exit code`
 (and `take_extra_arguments(args, extras)` where arguments after an option's value are its own);
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from . import convert, export, replay, validate
+from . import convert, export, plan, replay, validate
 from .common import EXIT_CODES
 
 COMMANDS: dict[str, ModuleType] = {
@@ -21,7 +22,10 @@ COMMANDS: dict[str, ModuleType] = {
     "export": export,
     "validate": validate,
     "replay": replay,
+    "plan": plan,
 }
+RULE_COMMANDS = ("convert", "export", "validate", "replay")
+"""The commands that read Sigma rules (and take `-p`/`-O`); `plan` reads an export's manifest."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,18 +20,23 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_MISSING_COMPONENT = 3
 EXIT_NOT_REPLAYED = 4
+EXIT_CHANGES_PENDING = 5
 
 EXIT_CODES = {
-    EXIT_OK: "success: every rule converted (`validate`: and no query has an error)",
+    EXIT_OK: "success: every rule converted (`validate`: and no query has an error; `plan`: the plan is "
+    "made, and with `--detailed-exitcode` it has no changes)",
     EXIT_FAILED: "a rule failed to convert, a query has an error (`validate`), no rules were found "
     "under the paths given, or the output cannot be written (`export`)",
     EXIT_USAGE: "wrong usage: an unknown option, a missing argument, an unknown pipeline, a path that "
-    "does not exist, or an events file `replay` cannot read",
+    "does not exist, an events file `replay` cannot read, or a manifest or workspace export `plan` "
+    "cannot read (not JSON, not that shape, no manifest in the folder)",
     EXIT_MISSING_COMPONENT: "an optional component is missing: the KQL parser's engine (`validate`: the "
     "`[validate]` extra, or node), or the replay engine (`replay`); the message says how to install it",
     EXIT_NOT_REPLAYED: "`replay` only: every rule converted, but the local engine cannot run some of the "
     "queries (each named on stderr as `not replayed: FILE: RULE: ...`, with the Kusto construct; the "
     "queries themselves are valid for Microsoft Sentinel); the other rules ran",
+    EXIT_CHANGES_PENDING: "`plan --detailed-exitcode` only: the plan has changes (rules to add, change or "
+    "remove, or drift); without `--detailed-exitcode`, `plan` exits 0 whatever it found",
 }
 """Every exit code of every command, with its meaning (the epilog of `--help`, docs/commands.md)."""
 
