@@ -9,7 +9,7 @@ fields and both values, before any query is written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sigma.conditions import ConditionAND
@@ -64,32 +64,44 @@ def _same(first: SigmaString, second: SigmaString, spellings: Spellings | None) 
     return a.lower() == b.lower()
 
 
+def scalar_column(field_map: FieldMap, field_name: str) -> str | None:
+    """The column a field name reaches when it holds one value; None for an unknown field, an
+    array, a structure or a routed field."""
+    target = field_map.resolve(field_name)
+    return target.kql() if target is not None and scalar(field_map, field_name, target) else None
+
+
 def contradictions(
-    detections: dict[str, SigmaDetection], field_map: FieldMap, spellings: tuple[Spellings, ...] = ()
+    detections: dict[str, SigmaDetection],
+    column_of: Callable[[str], str | None],
+    spellings: tuple[Spellings, ...] = (),
 ) -> list[Contradiction]:
     """Every selection that requires one column to equal two different values through two
-    different Sigma field names."""
+    different Sigma field names (`column_of`: a field name's scalar column, see scalar_column)."""
     by_column = {s.column: s for s in spellings}
     found = []
     for name, detection in detections.items():
         for group in _and_items(detection):
+            required = [
+                (str(item.field), value) for item in group if (value := _required_text(item)) is not None
+            ]
+            if len(required) < 2:
+                continue  # one requirement cannot contradict itself
             seen: dict[str, tuple[str, SigmaString]] = {}
-            for item in group:
-                value = _required_text(item)
-                target = field_map.resolve(item.field) if value is not None and item.field else None
-                if value is None or target is None or not scalar(field_map, str(item.field), target):
+            for field_name, value in required:
+                column = column_of(field_name)
+                if column is None:
                     continue
-                column = target.kql()
                 if column in seen:
                     other_field, other = seen[column]
-                    if other_field != item.field and not _same(other, value, by_column.get(column)):
+                    if other_field != field_name and not _same(other, value, by_column.get(column)):
                         found.append(
                             Contradiction(
-                                name, column, (other_field, other.to_plain()), (str(item.field), value.to_plain())
+                                name, column, (other_field, other.to_plain()), (field_name, value.to_plain())
                             )
                         )
                 else:
-                    seen[column] = (str(item.field), value)
+                    seen[column] = (field_name, value)
     return found
 
 

@@ -73,12 +73,21 @@ class MapFieldsTransformation(RuleDetectionItemTransformation):
     field_map: FieldMap
     # The source's value spellings: two spellings of one value are not a contradiction.
     spellings: tuple[Spellings, ...] = ()
+    # Each field name's scalar column (None: unknown, array, structure or routed), as first found.
+    _scalar_columns: dict[str, str | None] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def apply(self, rule: Any) -> None:
         if isinstance(rule, SigmaRule):
-            from .contradictions import contradiction_message, contradictions
+            from .contradictions import contradiction_message, contradictions, scalar_column
 
-            found = contradictions(rule.detection.detections, self.field_map, self.spellings)
+            columns = self._scalar_columns
+
+            def column_of(field_name: str) -> str | None:
+                if field_name not in columns:
+                    columns[field_name] = scalar_column(self.field_map, field_name)
+                return columns[field_name]
+
+            found = contradictions(rule.detection.detections, column_of, self.spellings)
             if found:
                 note = self.field_map.notes.get(found[0].column)
                 raise SigmaTransformationError(
