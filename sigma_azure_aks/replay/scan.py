@@ -13,6 +13,7 @@ from ..sources import TABLES
 from .errors import ReplayQueryError, engine_refusal
 from .exports import ExportPlan
 from .fulltext import fold_patterns, joined_text_sql, lower, re2_literal
+from .ipmap import IP_PREFIX, IpCalls, hoist_ip_calls, ip_view
 from .kql_rewrite import identifiers, where_condition
 from .sql import (
     ROW_COLUMN,
@@ -73,12 +74,14 @@ _SUBQUERY_FUNCTIONS = ("parse_ipv4", "parse_ipv6")
 
 def _chunks(conditions: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     """The conditions in the statements that evaluate them: alone when it calls one of
-    :data:`_SUBQUERY_FUNCTIONS`, else up to :data:`_SCAN_CHUNK` together, in order."""
+    :data:`_SUBQUERY_FUNCTIONS`, else up to :data:`_SCAN_CHUNK` together, in order, those reading a
+    hoisted IP parse (:mod:`.ipmap`) apart from the others."""
     alone = [c for c in conditions if _SUBQUERY_FUNCTIONS_RE.search(c[1])]
-    together = [c for c in conditions if not _SUBQUERY_FUNCTIONS_RE.search(c[1])]
-    return [together[i : i + _SCAN_CHUNK] for i in range(0, len(together), _SCAN_CHUNK)] + [
-        [c] for c in alone
+    groups = [
+        [c for c in conditions if c not in alone and (IP_PREFIX in c[1]) is hoisted] for hoisted in (False, True)
     ]
+    together = [group[i : i + _SCAN_CHUNK] for group in groups for i in range(0, len(group), _SCAN_CHUNK)]
+    return together + [[c] for c in alone]
 
 
 _SUBQUERY_FUNCTIONS_RE = re.compile(r"\b(?:" + "|".join(_SUBQUERY_FUNCTIONS) + r")\s*\(")
@@ -114,6 +117,8 @@ def scan(
         return f"({_star_column(keywords.setdefault(lower(con, keyword), len(keywords)))} == true)"
 
     trees: dict[str, str] = {}  # treepath() hidden columns of the file's table -> argument
+    schema = TABLES[plan.table]
+    ips: IpCalls = {}  # hoisted IP parses of the file's table: hidden column -> (function, column)
     for index, query in enumerate(queries):
         found: dict[str, str] = {}
         try:
@@ -123,21 +128,23 @@ def scan(
             continue
         results.append([])
         if table == plan.table:
+            condition, calls = hoist_ip_calls(condition, schema)
             conditions.append((index, condition))  # translated with its chunk
             trees.update(found)
+            ips.update(calls)
         else:  # checked alone: it matches nothing here, but may not run at all
             try:
                 kql.to_sql(f"{table} | where {condition}")
             except kql.KqlError as error:
                 results[index] = engine_refusal(error)
-    schema = TABLES[plan.table]
     kept = list(columns(plan.table) if callable(columns) else columns)
     if any(c not in schema for c in kept):
         raise ValueError(f"not columns of {plan.table}: {[c for c in kept if c not in schema]}")
-    read = set().union(*(identifiers(condition) for _, condition in conditions))
+    read = set().union(*(identifiers(condition) for _, condition in conditions), (c for _, c in ips.values()))
     typed_view, text_view = f"{ROW_COLUMN}_scan_rows", f"{ROW_COLUMN}_scan_text"
     stage, staged = f"{ROW_COLUMN}_scan", f"{ROW_COLUMN}_scan_numbered"
-    plain = f"{ROW_COLUMN}_plain"
+    plain, with_ips = f"{ROW_COLUMN}_plain", f"{ROW_COLUMN}_scan_ips"
+    made: list[str] = []  # tables of the hoisted IP parses
     try:
         typed = ", ".join(
             f"{sql} AS {sql_ident(name)}" for name, sql in zip(schema, plan.select, strict=True)
@@ -175,9 +182,12 @@ def scan(
             f'CREATE OR REPLACE TEMP VIEW "{staged}" AS SELECT rowid AS {ROW_COLUMN}, '
             f'* {f"REPLACE ({paths}) " if paths else ""}FROM "{stage}"'
         )
+        if ips:
+            made = ip_view(con, kql, staged, with_ips, ips)
         hit_rows: set[int] = set()
         for part in _chunks(conditions):
-            part, sql = _translate_chunk(kql, staged, part, results)
+            source = with_ips if any(IP_PREFIX in c for _, c in part) else staged
+            part, sql = _translate_chunk(kql, source, part, results)
             if not part:
                 continue
             flags = [f"{ROW_COLUMN}_m{i}" for i in range(len(part))]
@@ -199,6 +209,9 @@ def scan(
             ).fetchall():
                 details[row[0]] = dict(zip(kept, row[1:], strict=True))
     finally:
+        con.execute(f'DROP VIEW IF EXISTS "{with_ips}"')
+        for name in made:
+            con.execute(f'DROP TABLE IF EXISTS "{name}"')
         con.execute(f'DROP VIEW IF EXISTS "{staged}"')
         con.execute(f'DROP TABLE IF EXISTS "{stage}"')
         con.execute(f'DROP VIEW IF EXISTS "{text_view}"')
