@@ -117,10 +117,13 @@ def scan(
     """Run `queries` on the rows of an export `plan` (see :meth:`.engine.Engine.scan_export`);
     `on_progress(share)` is told, from another thread, how much of the file's pass is done.
 
-    Stage 1, one pass over the file: the columns the conditions read, whether the row holds each
-    full-row search keyword, and the kept columns, stored in file order (a plan of scans and
-    projections only, checked). Stage 2: the conditions on those rows, in chunks, each row's
-    number carried as a value. None, having run nothing, when a value does not read natively."""
+    Stage 1, one pass over the file, stored in file order (a plan of scans and projections only,
+    checked): each condition that needs no join evaluated there, as a flag (:func:`_pass_flags`);
+    the columns the other conditions read, whether the row holds each full-row search keyword
+    they read; and the kept columns. So a row's large JSON columns are read once and not kept.
+    Stage 2: the other conditions on those rows (an IP parse of a column read from a table of
+    its distinct values, :mod:`.ipmap`) and the flags, in chunks, each row's number carried as a
+    value. None, having run nothing, when a value does not read natively."""
     import duckdb
 
     results: list[list[int] | ReplayQueryError] = []
