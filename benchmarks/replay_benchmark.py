@@ -391,12 +391,13 @@ def run(folder: Path) -> int:
                 base_all, base_s, base_rss = None, "not tried: --baseline-in-slices", 0.0
             else:
                 (base_all, base_s), base_rss = measured(baseline_route, str(tree), export, queries, cap)
-            if base_all is None:
+            if base_all is None and not args.baseline_in_slices:
                 print(
                     f"baseline, the engine of commit {BASELINE} (today's), one pass: failed under its "
                     f"{args.baseline_max_memory:g} GiB address-space cap ({base_s}); peak RSS {base_rss:,.0f} MiB  "
                     f"({load_average()})"
                 )
+            if base_all is None:
                 if 0 < args.baseline_slice_rows < args.rows:
                     label = f"on slices of {args.baseline_slice_rows:,} rows"
                     (base_all, base_s), base_rss = baseline_in_slices(
