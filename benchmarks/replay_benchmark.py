@@ -13,7 +13,15 @@ file and is timed from reading it to having each rule's hits:
 3. where pySigma-backend-sqlite is importable (pySigma 2): the file read with Python's csv module,
    the rows inserted into SQLite, and that backend's SQL run.
 
-The ratios the issue sets are printed on the lines starting with RATIO. ``--python-load`` also
+4. the baseline: the one-pass scan of the engine as it was at commit ``BASELINE`` (before the
+   bounded-memory work; "today's" in the targets), extracted from git and run in a fresh process
+   of its own on the same file and rules, its address space capped (``--baseline-max-memory``)
+   so that it fails rather than exhaust the machine; when it fails, it runs on consecutive slices
+   of the rows (``--baseline-slice-rows``, each slice an export of its own) and the slices'
+   summed times stand for its time; it must give the same hits.
+
+The ratios the issue sets are printed on the lines starting with RATIO (replay's wall time over
+the baseline's, with both peak RSS figures, in MiB: 1 GiB = 1,024 MiB). ``--python-load`` also
 times loading the rows from Python values. Every route but that one runs in a fresh process of
 its own and reports its peak RSS beside its time; the engine runs with ``--memory-limit``
 (default 1GB, as ``sigma-azure-aks replay``), and ``--unlimited`` also runs the one-pass scan with
@@ -22,6 +30,8 @@ adds this repository's rules (rules/) to the SigmaHQ ones.
 
     python benchmarks/replay_benchmark.py [--rows N] [--shared PATH] [--python-load] [--narrow]
         [--memory-limit SIZE] [--unlimited] [--own-rules] [--skip-bare] [--skip-sqlite]
+        [--skip-baseline] [--baseline-max-memory GIB] [--baseline-slice-rows N]
+        [--baseline-in-slices] [--skip-loaded]
 
 ``--narrow`` writes rows of only the columns the rules read plus the id and summary columns (with
 ``Properties_d`` reduced to its ``message``): not what an export holds, but a measure of the
@@ -32,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import multiprocessing
 import os
@@ -39,7 +50,9 @@ import random
 import resource
 import shutil
 import sqlite3
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import uuid
@@ -50,6 +63,8 @@ from pathlib import Path
 warnings.simplefilter("ignore")
 
 REPO = Path(__file__).resolve().parent.parent
+# "Today's" engine of the bounded-memory targets: the commit before that work began (issue 11).
+BASELINE = "2f0f4e9"
 
 
 def shared_dir(given: str | None) -> Path:
@@ -121,7 +136,7 @@ def write_export(columns: dict[str, list], n: int, folder: Path) -> Path:
 
 
 def measured(function, *args):
-    """(what `function(*args)` returns, its process's peak RSS in MB), run in a fresh process."""
+    """(what `function(*args)` returns, its process's peak RSS in MiB), run in a fresh process."""
     context = multiprocessing.get_context("spawn")
     with context.Pool(1, maxtasksperchild=1) as pool:
         return pool.apply(_with_peak_rss, (function, *args))
@@ -129,7 +144,41 @@ def measured(function, *args):
 
 def _with_peak_rss(function, *args):
     value = function(*args)
-    return value, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+    return value, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux: MiB
+
+
+def baseline_tree(folder: Path) -> Path | None:
+    """The package as it was at :data:`BASELINE`, extracted under `folder`; None without git."""
+    target = folder / "baseline"
+    target.mkdir()
+    try:
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", BASELINE, "sigma_azure_aks"], capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def baseline_route(tree: str, export: Path, queries: list[str], max_memory: int):
+    """The one-pass scan of the engine at :data:`BASELINE` (its own package first on the path of
+    this fresh process), its address space capped at `max_memory` bytes so that it fails rather
+    than exhausting the machine: (matches, seconds), or (None, why it failed)."""
+    if max_memory:
+        resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
+    sys.path.insert(0, tree)
+    import sigma_azure_aks
+    from sigma_azure_aks.replay.engine import Engine
+    from sigma_azure_aks.replay.loaders import kept_columns
+
+    assert Path(sigma_azure_aks.__file__).is_relative_to(tree), sigma_azure_aks.__file__
+    try:
+        scan, elapsed = timed_scan(Engine, export, queries, kept_columns)
+    except Exception as error:  # DuckDB's out-of-memory error under the cap, or MemoryError
+        return None, f"{type(error).__name__}: {(str(error).splitlines() or ['-'])[0]}"
+    return scan.matches, elapsed
 
 
 def scan_route(export: Path, queries: list[str], memory_limit: str | None):
@@ -216,8 +265,37 @@ def run(folder: Path) -> int:
     parser.add_argument(
         "--unlimited", action="store_true", help="also scan with DuckDB's default memory limit"
     )
-    parser.add_argument("--own-rules", action="store_true", help="add this repository's rules (rules/)")
+    parser.add_argument(
+        "--own-rules",
+        action="store_true",
+        help="add this repository's AzureActivity rules (rules/azure_activity)",
+    )
+    parser.add_argument(
+        "--skip-baseline", action="store_true", help=f"leave out the engine of commit {BASELINE} (today's)"
+    )
+    parser.add_argument(
+        "--baseline-max-memory",
+        type=float,
+        default=16.0,
+        help="address space cap of the baseline's process, GiB (it fails rather than exhaust the machine); 0: none",
+    )
     parser.add_argument("--skip-bare", action="store_true", help="leave out the bare duckdb-kql route")
+    parser.add_argument(
+        "--baseline-slice-rows",
+        type=int,
+        default=200_000,
+        help="when the baseline cannot hold the whole file, run it on slices of this many rows (0: not)",
+    )
+    parser.add_argument(
+        "--baseline-in-slices",
+        action="store_true",
+        help="run the baseline on slices only (where it is known not to hold the whole file)",
+    )
+    parser.add_argument(
+        "--skip-loaded",
+        action="store_true",
+        help="leave out the load-then-evaluate route (and the bare and SQLite routes after it)",
+    )
     parser.add_argument("--skip-sqlite", action="store_true", help="leave out the SQLite route")
     parser.add_argument(
         "--narrow",
@@ -234,7 +312,7 @@ def run(folder: Path) -> int:
     from sigma_azure_aks.replay.loaders import read_events
 
     corpus = shared / "corpus" / "sigmahq" / "activitylogs"
-    converted, failures = convert([corpus, REPO / "rules"] if args.own_rules else corpus)
+    converted, failures = convert([corpus, REPO / "rules" / "azure_activity"] if args.own_rules else corpus)
     assert not failures, failures
     queries = [c.query for c in converted]
     base = [e.row for e in read_events([shared / "samples" / "azureactivity_training_lab.jsonl"])]
@@ -246,7 +324,7 @@ def run(folder: Path) -> int:
         "MICROSOFT.NETWORK/DNSZONES/A/WRITE",
         "Microsoft.Network/azureFirewalls/delete",
     ]
-    print(f"rows: {args.rows:,}  rules: {len(queries)}  cpus: {os.cpu_count()}")
+    print(f"rows: {args.rows:,}  rules: {len(queries)}  cpus: {os.cpu_count()}  {load_average()}")
 
     t = time.perf_counter()
     columns = synthesise(base, rule_ops, args.rows, args.seed)
@@ -293,25 +371,62 @@ def run(folder: Path) -> int:
             pass
     subset = [queries.index(q) for q in bare_ok]
     limit = args.memory_limit
-    (scan_subset, scan_subset_s), subset_rss = measured(scan_route, export, bare_ok, limit)
     (scan_all, scan_all_s), scan_rss = measured(scan_route, export, queries, limit)
     refused = [r for r in scan_all if isinstance(r, ReplayQueryError)]
     assert not refused, refused
     ids = columns["EventDataId"]
     hits = sum(len(r) for r in scan_all)  # type: ignore[arg-type]
-    assert scan_all[: len(queries)] and all(scan_subset[i] == scan_all[j] for i, j in enumerate(subset))
     print(
-        f"replay, one pass over the export (memory limit {limit}): the {len(bare_ok)} queries the bare "
-        f"engine accepts {scan_subset_s:.2f} s, peak RSS {subset_rss:,.0f} MB; all {len(queries)} rules "
-        f"{scan_all_s:.2f} s, peak RSS {scan_rss:,.0f} MB, {hits:,} hits"
+        f"replay, one pass over the export (memory limit {limit}): all {len(queries)} rules "
+        f"{scan_all_s:.2f} s, peak RSS {scan_rss:,.0f} MiB, {hits:,} hits  ({load_average()})"
     )
+    if not args.skip_baseline:
+        tree = baseline_tree(folder)
+        if tree is None:
+            print(f"baseline: the engine of commit {BASELINE} cannot be extracted (no git history); skipped")
+        else:
+            cap = int(args.baseline_max_memory * 2**30)
+            label = "in one pass"
+            if args.baseline_in_slices:
+                base_all, base_s, base_rss = None, "not tried: --baseline-in-slices", 0.0
+            else:
+                (base_all, base_s), base_rss = measured(baseline_route, str(tree), export, queries, cap)
+            if base_all is None and not args.baseline_in_slices:
+                print(
+                    f"baseline, the engine of commit {BASELINE} (today's), one pass: failed under its "
+                    f"{args.baseline_max_memory:g} GiB address-space cap ({base_s}); peak RSS {base_rss:,.0f} MiB  "
+                    f"({load_average()})"
+                )
+            if base_all is None:
+                if 0 < args.baseline_slice_rows < args.rows:
+                    label = f"on slices of {args.baseline_slice_rows:,} rows"
+                    (base_all, base_s), base_rss = baseline_in_slices(
+                        folder, tree, columns, args, queries, cap
+                    )
+                    if base_all is None:
+                        print(f"baseline {label}: failed too ({base_s})")
+            if base_all is not None:
+                assert base_all == scan_all, "the baseline engine and replay disagree"
+                print(
+                    f"baseline, the engine of commit {BASELINE} (today's), {label}: all {len(queries)} rules "
+                    f"{base_s:.2f} s, peak RSS {base_rss:,.0f} MiB, same hits  ({load_average()})"
+                )
+                print(
+                    f"RATIO replay/baseline ({label}) wall time, all {len(queries)} rules on the same rows "
+                    f"(target <= 1.1): {scan_all_s / base_s:.2f}x; peak RSS {scan_rss:,.0f} MiB "
+                    f"(memory limit {limit}; target <= 1,024 MiB at 200,000 rows, <= 2,048 MiB at 1,000,000) "
+                    f"vs {base_rss:,.0f} MiB"
+                )
     if args.unlimited:
         (unlimited, unlimited_s), unlimited_rss = measured(scan_route, export, queries, None)
         assert unlimited == scan_all, "the scan with and without a memory limit disagree"
         print(
             f"replay, one pass, DuckDB's default memory limit: all {len(queries)} rules {unlimited_s:.2f} s, "
-            f"peak RSS {unlimited_rss:,.0f} MB, same hits"
+            f"peak RSS {unlimited_rss:,.0f} MiB, same hits"
         )
+
+    if args.skip_loaded:
+        return 0
 
     # ---- ours: load the export into the engine, then evaluate (the Python API's engine) ----
     (loaded, ours_load, ours_all, ours_eval), loaded_rss = measured(loaded_route, export, queries, limit)
@@ -321,7 +436,7 @@ def run(folder: Path) -> int:
     assert ours_all == scan_all, "the scan and the loaded engine disagree"
     print(
         f"replay, export loaded then evaluated: load {ours_load:.2f} s, evaluate all {len(queries)} rules "
-        f"in one statement {ours_eval:.2f} s, peak RSS {loaded_rss:,.0f} MB, same hits as the scan"
+        f"in one statement {ours_eval:.2f} s, peak RSS {loaded_rss:,.0f} MiB, same hits as the scan"
     )
     if args.per_rule:
         engine = Engine(limit)
@@ -336,6 +451,12 @@ def run(folder: Path) -> int:
         return 0
 
     # ---- bare engine: duckdb-kql on its own table of the same rows, the queries it accepts ----
+    (scan_subset, scan_subset_s), subset_rss = measured(scan_route, export, bare_ok, limit)
+    assert all(scan_subset[i] == scan_all[j] for i, j in enumerate(subset))
+    print(
+        f"replay, one pass, the {len(bare_ok)} queries the bare engine accepts: {scan_subset_s:.2f} s, "
+        f"peak RSS {subset_rss:,.0f} MiB, the same hits as with all rules"
+    )
     (bare_load, bare_eval, bare_results), bare_rss = measured(bare_engine, export, bare_ok)
     assert bare_results == [sorted(ids[r] for r in rows) for rows in scan_subset], (  # type: ignore[union-attr]
         "bare engine and replay disagree"
@@ -344,7 +465,7 @@ def run(folder: Path) -> int:
     print(
         f"bare duckdb-kql: {len(bare_ok)} of {len(queries)} queries accepted (it refuses `* contains`); "
         f"load {bare_load:.2f} s, evaluate {bare_eval:.2f} s (one query at a time), total {bare_total:.2f} s, "
-        f"peak RSS {bare_rss:,.0f} MB, same hits as replay"
+        f"peak RSS {bare_rss:,.0f} MiB, same hits as replay"
     )
     print(
         f"RATIO replay/bare, the same {len(bare_ok)} queries on the same file (target <= 1.3): "
@@ -402,6 +523,36 @@ def run(folder: Path) -> int:
         f"{(lite_load + lite_eval) / scan_all_s:.1f}x)"
     )
     return 0
+
+
+def baseline_in_slices(
+    folder: Path, tree: Path, columns: dict[str, list], args, queries: list[str], cap: int
+):
+    """The baseline on consecutive slices of the rows, each written as an export of its own and
+    scanned in a fresh process: ((matches numbered in the whole file, seconds summed), the
+    largest peak RSS); (None, why) when a slice fails too. Each rule reads one row at a time,
+    so the slices' answers are the whole file's."""
+    matches: list[list[int]] = [[] for _ in queries]
+    seconds, peak = 0.0, 0.0
+    for start in range(0, args.rows, args.baseline_slice_rows):
+        count = min(args.baseline_slice_rows, args.rows - start)
+        part = folder / f"slice-{start}"
+        part.mkdir()
+        path = write_export({k: v[start : start + count] for k, v in columns.items()}, count, part)
+        (found, took), rss = measured(baseline_route, str(tree), path, queries, cap)
+        shutil.rmtree(part, ignore_errors=True)
+        peak = max(peak, rss)
+        if found is None:
+            return (None, took), peak
+        for rows, more in zip(matches, found, strict=True):
+            rows.extend(start + row for row in more)
+        seconds += took
+    return (matches, seconds), peak
+
+
+def load_average() -> str:
+    """The machine's load averages (1, 5, 15 minutes), to read the times beside."""
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def timed_scan(engine_class, export: Path, queries: list[str], kept):

@@ -10,7 +10,7 @@ what a query means, by concern:
 * :mod:`.fulltext`: full-row keyword search (``* contains "x"``);
 * :mod:`.columns`: Python values converted and inserted column-wise;
 * :mod:`.exports`: Log Analytics exports read by DuckDB itself;
-* :mod:`.scan`: one pass over an export running every query;
+* :mod:`.scan`: one pass over an export running every query (:mod:`.ipmap`: its IP parses);
 * :mod:`.sql`: SQL text helpers and the hidden columns' names.
 
 Kusto string columns never hold null: :meth:`Engine.load` stores an absent string as ``""``.

@@ -243,6 +243,11 @@ def _rewrite_fragment(fragment: str, table: str, tree_hook: TreeHook | None = No
     return text.split("| ", 1)[1], table
 
 
+def kql_tokens(text: str) -> list[tuple[str, str]]:
+    """KQL text as (kind, text) tokens: ``str``, ``ident``, ``ws``, ``punct``; joined, the text."""
+    return _tokens(text)
+
+
 def identifiers(text: str) -> set[str]:
     """The identifiers (column names, functions, operators) of KQL text."""
     return {value for kind, value in _tokens(text) if kind == "ident"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from ..sources import TABLES
 from .errors import ReplayQueryError, engine_refusal
 from .exports import ExportPlan
 from .fulltext import fold_patterns, joined_text_sql, lower, re2_literal
+from .ipmap import IP_PREFIX, IpCalls, hoist_ip_calls, ip_view
 from .kql_rewrite import identifiers, where_condition
 from .sql import (
     ROW_COLUMN,
@@ -24,7 +25,7 @@ from .sql import (
     sql_text,
     text_column,
 )
-from .treepath import recorder, treepath_sql
+from .treepath import TREE_PREFIX, recorder, treepath_sql
 
 _SCAN_CHUNK = 32  # conditions evaluated per statement on a scan's stored rows
 
@@ -66,6 +67,19 @@ def _watching(con: Any, on_progress: Callable[[float], None] | None) -> Iterator
         thread.join()
 
 
+@contextmanager
+def _in_lists_as_expressions(con: Any) -> Iterator[None]:
+    """While the block runs, DuckDB evaluates ``x IN (<constants>)`` as an expression rather than
+    planning a long list as a join (its ``in_clause`` optimizer), which need not keep file order."""
+    (before,) = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    names = [n for n in str(before or "").split(",") if n.strip()]
+    con.execute(f"SET disabled_optimizers = {sql_text(','.join([*names, 'in_clause']))}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers = {sql_text(','.join(names))}")
+
+
 # Functions duckdb-kql writes as correlated subqueries: a condition holding one runs in a statement
 # of its own, as DuckDB's memory for such subqueries grows with every other one beside them.
 _SUBQUERY_FUNCTIONS = ("parse_ipv4", "parse_ipv6")
@@ -73,12 +87,15 @@ _SUBQUERY_FUNCTIONS = ("parse_ipv4", "parse_ipv6")
 
 def _chunks(conditions: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
     """The conditions in the statements that evaluate them: alone when it calls one of
-    :data:`_SUBQUERY_FUNCTIONS`, else up to :data:`_SCAN_CHUNK` together, in order."""
+    :data:`_SUBQUERY_FUNCTIONS`, else up to :data:`_SCAN_CHUNK` together, in order, those reading a
+    hoisted IP parse (:mod:`.ipmap`) apart from the others."""
     alone = [c for c in conditions if _SUBQUERY_FUNCTIONS_RE.search(c[1])]
-    together = [c for c in conditions if not _SUBQUERY_FUNCTIONS_RE.search(c[1])]
-    return [together[i : i + _SCAN_CHUNK] for i in range(0, len(together), _SCAN_CHUNK)] + [
-        [c] for c in alone
+    groups = [
+        [c for c in conditions if c not in alone and (IP_PREFIX in c[1]) is hoisted]
+        for hoisted in (False, True)
     ]
+    together = [group[i : i + _SCAN_CHUNK] for group in groups for i in range(0, len(group), _SCAN_CHUNK)]
+    return together + [[c] for c in alone]
 
 
 _SUBQUERY_FUNCTIONS_RE = re.compile(r"\b(?:" + "|".join(_SUBQUERY_FUNCTIONS) + r")\s*\(")
@@ -100,10 +117,13 @@ def scan(
     """Run `queries` on the rows of an export `plan` (see :meth:`.engine.Engine.scan_export`);
     `on_progress(share)` is told, from another thread, how much of the file's pass is done.
 
-    Stage 1, one pass over the file: the columns the conditions read, whether the row holds each
-    full-row search keyword, and the kept columns, stored in file order (a plan of scans and
-    projections only, checked). Stage 2: the conditions on those rows, in chunks, each row's
-    number carried as a value. None, having run nothing, when a value does not read natively."""
+    Stage 1, one pass over the file, stored in file order (a plan of scans and projections only,
+    checked): each condition that needs no join evaluated there, as a flag (:func:`_pass_flags`);
+    the columns the other conditions read, whether the row holds each full-row search keyword
+    they read; and the kept columns. So a row's large JSON columns are read once and not kept.
+    Stage 2: the other conditions on those rows (an IP parse of a column read from a table of
+    its distinct values, :mod:`.ipmap`) and the flags, in chunks, each row's number carried as a
+    value. None, having run nothing, when a value does not read natively."""
     import duckdb
 
     results: list[list[int] | ReplayQueryError] = []
@@ -114,6 +134,8 @@ def scan(
         return f"({_star_column(keywords.setdefault(lower(con, keyword), len(keywords)))} == true)"
 
     trees: dict[str, str] = {}  # treepath() hidden columns of the file's table -> argument
+    schema = TABLES[plan.table]
+    ips: IpCalls = {}  # hoisted IP parses of the file's table: hidden column -> (function, column)
     for index, query in enumerate(queries):
         found: dict[str, str] = {}
         try:
@@ -123,21 +145,28 @@ def scan(
             continue
         results.append([])
         if table == plan.table:
+            condition, calls = hoist_ip_calls(condition, schema)
             conditions.append((index, condition))  # translated with its chunk
             trees.update(found)
+            ips.update(calls)
         else:  # checked alone: it matches nothing here, but may not run at all
             try:
                 kql.to_sql(f"{table} | where {condition}")
             except kql.KqlError as error:
                 results[index] = engine_refusal(error)
-    schema = TABLES[plan.table]
     kept = list(columns(plan.table) if callable(columns) else columns)
     if any(c not in schema for c in kept):
         raise ValueError(f"not columns of {plan.table}: {[c for c in kept if c not in schema]}")
-    read = set().union(*(identifiers(condition) for _, condition in conditions))
+
+    def reads(passed: Mapping[int, str]) -> set[str]:  # what the conditions not in the pass read
+        rest = (identifiers(c) for i, c in conditions if i not in passed)
+        return set().union(*rest, (c for _, c in ips.values()))
+
     typed_view, text_view = f"{ROW_COLUMN}_scan_rows", f"{ROW_COLUMN}_scan_text"
     stage, staged = f"{ROW_COLUMN}_scan", f"{ROW_COLUMN}_scan_numbered"
-    plain = f"{ROW_COLUMN}_plain"
+    plain, with_ips = f"{ROW_COLUMN}_plain", f"{ROW_COLUMN}_scan_ips"
+    made: list[str] = []  # tables of the hoisted IP parses
+    stack = ExitStack()
     try:
         typed = ", ".join(
             f"{sql} AS {sql_ident(name)}" for name, sql in zip(schema, plan.select, strict=True)
@@ -149,21 +178,26 @@ def scan(
         con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{text_view}" AS {_scan_text_sql(con, kql, typed_view, schema, keywords, trees)}'
         )
-        stored = [
-            *(n for n in schema if n in read or n in kept),
-            *(text_column(n) for n in schema if needs_text(schema[n]) and text_column(n) in read),
-            *(_star_column(i) for i in keywords.values()),
-            *(n for n in trees if n in read),  # the argument: its treepath() is computed below
-            plain,
-        ]
-        stage_sql = f'SELECT {", ".join(map(sql_ident, stored))} FROM "{text_view}"'
+        # conditions evaluated in the pass itself: their flags stored, not the columns they read
+        passed, pass_sql = _pass_flags(kql, text_view, conditions)
+        stage_sql = _stage_sql(
+            schema, reads(passed), kept, keywords, trees, plain, passed, text_view, pass_sql
+        )
         try:  # the file read: a value that does not read (JSON text, a datetime) is not native
+            stack.enter_context(_in_lists_as_expressions(con))
+            if passed and not keeps_order(con, stage_sql):
+                passed = {}
+                stage_sql = _stage_sql(schema, reads({}), kept, keywords, trees, plain, {}, text_view, "")
             if not keeps_order(con, stage_sql):
                 return None
             with _watching(con, on_progress):
                 con.execute(f'CREATE OR REPLACE TEMP TABLE "{stage}" AS {stage_sql}')
         except duckdb.Error:
             return None
+        finally:
+            stack.close()
+        read = reads(passed)
+        conditions = [(i, passed.get(i, c)) for i, c in conditions]
         rows, bad = con.execute(
             f'SELECT count(*), count(*) FILTER (WHERE NOT {plain}) FROM "{stage}"'
         ).fetchone()  # type: ignore[misc]
@@ -175,9 +209,12 @@ def scan(
             f'CREATE OR REPLACE TEMP VIEW "{staged}" AS SELECT rowid AS {ROW_COLUMN}, '
             f'* {f"REPLACE ({paths}) " if paths else ""}FROM "{stage}"'
         )
+        if ips:
+            made = ip_view(con, kql, staged, with_ips, ips)
         hit_rows: set[int] = set()
         for part in _chunks(conditions):
-            part, sql = _translate_chunk(kql, staged, part, results)
+            source = with_ips if any(IP_PREFIX in c for _, c in part) else staged
+            part, sql = _translate_chunk(kql, source, part, results)
             if not part:
                 continue
             flags = [f"{ROW_COLUMN}_m{i}" for i in range(len(part))]
@@ -199,11 +236,75 @@ def scan(
             ).fetchall():
                 details[row[0]] = dict(zip(kept, row[1:], strict=True))
     finally:
+        con.execute(f'DROP VIEW IF EXISTS "{with_ips}"')
+        for name in made:
+            con.execute(f'DROP TABLE IF EXISTS "{name}"')
         con.execute(f'DROP VIEW IF EXISTS "{staged}"')
         con.execute(f'DROP TABLE IF EXISTS "{stage}"')
         con.execute(f'DROP VIEW IF EXISTS "{text_view}"')
         con.execute(f'DROP VIEW IF EXISTS "{typed_view}"')
     return ExportScan(plan.table, int(rows), results, details)
+
+
+def _in_pass(condition: str) -> bool:
+    """Whether a condition can be evaluated in the file's pass: it reads no hoisted IP parse, no
+    treepath() and no function duckdb-kql writes as a subquery (a plan of projections only)."""
+    return not (
+        IP_PREFIX in condition or TREE_PREFIX in condition or _SUBQUERY_FUNCTIONS_RE.search(condition)
+    )
+
+
+def _pass_column(index: int) -> str:
+    """A scan's column: whether the row meets the condition of query `index` (evaluated in the pass)."""
+    return f"{ROW_COLUMN}_pass{index}"
+
+
+def _pass_flags(kql: Any, rows: str, conditions: list[tuple[int, str]]) -> tuple[dict[int, str], str]:
+    """({query index: its flag column} for the conditions evaluated in the pass over `rows`, SQL
+    of `rows` with those flags). A condition the engine cannot translate is left out: its query's
+    error is found with the others (:func:`_translate_chunk`)."""
+    chosen = [(i, c) for i, c in conditions if _in_pass(c)]
+    while chosen:
+        assignments = ", ".join(f"{_pass_column(i)} = ({c})" for i, c in chosen)
+        try:
+            return {i: _pass_column(i) for i, _ in chosen}, str(kql.to_sql(f"{rows} | extend {assignments}"))
+        except kql.KqlError:
+            runs = []
+            for i, c in chosen:
+                try:
+                    kql.to_sql(f"{rows} | where {c}")
+                    runs.append((i, c))
+                except kql.KqlError:
+                    pass
+            if len(runs) == len(chosen):  # each translates alone, not together: not expected
+                raise
+            chosen = runs
+    return {}, ""
+
+
+def _stage_sql(
+    schema: Mapping[str, str],
+    read: set[str],
+    kept: list[str],
+    keywords: Mapping[str, int],
+    trees: Mapping[str, str],
+    plain: str,
+    passed: Mapping[int, str],
+    text_view: str,
+    pass_sql: str,
+) -> str:
+    """SQL of the rows a scan stores from its pass: the kept columns, the flags of the conditions
+    evaluated in the pass (`passed`, over `pass_sql`), and what the other conditions `read`."""
+    stored = [
+        *(n for n in schema if n in read or n in kept),
+        *(text_column(n) for n in schema if needs_text(schema[n]) and text_column(n) in read),
+        *(_star_column(i) for i in keywords.values() if _star_column(i) in read),
+        *(n for n in trees if n in read),  # the argument: its treepath() is computed below
+        *passed.values(),
+        plain,
+    ]
+    source = f"({pass_sql})" if passed else f'"{text_view}"'
+    return f"SELECT {', '.join(map(sql_ident, stored))} FROM {source}"
 
 
 def _scan_text_sql(
