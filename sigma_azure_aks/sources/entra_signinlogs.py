@@ -109,20 +109,9 @@ SERVICE_PRINCIPAL_SCHEMA: dict[str, str] = {
     "TimeGenerated": "datetime", "Type": "string", "UniqueTokenIdentifier": "string",
 }
 
-MANAGED_IDENTITY_SCHEMA: dict[str, str] = {
-    "AppId": "string", "AuthenticationContextClassReferences": "string",
-    "AuthenticationProcessingDetails": "string", "_BilledSize": "real", "Category": "string",
-    "ConditionalAccessPolicies": "string", "ConditionalAccessStatus": "string", "CorrelationId": "string",
-    "DurationMs": "long", "FederatedCredentialId": "string", "Id": "string", "Identity": "string",
-    "IPAddress": "string", "_IsBillable": "string", "Level": "string", "Location": "string",
-    "LocationDetails": "string", "OperationName": "string", "OperationVersion": "string",
-    "ResourceDisplayName": "string", "ResourceGroup": "string", "ResourceIdentity": "string",
-    "ResourceServicePrincipalId": "string", "ResultDescription": "string", "ResultSignature": "string",
-    "ResultType": "string", "ServicePrincipalCredentialKeyId": "string",
-    "ServicePrincipalCredentialThumbprint": "string", "ServicePrincipalId": "string",
-    "ServicePrincipalName": "string", "SourceSystem": "string", "TenantId": "string",
-    "TimeGenerated": "datetime", "Type": "string", "UniqueTokenIdentifier": "string",
-}
+# Microsoft documents the same columns for the managed-identity sign-ins as for the service
+# principal sign-ins: one set of facts serves both tables.
+MANAGED_IDENTITY_SCHEMA = SERVICE_PRINCIPAL_SCHEMA
 
 LOGSOURCES = (SigmaLogSource(product="azure", service="signinlogs"),)
 
