@@ -33,8 +33,9 @@ _ANY_CHARS = r'(?:[^"\\]|\\.)*'
 _ONE_CHAR = r'(?:[^"\\]|\\u[0-9a-fA-F]{4}|\\.)'
 
 
-def element_regex(value: SigmaString) -> str:
-    """Anchored RE2 pattern over an array's JSON text: some element matches the Sigma string."""
+def _json_text_pattern(value: SigmaString) -> tuple[str, str]:
+    """(flags, RE2 pattern of the inside of a JSON string matching the Sigma string): its text as
+    JSON escapes it, wildcards kept inside the string."""
     inner = kql.glob_pattern(
         value.s,
         literal=lambda text: kql.regex_escape(json.dumps(text, ensure_ascii=False)[1:-1]),
@@ -43,7 +44,12 @@ def element_regex(value: SigmaString) -> str:
     )
     if inner is None:
         raise SigmaTransformationError(f"the value '{value}' holds a placeholder no pipeline expanded")
-    flags = "(?s)" if isinstance(value, SigmaCasedString) else "(?is)"
+    return ("(?s)" if isinstance(value, SigmaCasedString) else "(?is)"), inner
+
+
+def element_regex(value: SigmaString) -> str:
+    """Anchored RE2 pattern over an array's JSON text: some element matches the Sigma string."""
+    flags, inner = _json_text_pattern(value)
     return rf'{flags}^\[\s*(?:{_ELEMENT}\s*,\s*)*"{inner}"\s*(?:,\s*{_ELEMENT}\s*)*\]$'
 
 
@@ -86,15 +92,8 @@ def _value_pattern(value: SigmaString | SigmaNumber) -> tuple[str, str]:
     if isinstance(value, SigmaNumber):
         text = kql.regex_escape(str(value.number))
         return "(?is)", rf'(?:"{text}"|{text})'
-    inner = kql.glob_pattern(
-        value.s,
-        literal=lambda text: kql.regex_escape(json.dumps(text, ensure_ascii=False)[1:-1]),
-        many=_ANY_CHARS,
-        one=_ONE_CHAR,
-    )
-    if inner is None:
-        raise SigmaTransformationError(f"the value '{value}' holds a placeholder no pipeline expanded")
-    return ("(?s)" if isinstance(value, SigmaCasedString) else "(?is)"), f'"{inner}"'
+    flags, inner = _json_text_pattern(value)
+    return flags, f'"{inner}"'
 
 
 def _key(name: str) -> str:
