@@ -12,22 +12,15 @@ Checked on the rule as written (Sigma field names, before any pipeline maps them
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
-from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.rule import SigmaDetectionItem, SigmaRule
 from sigma.types import SigmaCompareExpression, SigmaNull, SigmaNumber
 
+from .semantics import detection_items
+
 LONG_MIN, LONG_MAX = -(2**63), 2**63 - 1
-
-
-def _items(detection: SigmaDetection) -> Iterator[SigmaDetectionItem]:
-    for item in detection.detection_items:
-        if isinstance(item, SigmaDetection):
-            yield from _items(item)
-        else:
-            yield item
 
 
 def value_problem(item: SigmaDetectionItem) -> str | None:
@@ -63,7 +56,7 @@ def check_rule_values(rule: Any, label: str) -> None:
     if not isinstance(rule, SigmaRule):
         return
     for detection in rule.detection.detections.values():
-        for item in _items(detection):
+        for item in detection_items(detection):
             problem = value_problem(item)
             if problem:
                 raise SigmaFeatureNotSupportedByBackendError(f"{label}: {problem}")

@@ -84,10 +84,11 @@ def under_not(node: Any) -> bool:
     return False
 
 
-def _items(detection: SigmaDetection) -> Iterator[SigmaDetectionItem]:
+def detection_items(detection: SigmaDetection) -> Iterator[SigmaDetectionItem]:
+    """Every detection item of a detection, at every depth."""
     for item in detection.detection_items:
         if isinstance(item, SigmaDetection):
-            yield from _items(item)
+            yield from detection_items(item)
         else:
             yield item
 
@@ -102,7 +103,7 @@ def negated_items(rule: SigmaRule) -> set[int]:
     detections = list(rule.detection.detections.values())
     for condition in rule.detection.parsed_condition:
         condition.parsed  # noqa: B018 -- links the detection items into this condition's tree
-        found.update(id(item) for detection in detections for item in _items(detection) if under_not(item))
+        found.update(id(item) for detection in detections for item in detection_items(detection) if under_not(item))
     return found
 
 
