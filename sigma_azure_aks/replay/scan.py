@@ -269,17 +269,27 @@ def _pass_flags(kql: Any, rows: str, conditions: list[tuple[int, str]]) -> tuple
         try:
             return {i: _pass_column(i) for i, _ in chosen}, str(kql.to_sql(f"{rows} | extend {assignments}"))
         except kql.KqlError:
-            runs = []
-            for i, c in chosen:
-                try:
-                    kql.to_sql(f"{rows} | where {c}")
-                    runs.append((i, c))
-                except kql.KqlError:
-                    pass
+            runs = _each_alone(kql, rows, chosen)
             if len(runs) == len(chosen):  # each translates alone, not together: not expected
                 raise
             chosen = runs
     return {}, ""
+
+
+def _each_alone(
+    kql: Any, rows: str, conditions: list[tuple[int, str]], refused: Callable[[int, Exception], None] | None = None
+) -> list[tuple[int, str]]:
+    """The conditions the engine translates alone over `rows`; each one it cannot is given to
+    `refused` (query index, the engine's error)."""
+    kept = []
+    for index, condition in conditions:
+        try:
+            kql.to_sql(f"{rows} | where {condition}")
+            kept.append((index, condition))
+        except kql.KqlError as error:
+            if refused is not None:
+                refused(index, error)
+    return kept
 
 
 def _stage_sql(
@@ -366,13 +376,11 @@ def _translate_chunk(
             sql = kql.to_sql(f"{staged} | extend {assignments} | project {ROW_COLUMN}, {', '.join(flags)}")
             return part, str(sql)
         except kql.KqlError:
-            kept = []
-            for index, condition in part:
-                try:
-                    kql.to_sql(f"{staged} | where {condition}")
-                    kept.append((index, condition))
-                except kql.KqlError as error:
-                    results[index] = engine_refusal(error)
+
+            def refused(index: int, error: Exception) -> None:
+                results[index] = engine_refusal(error)
+
+            kept = _each_alone(kql, staged, part, refused)
             if len(kept) == len(part):  # each runs alone, not together: not expected
                 raise
             part = kept
