@@ -136,6 +136,27 @@ def test_toy_source_in_docs_page() -> None:
     assert "| `ToyEvents` | product: toy, service: events | `toy_events` | yes | `EventId` |" in text
 
 
+def test_list_valued_fields_come_from_the_field_map_declarations() -> None:
+    from dataclasses import replace
+
+    from sigma_azure_aks.sources import Structure
+
+    field_map = replace(
+        TOY.field_map,
+        exact={**TOY.field_map.exact, "tags": FieldTarget("Tags"), "owner": FieldTarget("Owner", ("name",))},
+        arrays=frozenset({("Tags", ())}),
+        structures=(Structure("Owner", kind="object"),),
+    )
+    toy = replace(TOY, schema={**TOY.schema, "Tags": "dynamic", "Owner": "dynamic"}, field_map=field_map)
+    assert [toy.is_list_valued(name) for name in ("tags", "owner", "actor", "nosuchfield")] == [
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert not TOY.is_list_valued("actor")
+
+
 # ---- the shape of the package ----------------------------------------------------------------------
 def _modules() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))

@@ -167,6 +167,12 @@ def canonical(field_name: str) -> str:
     return ALIASES.get(field_name, field_name)
 
 
+def _event_key(column: str, path: tuple[str, ...]) -> tuple[str, ...]:
+    """The audit event path of an AKSAudit target (`SourceIps` -> `sourceIPs`, `User.groups` ->
+    `user.groups`)."""
+    return (next(key.key for key in EVENT_KEYS if key.column == column), *path)
+
+
 def is_array_field(field_name: str) -> bool:
     """True when the field holds an array of strings (in either dialect)."""
     target = FIELD_MAP.resolve(field_name)
@@ -251,6 +257,8 @@ LEGACY_FIELD_MAP = FieldMap(
     prefixes=_prefixes(LEGACY_EVENT),
     notes=MappingProxyType(_notes()),
     missing=MISSING,
+    # The same arrays, inside the parsed event (`event.sourceIPs`, ...).
+    arrays=frozenset((LEGACY_EVENT, (*_event_key(column, path),)) for column, path in ARRAY_TARGETS),
 )
 LEGACY_PREAMBLE = (
     f"{LEGACY_TABLE}\n"

@@ -443,6 +443,22 @@ class Source:
         """The schema in Kusto's `(col:type, ...)` notation."""
         return "(" + ", ".join(f"{name}:{kind}" for name, kind in self.schema.items()) + ")"
 
+    def is_list_valued(self, field_name: str) -> bool:
+        """True when a Sigma field can hold several values in one row (it cannot be a correlation
+        key). Read from the field map's declarations: a target in `FieldMap.arrays` (strings: AKS
+        `sourceIPs`), a member of a `Structure` of kind "array" (AuditLogs
+        `TargetResources.displayName`), the whole column of an "array" or "pairs" structure. A
+        source declares a list-valued column there; an unknown field is not list-valued."""
+        target = self.field_map.resolve(field_name) if self.field_map else None
+        if target is None or self.field_map is None:
+            return False
+        if self.field_map.is_array(target):
+            return True
+        structure = self.field_map.structure(target.column)
+        if structure is None:
+            return False
+        return structure.kind == "array" or (structure.kind == "pairs" and not target.path)
+
     def kept_columns(self) -> tuple[str, ...]:
         """The columns a scan keeps of a hit: the id column, then the summary columns."""
         return ((self.id_column,) if self.id_column else ()) + self.summary_columns
