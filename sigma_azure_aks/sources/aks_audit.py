@@ -23,7 +23,6 @@ from .. import kql
 from .base import (
     AnalyticsProfile,
     EntityMappingSpec,
-    Feature,
     FieldMap,
     FieldTarget,
     PathPrefix,
@@ -31,6 +30,7 @@ from .base import (
     Source,
     nested_value,
 )
+from .features import Feature
 
 TABLE = "AKSAudit"
 ADMIN_TABLE = "AKSAuditAdmin"
@@ -334,6 +334,18 @@ def _raw_reader(category: str) -> RawRecordReader:
     )
 
 
+# ---- pipeline behaviours (pipelines/aks_audit.py) ----------------------------------------------------
+AUDIT_VALUES = Feature(
+    "values",
+    "Kubernetes audit values: arrays match any element; pod-spec presence tests",
+    "aks_audit:AuditValuesTransformation",
+)
+ADMIN_VERBS = Feature(
+    "verbs",
+    "the table leaves out get and list events: refuse rules that can only match them",
+    "aks_audit:AdminVerbsTransformation",
+)
+
 SOURCE = Source(
     table=TABLE,
     title="Kubernetes audit",
@@ -342,7 +354,7 @@ SOURCE = Source(
     pipeline="aks_audit",
     field_map=FIELD_MAP,
     default=True,
-    features=frozenset({Feature.AUDIT_VALUES}),
+    features=(AUDIT_VALUES,),
     id_column="AuditId",
     summary_columns=("TimeGenerated", "Verb", "RequestUri", "User"),
     row_markers=("AuditId",),
@@ -357,7 +369,7 @@ ADMIN_SOURCE = replace(
     pipeline="aks_audit_admin",
     field_map=ADMIN_FIELD_MAP,
     default=False,
-    features=frozenset({Feature.AUDIT_VALUES, Feature.ADMIN_VERBS}),
+    features=(ADMIN_VERBS, AUDIT_VALUES),
     row_markers=(),
     profile=_profile(ADMIN_TABLE),
     raw_records=(_raw_reader("kube-audit-admin"),),
@@ -371,7 +383,7 @@ LEGACY_SOURCE = Source(
     logsources=LOGSOURCES,
     pipeline="aks_audit_legacy",
     field_map=LEGACY_FIELD_MAP,
-    features=frozenset({Feature.AUDIT_VALUES, Feature.LEGACY_PREAMBLE}),
+    features=(AUDIT_VALUES,),
     keyword_column="log_s",
     preamble=LEGACY_PREAMBLE,
     preamble_columns={LEGACY_EVENT: "dynamic"},

@@ -111,6 +111,7 @@ def problems() -> list[str]:
     tables = table_names()
     found += [f"table {t!r} is declared twice" for t in set(tables) if tables.count(t) > 1]
     pipelines = [p for s in SOURCES for p in (s.pipeline, s.union_pipeline) if p]
+    pipelines += [built.pipeline for s in SOURCES for built in s.built_pipelines]
     known = set(tables)
     found += [f"{s.table}: its union names {t!r}, not a declared table" for s in SOURCES for t in s.union if t not in known]
     found += [f"pipeline {p!r} is declared twice" for p in set(pipelines) if pipelines.count(p) > 1]
