@@ -194,6 +194,28 @@ def test_toy_source_replay_ids() -> None:
     assert result.get("0f3e1d2c-0000-4000-8000-00000000beef") == ["e1"]
 
 
+def test_toy_source_raw_records_are_not_scanned_as_an_export(tmp_path: Path) -> None:
+    """The native export load asks the sources' raw-record readers which keys mark a raw record."""
+    pytest.importorskip("duckdb_kql", reason="replay engine (duckdb-kql) not installed")
+    from dataclasses import replace
+
+    from sigma_azure_aks.replay.engine import Engine
+    from sigma_azure_aks.sources import RawRecordReader
+
+    rows = tmp_path / "toy.jsonl"
+    rows.write_text(
+        json.dumps({"$table": "ToyEvents", "EventId": "e1", "Action": "delete", "toyRecord": 1}) + "\n"
+    )
+    query = 'ToyEvents\n| where Action =~ "delete"'
+    reader = RawRecordReader("a toy record", lambda r: "toyRecord" in r, dict, keys=("toyRecord",))
+    with registered(TOY):
+        scanned = Engine().scan_export(rows, [query], ["EventId"])
+    with registered(replace(TOY, raw_records=(reader,))):
+        declined = Engine().scan_export(rows, [query], ["EventId"])
+    assert scanned is not None and scanned.matches == [[0]]
+    assert declined is None
+
+
 def test_toy_source_in_docs_page() -> None:
     import importlib.util
 

@@ -331,6 +331,7 @@ def _raw_reader(category: str) -> RawRecordReader:
         lambda record: is_kube_audit_record(record, category),
         kube_audit_row,
         priority=1,
+        keys=("category", "properties"),
     )
 
 

@@ -275,7 +275,10 @@ SOURCE = Source(
     profile=PROFILE,
     raw_records=(
         RawRecordReader(
-            "a raw activity-log record (operationName, time)", is_activity_record, activity_row
+            "a raw activity-log record (operationName, time)",
+            is_activity_record,
+            activity_row,
+            keys=("operationName",),
         ),
     ),
 )

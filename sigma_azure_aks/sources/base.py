@@ -328,12 +328,14 @@ class RawRecordReader:
     `recognise(record)` says whether a record is of this kind; `to_row(record)` gives the row (it
     may raise ValueError for a record that is of this kind but does not read). When two readers
     recognise a record, the one with the higher `priority` reads it (a diagnostic record of one
-    category also has the shape of an activity-log record)."""
+    category also has the shape of an activity-log record). `keys`: top-level keys every record
+    of this kind has (a file whose rows have them is not read as a table export)."""
 
     description: str
     recognise: Callable[[Mapping[str, Any]], bool]
     to_row: Callable[[Mapping[str, Any]], dict[str, Any]]
     priority: int = 0
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -371,7 +373,11 @@ def diagnostic_reader(category: str, field_map: FieldMap, schema: Mapping[str, s
         return row
 
     return RawRecordReader(
-        f"an Entra ID diagnostic record (category {category}, properties)", recognise, to_row, priority=2
+        f"an Entra ID diagnostic record (category {category}, properties)",
+        recognise,
+        to_row,
+        priority=2,
+        keys=("category", "properties"),
     )
 
 
