@@ -134,10 +134,11 @@ _TECHNIQUES_BY_TACTIC = {
     "Reconnaissance": "T1595 T1592 T1589 T1590 T1591 T1598 T1597 T1596 T1593 T1594",
     "ResourceDevelopment": "T1650 T1583 T1586 T1584 T1587 T1585 T1588 T1608",
 }
+_IDS_BY_TACTIC = {tactic: frozenset(ids.split()) for tactic, ids in _TECHNIQUES_BY_TACTIC.items()}
 TACTICS_BY_TECHNIQUE = MappingProxyType(
     {
-        technique: tuple(t for t in TACTICS if technique in _TECHNIQUES_BY_TACTIC.get(t, "").split())
-        for technique in sorted({t for ids in _TECHNIQUES_BY_TACTIC.values() for t in ids.split()})
+        technique: tuple(t for t in TACTICS if technique in _IDS_BY_TACTIC.get(t, frozenset()))
+        for technique in sorted(frozenset().union(*_IDS_BY_TACTIC.values()))
     }
 )
 
