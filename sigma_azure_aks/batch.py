@@ -1,6 +1,9 @@
-"""Convert many rule files at once: every failure reported with its file, every other rule converted.
+"""Convert many rules at once: every failure reported with its file, every other rule converted.
 
-Shared by the `export`, `validate` and `replay` commands and usable from Python.
+The one funnel for rule input (:func:`load_inputs`): paths (files and folders), Sigma YAML text, and
+pySigma rule objects (SigmaRule, SigmaCorrelationRule, SigmaCollection), alone or in a list. Every
+command (`convert`, `export`, `validate`, `replay`) and the Python API (:func:`..replay.replay`)
+read rules through it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import yaml
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaPipelineNotFoundError, SigmaRuleLocation
+from sigma.filters import SigmaFilter
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
@@ -26,6 +30,9 @@ from .query_guard import QueryGuard
 from .sources import union_tables
 
 RULE_SUFFIXES = (".yml", ".yaml")
+# Where failures say rules given as YAML text, or as objects with no file, come from.
+TEXT_ORIGIN = Path("<yaml>")
+OBJECT_ORIGIN = Path("<rule>")
 
 
 class PipelineError(ValueError):
@@ -139,17 +146,20 @@ class LoadedFile:
 
 def load_file(path: Path) -> LoadedFile:
     """Parse one file; a broken file is a failure, never an exception."""
-    loaded = LoadedFile(path)
     try:
         raw = path.read_bytes()
     except OSError as error:
-        loaded.failures.append(RuleFailure(path, f"cannot read file: {_one_line(error)}"))
-        return loaded
+        return LoadedFile(path, failures=[RuleFailure(path, f"cannot read file: {_one_line(error)}")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        loaded.failures.append(RuleFailure(path, "not a UTF-8 text file"))
-        return loaded
+        return LoadedFile(path, failures=[RuleFailure(path, "not a UTF-8 text file")])
+    return load_text(text, path)
+
+
+def load_text(text: str, path: Path = TEXT_ORIGIN) -> LoadedFile:
+    """Parse Sigma YAML text (the content of the file `path`); a broken text is a failure."""
+    loaded = LoadedFile(path)
     if not text.strip():
         loaded.failures.append(RuleFailure(path, "empty file, no Sigma rule"))
         return loaded
@@ -194,6 +204,55 @@ def load_file(path: Path) -> LoadedFile:
     return loaded
 
 
+def load_objects(rules: Iterable[Any]) -> list[LoadedFile]:
+    """pySigma objects as loaded files: one per rule (named by the rule's own file, else
+    `<rule>`); the Sigma filters among them in one more."""
+    loaded: list[LoadedFile] = []
+    filters: list[Any] = []
+    for rule in rules:
+        if isinstance(rule, SigmaFilter):
+            filters.append(rule)
+            continue
+        location = getattr(getattr(rule, "source", None), "path", None)
+        item = LoadedFile(Path(str(location)) if location else OBJECT_ORIGIN)
+        if not isinstance(rule, (SigmaRule, SigmaCorrelationRule)):
+            item.failures.append(RuleFailure(item.path, f"not a Sigma rule: {type(rule).__name__}"))
+        elif getattr(rule, "errors", None):
+            item.failures += [RuleFailure(item.path, _one_line(e), str(rule.id or "")) for e in rule.errors]
+        else:
+            item.rules.append(rule)
+        loaded.append(item)
+    if filters:
+        loaded.append(LoadedFile(OBJECT_ORIGIN, filters=filters))
+    return loaded
+
+
+def is_rule_text(text: str) -> bool:
+    """True when a string given as rule input is Sigma YAML (or JSON) text rather than a path."""
+    return "\n" in text or text.lstrip().startswith("{")
+
+
+def load_inputs(rules: Any, suffixes: tuple[str, ...] = RULE_SUFFIXES) -> list[LoadedFile]:
+    """The one funnel for rule input: a path (a file, or a folder read for `suffixes`), Sigma YAML
+    text, a SigmaRule, a SigmaCorrelationRule or a SigmaCollection, or an iterable of these. Each
+    becomes loaded files (a broken one a failure, never an exception); then, as sigma-cli does for
+    the files of one run, every Sigma filter applies to every rule and every correlation rule
+    points at the rules it names, wherever they came from."""
+    single = (str, Path, SigmaRule, SigmaCorrelationRule, SigmaCollection, SigmaFilter)
+    loaded: list[LoadedFile] = []
+    for item in [rules] if isinstance(rules, single) else list(rules):
+        if isinstance(item, str) and is_rule_text(item):
+            loaded.append(load_text(item))
+        elif isinstance(item, SigmaCollection):
+            loaded += load_objects(item.rules)
+            loaded += [LoadedFile(OBJECT_ORIGIN, failures=[RuleFailure(OBJECT_ORIGIN, _one_line(e))]) for e in item.errors]
+        elif isinstance(item, (SigmaRule, SigmaCorrelationRule, SigmaFilter)):
+            loaded += load_objects([item])
+        else:
+            loaded += [load_file(path) for path in rule_files([item], suffixes)]
+    return _combined(loaded)
+
+
 def load_rules(path: Path) -> tuple[list[SigmaRule], list[RuleFailure]]:
     """The rules of one file (its own Sigma filters applied) and its failures."""
     loaded = load_files([path])[0]
@@ -203,7 +262,11 @@ def load_rules(path: Path) -> tuple[list[SigmaRule], list[RuleFailure]]:
 def load_files(files: Iterable[Path]) -> list[LoadedFile]:
     """Parse every file, then apply every Sigma filter found in any of them to every rule, as
     sigma-cli does for the files of one run (a filter names the rules it applies to)."""
-    loaded = [load_file(path) for path in files]
+    return _combined([load_file(path) for path in files])
+
+
+def _combined(loaded: list[LoadedFile]) -> list[LoadedFile]:
+    """Loaded files with every filter applied to every rule and every correlation resolved."""
     filters = [sigma_filter for item in loaded for sigma_filter in item.filters]
     if filters:
         for item in loaded:
@@ -253,16 +316,17 @@ def convert_paths(
 
 
 def iter_convert(
-    files: Iterable[Path],
+    rules: Any,
     pipeline: ProcessingPipeline | None = None,
     backend_options: dict[str, Any] | None = None,
     on_file: Callable[[Path], None] | None = None,
     guard: QueryGuard | None = None,
 ) -> Iterator[ConvertedRule | RuleFailure]:
-    """Every rule of `files` converted, or its failure; with a `guard`, a query Microsoft's
-    parser rejects is a failure too (the commands that write queries pass one)."""
+    """Every rule of `rules` (any input :func:`load_inputs` takes: the commands give files)
+    converted, or its failure; with a `guard`, a query Microsoft's parser rejects is a failure too
+    (the commands that write queries pass one)."""
     backend = SentinelBackend(pipeline, **(backend_options or {}))
-    every = load_files(files)
+    every = load_inputs(rules)
     # Rules a correlation reads are converted before it (pySigma's order), whatever their files.
     order = {id(rule): rank for rank, rule in enumerate(sorted(r for item in every for r in item.rules))}
     for loaded in every:

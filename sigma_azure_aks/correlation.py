@@ -41,7 +41,7 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from . import kql
 from .pipelines.transformations import QUERY_TABLE, rule_label
-from .sources import Feature, source_for_table
+from .sources import source_for_table
 
 # Conversion-state keys: the full KQL of a base rule (its table and where clause) and the plan
 # of a correlation rule.
@@ -255,7 +255,6 @@ def _source(
     if len(target.get_conversion_result()) != 1:
         raise _refuse(rule, f"the referenced rule '{label}' converts to more than one query")
     fields = source.field_map
-    array_field = _array_test(source)
 
     def expression(name: str, role: str) -> str:
         resolved = fields.resolve(name)
@@ -265,22 +264,13 @@ def _source(
                 f"{role} field '{name}' (in rule '{label}') has no {table} column. "
                 f"Supported fields: {', '.join(fields.supported_fields())}",
             )
-        if array_field(name):
+        if source.is_list_valued(name):
             raise _refuse(rule, f"{role} field '{name}' holds a list in {table}; it cannot be a key")
         return resolved.kql()
 
     groups = tuple((column, expression(name, "group-by")) for column, name in wanted)
     value = expression(_aliased(rule, reference, value_field), "condition") if kind in VALUE_KINDS else None
     return BaseSource(label, query, table, source.id_column, groups, value)
-
-
-def _array_test(source: Any) -> Callable[[str], bool]:
-    """Whether a field holds a list on this source (Kubernetes audit values can)."""
-    if Feature.AUDIT_VALUES not in source.features:
-        return lambda name: False
-    from .sources.aks_audit import is_array_field
-
-    return is_array_field
 
 
 # ---- rendering -----------------------------------------------------------------------------------

@@ -29,10 +29,11 @@ from sigma_azure_aks.pipelines import (
     aks_audit_pipeline,
     azure_activity_pipeline,
 )
-from sigma_azure_aks.pipelines.aks_audit import LEGACY_PREAMBLE, AksAuditWarning, element_regex
+from sigma_azure_aks.pipelines.aks_audit import AksAuditWarning, element_regex
 from sigma_azure_aks.pipelines.transformations import QUERY_TABLE
 from sigma_azure_aks.sources import supported_logsources
 from sigma_azure_aks.sources.aks_audit import FIELD_MAP as AKS_AUDIT
+from sigma_azure_aks.sources.aks_audit import LEGACY_PREAMBLE
 
 RULE_ID = "5d0c1b3a-0000-4000-8000-0000000000a1"
 CORPUS = Path("corpus") / "sigmahq" / "kubernetes_audit"

@@ -587,3 +587,49 @@ def test_entra_and_m365_correlations_parse(body: str, kql: Any) -> None:
         correlated = [q for q in queries if "sigma_events" in q]
         assert len(correlated) == 1, queries
         assert not [str(d) for d in kql.diagnostics(correlated[0]) if d.is_error], correlated[0]
+
+
+
+AUDITLOGS_BASE = """\
+title: Member added
+id: 0c0f0000-0000-4000-8000-000000000004
+name: member_added
+status: test
+logsource: {product: azure, service: auditlogs}
+detection:
+    sel: {OperationName: Add member to group}
+    condition: sel
+"""
+AKS_BASE = BASES.split("---\n")[2].replace("name: secret_get", "name: member_added")
+
+
+def _grouped_by(base: str, key: str) -> str:
+    """A count of the base rule's events grouped by `key`, converted after its base rule."""
+    body = f"type: event_count\nrules: [member_added]\ngroup-by: ['{key}']\ntimespan: 1h\ncondition: {{gte: 2}}"
+    collection = SigmaCollection.from_yaml("---\n".join([base, correlation(body)]))
+    collection.resolve_rule_references()
+    backend = SentinelBackend()
+    backend.init_processing_pipeline("default")
+    base_rule, correlation_rule = collection.rules
+    backend.convert_rule(base_rule)
+    [query] = backend.convert_correlation_rule(correlation_rule)
+    return query
+
+
+@pytest.mark.parametrize(
+    ("base", "key", "table"),
+    [
+        (AUDITLOGS_BASE, "TargetResources.displayName", "AuditLogs"),
+        (AUDITLOGS_BASE, "AdditionalDetails", "AuditLogs"),
+        (AKS_BASE, "user.groups", "AKSAudit"),
+    ],
+)
+def test_a_list_valued_key_of_any_source_is_refused(base: str, key: str, table: str) -> None:
+    """The sources' own declarations (arrays, array structures) say which fields hold lists."""
+    with pytest.raises(SigmaError, match=f"group-by field '{key}' .*holds a list in {table}"):
+        _grouped_by(base, key)
+
+
+def test_a_member_of_a_single_object_is_a_key() -> None:
+    query = _grouped_by(AUDITLOGS_BASE, "InitiatedBy.user.userPrincipalName")
+    assert "tolower(tostring(InitiatedBy.user.userPrincipalName))" in query

@@ -21,7 +21,8 @@ The checks come from Azure/Azure-Sentinel, `.script/tests/detectionTemplateSchem
 Their facts are read from ../shared/reference/sentinel/template_rules.json (derived from those files),
 not from the package, so the package's copy of them is checked too. One more check the portal makes
 rather than the PR tests: each `dataTypes` entry is a data type its connector declares, as in the
-connector definitions of Azure-Sentinel (CONNECTOR_DATA_TYPES below).
+connector definitions of Azure-Sentinel (the package's `sentinel_facts.CONNECTOR_DATA_TYPES`, which
+`registry.problems()` also holds every source's analytics profile to).
 """
 
 from __future__ import annotations
@@ -37,36 +38,8 @@ import pytest
 import yaml
 from conftest import REPO_ROOT, shared_dir
 
+from sigma_azure_aks.analytics.sentinel_facts import CONNECTOR_DATA_TYPES
 from sigma_azure_aks.commands import main
-
-# Data types each connector declares (`dataTypes[].name`), from Azure/Azure-Sentinel:
-#   Solutions/Azure Activity/Data Connectors/AzureActivity.JSON (id AzureActivity)
-#   Solutions/Azure kubernetes Service/Data Connectors/AzureKubernetes.JSON (id AzureKubernetes)
-#   Solutions/Microsoft Entra ID/Data Connectors/template_AzureActiveDirectory.JSON (id AzureActiveDirectory;
-#   the data types of the tables this package queries)
-#   Solutions/Microsoft 365/Data Connectors/Office365.JSON (id Office365)
-# The ids are in .script/tests/detectionTemplateSchemaValidation/ValidConnectorIds.json.
-CONNECTOR_DATA_TYPES = {
-    "AzureActivity": {"AzureActivity"},
-    "AzureKubernetes": {
-        "kube-apiserver",
-        "kube-audit",
-        "kube-audit-admin",
-        "kube-controller-manager",
-        "kube-scheduler",
-        "cluster-autoscaler",
-        "guard",
-    },
-    "AzureActiveDirectory": {
-        "SigninLogs",
-        "AuditLogs",
-        "AADUserRiskEvents",
-        "AADNonInteractiveUserSignInLogs",
-        "AADServicePrincipalSignInLogs",
-        "AADManagedIdentitySignInLogs",
-    },
-    "Office365": {"OfficeActivity (SharePoint)", "OfficeActivity (Exchange)", "OfficeActivity (Teams)"},
-}
 
 # (corpus folder or rules/, pipeline options): every export the corpora take.
 EXPORTS = [

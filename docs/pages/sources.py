@@ -39,7 +39,11 @@ def render(current: str = "") -> str:
         lines += [f"### {source.table}", ""]
         if source.features:
             lines.append("Pipeline behaviours beyond the shared ones:")
-            lines += [f"- {feature.value}" for feature in sorted(source.features, key=lambda f: f.name)]
+            lines += [f"- {feature.description}" for feature in source.features]
+            lines.append("")
+        if source.built_pipelines:
+            lines.append("Pipelines of its rules built by code of their own:")
+            lines += [f"- `{built.pipeline}`: {built.description}" for built in source.built_pipelines]
             lines.append("")
         if source.deprecated:
             lines += [f"Columns never queried (empty in current data): {_code(sorted(source.deprecated))}.", ""]

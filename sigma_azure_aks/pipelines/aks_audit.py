@@ -1,5 +1,5 @@
 """Transformations of the `aks_audit` pipelines (kubernetes/audit rules -> AKSAudit,
-AKSAuditAdmin or legacy AzureDiagnostics); their items are built in items.py.
+AKSAuditAdmin or legacy AzureDiagnostics), named by the features of sources/aks_audit.py.
 
 Decisions, each tested:
 
@@ -16,8 +16,8 @@ Decisions, each tested:
 - AKSAuditAdmin leaves out get and list events: a rule that can only match get/list is refused;
   one that can also match them warns that those matches are lost.
 - Legacy AzureDiagnostics: ``AzureDiagnostics | where Category in ("kube-audit",
-  "kube-audit-admin") | extend event = parse_json(log_s) | where ...``, written by this module's
-  postprocessing item, which runs before (or corrects) the table prepend.
+  "kube-audit-admin") | extend event = parse_json(log_s) | where ...``: the source's preamble
+  (sources/aks_audit.py), written by the shared preamble item.
 """
 
 from __future__ import annotations
@@ -36,15 +36,14 @@ from sigma.types import (
 )
 
 from .. import kql
-from ..notices import RuleWarning
+from ..notices import RuleWarning, emit
 from ..semantics import parsed_conditions, possibly_accepts, value_matches
-from ..sources.aks_audit import LEGACY_PREAMBLE, LEGACY_TABLE, canonical, is_array_field
+from ..sources.aks_audit import canonical, is_array_field
 from ..sources.k8s_catalogue import ALL_VERBS
-from .aks_dataplane import show_warning
 from .arrays import array_value as _array_value
 from .arrays import element_regex as element_regex
 from .arrays import expression as _expression
-from .transformations import PreambleTransformation, RuleDetectionItemTransformation, rule_label
+from .transformations import RuleDetectionItemTransformation, rule_label
 
 ADMIN_MISSING_VERBS = frozenset({"get", "list"})
 
@@ -54,7 +53,7 @@ class AksAuditWarning(RuleWarning):
 
 
 def _warn(message: str) -> None:
-    show_warning(message, AksAuditWarning)
+    emit(AksAuditWarning(message))
 
 
 # ---- pod spec --------------------------------------------------------------------------------------
@@ -178,10 +177,3 @@ class AdminVerbsTransformation(PreprocessingTransformation):
             f"{label}: AKSAuditAdmin leaves out get and list requests; the rule's matches on "
             f"{' and '.join(sorted(lost))} requests are not seen there (AKSAudit has them)."
         )
-
-
-# ---- legacy preamble ---------------------------------------------------------------------------
-def LegacyPreambleTransformation(claimer: str = "aks_audit_legacy") -> PreambleTransformation:  # noqa: N802
-    """For the legacy AzureDiagnostics route: writes the category filter and the parse step before
-    the rule's where clause (the plain table prepend then steps aside)."""
-    return PreambleTransformation(claimer, LEGACY_TABLE, LEGACY_PREAMBLE)

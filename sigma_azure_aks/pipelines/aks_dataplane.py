@@ -25,6 +25,7 @@ from sigma.conditions import (
     ConditionAND,
 )
 from sigma.exceptions import SigmaTransformationError
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations.base import PreprocessingTransformation
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaDetections, SigmaLogSource, SigmaRule
 from sigma.types import (
@@ -53,6 +54,9 @@ from ..sources.k8s_catalogue import (
     catalogue_operations,
     parse_operation,
 )
+from .factories import NAME_SUFFIX
+from .items import source_items, source_postprocessing_items, stock_guard_item
+from .state import ITEM_PREFIX, PRIORITY
 from .transformations import CLAIMED_BY, QUERY_TABLE, add_note, logsource_matches, rule_label
 
 CLAIMER = "aks_dataplane"
@@ -76,12 +80,6 @@ ARC_LINE = (
 
 class AksDataPlaneWarning(RuleWarning):
     """A rule about Kubernetes data-plane operations was converted with a caveat."""
-
-
-def show_warning(message: str, category: type[RuleWarning], details: str = "") -> None:
-    """A warning shown once per rule: the message names the rule, and no registry is kept, so two
-    rules with the same caveat both show it (on stderr under sigma-cli)."""
-    emit(category(message, details))
 
 
 def _plain(value: Any) -> bool:
@@ -343,7 +341,7 @@ def _examples(names: Iterable[str], limit: int = 4) -> str:
 
 
 def _warn(message: str, details: str = "") -> None:
-    show_warning(message, AksDataPlaneWarning, details)
+    emit(AksDataPlaneWarning(message, details))
 
 
 # ---- transformations -----------------------------------------------------------------------------
@@ -470,3 +468,20 @@ def _names_kubernetes_provider(rule: SigmaRule) -> bool:
         return False
 
     return any(mentions(detection) for detection in rule.detection.detections.values())
+
+
+# ---- the pipeline ----------------------------------------------------------------------------------
+def dataplane_pipeline() -> ProcessingPipeline:
+    """`aks_dataplane` (declared by sources/azure_activity.py): activity-log rules about Kubernetes
+    objects -> AKSAudit; the other activity-log rules -> AzureActivity (azure_activity's items follow)."""
+    fallback = azure_activity.SOURCE
+    return ProcessingPipeline(
+        name=f"Azure activity logs about Kubernetes objects to Microsoft Sentinel {TABLE} {NAME_SUFFIX}",
+        priority=PRIORITY,
+        items=[
+            ProcessingItem(identifier=f"{ITEM_PREFIX}{CLAIMER}_claim_table", transformation=DataPlaneTransformation()),
+            stock_guard_item(CLAIMER),
+            *source_items(fallback),
+        ],
+        postprocessing_items=source_postprocessing_items(fallback),
+    )

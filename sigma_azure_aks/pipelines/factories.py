@@ -1,5 +1,7 @@
-"""Processing pipelines (factories with no required arguments that never raise), one per source
-that declares a pipeline id, built from the source's facts; plus `aks_dataplane`, which reads two.
+"""Processing pipelines (factories with no required arguments that never raise), one per pipeline
+id the registry's sources declare, built from the source's facts: its plain pipeline (`pipeline`),
+its union pipeline (`union_pipeline`) and the pipelines built by code of their own
+(`built_pipelines`). Each factory is named `<id>_pipeline`, as sigma-cli lists it.
 
 Every pipeline claims the rules of its log sources for one table and leaves all other rules
 untouched, so it composes with other pipelines, including pySigma-backend-kusto's.
@@ -7,17 +9,17 @@ untouched, so it composes with other pipelines, including pySigma-backend-kusto'
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 
 from ..sources import (
     Source,
-    aks_audit,
     all_sources,
-    azure_activity,
     refusals,
     source_for_pipeline,
+    source_for_table,
     supported_logsources,
 )
 from .state import ITEM_PREFIX, PRIORITY
@@ -41,80 +43,68 @@ def source_pipeline(source: Source, union: bool = False) -> ProcessingPipeline:
     )
 
 
-def pipeline_factory(pipeline_id: str) -> Callable[[], ProcessingPipeline]:
-    """A factory with no arguments for a source's pipeline (or union pipeline), looked up when called."""
+def _sibling(source: Source, table: str | None) -> Source:
+    """The source of `table` when it answers the same log sources as `source` and has a pipeline
+    (`aks_audit_pipeline(table="AKSAuditAdmin")`); else `source` itself."""
+    other = source_for_table(table) if table else None
+    if other is None or other.pipeline is None or other.logsources != source.logsources:
+        return source
+    return other
 
-    def factory() -> ProcessingPipeline:
+
+def _built_pipeline(pipeline_id: str) -> Callable[[], ProcessingPipeline] | None:
+    """The function that builds a pipeline a source declares in `built_pipelines`, or None."""
+    for source in all_sources():
+        for built in source.built_pipelines:
+            if built.pipeline == pipeline_id:
+                from .items import behaviour
+
+                return behaviour(built.factory)
+    return None
+
+
+@functools.cache
+def pipeline_factory(pipeline_id: str) -> Callable[..., ProcessingPipeline]:
+    """The factory `<pipeline_id>_pipeline`, looked up in the registry when called (the same
+    function on every call, so that sigma-cli sees one object per id).
+
+    `table` picks another source answering the same log sources (an unknown or unrelated table
+    is ignored: factories never raise)."""
+
+    def factory(table: str | None = None) -> ProcessingPipeline:
+        built = _built_pipeline(pipeline_id)
+        if built is not None:
+            return built()
         source = source_for_pipeline(pipeline_id)
         if source is None:
             return ProcessingPipeline()
-        return source_pipeline(source, union=pipeline_id == source.union_pipeline)
+        if pipeline_id == source.union_pipeline:
+            return source_pipeline(source, union=True)
+        return source_pipeline(_sibling(source, table))
 
     factory.__name__ = f"{pipeline_id}_pipeline"
     factory.__qualname__ = factory.__name__
-    factory.__doc__ = f"The `{pipeline_id}` pipeline."
+    factory.__doc__ = f"The `{pipeline_id}` pipeline (see docs/sources.md)."
     return factory
 
 
-def azure_activity_pipeline() -> ProcessingPipeline:
-    """Sigma azure/activitylogs rules -> AzureActivity, with both field dialects."""
-    return source_pipeline(azure_activity.SOURCE)
+def pipeline_ids() -> list[str]:
+    """Every pipeline id the registry's sources declare: the plain pipelines in registry order, then
+    the union pipelines, then the built ones."""
+    sources = all_sources()
+    declared = [s.pipeline for s in sources] + [s.union_pipeline for s in sources]
+    declared += [built.pipeline for s in sources for built in s.built_pipelines]
+    return list(dict.fromkeys(p for p in declared if p))
 
 
-def aks_audit_pipeline(table: str = aks_audit.TABLE) -> ProcessingPipeline:
-    """Sigma kubernetes/audit rules -> AKSAudit (or AKSAuditAdmin, or legacy AzureDiagnostics).
-
-    An unknown `table` falls back to AKSAudit (factories never raise)."""
-    chosen = next((s for s in aks_audit.SOURCES if s.table == table), aks_audit.SOURCE)
-    return source_pipeline(chosen)
+def all_pipelines() -> dict[str, Callable[..., ProcessingPipeline]]:
+    """Pipeline id -> factory, for every source in the registry now."""
+    return {pipeline_id: pipeline_factory(pipeline_id) for pipeline_id in pipeline_ids()}
 
 
-def aks_audit_admin_pipeline() -> ProcessingPipeline:
-    """Sigma kubernetes/audit rules -> AKSAuditAdmin (no get and list events)."""
-    return source_pipeline(aks_audit.ADMIN_SOURCE)
-
-
-def aks_audit_legacy_pipeline() -> ProcessingPipeline:
-    """Sigma kubernetes/audit rules -> legacy AzureDiagnostics kube-audit records."""
-    return source_pipeline(aks_audit.LEGACY_SOURCE)
-
-
-def aks_dataplane_pipeline() -> ProcessingPipeline:
-    """Sigma azure/activitylogs rules about Kubernetes objects -> AKSAudit; the other
-    azure/activitylogs rules -> AzureActivity (azure_activity's items follow)."""
-    from .items import dataplane_items, source_postprocessing_items
-
-    return ProcessingPipeline(
-        name=f"Azure activity logs about Kubernetes objects to Microsoft Sentinel {aks_audit.TABLE} "
-        f"{NAME_SUFFIX}",
-        priority=PRIORITY,
-        items=dataplane_items(azure_activity.SOURCE),
-        postprocessing_items=source_postprocessing_items(azure_activity.SOURCE),
-    )
-
-
-# Named factories of the sources this package ships (the discovery leaf lists them by name).
-_NAMED: dict[str, Callable[[], ProcessingPipeline]] = {
-    "azure_activity": azure_activity_pipeline,
-    "aks_audit": aks_audit_pipeline,
-    "aks_audit_admin": aks_audit_admin_pipeline,
-    "aks_audit_legacy": aks_audit_legacy_pipeline,
-}
-# Pipelines that are not one source's.
-_COMPOSED: dict[str, Callable[[], ProcessingPipeline]] = {"aks_dataplane": aks_dataplane_pipeline}
-
-
-def all_pipelines() -> dict[str, Callable[[], ProcessingPipeline]]:
-    """Pipeline id -> factory, for every source in the registry now (and the composed ones)."""
-    found = {
-        source.pipeline: _NAMED.get(source.pipeline) or pipeline_factory(source.pipeline)
-        for source in all_sources()
-        if source.pipeline
-    }
-    found.update(
-        {source.union_pipeline: pipeline_factory(source.union_pipeline) for source in all_sources() if source.union_pipeline}
-    )
-    return {**found, **_COMPOSED}
+def named_pipelines() -> dict[str, Callable[..., ProcessingPipeline]]:
+    """`<id>_pipeline` -> factory, for every pipeline of the registry now (the public names)."""
+    return {factory.__name__: factory for factory in all_pipelines().values()}
 
 
 def sentinel_default_pipeline() -> ProcessingPipeline:

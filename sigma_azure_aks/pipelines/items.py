@@ -2,12 +2,13 @@
 
 Each pipeline claims the rules of its log sources for one table (ClaimTableTransformation); the
 items after the claim apply only to the rules it claimed. :func:`source_items` builds a source's
-items from its facts: the shared ones every source gets, plus the features it declares.
+items from its facts: the shared ones every source gets, plus the features it declares, whose
+transformations the features name in the modules of their behaviours (:func:`behaviour`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +18,6 @@ from sigma.processing.transformations.base import Transformation
 from sigma.rule import SigmaLogSource
 
 from ..sources import Feature, FieldMap, Source, Spellings, columns
-from .aks_audit import AdminVerbsTransformation, AuditValuesTransformation, LegacyPreambleTransformation
-from .aks_dataplane import DataPlaneNoticeTransformation, DataPlaneTransformation
 from .state import ITEM_PREFIX
 from .transformations import (
     CLAIMED_BY,
@@ -80,23 +79,18 @@ def prepend_table_item() -> QueryPostprocessingItem:
     )
 
 
-def dataplane_notice_item() -> ProcessingItem:
-    """Warns when a rule kept on AzureActivity is about Kubernetes data-plane operations."""
-    return ProcessingItem(
-        identifier=f"{ITEM_PREFIX}aks_dataplane_notice",
-        transformation=DataPlaneNoticeTransformation(),
-    )
+def behaviour(reference: str) -> Any:
+    """What a feature or built pipeline names as ``"module:name"`` in this package (imported now)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
 
 
-# Items a feature adds: before the field mapping (they read the rule's own field names) or after
-# the claim, unconditioned (they look at rules nobody claimed too).
-_UNCLAIMED_FEATURES: dict[Feature, Callable[[], ProcessingItem]] = {
-    Feature.DATAPLANE_NOTICE: dataplane_notice_item,
-}
-_CLAIMED_FEATURES: dict[Feature, tuple[str, Callable[[], Transformation]]] = {
-    Feature.ADMIN_VERBS: ("verbs", AdminVerbsTransformation),
-    Feature.AUDIT_VALUES: ("values", AuditValuesTransformation),
-}
+def feature_item(claimer: str, feature: Feature) -> ProcessingItem:
+    """The item of a feature a source declares: for the rules `claimer` claimed, or for every rule."""
+    transformation = behaviour(feature.transformation)()
+    if feature.claimed:
+        return claimed_item(claimer, feature.name, transformation)
+    return ProcessingItem(identifier=f"{ITEM_PREFIX}{feature.name}", transformation=transformation)
 
 
 def source_items(source: Source, union: bool = False) -> list[ProcessingItem]:
@@ -106,12 +100,7 @@ def source_items(source: Source, union: bool = False) -> list[ProcessingItem]:
     claimer = (source.union_pipeline if union else source.pipeline) or source.table
     assert source.field_map is not None, f"{source.table} has no field map"
     items = [claim_item(claimer, source.table, source.logsources)]
-    items += [factory() for feature, factory in _UNCLAIMED_FEATURES.items() if feature in source.features]
-    items += [
-        claimed_item(claimer, name, factory())
-        for feature, (name, factory) in _CLAIMED_FEATURES.items()
-        if feature in source.features
-    ]
+    items += [feature_item(claimer, feature) for feature in source.features]
     if source.field_map.has_value_rules:
         items.append(claimed_item(claimer, "field_values", FieldValuesTransformation(source.field_map)))
     items.append(field_mapping_item(claimer, source.field_map, tuple(source.spellings)))
@@ -144,26 +133,13 @@ def source_postprocessing_items(source: Source, union: bool = False) -> list[Que
                 transformation=PreambleTransformation(claimer, source.table, union_preamble(source)),
             )
         )
-    if Feature.LEGACY_PREAMBLE in source.features:
+    if source.preamble:
         claimer = source.pipeline or source.table
         items.insert(
             0,
             QueryPostprocessingItem(
                 identifier=f"{ITEM_PREFIX}{claimer}_preamble",
-                transformation=LegacyPreambleTransformation(claimer),
+                transformation=PreambleTransformation(claimer, source.table, source.preamble),
             ),
         )
     return items
-
-
-def dataplane_items(fallback: Source) -> list[ProcessingItem]:
-    """Claims azure/activitylogs rules about Kubernetes objects for AKSAudit (rewriting their
-    detection), then falls back to `fallback`'s items (azure_activity) for the others."""
-    return [
-        ProcessingItem(
-            identifier=f"{ITEM_PREFIX}aks_dataplane_claim_table",
-            transformation=DataPlaneTransformation(),
-        ),
-        stock_guard_item("aks_dataplane"),
-        *source_items(fallback),
-    ]

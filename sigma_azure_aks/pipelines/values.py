@@ -22,8 +22,8 @@ from sigma.exceptions import SigmaTransformationError
 from sigma.rule import SigmaDetection, SigmaDetectionItem
 from sigma.types import SigmaNumber, SigmaString
 
+from ..notices import emit
 from ..sources import FieldMap, FieldTarget, Structure, ValueRoute
-from .aks_dataplane import show_warning
 from .arrays import array_value, expression, structure_value
 from .transformations import RuleDetectionItemTransformation, rule_label
 
@@ -60,10 +60,11 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
         if target is None:
             return None
         if not self.field_map.resolves_exactly(name):
-            show_warning(
-                f"{label}: field '{name}' is not spelled as any {self.field_map.table} field; read as "
-                f"'{target.kql()}' (names are matched ignoring case).",
-                FieldValueWarning,
+            emit(
+                FieldValueWarning(
+                    f"{label}: field '{name}' is not spelled as any {self.field_map.table} field; read as "
+                    f"'{target.kql()}' (names are matched ignoring case)."
+                )
             )
         structure = self.field_map.structure(target.column)
         if structure is not None and (structure.kind != "object" or not target.path):
@@ -125,9 +126,10 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
         for value in item.value:
             plain = _plain(value)
             if plain is not None and plain.lower() not in allowed:
-                show_warning(
-                    f"{label}: field '{name}' ({target.kql()}) holds one of {', '.join(enumeration.values)}"
-                    f"{' (' + enumeration.source + ')' if enumeration.source else ''}; the value '{plain}' "
-                    "never matches it.",
-                    FieldValueWarning,
+                emit(
+                    FieldValueWarning(
+                        f"{label}: field '{name}' ({target.kql()}) holds one of {', '.join(enumeration.values)}"
+                        f"{' (' + enumeration.source + ')' if enumeration.source else ''}; the value '{plain}' "
+                        "never matches it."
+                    )
                 )

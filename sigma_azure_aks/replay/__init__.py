@@ -7,7 +7,8 @@ For detection-as-code repositories::
     result = replay(["rules/"], ["tests/events/azureactivity.jsonl"])
     assert result["5d5b6a8e-..."] == ["6f5ca24c-de95-451a-b91e-7a7ab209c28b"]
 
-`rules` are rule files, folders, or Sigma YAML text; `events` are files (Log Analytics exports as
+`rules` are rule files, folders, Sigma YAML text or pySigma rule objects (any input the batch
+funnel takes, :func:`sigma_azure_aks.batch.load_inputs`); `events` are files (Log Analytics exports as
 CSV, JSON or JSON lines; raw activity-log or kube-audit records) and/or row dicts. The result maps
 each rule id (its title when it has none) to the ids of the events it matched: ``EventDataId`` for
 AzureActivity rows, ``AuditId`` for AKSAudit rows, else the 1-based record number.

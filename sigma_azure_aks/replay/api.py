@@ -55,53 +55,18 @@ class ReplayResult(dict[str, list[Any]]):
         self.event_count = 0  # every event replayed, scanned files' included
 
 
-def _looks_like_yaml(text: str) -> bool:
-    """Rule text (YAML, or JSON, which is YAML) rather than a path."""
-    return ("\n" in text or text.lstrip().startswith("{")) and "detection" in text
-
-
 def convert(rules: Any, pipeline: Any = None) -> tuple[list[Any], list[str]]:
-    """(converted rules, failure lines) for paths, YAML text, or pySigma rules/collections."""
-    from sigma.collection import SigmaCollection
-    from sigma.correlations import SigmaCorrelationRule
-    from sigma.rule import SigmaRule
+    """(converted rules, failure lines) for any rule input the batch funnel takes
+    (:func:`..batch.load_inputs`: paths, YAML text, pySigma rules and collections, or a list)."""
+    from ..batch import ConvertedRule, iter_convert
 
-    from ..backend import SentinelBackend
-    from ..batch import convert_rule, iter_convert, rule_files
-
-    items = [rules] if isinstance(rules, (str, Path, SigmaRule, SigmaCorrelationRule, SigmaCollection)) else list(rules)
     converted: list[Any] = []
     failures: list[str] = []
-    backend = SentinelBackend(pipeline)
-    for item in items:
-        if isinstance(item, str) and _looks_like_yaml(item):
-            collection = SigmaCollection.from_yaml(item, collect_errors=True)
-            failures.extend(f"<yaml>: {error}" for error in collection.errors)
-            collection.resolve_rule_references()
-            sigma_rules: list[Any] = list(collection.rules)
-        elif isinstance(item, SigmaCollection):
-            item.resolve_rule_references()
-            sigma_rules = list(item.rules)
-        elif isinstance(item, (SigmaRule, SigmaCorrelationRule)):
-            sigma_rules = [item]
+    for outcome in iter_convert(rules, pipeline):
+        if isinstance(outcome, ConvertedRule):
+            converted.append(outcome)
         else:
-            for outcome in iter_convert(rule_files([item]), pipeline):
-                if hasattr(outcome, "query"):
-                    converted.append(outcome)
-                else:
-                    failures.append(outcome.line())
-            continue
-        for rule in sigma_rules:
-            if getattr(rule, "errors", None):
-                failures.extend(f"<yaml>: {error}" for error in rule.errors)
-                continue
-            outcome = convert_rule(backend, Path("<yaml>"), rule)
-            if outcome is None:
-                continue
-            if hasattr(outcome, "query"):
-                converted.append(outcome)
-            else:
-                failures.append(outcome.line())
+            failures.append(outcome.line())
     return converted, failures
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..sources import TABLES
+from ..sources import TABLES, all_sources
 from .sql import COMBO_COLUMN, ROW_COLUMN, ROWTEXT_COLUMN, SQL_TYPES, keeps_order, sql_ident, sql_text
 
 _HEADER_SUFFIX_RE = re.compile(r"\s*\[[A-Za-z]+\]$")  # as loaders: "TimeGenerated [UTC]"
@@ -121,13 +121,19 @@ def _export_source(con: Any, path: Path) -> tuple[str, dict[str, str], bool, dic
     return source, {k: sql_ident(k) for k in names}, False, first, "true"
 
 
+def _raw_record_keys(keys: Mapping[str, Any]) -> bool:
+    """True when the keys are those of a raw record kind some source reads (its reader's `keys`)."""
+    readers = [reader for source in all_sources() for reader in source.raw_records]
+    return any(reader.keys and all(key in keys for key in reader.keys) for reader in readers)
+
+
 def export_plan(con: Any, path: Path) -> ExportPlan:
     """How the rows of an export file read as typed rows of their table, in SQL."""
     from .loaders import _table_of_row
 
     source, raw, as_json, first, row_ok = _export_source(con, path)
 
-    if "operationName" in raw or "records" in raw:  # raw activity-log records
+    if "records" in raw or _raw_record_keys(raw):  # raw records: the loaders read each
         raise NotNative
     mapped: dict[str, str] = {}
     for key, expr in raw.items():

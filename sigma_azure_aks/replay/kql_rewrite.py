@@ -143,7 +143,7 @@ def rewrite_query(
     table = head.strip()
     if table.startswith("union "):
         raise ReplayQueryError(
-            "replay runs a query on one table; a union of tables (azure_signinlogs_all) is not replayed: "
+            "replay runs a query on one table; a union of tables (a union pipeline's query) is not replayed: "
             "replay the rule without the union pipeline, on each table's rows"
         )
     if not sep or table not in TABLES:

@@ -7,7 +7,6 @@ from .base import (
     AnalyticsProfile,
     EntityMappingSpec,
     Enumeration,
-    Feature,
     FieldMap,
     FieldTarget,
     PathPrefix,
@@ -19,6 +18,7 @@ from .base import (
     ValueRoute,
     describe_logsource,
 )
+from .features import BuiltPipeline, Feature
 from .registry import (
     SOURCES,
     TABLES,
@@ -44,6 +44,7 @@ __all__ = [
     "SOURCES",
     "TABLES",
     "AnalyticsProfile",
+    "BuiltPipeline",
     "EntityMappingSpec",
     "Feature",
     "FieldMap",

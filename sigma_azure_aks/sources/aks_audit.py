@@ -23,7 +23,6 @@ from .. import kql
 from .base import (
     AnalyticsProfile,
     EntityMappingSpec,
-    Feature,
     FieldMap,
     FieldTarget,
     PathPrefix,
@@ -31,6 +30,7 @@ from .base import (
     Source,
     nested_value,
 )
+from .features import Feature
 
 TABLE = "AKSAudit"
 ADMIN_TABLE = "AKSAuditAdmin"
@@ -167,6 +167,12 @@ def canonical(field_name: str) -> str:
     return ALIASES.get(field_name, field_name)
 
 
+def _event_key(column: str, path: tuple[str, ...]) -> tuple[str, ...]:
+    """The audit event path of an AKSAudit target (`SourceIps` -> `sourceIPs`, `User.groups` ->
+    `user.groups`)."""
+    return (next(key.key for key in EVENT_KEYS if key.column == column), *path)
+
+
 def is_array_field(field_name: str) -> bool:
     """True when the field holds an array of strings (in either dialect)."""
     target = FIELD_MAP.resolve(field_name)
@@ -251,6 +257,8 @@ LEGACY_FIELD_MAP = FieldMap(
     prefixes=_prefixes(LEGACY_EVENT),
     notes=MappingProxyType(_notes()),
     missing=MISSING,
+    # The same arrays, inside the parsed event (`event.sourceIPs`, ...).
+    arrays=frozenset((LEGACY_EVENT, (*_event_key(column, path),)) for column, path in ARRAY_TARGETS),
 )
 LEGACY_PREAMBLE = (
     f"{LEGACY_TABLE}\n"
@@ -323,8 +331,21 @@ def _raw_reader(category: str) -> RawRecordReader:
         lambda record: is_kube_audit_record(record, category),
         kube_audit_row,
         priority=1,
+        keys=("category", "properties"),
     )
 
+
+# ---- pipeline behaviours (pipelines/aks_audit.py) ----------------------------------------------------
+AUDIT_VALUES = Feature(
+    "values",
+    "Kubernetes audit values: arrays match any element; pod-spec presence tests",
+    "aks_audit:AuditValuesTransformation",
+)
+ADMIN_VERBS = Feature(
+    "verbs",
+    "the table leaves out get and list events: refuse rules that can only match them",
+    "aks_audit:AdminVerbsTransformation",
+)
 
 SOURCE = Source(
     table=TABLE,
@@ -334,7 +355,7 @@ SOURCE = Source(
     pipeline="aks_audit",
     field_map=FIELD_MAP,
     default=True,
-    features=frozenset({Feature.AUDIT_VALUES}),
+    features=(AUDIT_VALUES,),
     id_column="AuditId",
     summary_columns=("TimeGenerated", "Verb", "RequestUri", "User"),
     row_markers=("AuditId",),
@@ -349,7 +370,7 @@ ADMIN_SOURCE = replace(
     pipeline="aks_audit_admin",
     field_map=ADMIN_FIELD_MAP,
     default=False,
-    features=frozenset({Feature.AUDIT_VALUES, Feature.ADMIN_VERBS}),
+    features=(ADMIN_VERBS, AUDIT_VALUES),
     row_markers=(),
     profile=_profile(ADMIN_TABLE),
     raw_records=(_raw_reader("kube-audit-admin"),),
@@ -363,7 +384,7 @@ LEGACY_SOURCE = Source(
     logsources=LOGSOURCES,
     pipeline="aks_audit_legacy",
     field_map=LEGACY_FIELD_MAP,
-    features=frozenset({Feature.AUDIT_VALUES, Feature.LEGACY_PREAMBLE}),
+    features=(AUDIT_VALUES,),
     keyword_column="log_s",
     preamble=LEGACY_PREAMBLE,
     preamble_columns={LEGACY_EVENT: "dynamic"},

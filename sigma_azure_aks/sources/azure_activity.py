@@ -18,7 +18,6 @@ from sigma.rule import SigmaLogSource
 from .base import (
     AnalyticsProfile,
     EntityMappingSpec,
-    Feature,
     FieldMap,
     PathPrefix,
     RawRecordReader,
@@ -27,6 +26,7 @@ from .base import (
     field_targets,
     nested_value,
 )
+from .features import BuiltPipeline, Feature
 
 TABLE = "AzureActivity"
 
@@ -242,6 +242,21 @@ def activity_row(record: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+# Kubernetes data-plane operations (Azure RBAC DataActions) named by activity-log rules are not in
+# AzureActivity: the plain pipeline warns; `aks_dataplane` translates them to AKSAudit
+# (pipelines/aks_dataplane.py).
+DATAPLANE_NOTICE = Feature(
+    "aks_dataplane_notice",
+    "warn when a rule kept on this table is about Kubernetes data-plane operations",
+    "aks_dataplane:DataPlaneNoticeTransformation",
+    claimed=False,
+)
+DATAPLANE_PIPELINE = BuiltPipeline(
+    "aks_dataplane",
+    "rules about Kubernetes objects -> AKSAudit, the others -> AzureActivity",
+    "aks_dataplane:dataplane_pipeline",
+)
+
 SOURCE = Source(
     table=TABLE,
     title="Azure activity logs",
@@ -252,14 +267,18 @@ SOURCE = Source(
     default=True,
     deprecated=DEPRECATED,
     spellings=(STATUS,),
-    features=frozenset({Feature.DATAPLANE_NOTICE}),
+    features=(DATAPLANE_NOTICE,),
+    built_pipelines=(DATAPLANE_PIPELINE,),
     id_column="EventDataId",
     summary_columns=("TimeGenerated", "OperationNameValue", "Caller", "ActivityStatusValue"),
     row_markers=("OperationNameValue", "EventDataId"),
     profile=PROFILE,
     raw_records=(
         RawRecordReader(
-            "a raw activity-log record (operationName, time)", is_activity_record, activity_row
+            "a raw activity-log record (operationName, time)",
+            is_activity_record,
+            activity_row,
+            keys=("operationName",),
         ),
     ),
 )

@@ -10,7 +10,6 @@ pipelines, the target, the analytics rules, replay and the docs all read them fr
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from typing import Any
 from sigma.rule import SigmaLogSource
 
 from .. import kql
+from .features import BuiltPipeline, Feature
 
 
 # ---- field maps ---------------------------------------------------------------------------------
@@ -311,16 +311,6 @@ class AnalyticsProfile:
 
 
 # ---- the source ------------------------------------------------------------------------------------
-class Feature(enum.Enum):
-    """Pipeline behaviours a source asks for beyond the shared ones (claim the table, map the
-    fields, expand spellings, guard the stock target, write the table)."""
-
-    DATAPLANE_NOTICE = "warn when a rule kept on this table is about Kubernetes data-plane operations"
-    AUDIT_VALUES = "Kubernetes audit values: arrays match any element; pod-spec presence tests"
-    ADMIN_VERBS = "the table leaves out get and list events: refuse rules that can only match them"
-    LEGACY_PREAMBLE = "the audit event is JSON text in log_s: filter the categories and parse it"
-
-
 def nested_value(record: Mapping[str, Any], dotted: str) -> Any:
     """The value at a dotted path of a JSON record, or None."""
     value: Any = record
@@ -338,12 +328,14 @@ class RawRecordReader:
     `recognise(record)` says whether a record is of this kind; `to_row(record)` gives the row (it
     may raise ValueError for a record that is of this kind but does not read). When two readers
     recognise a record, the one with the higher `priority` reads it (a diagnostic record of one
-    category also has the shape of an activity-log record)."""
+    category also has the shape of an activity-log record). `keys`: top-level keys every record
+    of this kind has (a file whose rows have them is not read as a table export)."""
 
     description: str
     recognise: Callable[[Mapping[str, Any]], bool]
     to_row: Callable[[Mapping[str, Any]], dict[str, Any]]
     priority: int = 0
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -381,7 +373,11 @@ def diagnostic_reader(category: str, field_map: FieldMap, schema: Mapping[str, s
         return row
 
     return RawRecordReader(
-        f"an Entra ID diagnostic record (category {category}, properties)", recognise, to_row, priority=2
+        f"an Entra ID diagnostic record (category {category}, properties)",
+        recognise,
+        to_row,
+        priority=2,
+        keys=("category", "properties"),
     )
 
 
@@ -399,14 +395,16 @@ class Source:
     default          whether `-t sentinel` with no `-p` applies this source's pipeline
     deprecated       columns that exist but are empty in current data: never queried
     spellings        value rules of a column
-    features         pipeline behaviours beyond the shared ones
+    features         pipeline items beyond the shared ones, in this order (:mod:`.features`)
+    built_pipelines  pipelines of this source's rules built by code of their own (:mod:`.features`)
     id_column        the column that names a row in replay reports (None: the record number)
     summary_columns  what a replay report shows of a hit, after its id
     row_markers      columns that identify an export row of this table when it names no table
     keyword_column   where a keyword (unbound value) search looks (None: the whole row)
     profile          the analytics-rule profile (None: the table cannot be wrapped in a rule)
     raw_records      raw diagnostic record kinds replay maps to this table's rows
-    preamble         KQL written between the table and the rule's `where` (legacy routes)
+    preamble         KQL written in place of the table before the rule's `where` (legacy routes
+                     that filter and parse the event)
     refused          nearby log sources no table holds, refused with a reason
     union            other tables that hold the same events in another shape (declared as sources
                      of their own, for their schemas); `union_pipeline` names the pipeline that
@@ -423,7 +421,8 @@ class Source:
     default: bool = False
     deprecated: frozenset[str] = frozenset()
     spellings: tuple[Spellings, ...] = ()
-    features: frozenset[Feature] = frozenset()
+    features: tuple[Feature, ...] = ()
+    built_pipelines: tuple[BuiltPipeline, ...] = ()
     id_column: str | None = None
     summary_columns: tuple[str, ...] = ("TimeGenerated",)
     row_markers: tuple[str, ...] = ()
@@ -442,6 +441,22 @@ class Source:
     def schema_text(self) -> str:
         """The schema in Kusto's `(col:type, ...)` notation."""
         return "(" + ", ".join(f"{name}:{kind}" for name, kind in self.schema.items()) + ")"
+
+    def is_list_valued(self, field_name: str) -> bool:
+        """True when a Sigma field can hold several values in one row (it cannot be a correlation
+        key). Read from the field map's declarations: a target in `FieldMap.arrays` (strings: AKS
+        `sourceIPs`), a member of a `Structure` of kind "array" (AuditLogs
+        `TargetResources.displayName`), the whole column of an "array" or "pairs" structure. A
+        source declares a list-valued column there; an unknown field is not list-valued."""
+        target = self.field_map.resolve(field_name) if self.field_map else None
+        if target is None or self.field_map is None:
+            return False
+        if self.field_map.is_array(target):
+            return True
+        structure = self.field_map.structure(target.column)
+        if structure is None:
+            return False
+        return structure.kind == "array" or (structure.kind == "pairs" and not target.path)
 
     def kept_columns(self) -> tuple[str, ...]:
         """The columns a scan keeps of a hit: the id column, then the summary columns."""

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 
 from sigma.rule import SigmaLogSource
 
+from ..analytics.sentinel_facts import CONNECTOR_DATA_TYPES
 from . import aks_audit, azure_activity, entra_auditlogs, entra_riskdetection, entra_signinlogs, m365_audit
 from .base import Source, describe_logsource
 
@@ -110,9 +111,28 @@ def problems() -> list[str]:
     tables = table_names()
     found += [f"table {t!r} is declared twice" for t in set(tables) if tables.count(t) > 1]
     pipelines = [p for s in SOURCES for p in (s.pipeline, s.union_pipeline) if p]
+    pipelines += [built.pipeline for s in SOURCES for built in s.built_pipelines]
     known = set(tables)
     found += [f"{s.table}: its union names {t!r}, not a declared table" for s in SOURCES for t in s.union if t not in known]
     found += [f"pipeline {p!r} is declared twice" for p in set(pipelines) if pipelines.count(p) > 1]
+    found += [problem for source in SOURCES for problem in connector_problems(source)]
+    return found
+
+
+def connector_problems(source: Source) -> list[str]:
+    """A source's analytics profile against Sentinel's connectors (`sentinel_facts`): a known
+    connector id, and only data types that connector declares."""
+    if source.profile is None:
+        return []
+    connector = source.profile.connector_id
+    declared = CONNECTOR_DATA_TYPES.get(connector)
+    if declared is None:
+        return [f"{source.table}: analytics connector {connector!r} is not a known Sentinel connector "
+                f"(known: {', '.join(sorted(CONNECTOR_DATA_TYPES))})"]
+    found = [f"{source.table}: analytics connector {connector!r} declares no data type {t!r}"
+             for t in source.profile.data_types if t not in declared]
+    if not source.profile.data_types:
+        found.append(f"{source.table}: analytics connector {connector!r} is named with no data type")
     return found
 
 

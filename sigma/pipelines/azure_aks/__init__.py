@@ -1,20 +1,10 @@
-"""sigma-cli discovery leaf: the processing pipelines of pySigma-pipeline-azure."""
+"""sigma-cli discovery leaf: the processing pipelines of pySigma-pipeline-azure, one factory
+`<id>_pipeline` per pipeline the package's sources declare (generated from the registry)."""
 
-from sigma_azure_aks.pipelines import (
-    aks_audit_admin_pipeline,
-    aks_audit_legacy_pipeline,
-    aks_audit_pipeline,
-    aks_dataplane_pipeline,
-    all_pipelines,
-    azure_activity_pipeline,
-)
+from sigma_azure_aks.pipelines import all_pipelines
 
 pipelines = all_pipelines()
 
-__all__ = [
-    "aks_audit_admin_pipeline",
-    "aks_audit_legacy_pipeline",
-    "aks_audit_pipeline",
-    "aks_dataplane_pipeline",
-    "azure_activity_pipeline",
-]
+globals().update({factory.__name__: factory for factory in pipelines.values()})
+
+__all__ = [factory.__name__ for factory in pipelines.values()]
