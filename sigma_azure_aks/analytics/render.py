@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
+from .. import arm
 from . import FORMATS as OUTPUT_FORMATS
 from . import sentinel_facts as facts
 from .model import AnalyticsRule
@@ -71,13 +72,20 @@ def properties(model: AnalyticsRule) -> dict[str, Any]:
     }
 
 
+def arm_resource_name(rule_id: str) -> str:
+    """The alertRules resource name: the one expression of the output, the rule id quoted in it."""
+    return f"[concat(parameters('workspace'),{arm.string_literal('/Microsoft.SecurityInsights/' + rule_id)})]"
+
+
 def arm_resource(model: AnalyticsRule) -> dict[str, Any]:
+    """The alertRules resource; every string of its properties is an ARM literal, never evaluated
+    (a title `[listKeys(...)]` deploys as that text: :mod:`sigma_azure_aks.arm`)."""
     return {
         "type": facts.ARM_RESOURCE_TYPE,
         "apiVersion": facts.ARM_API_VERSION,
-        "name": f"[concat(parameters('workspace'),'/Microsoft.SecurityInsights/{model.rule_id}')]",
+        "name": arm_resource_name(model.rule_id),
         "kind": facts.RULE_KIND,
-        "properties": properties(model),
+        "properties": arm.literals(properties(model)),
     }
 
 

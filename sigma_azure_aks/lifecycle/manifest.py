@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import arm
 from . import LifecycleInputError
 from .canonical import content_hash, property_hashes
 from .workspace import name_from_arm, read_json, rule_key
@@ -105,12 +106,14 @@ def _deployable(documents: Mapping[str, str]) -> tuple[str, str, dict[str, Any]]
     if "arm" in documents:
         resource = json.loads(documents["arm"])["resources"][0]
         name = name_from_arm(str(resource["name"]))
+        properties = arm.deployed_values(resource["properties"])  # what the deployment writes
     else:
         resource = json.loads(documents["json"])
         name = str(resource["name"])
+        properties = resource["properties"]
     if not name:
         raise ValueError(f"cannot read the alert rule name of {resource.get('name')!r}")
-    return name, str(resource["kind"]), dict(resource["properties"])
+    return name, str(resource["kind"]), dict(properties)
 
 
 def manifest_document(result: Any, pipelines: list[str]) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import arm
 from . import LifecycleInputError
 
 ALERT_RULE_TYPES = frozenset(
@@ -65,7 +66,7 @@ def name_from_arm(name: str) -> str | None:
     ends in it (`[concat(parameters('workspace'),'/Microsoft.SecurityInsights/<rule>')]`). None for
     an expression that computes it (a parameter, `guid()`)."""
     text = name.strip()
-    if text.startswith("[") and text.endswith("]") and not text.startswith("[["):
+    if arm.is_expression(text):
         literals = list(_LITERAL.finditer(text))
         last = literals[-1] if literals else None
         prefix = text[: last.start()].rstrip().lower() if last else ""
@@ -74,6 +75,8 @@ def name_from_arm(name: str) -> str | None:
         if not (prefix.endswith(",") or prefix.endswith("concat(")):
             return None  # the literal is an argument (`parameters('name')`), not the name
         text = last.group(1).replace("''", "'")
+    else:
+        text = arm.deployed(text)
     segment = text.rsplit("/", 1)[-1].strip()
     return segment or None
 
@@ -83,6 +86,8 @@ def _rule(item: Mapping[str, Any], source: str, where: str, from_arm: bool) -> W
     properties = (
         dict(raw) if isinstance(raw, Mapping) else {k: v for k, v in item.items() if k not in RESOURCE_KEYS}
     )
+    if from_arm:  # an ARM template's literals as deployed (`[[x]` is `[x]`)
+        properties = arm.deployed_values(properties)
     name = None
     for candidate in (item.get("name"), item.get("id")):
         if isinstance(candidate, str) and candidate.strip():
