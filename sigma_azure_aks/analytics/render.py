@@ -179,9 +179,30 @@ def arm_bundle(documents: Sequence[str]) -> str:
     return dump_json(arm_template(resources))
 
 
+def _alert_rule_names(documents: Sequence[str], output_format: str) -> list[str]:
+    if output_format == "arm":
+        return [str(r["name"]) for document in documents for r in json.loads(document)["resources"]]
+    if output_format == "json":
+        return [str(json.loads(document)["name"]) for document in documents]
+    return []
+
+
+def _refuse_shared_names(documents: Sequence[str], output_format: str) -> None:
+    """Two rules of one id would be two resources of one name: the second overwrites the first."""
+    names = _alert_rule_names(documents, output_format)
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"{len(twice)} alert rule name(s) given to two rules of this conversion ({', '.join(twice)}): "
+            "Sentinel names the alert rule by the Sigma id, so one would overwrite the other; give each "
+            "rule an id of its own (`sigma-azure-aks export` names both files)"
+        )
+
+
 def combine(documents: Sequence[str], output_format: str) -> str:
     """The per-rule documents of a conversion as one valid document of the format."""
     docs = [str(document) for document in documents]
+    _refuse_shared_names(docs, output_format)
     if output_format == "yaml":
         return "".join(f"---\n{document}" for document in docs) if len(docs) > 1 else "".join(docs)
     if output_format == "arm":

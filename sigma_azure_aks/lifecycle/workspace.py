@@ -8,7 +8,9 @@ Shapes read (each file may hold any of them):
   `Microsoft.SecurityInsights/alertRules` (name `<rule>`, with a `scope`); other resources are
   skipped;
 - the REST API's list, `GET .../providers/Microsoft.SecurityInsights/alertRules`:
-  `{"value": [{"id", "name", "etag", "type", "kind", "properties": {...}}, ...]}`;
+  `{"value": [{"id", "name", "etag", "type", "kind", "properties": {...}}, ...]}`, whole: a page
+  with a `nextLink` (more pages follow) is refused, since a plan on part of a workspace would take
+  the rules of the other pages for absent; the pages merged into one `value` list are read;
 - the JSON list `az sentinel alert-rule list` prints: the same objects with `properties` flattened
   into each (the CLI flattens them), or with `properties` kept;
 - one such object (`az sentinel alert-rule show`, a REST GET, `export`'s `json` format).
@@ -31,6 +33,11 @@ ALERT_RULE_TYPES = frozenset(
 )
 RESOURCE_KEYS = frozenset({"id", "name", "etag", "type", "kind", "systemData", "resourceGroup", "properties"})
 _LITERAL = re.compile(r"'((?:[^']|'')*)'")
+PARTIAL_LIST = (
+    "one page of the REST API's list (it has a `nextLink`): the workspace holds more alert rules than "
+    "this file, and a plan on part of them would miss rules; give every page merged into one list "
+    "(`jq -s '{value: (map(.value) | add)}' page-*.json > rules.json`) or `az sentinel alert-rule list`"
+)
 SHAPES = (
     "an ARM template with alertRules resources (Analytics > Export), the REST API's "
     '{"value": [...]} list, or the JSON list `az sentinel alert-rule list` prints'
@@ -111,6 +118,8 @@ def rules_from_document(document: Any, source: str) -> list[WorkspaceRule]:
     if isinstance(document, Mapping) and isinstance(document.get("resources"), list):
         return list(_arm_rules(document["resources"], source))
     if isinstance(document, Mapping) and isinstance(document.get("value"), list):
+        if document.get("nextLink"):
+            raise LifecycleInputError(f"{source}: {PARTIAL_LIST}")
         items, what = document["value"], "value"
     elif isinstance(document, list):
         items, what = document, "item"
