@@ -181,7 +181,8 @@ def arm_bundle(documents: Sequence[str]) -> str:
 
 def _alert_rule_names(documents: Sequence[str], output_format: str) -> list[str]:
     if output_format == "arm":
-        return [str(r["name"]) for document in documents for r in json.loads(document)["resources"]]
+        names = [str(r["name"]) for document in documents for r in json.loads(document)["resources"]]
+        return [name.rsplit("/", 1)[-1].removesuffix("')]").replace("''", "'") for name in names]
     if output_format == "json":
         return [str(json.loads(document)["name"]) for document in documents]
     return []
@@ -202,7 +203,6 @@ def _refuse_shared_names(documents: Sequence[str], output_format: str) -> None:
 def combine(documents: Sequence[str], output_format: str) -> str:
     """The per-rule documents of a conversion as one valid document of the format."""
     docs = [str(document) for document in documents]
-    _refuse_shared_names(docs, output_format)
     if output_format == "yaml":
         return "".join(f"---\n{document}" for document in docs) if len(docs) > 1 else "".join(docs)
     if output_format == "arm":
@@ -213,9 +213,11 @@ def combine(documents: Sequence[str], output_format: str) -> str:
                 "--format arm`: one ARM template per rule plus Import-ready bundles of at most "
                 f"{facts.ARM_IMPORT_MAX_RULES} (sigma-cli's --output-dir writes bare query conditions, not ARM)"
             )
+        _refuse_shared_names(docs, output_format)
         return arm_bundle(docs)
     if output_format == "json":
         if len(docs) == 1:
             return docs[0]
+        _refuse_shared_names(docs, output_format)
         return dump_json([json.loads(document) for document in docs])
     raise ValueError(f"unknown analytics-rule format {output_format!r}; known: {', '.join(ANALYTICS_FORMATS)}")
