@@ -166,3 +166,46 @@ def test_a_rule_id_is_quoted_inside_the_resource_name():
 def test_documented_in_formats(tmp_path):
     text = (Path(__file__).resolve().parent.parent / "docs" / "formats.md").read_text(encoding="utf-8")
     assert "[[" in text and "not evaluated" in text
+
+
+def test_a_correlation_rule_title_is_an_arm_literal_too(tmp_path, capsys):
+    bases = "\n".join(
+        [
+            "title: Role write failed",
+            "id: 0c0f0000-0000-4000-8000-000000000001",
+            "name: failed",
+            "status: test",
+            "logsource: {product: azure, service: activitylogs}",
+            "detection:",
+            "    sel: {operationName: MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE}",
+            "    condition: sel",
+            "---",
+            f'title: "{INJECTION}"',
+            "id: 0c0f0000-0000-4000-8000-0000000000c1",
+            "status: test",
+            "level: high",
+            "correlation:",
+            "    type: event_count",
+            "    rules: [failed]",
+            "    group-by: [Caller]",
+            "    timespan: 10m",
+            "    condition: {gte: 5}",
+        ]
+    )
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "c.yml").write_text(bases + "\n", encoding="utf-8")
+    assert main(["export", str(tmp_path / "rules"), "--out", str(tmp_path / "out"), "--format", "arm"]) == 0
+    capsys.readouterr()
+    bundle = json.loads((tmp_path / "out" / "bundles" / "azure-sentinel-rules-001.json").read_text("utf-8"))
+    titles = [r["properties"]["displayName"] for r in bundle["resources"]]
+    assert "[" + INJECTION in titles
+    for path, text in strings(bundle["resources"]):
+        assert path[1] == "name" or not deploys_as(text)[0], (path, text)
+
+
+def test_same_file_matches_old_and_new_source_spellings():
+    from sigma_azure_aks.lifecycle.manifest import same_file
+
+    assert same_file("rules/x.yml", "x.yml") and same_file("/abs/rules/x.yml", "rules/x.yml")
+    assert same_file("./x.yml", "x.yml") and not same_file("rules/ax.yml", "x.yml")
+    assert not same_file("a/x.yml", "b/x.yml") and not same_file("", "x.yml")
