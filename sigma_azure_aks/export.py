@@ -11,7 +11,8 @@ Layout under --out (names are stable, so re-exports overwrite the same files):
 
 `<slug>` is the title in lower case with runs of other characters turned into `-` (at most 60
 characters); `<id8>` the first 8 characters of the rule id. A rule that fails in any format is
-written in none and reported; the others are still exported. Other files in --out are left alone,
+written in none and reported; the others are still exported. Two rules with one Sigma id (the
+alert rule's name) both fail, each naming the other's file. Other files in --out are left alone,
 except bundle files of an earlier run beyond the current count, which would deploy stale rules, and
 an earlier manifest when this export has no deployable format (it would describe other rules).
 The manifest (`sigma-azure-aks plan` reads it): :mod:`sigma_azure_aks.lifecycle.manifest`.
