@@ -20,6 +20,7 @@ The manifest (`sigma-azure-aks plan` reads it): :mod:`sigma_azure_aks.lifecycle.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -151,6 +152,10 @@ def export_files(
 
     options = options or {}
     result = ExportResult(formats)
+    unique: dict[str, Path] = {}  # a file found under two of the paths given is read once
+    for path in files:
+        unique.setdefault(os.path.abspath(path), Path(path))
+    files = list(unique.values())
     seen: dict[str, Path] = {}
     owners: dict[str, list[Path]] = {}  # Sigma id -> the file of each rule that has it
     guard = QueryGuard()  # no query Microsoft's parser rejects is written

@@ -280,3 +280,12 @@ def test_no_rule_still_in_the_repository_is_ever_deleted(
     }
     if not any(change in ("broken", "renamed_broken") for change in changes):
         assert set(result["delete"]) >= gone - present  # what is really gone is deleted
+
+
+def test_a_file_found_under_two_paths_given_is_exported_once(tmp_path, capsys):
+    write_rule(tmp_path / "rules" / "sub", "kept")
+    capsys.readouterr()
+    code = main(
+        ["export", str(tmp_path / "rules"), str(tmp_path / "rules" / "sub"), "--out", str(tmp_path / "o")]
+    )
+    assert code == 0 and capsys.readouterr().err == "1 rules converted, 0 failed\n"
