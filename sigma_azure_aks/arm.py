@@ -33,11 +33,12 @@ def deployed(text: str) -> str:
 
 
 def literals(value: Any) -> Any:
-    """`value` (JSON data) with every string written by :func:`literal`; keys are left as they are."""
+    """`value` (JSON data) with every string, property names too, written by :func:`literal`
+    (Resource Manager evaluates an expression in a property name as well)."""
     if isinstance(value, str):
         return literal(value)
     if isinstance(value, Mapping):
-        return {key: literals(item) for key, item in value.items()}
+        return {literal(str(key)): literals(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [literals(item) for item in value]
     return value
@@ -49,7 +50,7 @@ def deployed_values(value: Any) -> Any:
     if isinstance(value, str):
         return deployed(value)
     if isinstance(value, Mapping):
-        return {key: deployed_values(item) for key, item in value.items()}
+        return {deployed(str(key)): deployed_values(item) for key, item in value.items()}
     if isinstance(value, list):
         return [deployed_values(item) for item in value]
     return value

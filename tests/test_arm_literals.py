@@ -44,7 +44,8 @@ def strings(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...
     if isinstance(value, str):
         return [(path, value)]
     if isinstance(value, dict):
-        return [found for key, item in value.items() for found in strings(item, (*path, key))]
+        keys = [((*path, key, "<name>"), key) for key in value]  # property names: the same rule
+        return keys + [found for key, item in value.items() for found in strings(item, (*path, key))]
     if isinstance(value, list):
         return [found for index, item in enumerate(value) for found in strings(item, (*path, index))]
     return []
@@ -86,6 +87,9 @@ def assert_no_rule_text_evaluated(template: dict[str, Any], bodies: list[dict[st
                 assert evaluated and text == OUR_NAME.replace(RULE_ID, bodies[number]["name"])
                 continue
             assert not evaluated, (path, text)
+            if path[-1] == "<name>":
+                assert value in at(bodies[number], path[:-2]) if path[:-2] else True, path
+                continue
             assert path[0] != "properties" or value == at(bodies[number]["properties"], path[1:]), path
     for path, text in strings({k: v for k, v in template.items() if k != "resources"}):
         assert not deploys_as(text)[0], path
