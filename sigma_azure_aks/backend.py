@@ -39,6 +39,7 @@ from sigma.types import (
 from . import kql
 from .analytics import FORMATS
 from .analytics import output_format as output_format_named
+from .notices import RuleWarning
 from .pipelines.factories import require_table_pipeline, sentinel_default_pipeline
 from .pipelines.state import (
     CLAIMED_BY,
@@ -409,8 +410,9 @@ class SentinelBackend(KustoBackend):
             return self._analytics(rule, kql_text, state, output_format)
         if isinstance(kql_text, str) and len(kql_text) > MAX_QUERY_LENGTH:
             warnings.warn(
-                f"{rule_label(rule)}: the query is {len(kql_text)} characters; a Sentinel analytics rule "
-                f"accepts at most {MAX_QUERY_LENGTH} (Logs runs it). Split the rule or shorten its value lists",
+                f"{rule_label(rule)}: the query is {len(kql_text)} characters, more than the "
+                f"{MAX_QUERY_LENGTH} a Sentinel analytics rule accepts (Logs runs it); split the rule or "
+                "shorten its value lists",
                 QueryTooLongWarning,
                 stacklevel=2,
             )
@@ -447,7 +449,7 @@ MAX_QUERY_LENGTH = 10_000  # Sentinel's limit for an analytics rule's query
 EXACT_REAL_INTEGERS = 2**53
 
 
-class QueryTooLongWarning(UserWarning):
+class QueryTooLongWarning(RuleWarning):
     """A plain KQL query longer than a Sentinel analytics rule accepts."""
 
 

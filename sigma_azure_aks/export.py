@@ -11,7 +11,8 @@ Layout under --out (names are stable, so re-exports overwrite the same files):
 
 `<slug>` is the title in lower case with runs of other characters turned into `-` (at most 60
 characters); `<id8>` the first 8 characters of the rule id. A rule that fails in any format is
-written in none and reported; the others are still exported. Other files in --out are left alone,
+written in none and reported; the others are still exported. Two rules with one Sigma id (the
+alert rule's name) both fail, each naming the other's file. Other files in --out are left alone,
 except bundle files of an earlier run beyond the current count, which would deploy stale rules, and
 an earlier manifest when this export has no deployable format (it would describe other rules).
 The manifest (`sigma-azure-aks plan` reads it): :mod:`sigma_azure_aks.lifecycle.manifest`.
@@ -19,6 +20,7 @@ The manifest (`sigma-azure-aks plan` reads it): :mod:`sigma_azure_aks.lifecycle.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -143,16 +145,25 @@ def export_files(
     """Convert and render every rule of `files` (see :func:`..batch.rule_files`) in every format.
 
     A rule that fails in any format is in none and its failure is reported; so is a second rule
-    whose file names would overwrite the first's."""
+    whose file names would overwrite the first's, and every rule whose Sigma id another rule has
+    too (Sentinel names the alert rule by it: one would overwrite the other)."""
     from .batch import RuleFailure, iter_convert
     from .query_guard import QueryGuard
 
     options = options or {}
     result = ExportResult(formats)
+    unique: dict[str, Path] = {}  # a file found under two of the paths given is read once
+    for path in files:
+        unique.setdefault(os.path.abspath(path), Path(path))
+    files = list(unique.values())
     seen: dict[str, Path] = {}
+    owners: dict[str, list[Path]] = {}  # Sigma id -> the file of each rule that has it
     guard = QueryGuard()  # no query Microsoft's parser rejects is written
     try:
         for item in iter_convert(files, pipeline, options, on_file=on_file, guard=guard):
+            rule_id = item.rule_id if isinstance(item, RuleFailure) else item.rule.id
+            if rule_id:
+                owners.setdefault(str(rule_id), []).append(Path(item.path))
             if isinstance(item, RuleFailure):
                 result.fail(item.path, item.rule_id, item.line())
                 continue
@@ -170,12 +181,41 @@ def export_files(
             result.exported.append(exported)
     finally:
         guard.close()
+    _refuse_shared_ids(result, owners)
     return result
 
 
-def write_export(out: Path, result: ExportResult, pipelines: Iterable[str] = ()) -> None:
+def shared_id_line(source: str, title: str, rule_id: str, files: list[Path]) -> str:
+    """The failure of a rule whose Sigma id another rule has too, naming every file that has it."""
+    here = Path(source)
+    others = [f.as_posix() for f in files if f != here] or ["this file"]
+    where = ", ".join(dict.fromkeys(others))
+    return (
+        f"{source}: rule '{title}' ({rule_id}): another rule has the same id ({where}); Sentinel names the "
+        "alert rule by it, so one would overwrite the other: give each rule an id of its own"
+    )
+
+
+def _refuse_shared_ids(result: ExportResult, owners: dict[str, list[Path]]) -> None:
+    """Every exported rule whose id more than one rule has fails, naming the other files."""
+    shared = {rule_id: files for rule_id, files in owners.items() if len(files) > 1}
+    kept = []
+    for exported in result.exported:
+        files = shared.get(exported.sigma_id)
+        if files is None:
+            kept.append(exported)
+            continue
+        line = shared_id_line(exported.source, exported.title, exported.sigma_id, files)
+        result.fail(Path(exported.source), exported.sigma_id, line)
+    result.exported = kept
+
+
+def write_export(
+    out: Path, result: ExportResult, pipelines: Iterable[str] = (), rule_paths: Iterable[str | Path] = ()
+) -> None:
     """Every exported document under `out`, the bundles when ARM is among the formats, and the
-    manifest when a deployable format is (`pipelines`: the -p names, recorded in it); OSError."""
+    manifest when a deployable format is (`pipelines`: the -p names, recorded in it; `rule_paths`:
+    the paths the rules were found under, which the manifest names sources relative to); OSError."""
     from .lifecycle.manifest import MANIFEST_NAME, manifest_document, manifest_text
 
     for exported in result.exported:
@@ -183,7 +223,7 @@ def write_export(out: Path, result: ExportResult, pipelines: Iterable[str] = ())
             write_text(out / fmt / f"{exported.name}.{EXTENSIONS[fmt]}", text)
     if "arm" in result.formats:
         write_bundles(out, [exported.documents["arm"] for exported in result.exported])
-    manifest = manifest_document(result, list(pipelines))
+    manifest = manifest_document(result, list(pipelines), rule_paths, out)
     if manifest is not None:
         write_text(out / MANIFEST_NAME, manifest_text(manifest))
     elif (out / MANIFEST_NAME).is_file():

@@ -1,4 +1,7 @@
-"""Warnings about rules: one line each (the rule, what, what to do); details for `--verbose`.
+"""Warnings about rules: one line each, `rule 'TITLE' (ID): what; what to do`; details for `--verbose`.
+
+Every warning class of the package is a :class:`RuleWarning` (its ``str()`` is the line, never the
+tuple of its arguments); tests/test_warning_lines.py checks each on its exact line.
 
 Shown under sigma-cli by Python's warning display as ``sigma_azure_aks:0: Category: line``, never
 with a source line; `sigma-azure-aks` prints ``warning: line`` once per rule, and the details too

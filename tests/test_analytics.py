@@ -293,8 +293,15 @@ def test_combined_json_is_an_array():
 
 def test_combined_arm_over_50_rules_is_refused():
     documents = [
-        render_rule(one_rule(rule_text()), "AzureActivity\n| take 1", "AzureActivity", "arm", {})
-    ] * 51
+        render_rule(
+            one_rule(rule_text().replace(RULE_ID, f"5b5b4d3c-0f6e-4a53-9a56-{number:012d}")),
+            "AzureActivity\n| take 1",
+            "AzureActivity",
+            "arm",
+            {},
+        )
+        for number in range(51)
+    ]
     with pytest.raises(SigmaError, match="at most 50 per file.*sigma-azure-aks export.*not ARM"):
         combine_output(documents, "arm")
     assert len(json.loads(combine_output(documents[:50], "arm"))["resources"]) == 50

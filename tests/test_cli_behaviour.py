@@ -149,7 +149,8 @@ def test_export_warns_once_per_rule_though_it_renders_three_formats(
     warned = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: ")]
     assert warned == [
         DATAPLANE_LINE,
-        f"warning: {LABEL}: tag 'attack.lunch-break' is no ATT&CK tactic Sentinel knows; left out",
+        f"warning: {LABEL}: tag 'attack.lunch-break' is no ATT&CK tactic Sentinel knows, so it is left out; "
+        "use a tactic tag (docs/formats.md lists them)",
     ]
 
 

@@ -265,7 +265,7 @@ def test_long_chain_is_grouped_in_chains_of_64() -> None:
 def test_long_query_warns_for_plain_kql_and_fails_for_analytics() -> None:
     detection = f"sel:\n    caller|contains:\n{_values('|contains', 400)}\ncondition: sel"
     with pytest.warns(
-        QueryTooLongWarning, match=rf"rule 'Test rule'.*characters.*at most {MAX_QUERY_LENGTH}"
+        QueryTooLongWarning, match=rf"rule 'Test rule'.*characters, more than the {MAX_QUERY_LENGTH} a Sentinel analytics rule"
     ):
         to_sentinel(detection)
     backend = SentinelBackend()

@@ -30,7 +30,8 @@ def test_manifest_names_each_rule_as_the_arm_output_does(tmp_path):
         == f"[concat(parameters('workspace'),'/Microsoft.SecurityInsights/{rule['alert_rule']}')]"
     )
     assert rule["title"] == "Rule kept" and rule["display_name"] == resource["properties"]["displayName"]
-    assert rule["source"] == (tmp_path / "rules1" / "kept.yml").as_posix()
+    assert rule["source"] == "kept.yml" and document["root"] == "../rules1"  # relative to the rules root
+    assert read_manifest(one).root == tmp_path / "rules1"
     assert rule["table"] == "AzureActivity" and rule["kind"] == "Scheduled" and rule["target"] == "sentinel"
     assert rule["files"] == {
         "arm": "arm/rule-kept_00000000.json",
@@ -73,7 +74,7 @@ def test_manifest_records_the_pipelines_and_failures(tmp_path, capsys):
         "azure_activity"
     ]
     [failure] = document["failures"]
-    assert failure["source"] == (tmp_path / "rules" / "broken.yml").as_posix()
+    assert failure["source"] == "broken.yml"
     assert failure["sigma_id"] is None and "not valid YAML" in failure["error"]
 
 

@@ -44,9 +44,9 @@ def test_removed_changed_drifted_and_unmanaged(exports, capsys):
     lines = lines_by_rule(captured.out)
     assert sorted(lines) == sorted([IDS["changed"], IDS["removed"], IDS["edited"], UNMANAGED])
     assert lines[IDS["changed"]].startswith(f"~ change    {IDS['changed']}  Rule changed (")
-    assert lines[IDS["changed"]].endswith("rules2/changed.yml): changes severity")
+    assert lines[IDS["changed"]].endswith(" (changed.yml): changes severity")
     assert lines[IDS["removed"]].startswith(f"- remove    {IDS['removed']}  Rule removed (")
-    assert lines[IDS["removed"]].endswith("rules1/removed.yml): delete it")
+    assert lines[IDS["removed"]].endswith(" (removed.yml): delete it")
     assert lines[IDS["edited"]].startswith(f"! drift     {IDS['edited']}  Rule edited (")
     assert lines[IDS["edited"]].endswith(
         "edited in the workspace since the last deployment: enabled, query; deploying restores the exported rule"

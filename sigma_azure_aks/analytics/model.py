@@ -99,8 +99,9 @@ def attack_mapping(rule: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
             if main not in facts.TACTICS_BY_TECHNIQUE:
                 what = f"{full} (nor its parent {main})" if full != main else full
                 _warn(
-                    f"{_rule_name(rule)}: ATT&CK technique {what} is not in Sentinel's technique map; "
-                    "left out of the analytics rule, which Sentinel would otherwise reject"
+                    f"{_rule_name(rule)}: ATT&CK technique {what} is not in Sentinel's technique map, so it "
+                    "is left out of the analytics rule (Sentinel would reject it); tag the nearest technique "
+                    "Sentinel knows if the mapping matters"
                 )
                 continue
             for target, value in ((techniques, main), (relevant, full)):
@@ -111,7 +112,10 @@ def attack_mapping(rule: Any) -> tuple[tuple[str, ...], tuple[str, ...], tuple[s
             continue  # groups, software, campaigns...: not tactics
         tactic = facts.TACTIC_BY_SIGMA_TAG.get(name)
         if tactic is None:
-            _warn(f"{_rule_name(rule)}: tag 'attack.{tag.name}' is no ATT&CK tactic Sentinel knows; left out")
+            _warn(
+                f"{_rule_name(rule)}: tag 'attack.{tag.name}' is no ATT&CK tactic Sentinel knows, so it is left "
+                "out; use a tactic tag (docs/formats.md lists them)"
+            )
         elif tactic not in tactics:
             tactics.append(tactic)
     implied = {tactic for technique in techniques for tactic in facts.TACTICS_BY_TECHNIQUE[technique]}

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
+from .. import arm
 from . import FORMATS as OUTPUT_FORMATS
 from . import sentinel_facts as facts
 from .model import AnalyticsRule
@@ -71,13 +72,20 @@ def properties(model: AnalyticsRule) -> dict[str, Any]:
     }
 
 
+def arm_resource_name(rule_id: str) -> str:
+    """The alertRules resource name: the one expression of the output, the rule id quoted in it."""
+    return f"[concat(parameters('workspace'),{arm.string_literal('/Microsoft.SecurityInsights/' + rule_id)})]"
+
+
 def arm_resource(model: AnalyticsRule) -> dict[str, Any]:
+    """The alertRules resource; every string of its properties is an ARM literal, never evaluated
+    (a title `[listKeys(...)]` deploys as that text: :mod:`sigma_azure_aks.arm`)."""
     return {
         "type": facts.ARM_RESOURCE_TYPE,
         "apiVersion": facts.ARM_API_VERSION,
-        "name": f"[concat(parameters('workspace'),'/Microsoft.SecurityInsights/{model.rule_id}')]",
+        "name": arm_resource_name(model.rule_id),
         "kind": facts.RULE_KIND,
-        "properties": properties(model),
+        "properties": arm.literals(properties(model)),
     }
 
 
@@ -171,6 +179,27 @@ def arm_bundle(documents: Sequence[str]) -> str:
     return dump_json(arm_template(resources))
 
 
+def _alert_rule_names(documents: Sequence[str], output_format: str) -> list[str]:
+    if output_format == "arm":
+        names = [str(r["name"]) for document in documents for r in json.loads(document)["resources"]]
+        return [name.rsplit("/", 1)[-1].removesuffix("')]").replace("''", "'") for name in names]
+    if output_format == "json":
+        return [str(json.loads(document)["name"]) for document in documents]
+    return []
+
+
+def _refuse_shared_names(documents: Sequence[str], output_format: str) -> None:
+    """Two rules of one id would be two resources of one name: the second overwrites the first."""
+    names = _alert_rule_names(documents, output_format)
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"{len(twice)} alert rule name(s) given to two rules of this conversion ({', '.join(twice)}): "
+            "Sentinel names the alert rule by the Sigma id, so one would overwrite the other; give each "
+            "rule an id of its own (`sigma-azure-aks export` names both files)"
+        )
+
+
 def combine(documents: Sequence[str], output_format: str) -> str:
     """The per-rule documents of a conversion as one valid document of the format."""
     docs = [str(document) for document in documents]
@@ -184,9 +213,11 @@ def combine(documents: Sequence[str], output_format: str) -> str:
                 "--format arm`: one ARM template per rule plus Import-ready bundles of at most "
                 f"{facts.ARM_IMPORT_MAX_RULES} (sigma-cli's --output-dir writes bare query conditions, not ARM)"
             )
+        _refuse_shared_names(docs, output_format)
         return arm_bundle(docs)
     if output_format == "json":
         if len(docs) == 1:
             return docs[0]
+        _refuse_shared_names(docs, output_format)
         return dump_json([json.loads(document) for document in docs])
     raise ValueError(f"unknown analytics-rule format {output_format!r}; known: {', '.join(ANALYTICS_FORMATS)}")

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             progress.close()
     try:
-        write_export(out, result, args.pipeline)
+        write_export(out, result, args.pipeline, args.rules)
     except OSError as problem:
         error(f"cannot write to {out}: {problem.strerror or problem}: {problem.filename or out}")
         return EXIT_FAILED

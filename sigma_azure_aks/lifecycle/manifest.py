@@ -8,12 +8,13 @@
       "generator": "sigma-azure-aks 0.1.0",
       "target": "sentinel",
       "pipelines": [],                      # the -p names as given; [] = the target's defaults
+      "root": "../rules",                   # the rules root, relative to this file's folder
       "rules": [                            # by alert rule name
         {
           "alert_rule": "<name>",           # the alertRules resource name, as the ARM output has it
           "kind": "Scheduled",
           "display_name": "...",
-          "sigma_id": "...", "title": "...", "source": "rules/x.yml", "table": "AzureActivity",
+          "sigma_id": "...", "title": "...", "source": "x.yml", "table": "AzureActivity",
           "target": "sentinel", "pipelines": [],
           "files": {"arm": "arm/x_1234abcd.json", ...},
           "content_hash": "sha256:<hex>",   # over the canonical deployable content
@@ -30,11 +31,14 @@ hashes: :mod:`.canonical`. A reader refuses a newer `version` than it knows.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import os
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import arm
 from . import LifecycleInputError
 from .canonical import content_hash, property_hashes
 from .workspace import name_from_arm, read_json, rule_key
@@ -52,7 +56,8 @@ RULE_FIELDS = {
     "display_name": "the rule's name in the portal (`displayName`)",
     "sigma_id": "the Sigma rule's `id`",
     "title": "the Sigma rule's `title`",
-    "source": "the rule file, as found under the paths given to `export`",
+    "source": "the rule file, relative to the rules root (see `root`), with `/`: the same whatever "
+    "spelling `export` was given the paths in (relative, absolute, from another folder)",
     "table": "the Log Analytics table the query reads",
     "target": "`sentinel`",
     "pipelines": "the `-p` pipelines as given (`[]`: the target's defaults)",
@@ -95,6 +100,17 @@ class Manifest:
     path: str
     rules: Mapping[str, ManagedRule]
     failures: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    root: Path | None = None  # the rules root, where `root` puts it from the manifest's folder
+
+    def still_there(self, source: str) -> bool:
+        """Whether the rule file `source` (relative to a rules root) is a file under this root."""
+        if self.root is None or not source or Path(source).is_absolute():
+            return False
+        return (self.root / source).is_file()
+
+    def unreadable(self) -> list[str]:
+        """The files of failures that name no Sigma id (the file itself could not be read)."""
+        return sorted({str(f.get("source") or "") for f in self.failures if not f.get("sigma_id")})
 
 
 # ---- writing -------------------------------------------------------------------------------------
@@ -105,21 +121,59 @@ def _deployable(documents: Mapping[str, str]) -> tuple[str, str, dict[str, Any]]
     if "arm" in documents:
         resource = json.loads(documents["arm"])["resources"][0]
         name = name_from_arm(str(resource["name"]))
+        properties = arm.deployed_values(resource["properties"])  # what the deployment writes
     else:
         resource = json.loads(documents["json"])
         name = str(resource["name"])
+        properties = resource["properties"]
     if not name:
         raise ValueError(f"cannot read the alert rule name of {resource.get('name')!r}")
-    return name, str(resource["kind"]), dict(resource["properties"])
+    return name, str(resource["kind"]), dict(properties)
 
 
-def manifest_document(result: Any, pipelines: list[str]) -> dict[str, Any] | None:
-    """The manifest of an :class:`..export.ExportResult` (None without a deployable format)."""
+def rules_root(paths: Iterable[str | Path]) -> Path:
+    """The folder rule sources are named relative to: the top of the git work tree holding the
+    paths given (so `rules/x.yml` whatever paths or spelling `export` was given), else the common
+    folder of the paths (a file counts by its folder). Absolute; symbolic links are not followed."""
+    folders = [os.path.abspath(p if Path(p).is_dir() else Path(p).parent) for p in paths]
+    if not folders:
+        return Path(os.path.abspath("."))
+    common = Path(os.path.commonpath(folders))
+    for folder in (common, *common.parents):
+        if (folder / ".git").exists():
+            return folder
+    return common
+
+
+def source_name(path: str | Path, root: Path) -> str:
+    """A rule file's name in the manifest: relative to `root`, with `/`."""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute, root)
+    return Path(absolute if relative.startswith("..") else relative).as_posix()
+
+
+def same_file(one: str, other: str) -> bool:
+    """Whether two manifest sources name one file: equal, or one ends with the other as whole path
+    segments (a manifest written before sources were root-relative spells them as given)."""
+    a, b = (re.sub(r"^(?:\./)+", "", text.replace("\\", "/")) for text in (one, other))
+    if not a or not b:
+        return False
+    return a == b or a.endswith("/" + b) or b.endswith("/" + a)
+
+
+def manifest_document(
+    result: Any, pipelines: list[str], rule_paths: Iterable[str | Path] = (), out: Path | None = None
+) -> dict[str, Any] | None:
+    """The manifest of an :class:`..export.ExportResult` (None without a deployable format).
+    `rule_paths`: the paths `export` was given (default: the files of the result); `out`: the
+    export folder, which `root` is written relative to."""
     from .. import __version__
     from ..export import EXTENSIONS
 
     if not any(fmt in result.formats for fmt in DEPLOYABLE_FORMATS):
         return None
+    given = list(rule_paths) or [e.source for e in result.exported] + [f[0] for f in result.failed]
+    root = rules_root(given)
     rules = []
     for exported in result.exported:
         name, kind, properties = _deployable(exported.documents)
@@ -130,7 +184,7 @@ def manifest_document(result: Any, pipelines: list[str]) -> dict[str, Any] | Non
                 "display_name": str(properties.get("displayName") or ""),
                 "sigma_id": exported.sigma_id,
                 "title": exported.title,
-                "source": exported.source,
+                "source": source_name(exported.source, root),
                 "table": exported.table,
                 "target": TARGET,
                 "pipelines": list(pipelines),
@@ -140,7 +194,8 @@ def manifest_document(result: Any, pipelines: list[str]) -> dict[str, Any] | Non
             }
         )
     failures = [
-        {"source": source, "sigma_id": sigma_id, "error": error} for source, sigma_id, error in result.failed
+        {"source": source_name(source, root), "sigma_id": sigma_id, "error": error}
+        for source, sigma_id, error in result.failed
     ]
     return {
         "format": MANIFEST_FORMAT,
@@ -148,6 +203,7 @@ def manifest_document(result: Any, pipelines: list[str]) -> dict[str, Any] | Non
         "generator": f"sigma-azure-aks {__version__}",
         "target": TARGET,
         "pipelines": list(pipelines),
+        "root": Path(os.path.relpath(root, os.path.abspath(out or "."))).as_posix(),
         "rules": sorted(rules, key=lambda rule: rule_key(rule["alert_rule"])),
         "failures": sorted(failures, key=lambda failure: (failure["source"], failure["sigma_id"] or "")),
     }
@@ -218,4 +274,12 @@ def read_manifest(path: Path) -> Manifest:
     failures = document.get("failures") or []
     if not isinstance(failures, list) or not all(isinstance(f, Mapping) for f in failures):
         raise LifecycleInputError(f"{file}: `failures` is not a list of objects")
-    return Manifest(path=str(file), rules=rules, failures=tuple(failures))
+    root = document.get("root")
+    if root is not None and not isinstance(root, str):
+        raise LifecycleInputError(f"{file}: `root` is not a path")
+    return Manifest(
+        path=str(file),
+        rules=rules,
+        failures=tuple(failures),
+        root=Path(os.path.normpath(file.parent / root)) if root else None,
+    )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .canonical import content_hash, differing, property_hashes
-from .manifest import ManagedRule, Manifest
+from .manifest import ManagedRule, Manifest, same_file
 from .workspace import WorkspaceRule
 
 ACTIONS = {
@@ -26,7 +26,9 @@ ACTIONS = {
     "`delete` of the JSON; nothing to do when the workspace given no longer holds it)",
     "drift": "the same in both manifests, but the workspace's copy differs from the last deployment (edited in "
     "the portal: the properties are named; or deleted there): deploying restores it",
-    "keep": "in the previous manifest; its Sigma rule failed in the new export, so it is kept, not removed",
+    "keep": "in the previous manifest, not in the new export, but maybe still in the repository: its Sigma rule "
+    "or file failed in the new export, its file is still there, or a file the new export could not read may "
+    "hold it; kept, not removed",
     "unchanged": "the same content wherever it was compared (listed with `--verbose`)",
     "unmanaged": "only in the workspace: never managed by these exports; listed, left alone, never deleted",
 }
@@ -161,9 +163,27 @@ def _failed(new: Manifest) -> tuple[set[str], set[str]]:
 
 
 def _previous_only(rule: ManagedRule, new: Manifest, in_workspace: bool | None) -> PlanEntry:
+    """A rule only the previous manifest has: removed, unless it may still be in the repository
+    (its rule or file failed, its file is still there, or a file the new export could not read
+    may hold it). Never a delete on a guess."""
     ids, sources = _failed(new)
-    if rule.sigma_id in ids or rule.source in sources:
+    if rule.sigma_id in ids or any(same_file(rule.source, source) for source in sources):
         note = "its Sigma rule failed in the new export, so it is kept; fix the rule or delete its file"
+        return _entry("keep", rule, in_workspace, note=note)
+    if new.still_there(rule.source):
+        note = (
+            "its file is still in the repository, but the new export has no rule with its id (the file was "
+            "not among the paths exported, or its id changed), so it is kept; export every rule file, or "
+            "delete the alert rule by hand if its id changed"
+        )
+        return _entry("keep", rule, in_workspace, note=note)
+    unreadable = new.unreadable()
+    if unreadable:
+        shown = ", ".join(unreadable[:3]) + (f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else "")
+        note = (
+            f"the new export could not read {len(unreadable)} file(s) ({shown}) that may hold it, so it is "
+            "kept; fix them"
+        )
         return _entry("keep", rule, in_workspace, note=note)
     note = "not in the workspace any more: nothing to delete" if in_workspace is False else "delete it"
     return _entry("remove", rule, in_workspace, note=note)

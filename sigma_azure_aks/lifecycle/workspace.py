@@ -8,7 +8,9 @@ Shapes read (each file may hold any of them):
   `Microsoft.SecurityInsights/alertRules` (name `<rule>`, with a `scope`); other resources are
   skipped;
 - the REST API's list, `GET .../providers/Microsoft.SecurityInsights/alertRules`:
-  `{"value": [{"id", "name", "etag", "type", "kind", "properties": {...}}, ...]}`;
+  `{"value": [{"id", "name", "etag", "type", "kind", "properties": {...}}, ...]}`, whole: a page
+  with a `nextLink` (more pages follow) is refused, since a plan on part of a workspace would take
+  the rules of the other pages for absent; the pages merged into one `value` list are read;
 - the JSON list `az sentinel alert-rule list` prints: the same objects with `properties` flattened
   into each (the CLI flattens them), or with `properties` kept;
 - one such object (`az sentinel alert-rule show`, a REST GET, `export`'s `json` format).
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import arm
 from . import LifecycleInputError
 
 ALERT_RULE_TYPES = frozenset(
@@ -30,6 +33,11 @@ ALERT_RULE_TYPES = frozenset(
 )
 RESOURCE_KEYS = frozenset({"id", "name", "etag", "type", "kind", "systemData", "resourceGroup", "properties"})
 _LITERAL = re.compile(r"'((?:[^']|'')*)'")
+PARTIAL_LIST = (
+    "one page of the REST API's list (it has a `nextLink`): the workspace holds more alert rules than "
+    "this file, and a plan on part of them would miss rules; give every page merged into one list "
+    "(`jq -s '{value: (map(.value) | add)}' page-*.json > rules.json`) or `az sentinel alert-rule list`"
+)
 SHAPES = (
     "an ARM template with alertRules resources (Analytics > Export), the REST API's "
     '{"value": [...]} list, or the JSON list `az sentinel alert-rule list` prints'
@@ -65,7 +73,7 @@ def name_from_arm(name: str) -> str | None:
     ends in it (`[concat(parameters('workspace'),'/Microsoft.SecurityInsights/<rule>')]`). None for
     an expression that computes it (a parameter, `guid()`)."""
     text = name.strip()
-    if text.startswith("[") and text.endswith("]") and not text.startswith("[["):
+    if arm.is_expression(text):
         literals = list(_LITERAL.finditer(text))
         last = literals[-1] if literals else None
         prefix = text[: last.start()].rstrip().lower() if last else ""
@@ -74,6 +82,8 @@ def name_from_arm(name: str) -> str | None:
         if not (prefix.endswith(",") or prefix.endswith("concat(")):
             return None  # the literal is an argument (`parameters('name')`), not the name
         text = last.group(1).replace("''", "'")
+    else:
+        text = arm.deployed(text)
     segment = text.rsplit("/", 1)[-1].strip()
     return segment or None
 
@@ -83,6 +93,8 @@ def _rule(item: Mapping[str, Any], source: str, where: str, from_arm: bool) -> W
     properties = (
         dict(raw) if isinstance(raw, Mapping) else {k: v for k, v in item.items() if k not in RESOURCE_KEYS}
     )
+    if from_arm:  # an ARM template's literals as deployed (`[[x]` is `[x]`)
+        properties = arm.deployed_values(properties)
     name = None
     for candidate in (item.get("name"), item.get("id")):
         if isinstance(candidate, str) and candidate.strip():
@@ -106,6 +118,8 @@ def rules_from_document(document: Any, source: str) -> list[WorkspaceRule]:
     if isinstance(document, Mapping) and isinstance(document.get("resources"), list):
         return list(_arm_rules(document["resources"], source))
     if isinstance(document, Mapping) and isinstance(document.get("value"), list):
+        if document.get("nextLink"):
+            raise LifecycleInputError(f"{source}: {PARTIAL_LIST}")
         items, what = document["value"], "value"
     elif isinstance(document, list):
         items, what = document, "item"

@@ -114,7 +114,7 @@ class AuditValuesTransformation(RuleDetectionItemTransformation):
                     if not value.to_plain().strip().isdigit():
                         _warn(
                             f"{label}: responseStatus.code is a number (the HTTP status), so the value "
-                            f"'{value.to_plain()}' never matches it."
+                            f"'{value.to_plain()}' never matches it; use the status number (e.g. 403)"
                         )
         return None
 
@@ -174,6 +174,7 @@ class AdminVerbsTransformation(PreprocessingTransformation):
                 "leaves out; it could never fire there. Use the aks_audit pipeline (AKSAudit)."
             )
         _warn(
-            f"{label}: AKSAuditAdmin leaves out get and list requests; the rule's matches on "
-            f"{' and '.join(sorted(lost))} requests are not seen there (AKSAudit has them)."
+            f"{label}: AKSAuditAdmin leaves out get and list requests, so the rule's matches on "
+            f"{' and '.join(sorted(lost))} requests are not seen there; use the aks_audit pipeline (AKSAudit) "
+            "to see them"
         )

@@ -396,7 +396,7 @@ class DataPlaneTransformation(PreprocessingTransformation):
                 )
             _warn(
                 f"{label}: {len(unobservable)} accepted operation(s) have no audit-log equivalent and are "
-                "left out; the query covers the other operations",
+                "left out, the query covers the others; --verbose names them and why",
                 f"Left out: {', '.join(sorted(op.name for op in unobservable))}: {'; '.join(reasons)}.",
             )
         if any(op.is_arc for op in accepted.kubernetes):

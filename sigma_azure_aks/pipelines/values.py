@@ -22,13 +22,13 @@ from sigma.exceptions import SigmaTransformationError
 from sigma.rule import SigmaDetection, SigmaDetectionItem
 from sigma.types import SigmaNumber, SigmaString
 
-from ..notices import emit
+from ..notices import RuleWarning, emit
 from ..sources import FieldMap, FieldTarget, Structure, ValueRoute
 from .arrays import array_value, expression, structure_value
 from .transformations import RuleDetectionItemTransformation, rule_label
 
 
-class FieldValueWarning(UserWarning):
+class FieldValueWarning(RuleWarning):
     """A rule value or field name can never match what the table holds, or was read another way."""
 
 
@@ -62,8 +62,8 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
         if not self.field_map.resolves_exactly(name):
             emit(
                 FieldValueWarning(
-                    f"{label}: field '{name}' is not spelled as any {self.field_map.table} field; read as "
-                    f"'{target.kql()}' (names are matched ignoring case)."
+                    f"{label}: field '{name}' is not spelled as any {self.field_map.table} field, so it is read "
+                    f"as '{target.kql()}' (names are matched ignoring case); spell it as docs/sources.md lists it"
                 )
             )
         structure = self.field_map.structure(target.column)
@@ -130,6 +130,6 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
                     FieldValueWarning(
                         f"{label}: field '{name}' ({target.kql()}) holds one of {', '.join(enumeration.values)}"
                         f"{' (' + enumeration.source + ')' if enumeration.source else ''}; the value '{plain}' "
-                        "never matches it."
+                        "never matches it; use one of those values"
                     )
                 )
