@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
+from ..analytics import EXTENSIONS
 from . import LifecycleInputError
 from .canonical import content_hash, property_hashes
 from .workspace import name_from_arm, read_json, rule_key
@@ -115,9 +117,6 @@ def _deployable(documents: Mapping[str, str]) -> tuple[str, str, dict[str, Any]]
 
 def manifest_document(result: Any, pipelines: list[str]) -> dict[str, Any] | None:
     """The manifest of an :class:`..export.ExportResult` (None without a deployable format)."""
-    from .. import __version__
-    from ..export import EXTENSIONS
-
     if not any(fmt in result.formats for fmt in DEPLOYABLE_FORMATS):
         return None
     rules = []
