@@ -40,7 +40,7 @@ from sigma.correlations import (
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from . import kql
-from .pipelines.transformations import QUERY_TABLE, rule_label
+from .pipelines.state import QUERY_TABLE, rule_label
 from .sources import Feature, source_for_table
 
 # Conversion-state keys: the full KQL of a base rule (its table and where clause) and the plan

@@ -24,7 +24,7 @@ from sigma.exceptions import SigmaError
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.pipelines import aks_dataplane_pipeline
 from sigma_azure_aks.pipelines.aks_dataplane import ARC_LINE, ARC_WARNING, AksDataPlaneWarning
-from sigma_azure_aks.pipelines.transformations import QUERY_TABLE
+from sigma_azure_aks.pipelines.state import QUERY_TABLE
 from sigma_azure_aks.sources.k8s_catalogue import KubernetesOperation, catalogue_operations, parse_operation
 
 ACTIVITYLOGS = Path("corpus") / "sigmahq" / "activitylogs"

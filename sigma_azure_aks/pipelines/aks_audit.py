@@ -42,9 +42,9 @@ from ..sources.aks_audit import LEGACY_PREAMBLE, LEGACY_TABLE, canonical, is_arr
 from ..sources.k8s_catalogue import ALL_VERBS
 from .aks_dataplane import show_warning
 from .arrays import array_value as _array_value
-from .arrays import element_regex as element_regex
 from .arrays import expression as _expression
-from .transformations import PreambleTransformation, RuleDetectionItemTransformation, rule_label
+from .state import rule_label
+from .transformations import PreambleTransformation, RuleDetectionItemTransformation
 
 ADMIN_MISSING_VERBS = frozenset({"get", "list"})
 

@@ -53,7 +53,8 @@ from ..sources.k8s_catalogue import (
     catalogue_operations,
     parse_operation,
 )
-from .transformations import CLAIMED_BY, QUERY_TABLE, add_note, logsource_matches, rule_label
+from .state import CLAIMED_BY, QUERY_TABLE, add_note, rule_label
+from .transformations import logsource_matches
 
 CLAIMER = "aks_dataplane"
 TABLE = aks_audit.TABLE
