@@ -5,7 +5,7 @@ SigmaHQ's AKS activitylogs rules match operation names such as
 when a Kubernetes API call is authorized, not Azure Resource Manager operations, so AzureActivity
 most likely never holds them. Kubernetes API calls are in the audit log (AKSAudit).
 
-How a rule is translated: every catalogued operation (:mod:`k8s_catalogue`), plus every operation
+How a rule is translated: every catalogued operation (:mod:`..sources.k8s_catalogue`), plus every operation
 the rule names literally, is evaluated against the rule's whole detection with Sigma's matching
 rules (case-insensitive, wildcards, prefixes and suffixes, regular expressions, `not`). The set of
 operations the detection accepts is then grouped into conditions on ``ObjectRef.apiGroup``,
