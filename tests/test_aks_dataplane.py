@@ -555,6 +555,7 @@ def _sigma_strings(draw: st.DrawFn) -> SigmaString:
     return (SigmaCasedString if draw(st.booleans()) else SigmaString)(text)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(_sigma_strings())
 def test_name_index_keeps_every_matching_name(value: SigmaString) -> None:

@@ -274,6 +274,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, dict[
     return found
 
 
+@pytest.mark.slow  # the templates fixture exports every corpus
 def test_every_exported_template_passes_sentinels_checks(
     templates: list[tuple[str, dict[str, Any]]], report
 ) -> None:
@@ -284,6 +285,7 @@ def test_every_exported_template_passes_sentinels_checks(
     assert len(templates) >= 35 * 2 + 16 * 2
 
 
+@pytest.mark.slow  # the templates fixture exports every corpus
 def test_no_template_id_twice_in_an_export(templates: list[tuple[str, dict[str, Any]]]) -> None:
     # NoSameTemplateIdTwice, over the templates one export writes (one repository folder)
     by_export: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -292,6 +294,7 @@ def test_no_template_id_twice_in_an_export(templates: list[tuple[str, dict[str, 
     assert {export: duplicate_ids(docs) for export, docs in by_export.items()} == {e: {} for e in by_export}
 
 
+@pytest.mark.slow  # the templates fixture exports every corpus
 def test_one_template_id_means_one_query_across_all_exports(
     templates: list[tuple[str, dict[str, Any]]],
 ) -> None:
@@ -302,6 +305,7 @@ def test_one_template_id_means_one_query_across_all_exports(
     assert {template_id: q for template_id, q in queries.items() if len(q) > 1} == {}
 
 
+@pytest.mark.slow  # the templates fixture exports every corpus
 def test_a_rule_through_two_pipelines_keeps_its_sigma_id_once(
     templates: list[tuple[str, dict[str, Any]]],
 ) -> None:
