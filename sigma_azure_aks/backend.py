@@ -397,10 +397,10 @@ class SentinelBackend(KustoBackend):
         chosen = output_format_named(output_format)
         if chosen is None or chosen.name != output_format:
             return super().finalize_query(rule, query, index, state, output_format)
-        from .correlation import BASE_QUERY, finalize_correlation_query
+        from .correlation import BASE_QUERY
 
         if isinstance(rule, SigmaCorrelationRule):
-            return finalize_correlation_query(self, rule, query, state, output_format)
+            return self._correlation_analytics(rule, query, state, output_format)
         kql_text = self.last_processing_pipeline.postprocess_query(rule, query)
         if rule._backreferences:  # a correlation reads this rule's events
             state.processing_state[BASE_QUERY] = kql_text
@@ -435,6 +435,20 @@ class SentinelBackend(KustoBackend):
         union = union_tables(table, state.processing_state.get(CLAIMED_BY))
         try:
             return render_rule(rule, query, table, output_format, self.backend_options, notes, union)
+        except ValueError as error:
+            raise SigmaFeatureNotSupportedByBackendError(f"{rule_label(rule)}: {error}") from error
+
+    def _correlation_analytics(
+        self, rule: Any, query: str, state: ConversionState, output_format: str
+    ) -> Any:
+        """A correlation rule's KQL as it is (`default`), or a scheduled analytics rule around it."""
+        if output_format == "default":
+            return query
+        from .analytics.correlation import render_correlation_rule
+        from .correlation import PLAN
+
+        try:
+            return render_correlation_rule(state.processing_state[PLAN], output_format, self.backend_options)
         except ValueError as error:
             raise SigmaFeatureNotSupportedByBackendError(f"{rule_label(rule)}: {error}") from error
 

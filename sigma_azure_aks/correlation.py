@@ -28,7 +28,7 @@ can render it with its own reading of each base rule's query.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ from sigma.correlations import (
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from . import kql
-from .pipelines.transformations import QUERY_TABLE, rule_label
+from .pipelines.state import QUERY_TABLE, rule_label
 from .sources import source_for_table
 
 # Conversion-state keys: the full KQL of a base rule (its table and where clause) and the plan
@@ -447,22 +447,6 @@ def correlation_query(rule: SigmaCorrelationRule, state: Any = None) -> str:
     if state is not None:
         state[PLAN] = plan
     return plan.render()
-
-
-def referenced_labels(plan: CorrelationPlan) -> Sequence[str]:
-    return [source.label for source in plan.sources]
-
-
-def finalize_correlation_query(backend: Any, rule: Any, query: str, state: Any, output_format: str) -> Any:
-    """The KQL as it is (`default`), or a scheduled analytics rule around it."""
-    if output_format == "default":
-        return query
-    from .analytics.correlation import render_correlation_rule
-
-    try:
-        return render_correlation_rule(state.processing_state[PLAN], output_format, backend.backend_options)
-    except ValueError as error:
-        raise SigmaFeatureNotSupportedByBackendError(f"{rule_label(rule)}: {error}") from error
 
 
 def plan_of(rule: Any) -> CorrelationPlan | None:

@@ -27,12 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .analytics import EXTENSIONS, output_format
 from .analytics import FORMATS as OUTPUT_FORMATS
-from .analytics import output_format
 
 FORMATS = tuple(f.export_name for f in OUTPUT_FORMATS)
 DEFAULT_FORMATS = "arm,yaml,kql"
-EXTENSIONS = {f.export_name: f.extension for f in OUTPUT_FORMATS}
 BUNDLE_DIR = "bundles"
 BUNDLE_PREFIX = "azure-sentinel-rules-"
 SLUG_MAX = 60

@@ -7,7 +7,8 @@ words such as `matches regex`), plus the boolean literal words, which are tokens
 text. Compared case-insensitively, so it only errs towards brackets. tests/test_kql_reserved.py
 derives the set again from Microsoft's parser (npm @kusto/language-service-next, the version
 package.json pins) and fails when it changed; regenerate with `python -m
-sigma_azure_aks.kql_reserved` and paste the output here.
+sigma_azure_aks.kql_parser.reserved_words` and paste the output here. This module imports nothing:
+`kql.py`, at the bottom of the package, reads it.
 """
 
 from __future__ import annotations
@@ -52,11 +53,3 @@ def is_reserved(word: str) -> bool:
     """True when `word` must not follow a dot as a plain member name."""
     return word.lower() in RESERVED_WORDS
 
-
-if __name__ == "__main__":  # pragma: no cover - regenerates FIXED_TEXT_WORDS from the parser
-    import textwrap
-
-    from .kql_parser.checker import KqlChecker
-
-    with KqlChecker() as checker:
-        print(textwrap.fill(" ".join(sorted(checker.fixed_text_words())), 96))

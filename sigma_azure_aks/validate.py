@@ -3,7 +3,7 @@
 Sigma rules (``.yml``/``.yaml`` files or folders of them) are converted with the sentinel target and
 every query is checked by Kusto.Language (started once for the whole run, in the embedded engine or
 in node: :mod:`sigma_azure_aks.kql_parser.checker`) against the table
-schemas of :mod:`sigma_azure_aks.tables`; ``.kql`` files are checked as they are. Regular expressions
+schemas of :mod:`sigma_azure_aks.sources`; ``.kql`` files are checked as they are. Regular expressions
 after ``matches regex`` are also compiled with RE2 (Kusto's regex engine) where the ``re2`` module
 (google-re2) is installed.
 

@@ -29,8 +29,9 @@ from sigma_azure_aks.pipelines import (
     aks_audit_pipeline,
     azure_activity_pipeline,
 )
-from sigma_azure_aks.pipelines.aks_audit import AksAuditWarning, element_regex
-from sigma_azure_aks.pipelines.transformations import QUERY_TABLE
+from sigma_azure_aks.pipelines.aks_audit import AksAuditWarning
+from sigma_azure_aks.pipelines.arrays import element_regex
+from sigma_azure_aks.pipelines.state import QUERY_TABLE
 from sigma_azure_aks.sources import supported_logsources
 from sigma_azure_aks.sources.aks_audit import FIELD_MAP as AKS_AUDIT
 from sigma_azure_aks.sources.aks_audit import LEGACY_PREAMBLE

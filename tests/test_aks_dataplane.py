@@ -24,7 +24,7 @@ from sigma.exceptions import SigmaError
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.pipelines import aks_dataplane_pipeline
 from sigma_azure_aks.pipelines.aks_dataplane import ARC_LINE, ARC_WARNING, AksDataPlaneWarning
-from sigma_azure_aks.pipelines.transformations import QUERY_TABLE
+from sigma_azure_aks.pipelines.state import QUERY_TABLE
 from sigma_azure_aks.sources.k8s_catalogue import KubernetesOperation, catalogue_operations, parse_operation
 
 ACTIVITYLOGS = Path("corpus") / "sigmahq" / "activitylogs"
@@ -555,6 +555,7 @@ def _sigma_strings(draw: st.DrawFn) -> SigmaString:
     return (SigmaCasedString if draw(st.booleans()) else SigmaString)(text)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(_sigma_strings())
 def test_name_index_keeps_every_matching_name(value: SigmaString) -> None:

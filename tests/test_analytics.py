@@ -202,6 +202,7 @@ def test_output_is_byte_identical_across_runs():
 # ---- the whole corpus ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_corpus_produces_valid_arm_with_tactics():
     files = corpus_files()
     assert len(files) == 35
@@ -602,6 +603,7 @@ def aks_audit_conversions():
     return results
 
 
+@pytest.mark.slow
 def test_aks_audit_corpus_produces_valid_arm():
     conversions = aks_audit_conversions()
     assert len(conversions) == 16

@@ -96,6 +96,7 @@ def test_the_corpus_is_complete() -> None:
     assert len(huge_rule()) == HUGE_SIZE
 
 
+@pytest.mark.slow
 def test_validate_reports_each_bad_file_on_one_line(
     folder_with_huge: Path, parser_available: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -318,6 +318,7 @@ def own_rule_files() -> list[Path]:
     return sorted(p for p in OWN_RULES.rglob("*") if p.suffix.lower() in (".yml", ".yaml"))
 
 
+@pytest.mark.slow
 def test_corpus_converts_and_parses_cleanly(kql: KqlChecker) -> None:
     folder = corpus_folder()
     if folder is None:

@@ -222,6 +222,7 @@ def ours_alerts(result: Any, rule_id: str, group: list[str]) -> set[Any]:
     }
 
 
+@pytest.mark.slow
 def test_generated_correlations_agree_with_sqlite_backend(report: Any) -> None:
     require_engine()
     from sigma_azure_aks.replay import replay

@@ -449,6 +449,7 @@ def scan_matches(queries: list[str], events: list[dict[str, Any]], folder: Path)
     return scan.matches
 
 
+@pytest.mark.slow
 def test_generated_rules_agree_with_sqlite_backend(report, tmp_path: Path) -> None:
     require_engine()
     rng = random.Random(SEED)
@@ -535,6 +536,7 @@ def test_operation_name_regex_converts() -> None:
     assert len(converted) == 1
 
 
+@pytest.mark.slow
 def test_corpus_on_real_export_agrees_with_sqlite_backend() -> None:
     """The 35 SigmaHQ activitylogs rules on the real export: replay == the independent evaluator.
 

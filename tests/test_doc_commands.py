@@ -31,6 +31,7 @@ HOW: dict[str, int | str] = {
     # README
     "bash scripts/convert.sh": SCRIPT,
     "bash scripts/test.sh": SCRIPT,
+    'bash scripts/test.sh -m "not slow"': "the suite without its slow tests (scripts/test.sh passes its arguments to pytest)",
     "python -m venv .venv && . .venv/bin/activate": "creates a virtual environment (scripts/test.sh does)",
     'pip install . "sigma-cli==3.1.*"': INSTALL,
     "pip wheel --no-deps -w dist .": "builds the wheel (test_wheel_name_in_readme checks its file name)",
@@ -185,9 +186,13 @@ def _workdir(tmp_path: Path, command: str) -> Path:
 
 
 RUN = sorted(command for command, how in HOW.items() if isinstance(how, int))
+# A command over a whole rule folder converts every rule in a new process: seconds each.
+WHOLE_FOLDER = re.compile(r"\s(?:rules|tests/bad_rules)/?(?:\s|$)")
 
 
-@pytest.mark.parametrize("command", RUN)
+@pytest.mark.parametrize(
+    "command", [pytest.param(c, marks=pytest.mark.slow) if WHOLE_FOLDER.search(c) else c for c in RUN]
+)
 def test_quoted_command_runs_as_written(command: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     program = command.split()[0]
     if program == "sigma" and not (BIN / "sigma").is_file():

@@ -227,6 +227,7 @@ LONG_ROWS = [{"EventDataId": f"e{i}", "Caller": f"pre v{i:04d} post"} for i in (
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("count", "modifier"),
     [

@@ -261,7 +261,7 @@ def test_check_queries_keys_by_label(kql: KqlChecker) -> None:
     assert codes(found["bad"]) == ["KS142"]
 
 
-@pytest.mark.parametrize("engine", ["embedded", "node"])
+@pytest.mark.parametrize("engine", ["embedded", pytest.param("node", marks=pytest.mark.slow)])
 def test_one_start_serves_every_query(engine: str, request: pytest.FixtureRequest) -> None:
     checker: KqlChecker = request.getfixturevalue("kql" if engine == "embedded" else "node_kql")
     before = checker.launches
@@ -271,7 +271,7 @@ def test_one_start_serves_every_query(engine: str, request: pytest.FixtureReques
     assert checker.engine == engine
 
 
-@pytest.mark.parametrize("engine", ["embedded", "node"])
+@pytest.mark.parametrize("engine", ["embedded", pytest.param("node", marks=pytest.mark.slow)])
 def test_closed_checker_starts_again(engine: str) -> None:
     checker = KqlChecker(engine=engine)
     try:

@@ -9,15 +9,18 @@ names a member (value, exists, null, number, boolean, |fieldref).
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 from sigma.collection import SigmaCollection
 from sigma.processing.resolver import ProcessingPipelineResolver
 from sigma_helpers import rule_yaml, to_sentinel, where
 
-from sigma_azure_aks import kql
+from sigma_azure_aks import kql, kql_reserved
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.kql_parser.checker import KqlChecker
+from sigma_azure_aks.kql_parser.reserved_words import fixed_text_block
 from sigma_azure_aks.kql_reserved import FIXED_TEXT_WORDS, LITERAL_WORDS, RESERVED_WORDS, is_reserved
 from sigma_azure_aks.pipelines import all_pipelines
 from sigma_azure_aks.sources.azure_activity import FIELD_MAP as AZURE_ACTIVITY
@@ -30,8 +33,17 @@ SPELLINGS = WORDS + [w.upper() for w in WORDS] + [w.title() for w in WORDS]
 def test_reserved_words_are_kusto_languages_own(kql: KqlChecker) -> None:
     assert kql.fixed_text_words() == set(FIXED_TEXT_WORDS), (
         "Kusto.Language's keywords changed: regenerate sigma_azure_aks/kql_reserved.py "
-        "(python -m sigma_azure_aks.kql_reserved)"
+        "(python -m sigma_azure_aks.kql_parser.reserved_words)"
     )
+
+
+def test_the_word_list_is_written_as_the_regeneration_prints_it() -> None:
+    """Pasting the output of `python -m sigma_azure_aks.kql_parser.reserved_words` reproduces the
+    block of kql_reserved.py exactly (sorted, same wrapping), so a regeneration diff shows only words."""
+    source = Path(kql_reserved.__file__).read_text(encoding="utf-8")
+    block = re.search(r'FIXED_TEXT_WORDS = frozenset\(\n    """\n(.*?)\n    """', source, re.S)
+    assert block is not None
+    assert block.group(1) == fixed_text_block(FIXED_TEXT_WORDS)
 
 
 def test_the_words_the_issue_names_are_reserved() -> None:

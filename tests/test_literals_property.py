@@ -176,6 +176,7 @@ def test_value_round_trips(
     check(kql, query, [plain], f"value{modifier or '|eq'}")
 
 
+@pytest.mark.slow
 @given(plain=TEXT)
 @SETTINGS
 def test_value_with_sigma_wildcards_spelled_out_round_trips(
@@ -187,6 +188,7 @@ def test_value_with_sigma_wildcards_spelled_out_round_trips(
         check(kql, query, [expected], "value*")
 
 
+@pytest.mark.slow
 @given(values=st.lists(TEXT, min_size=1, max_size=4, unique=True), cased=st.booleans())
 @SETTINGS
 def test_list_round_trips(kql: KqlChecker, backend: SentinelBackend, values: list[str], cased: bool) -> None:
@@ -195,6 +197,7 @@ def test_list_round_trips(kql: KqlChecker, backend: SentinelBackend, values: lis
     check(kql, query, values, "list")
 
 
+@pytest.mark.slow
 @given(values=st.lists(TEXT, min_size=1, max_size=3))
 @SETTINGS
 def test_keyword_round_trips(kql: KqlChecker, backend: SentinelBackend, values: list[str]) -> None:
@@ -204,6 +207,7 @@ def test_keyword_round_trips(kql: KqlChecker, backend: SentinelBackend, values: 
     check(kql, query, expected, "keyword")
 
 
+@pytest.mark.slow
 @given(key=TEXT.filter(lambda k: "|" not in k), plain=TEXT)
 @SETTINGS
 def test_claim_name_round_trips_as_a_member_key(
@@ -233,6 +237,7 @@ def regex_text(plain: str) -> str:
     return RE_META.sub(r"\\\1", plain)
 
 
+@pytest.mark.slow
 @given(plain=TEXT, flags=st.sampled_from(["", "|i", "|s", "|i|m"]), wildcard=st.sampled_from(["", ".*"]))
 @SETTINGS
 def test_regex_round_trips(
@@ -246,6 +251,7 @@ def test_regex_round_trips(
     assert re.fullmatch(decoded, plain + ("tail" if wildcard else ""))
 
 
+@pytest.mark.slow
 @given(head=TEXT, tail=TEXT, wildcard=st.sampled_from(["*", "?"]), cased=st.booleans())
 @SETTINGS
 def test_glob_decodes_to_the_regex_the_value_implies(
@@ -320,6 +326,7 @@ MEMBER_SHAPES = {
 }
 
 
+@pytest.mark.slow
 @given(
     member=MEMBER,
     prefix=st.sampled_from(["properties.", "properties.a.", "authorization.", "httpRequest.", "claims."]),
@@ -351,6 +358,7 @@ def test_boolean_values_parse(
 AROUND_2_53 = st.integers(2**53 - 64, 2**53 + 64) | st.integers(-(2**53) - 64, -(2**53) + 64)
 
 
+@pytest.mark.slow
 @given(number=AROUND_2_53 | st.integers(-(2**63), 2**63 - 1), op=st.sampled_from(["", "|gt", "|lte"]))
 @SETTINGS
 def test_integers_convert_exactly_or_are_refused(
@@ -375,6 +383,7 @@ def test_integers_convert_exactly_or_are_refused(
 LIST_LENGTHS = st.sampled_from([1, 2, 63, 64, 65, 492, 493, 494, 2000]) | st.integers(1, 2000)
 
 
+@pytest.mark.slow
 @given(
     count=LIST_LENGTHS,
     modifier=st.sampled_from(["", "|contains", "|startswith", "|endswith", "|re", "|contains|all"]),

@@ -117,6 +117,7 @@ def test_canonical_form_ignores_what_the_service_writes_differently():
     assert canonical("not a duration", "queryPeriod") == "not a duration"
 
 
+@pytest.mark.slow
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=5),

@@ -97,6 +97,7 @@ def test_probe(engine, condition: str, expected: list[int]) -> None:
     assert engine.matches(AA + condition) == expected
 
 
+@pytest.mark.slow
 def test_matches_many_equals_matches(engine) -> None:
     queries = [AA + c for c, _ in PROBES]
     assert engine.matches_many(queries) == [engine.matches(q) for q in queries]
@@ -235,6 +236,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_cli_json_and_text(tmp_path: Path) -> None:
     require_engine()
     corpus = shared_path("corpus", "sigmahq", "activitylogs")
@@ -297,6 +299,7 @@ def test_package_import_is_light() -> None:
     assert done.stdout.strip() == "False False"
 
 
+@pytest.mark.slow
 def test_full_row_search_answers_as_the_per_column_disjunction() -> None:
     """`* contains` read from the joined text (combinations of few-valued columns once, the rest
     per row, over several loads) returns the rows the per-column disjunction returns, under not()
@@ -403,6 +406,7 @@ def _both_loads(path: Path):
     return slow, fast
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["azureactivity_training_lab.csv", "azureactivity_training_lab.jsonl"])
 def test_native_export_load_equals_the_loaders(name: str) -> None:
     """DuckDB reading the real export itself gives every column value and every corpus rule's
@@ -480,6 +484,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
             writer.writerow(["" if v is None else v if isinstance(v, str) else json.dumps(v) for v in values])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["csv", "jsonl"])
 def test_native_export_load_equals_the_loaders_on_edge_rows(tmp_path: Path, kind: str) -> None:
     """Dynamic values as objects and as JSON text (escapes, empty, blank), CR LF inside a CSV
@@ -571,6 +576,7 @@ def _scan_and_load(path: Path, queries: list[str]):
     return scan, hits
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["azureactivity_training_lab.csv", "azureactivity_training_lab.jsonl"])
 def test_scan_equals_the_loaded_engine_on_the_real_export(name: str) -> None:
     """One pass over the real export running all 35 corpus rules finds the rows the engine finds
@@ -582,6 +588,7 @@ def test_scan_equals_the_loaded_engine_on_the_real_export(name: str) -> None:
     assert sum(map(len, scan.matches[:35])) == 6  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["csv", "jsonl"])
 def test_scan_equals_the_loaded_engine_on_edge_rows(tmp_path: Path, kind: str) -> None:
     """The edge rows of the native load (JSON text with escapes, CR LF in a field, the portal's
@@ -605,6 +612,7 @@ def test_scan_equals_the_loaded_engine_on_edge_rows(tmp_path: Path, kind: str) -
     assert hits[35 + 2 * _SCAN_KEYWORDS.index("a.b(c)*[d]|e+?")] == [7]
 
 
+@pytest.mark.slow
 def test_scan_runs_ip_ranges_beside_the_other_rules_as_the_loaded_engine(tmp_path: Path) -> None:
     """Conditions with IP ranges (evaluated in statements of their own) and the others among
     them: the rows the loaded engine finds, negated too, for addresses of every kind."""
@@ -624,6 +632,7 @@ def test_scan_runs_ip_ranges_beside_the_other_rules_as_the_loaded_engine(tmp_pat
     assert 15 not in inside + outside and 18 not in inside + outside  # not an address: null
 
 
+@pytest.mark.slow
 def test_scan_keeps_file_order_on_a_parallel_read(tmp_path: Path) -> None:
     """A file large enough for DuckDB to read in parallel, and `in~` lists long enough for its
     planner to make joins of them: every hit's row number is its row in the file."""
@@ -671,6 +680,7 @@ def test_scan_declines_what_the_native_load_declines(tmp_path: Path) -> None:
     assert eng.row_counts == {}
 
 
+@pytest.mark.slow
 def test_replay_scan_equals_replay_on_mixed_inputs(tmp_path: Path) -> None:
     """replay(scan=True) over an export, raw records and rows gives the same ids and record
     numbers as replay(); scanned hits carry their summary columns."""
@@ -724,6 +734,7 @@ def test_escaped_control_characters_match_as_kusto_reads_them(tmp_path: Path) ->
 _FOLD_ALPHABET = 'aAiIkKsSzZ09/._-*?()[]|\\" \n\x1féÉİıKſσΣςßẞǅǄ'
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @example(keywords=["0", "S"], text="ſ")  # RE2 widened the alternation `0|[sS]` to match ſ
 @example(keywords=["k", "i"], text="\u212a \u0130")  # Kelvin sign and İ lower-case into ASCII

@@ -76,6 +76,7 @@ _CONDITIONS = [
 ]
 
 
+@pytest.mark.slow
 def test_scan_answers_ip_ranges_and_in_pass_conditions_as_the_loaded_engine(tmp_path: Path) -> None:
     """Hoisted IP parses (a repeated address, odd and unparsable ones, negations, beside a
     full-row search), a parse that is not hoisted, and conditions evaluated in the pass: the

@@ -21,7 +21,7 @@ The checks come from Azure/Azure-Sentinel, `.script/tests/detectionTemplateSchem
 Their facts are read from ../shared/reference/sentinel/template_rules.json (derived from those files),
 not from the package, so the package's copy of them is checked too. One more check the portal makes
 rather than the PR tests: each `dataTypes` entry is a data type its connector declares, as in the
-connector definitions of Azure-Sentinel (the package's `sentinel_facts.CONNECTOR_DATA_TYPES`, which
+connector definitions of Azure-Sentinel (the package's `sources/connectors.py`, which
 `registry.problems()` also holds every source's analytics profile to).
 """
 
@@ -38,8 +38,8 @@ import pytest
 import yaml
 from conftest import REPO_ROOT, shared_dir
 
-from sigma_azure_aks.analytics.sentinel_facts import CONNECTOR_DATA_TYPES
 from sigma_azure_aks.commands import main
+from sigma_azure_aks.sources.connectors import CONNECTOR_DATA_TYPES
 
 # (corpus folder or rules/, pipeline options): every export the corpora take.
 EXPORTS = [
@@ -247,6 +247,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, dict[
     return found
 
 
+@pytest.mark.slow  # the templates fixture exports every corpus
 def test_every_exported_template_passes_sentinels_checks(
     templates: list[tuple[str, dict[str, Any]]], report
 ) -> None:
@@ -257,6 +258,7 @@ def test_every_exported_template_passes_sentinels_checks(
     assert len(templates) >= 35 * 2 + 16 * 2
 
 
+@pytest.mark.slow  # the templates fixture exports every corpus
 def test_no_template_id_twice_in_an_export(templates: list[tuple[str, dict[str, Any]]]) -> None:
     # NoSameTemplateIdTwice, over the templates one export writes (one repository folder)
     by_export: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -265,6 +267,7 @@ def test_no_template_id_twice_in_an_export(templates: list[tuple[str, dict[str, 
     assert {export: duplicate_ids(docs) for export, docs in by_export.items()} == {e: {} for e in by_export}
 
 
+@pytest.mark.slow  # the templates fixture exports every corpus
 def test_one_template_id_means_one_query_across_all_exports(
     templates: list[tuple[str, dict[str, Any]]],
 ) -> None:
@@ -275,6 +278,7 @@ def test_one_template_id_means_one_query_across_all_exports(
     assert {template_id: q for template_id, q in queries.items() if len(q) > 1} == {}
 
 
+@pytest.mark.slow  # the templates fixture exports every corpus
 def test_a_rule_through_two_pipelines_keeps_its_sigma_id_once(
     templates: list[tuple[str, dict[str, Any]]],
 ) -> None:

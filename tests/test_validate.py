@@ -48,6 +48,7 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_corpus_validates_clean(corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(corpus)]) == EXIT_OK
     captured = capsys.readouterr()

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FORMATS", "OutputFormat", "combine_output", "output_format", "render_rule"]
+__all__ = ["EXTENSIONS", "FORMATS", "OutputFormat", "combine_output", "output_format", "render_rule"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ FORMATS: tuple[OutputFormat, ...] = (
     ),
     OutputFormat("json", "Sentinel REST API analytics rule bodies (JSON)", "json", "json"),
 )
+EXTENSIONS = {f.export_name: f.extension for f in FORMATS}
+"""The file extension of each export name (`kql/<name>.kql`, `arm/<name>.json`, ...)."""
 
 
 def output_format(name: str) -> OutputFormat | None:

@@ -1,7 +1,7 @@
 """One scheduled analytics rule, built from a converted Sigma rule and checked against Sentinel.
 
 `build_rule` gathers identity, severity, ATT&CK, scheduling, entities and the query; `validate`
-checks every limit and enum of :mod:`sentinel_facts`. Nothing invalid leaves this module: problems
+checks every limit and enum of :mod:`.sentinel_facts`. Nothing invalid leaves this module: problems
 are a ValueError naming what is wrong.
 """
 

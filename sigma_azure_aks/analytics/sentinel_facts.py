@@ -8,7 +8,6 @@ facts live; the model validates against them and the renderers read names from t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from types import MappingProxyType
 
 SEVERITIES = ("Informational", "Low", "Medium", "High")
@@ -271,43 +270,3 @@ ARM_RESOURCE_TYPE = "Microsoft.OperationalInsights/workspaces/providers/alertRul
 ARM_API_VERSION = "2025-09-01"  # stable; its schema has `techniques` (T####) but no `subTechniques`
 ARM_IMPORT_MAX_RULES = 50  # Analytics > Import takes at most 50 rules per file
 RULE_KIND = "Scheduled"
-
-
-# Data types each data connector declares (`dataTypes[].name`), from Azure/Azure-Sentinel:
-#   Solutions/Azure Activity/Data Connectors/AzureActivity.JSON (id AzureActivity)
-#   Solutions/Azure kubernetes Service/Data Connectors/AzureKubernetes.JSON (id AzureKubernetes)
-#   Solutions/Microsoft Entra ID/Data Connectors/template_AzureActiveDirectory.JSON (id AzureActiveDirectory;
-#   the data types of the tables this package queries)
-#   Solutions/Microsoft 365/Data Connectors/Office365.JSON (id Office365)
-# The ids are in .script/tests/detectionTemplateSchemaValidation/ValidConnectorIds.json. A rule's
-# requiredDataConnectors names one of these with its data types (Sentinel shows them and its template
-# checks test them); `sources.registry.problems()` holds every source's analytics profile to this table.
-CONNECTOR_DATA_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
-    {
-        "AzureActivity": frozenset({"AzureActivity"}),
-        "AzureKubernetes": frozenset(
-            {
-                "kube-apiserver",
-                "kube-audit",
-                "kube-audit-admin",
-                "kube-controller-manager",
-                "kube-scheduler",
-                "cluster-autoscaler",
-                "guard",
-            }
-        ),
-        "AzureActiveDirectory": frozenset(
-            {
-                "SigninLogs",
-                "AuditLogs",
-                "AADUserRiskEvents",
-                "AADNonInteractiveUserSignInLogs",
-                "AADServicePrincipalSignInLogs",
-                "AADManagedIdentitySignInLogs",
-            }
-        ),
-        "Office365": frozenset(
-            {"OfficeActivity (SharePoint)", "OfficeActivity (Exchange)", "OfficeActivity (Teams)"}
-        ),
-    }
-)

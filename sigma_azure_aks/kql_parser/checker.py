@@ -13,7 +13,7 @@ with the same checking logic (``kql_service.js``):
 ``engine="auto"`` (the default, or ``$SIGMA_AZURE_AKS_KQL_ENGINE``) takes the embedded engine when
 mini-racer is installed, else node. ``$SIGMA_AZURE_AKS_NODE_MODULES`` (or ``node_modules=``) loads
 the parser from an npm install instead of the bundled copy. Every table of
-:mod:`sigma_azure_aks.tables` is declared, so unknown columns and type errors are reported too.
+:mod:`sigma_azure_aks.sources` is declared, so unknown columns and type errors are reported too.
 Where no engine can run, :class:`KqlParserUnavailable` says how to install one.
 """
 

@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import arm
+from .. import __version__, arm
+from ..analytics import EXTENSIONS
 from . import LifecycleInputError
 from .canonical import content_hash, property_hashes
 from .workspace import name_from_arm, read_json, rule_key
@@ -167,9 +168,6 @@ def manifest_document(
     """The manifest of an :class:`..export.ExportResult` (None without a deployable format).
     `rule_paths`: the paths `export` was given (default: the files of the result); `out`: the
     export folder, which `root` is written relative to."""
-    from .. import __version__
-    from ..export import EXTENSIONS
-
     if not any(fmt in result.formats for fmt in DEPLOYABLE_FORMATS):
         return None
     given = list(rule_paths) or [e.source for e in result.exported] + [f[0] for f in result.failed]

@@ -41,9 +41,9 @@ from ..semantics import parsed_conditions, possibly_accepts, value_matches
 from ..sources.aks_audit import canonical, is_array_field
 from ..sources.k8s_catalogue import ALL_VERBS
 from .arrays import array_value as _array_value
-from .arrays import element_regex as element_regex
 from .arrays import expression as _expression
-from .transformations import RuleDetectionItemTransformation, rule_label
+from .state import rule_label
+from .transformations import RuleDetectionItemTransformation
 
 ADMIN_MISSING_VERBS = frozenset({"get", "list"})
 

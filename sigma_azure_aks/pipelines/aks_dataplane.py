@@ -5,7 +5,7 @@ SigmaHQ's AKS activitylogs rules match operation names such as
 when a Kubernetes API call is authorized, not Azure Resource Manager operations, so AzureActivity
 most likely never holds them. Kubernetes API calls are in the audit log (AKSAudit).
 
-How a rule is translated: every catalogued operation (:mod:`k8s_catalogue`), plus every operation
+How a rule is translated: every catalogued operation (:mod:`..sources.k8s_catalogue`), plus every operation
 the rule names literally, is evaluated against the rule's whole detection with Sigma's matching
 rules (case-insensitive, wildcards, prefixes and suffixes, regular expressions, `not`). The set of
 operations the detection accepts is then grouped into conditions on ``ObjectRef.apiGroup``,
@@ -56,8 +56,8 @@ from ..sources.k8s_catalogue import (
 )
 from .factories import NAME_SUFFIX
 from .items import source_items, source_postprocessing_items, stock_guard_item
-from .state import ITEM_PREFIX, PRIORITY
-from .transformations import CLAIMED_BY, QUERY_TABLE, add_note, logsource_matches, rule_label
+from .state import CLAIMED_BY, ITEM_PREFIX, PRIORITY, QUERY_TABLE, add_note, rule_label
+from .transformations import logsource_matches
 
 CLAIMER = "aks_dataplane"
 TABLE = aks_audit.TABLE

@@ -20,15 +20,7 @@ from sigma.types import SigmaCasedString, SigmaFieldReference, SigmaString
 
 from ..semantics import negated_items
 from ..sources import FieldMap, Spellings, describe_logsource
-from .state import (  # noqa: F401  (re-exported: the pipelines' shared names)
-    CLAIMED_BY,
-    NOTES,
-    QUERY_TABLE,
-    SENTINEL_BACKEND_NAME,
-    STOCK_KUSTO_PREPEND_ID,
-    add_note,
-    rule_label,
-)
+from .state import CLAIMED_BY, QUERY_TABLE, SENTINEL_BACKEND_NAME, STOCK_KUSTO_PREPEND_ID, rule_label
 from .stock_kusto import stock_kusto_problem
 
 

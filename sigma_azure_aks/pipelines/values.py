@@ -25,7 +25,8 @@ from sigma.types import SigmaNumber, SigmaString
 from ..notices import RuleWarning, emit
 from ..sources import FieldMap, FieldTarget, Structure, ValueRoute
 from .arrays import array_value, expression, structure_value
-from .transformations import RuleDetectionItemTransformation, rule_label
+from .state import rule_label
+from .transformations import RuleDetectionItemTransformation
 
 
 class FieldValueWarning(RuleWarning):

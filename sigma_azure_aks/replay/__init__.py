@@ -9,9 +9,11 @@ For detection-as-code repositories::
 
 `rules` are rule files, folders, Sigma YAML text or pySigma rule objects (any input the batch
 funnel takes, :func:`sigma_azure_aks.batch.load_inputs`); `events` are files (Log Analytics exports as
-CSV, JSON or JSON lines; raw activity-log or kube-audit records) and/or row dicts. The result maps
-each rule id (its title when it has none) to the ids of the events it matched: ``EventDataId`` for
-AzureActivity rows, ``AuditId`` for AKSAudit rows, else the 1-based record number.
+CSV, JSON or JSON lines of any table a source declares; raw records a source reads: activity-log,
+AKS kube-audit, Entra ID diagnostic records) and/or row dicts. The result maps each rule id (its
+title when it has none) to the ids of the events it matched: the table's id column (the replay id
+of docs/sources.md: ``EventDataId`` for AzureActivity, ``AuditId`` for AKSAudit, ``Id`` for the
+Entra ID tables, ``OfficeId`` for OfficeActivity), else the 1-based record number.
 
 With ``scan=True`` (what ``sigma-azure-aks replay`` does), each Log Analytics export file is
 scanned by the engine in one pass running every rule, without reading its rows into Python; hit

@@ -27,14 +27,7 @@ from typing import Any
 
 from ..sources import TABLES
 from .columns import insert_columns
-from .errors import (
-    EXTRA_HINT,
-    EngineMissingError,
-    ReplayQueryError,
-    ReplayUnsupportedError,
-    engine_refusal,
-    import_engine,
-)
+from .errors import ReplayQueryError, engine_refusal, import_engine
 from .exports import NotNative, export_plan, insert_export
 from .fulltext import FullText, reads_text_columns
 from .kql_rewrite import rewrite_query
@@ -51,16 +44,7 @@ from .sql import (
 )
 from .treepath import TreePaths, recorder
 
-__all__ = [
-    "EXTRA_HINT",
-    "Engine",
-    "EngineMissingError",
-    "ExportScan",
-    "ReplayQueryError",
-    "ReplayUnsupportedError",
-    "import_engine",
-    "rewrite_query",
-]
+__all__ = ["Engine", "ExportScan", "ReplayQueryError"]
 
 
 class Engine:
@@ -253,17 +237,6 @@ class Engine:
             self.fulltext.ensure(table)
         self.treepaths.ensure(table, trees)
         return text
-
-    def fetch(self, table: str, row_ids: Sequence[int], columns: Sequence[str]) -> dict[int, dict[str, Any]]:
-        """Selected columns of some rows, for reports."""
-        if not row_ids or table not in self.row_counts:
-            return {}
-        cols = ", ".join(f'"{c}"' for c in columns)
-        rows = self.con.execute(
-            f'SELECT {ROW_COLUMN}, {cols} FROM "{table}" WHERE {ROW_COLUMN} IN (SELECT unnest(?))',
-            [list(row_ids)],
-        ).fetchall()
-        return {r[0]: dict(zip(columns, r[1:], strict=True)) for r in rows}
 
     def close(self) -> None:
         self.con.close()

@@ -2,16 +2,16 @@
 
 Accepted inputs (the kind is detected from the content, not the file name):
 
-* Log Analytics exports of a table (``AzureActivity``, ``AKSAudit``, ``AKSAuditAdmin``) as CSV,
-  a JSON array or JSON lines. CSV headers such as ``TimeGenerated [UTC]`` are read as the column;
+* Log Analytics exports of any table a source declares (:data:`sigma_azure_aks.sources.TABLES`:
+  ``AzureActivity``, ``AKSAudit``, ``SigninLogs``, ``AuditLogs``, ``OfficeActivity``, ...) as CSV,
+  a JSON array or JSON lines. A row names its table with ``Type`` or ``$table``, else by the
+  source's ``row_markers``. CSV headers such as ``TimeGenerated [UTC]`` are read as the column;
   dynamic columns held as JSON text (the CSV's ``*_d`` columns) are parsed; columns the table does
   not have (a union export adds some) are dropped.
-* Raw activity-log records, the resource-log form Event Hubs and storage export
-  (``{"records": [...]}`` or one record per line) and the REST form: mapped to AzureActivity rows
-  with the package's field map (:data:`sigma_azure_aks.sources.azure_activity.FIELD_MAP`).
-* Raw AKS diagnostic records of category ``kube-audit`` / ``kube-audit-admin``, whose
-  ``properties.log`` holds the Kubernetes audit event as JSON text: mapped to ``AKSAudit`` /
-  ``AKSAuditAdmin`` rows.
+* Raw records (``{"records": [...]}`` as Event Hubs and storage accounts export them, or one record
+  per line), each read by the first :class:`~sigma_azure_aks.sources.RawRecordReader` of any source
+  that recognises it (highest ``priority`` first): activity-log records (also the REST form),
+  AKS ``kube-audit`` / ``kube-audit-admin`` records, Entra ID diagnostic records.
 
 Anything else is a :class:`EventsFormatError` naming the file and what was expected.
 """

@@ -91,7 +91,7 @@ class EventKey:
 
     `members`: the fixed sub-fields of an object key (None: any path, as in requestObject);
     `whole_key`: sub-keys are single keys that contain dots and slashes (annotations, user.extra);
-    `array`: the value is an array of strings (any element matches, see :mod:`aks_transformations`).
+    `array`: the value is an array of strings (any element matches, see :mod:`sigma_azure_aks.pipelines.arrays`).
     """
 
     key: str

@@ -11,9 +11,9 @@ from collections.abc import Iterator, Mapping
 
 from sigma.rule import SigmaLogSource
 
-from ..analytics.sentinel_facts import CONNECTOR_DATA_TYPES
 from . import aks_audit, azure_activity, entra_auditlogs, entra_riskdetection, entra_signinlogs, m365_audit
 from .base import Source, describe_logsource
+from .connectors import CONNECTOR_DATA_TYPES
 
 SOURCES: list[Source] = [
     azure_activity.SOURCE,

@@ -1,0 +1,47 @@
+"""Sentinel data connectors and the data types each declares: where a source's rows come from, which
+an analytics rule names in `requiredDataConnectors` (facts, read by `registry.problems()` and by the
+analytics profiles' checks)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+# Data types each data connector declares (`dataTypes[].name`), from Azure/Azure-Sentinel:
+#   Solutions/Azure Activity/Data Connectors/AzureActivity.JSON (id AzureActivity)
+#   Solutions/Azure kubernetes Service/Data Connectors/AzureKubernetes.JSON (id AzureKubernetes)
+#   Solutions/Microsoft Entra ID/Data Connectors/template_AzureActiveDirectory.JSON (id AzureActiveDirectory;
+#   the data types of the tables this package queries)
+#   Solutions/Microsoft 365/Data Connectors/Office365.JSON (id Office365)
+# The ids are in .script/tests/detectionTemplateSchemaValidation/ValidConnectorIds.json. A rule's
+# requiredDataConnectors names one of these with its data types (Sentinel shows them and its template
+# checks test them); `registry.problems()` holds every source's analytics profile to this table.
+CONNECTOR_DATA_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "AzureActivity": frozenset({"AzureActivity"}),
+        "AzureKubernetes": frozenset(
+            {
+                "kube-apiserver",
+                "kube-audit",
+                "kube-audit-admin",
+                "kube-controller-manager",
+                "kube-scheduler",
+                "cluster-autoscaler",
+                "guard",
+            }
+        ),
+        "AzureActiveDirectory": frozenset(
+            {
+                "SigninLogs",
+                "AuditLogs",
+                "AADUserRiskEvents",
+                "AADNonInteractiveUserSignInLogs",
+                "AADServicePrincipalSignInLogs",
+                "AADManagedIdentitySignInLogs",
+            }
+        ),
+        "Office365": frozenset(
+            {"OfficeActivity (SharePoint)", "OfficeActivity (Exchange)", "OfficeActivity (Teams)"}
+        ),
+    }
+)
