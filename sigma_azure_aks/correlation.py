@@ -40,8 +40,9 @@ from sigma.correlations import (
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from . import kql
+from .correlation_fields import UnkeyableField, event_value
 from .pipelines.transformations import QUERY_TABLE, rule_label
-from .sources import Feature, source_for_table
+from .sources import source_for_table
 
 # Conversion-state keys: the full KQL of a base rule (its table and where clause) and the plan
 # of a correlation rule.
@@ -73,6 +74,7 @@ OPERATORS = {
 # Columns of every alert row besides the group keys and the metric.
 WINDOW_START, WINDOW_END, EVIDENCE = "window_start", "window_end", "event_ids"
 RESERVED = frozenset({WINDOW_START, WINDOW_END, EVIDENCE, *METRIC_COLUMNS.values()})
+INTERNAL_PREFIX = "sigma_"  # the query's own working columns (sigma_time, sigma_event, ...)
 SourceHook = Callable[[str], str]  # a base rule's KQL -> the KQL to read its events with
 
 
@@ -166,7 +168,11 @@ def plan_for(rule: SigmaCorrelationRule) -> CorrelationPlan:
         raise _refuse(rule, f"correlation type {kind} is not supported by the sentinel target")
     seconds = int(rule.timespan.seconds)
     groups = tuple(column_name(name) for name in rule.group_by or [])
-    clash = sorted(set(groups) & RESERVED) or sorted({g for g in groups if groups.count(g) > 1})
+    clash = (
+        sorted(set(groups) & RESERVED)
+        or sorted({g for g in groups if groups.count(g) > 1})
+        or sorted({g for g in groups if g.startswith(INTERNAL_PREFIX)})
+    )
     if clash:
         raise _refuse(
             rule, f"group-by field '{clash[0]}' collides with an output column; rename it with an alias"
@@ -174,6 +180,8 @@ def plan_for(rule: SigmaCorrelationRule) -> CorrelationPlan:
     condition = rule.condition
     operator = OPERATORS[condition.op]
     references = rule.referenced_rules
+    if kind == "temporal":
+        _refuse_repeated_rules(rule, references)
     if kind == "temporal_ordered" and not _requires_all(operator, condition.count, len(references)):
         raise _refuse(
             rule,
@@ -194,6 +202,24 @@ def plan_for(rule: SigmaCorrelationRule) -> CorrelationPlan:
     if not sources:
         raise _refuse(rule, "it references no rule")
     return CorrelationPlan(rule, kind, seconds, groups, operator, float(condition.count), percentile, sources)
+
+
+def _refuse_repeated_rules(rule: SigmaCorrelationRule, references: Sequence[Any]) -> None:
+    """A temporal correlation counts distinct rules: a rule listed twice (by one name, or by its
+    name and its id) can never count twice, so the rule could never fire as written."""
+    seen: dict[int, str] = {}
+    for reference in references:
+        label = str(reference.reference)
+        first = seen.setdefault(id(reference.rule), label)
+        if first != label or sum(str(r.reference) == label for r in references) > 1:
+            twice = f"'{first}'" + (f" (also as '{label}')" if first != label else "")
+            raise _refuse(
+                rule,
+                f"temporal lists the rule {twice} twice; a temporal correlation counts distinct rules, so "
+                f"the repeated rule counts once and a window can never hold all {len(references)} listed rules. "
+                "List each rule once (for repeated events of one rule, use event_count grouped by the same "
+                "fields)",
+            )
 
 
 def _requires_all(operator: str, count: float, rules: int) -> bool:
@@ -254,38 +280,21 @@ def _source(
         )
     if len(target.get_conversion_result()) != 1:
         raise _refuse(rule, f"the referenced rule '{label}' converts to more than one query")
-    fields = source.field_map
-    array_field = _array_test(source)
 
     def expression(name: str, role: str) -> str:
-        resolved = fields.resolve(name)
-        if resolved is None:
-            raise _refuse(
-                rule,
-                f"{role} field '{name}' (in rule '{label}') has no {table} column. "
-                f"Supported fields: {', '.join(fields.supported_fields())}",
-            )
-        if array_field(name):
-            raise _refuse(rule, f"{role} field '{name}' holds a list in {table}; it cannot be a key")
-        return resolved.kql()
+        try:
+            return event_value(source, name)
+        except UnkeyableField as why:
+            raise _refuse(rule, f"{role} field '{name}' (in rule '{label}') {why}") from None
 
     groups = tuple((column, expression(name, "group-by")) for column, name in wanted)
     value = expression(_aliased(rule, reference, value_field), "condition") if kind in VALUE_KINDS else None
     return BaseSource(label, query, table, source.id_column, groups, value)
 
 
-def _array_test(source: Any) -> Callable[[str], bool]:
-    """Whether a field holds a list on this source (Kubernetes audit values can)."""
-    if Feature.AUDIT_VALUES not in source.features:
-        return lambda name: False
-    from .sources.aks_audit import is_array_field
-
-    return is_array_field
-
-
 # ---- rendering -----------------------------------------------------------------------------------
 def _keys(plan: CorrelationPlan) -> str:
-    return "".join(f"{group}, " for group in plan.groups)
+    return "".join(f"{kql.column_reference(group)}, " for group in plan.groups)
 
 
 def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook) -> str:
@@ -293,7 +302,7 @@ def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook) ->
         f"sigma_time = {TIME_COLUMN}",
         f"sigma_event = tostring({source.id_column})",
         f"sigma_rule = {kql.string_literal(source.label)}",
-        *(f"{column} = tolower(tostring({expr}))" for column, expr in source.groups),
+        *(f"{kql.column_reference(column)} = tolower(tostring({expr}))" for column, expr in source.groups),
     ]
     if source.value is not None:
         reader = "toreal" if plan.kind in NUMERIC_KINDS else "tolower"
@@ -309,14 +318,14 @@ def _child_events(plan: CorrelationPlan, source: ChildSource, name: str) -> str:
         [
             kql.string_literal(f"{source.label}|"),
             f"tostring({WINDOW_END})",
-            *(f'"|", {g}' for g in child.groups),
+            *(f'"|", {kql.column_reference(g)}' for g in child.groups),
         ]
     )
     columns = [
         f"sigma_time = {WINDOW_END}",
         f"sigma_event = strcat({identity})",
         f"sigma_rule = {kql.string_literal(source.label)}",
-        *(f"{ours} = {theirs}" for ours, theirs in source.groups),
+        *(f"{kql.column_reference(ours)} = {kql.column_reference(theirs)}" for ours, theirs in source.groups),
         f"sigma_evidence = {EVIDENCE}",
     ]
     return f"{name}\n| project {', '.join(columns)}"
@@ -335,7 +344,7 @@ def _render_node(plan: CorrelationPlan, suffix: str, lets: list[str], hook: Sour
         else:
             parts.append(_base_events(plan, source, hook))
     combined = parts[0] if len(parts) == 1 else "union\n" + ",\n".join(f"({part})" for part in parts)
-    keep = " and ".join(["isnotnull(sigma_time)", *(f"isnotempty({g})" for g in plan.groups)])
+    keep = " and ".join(["isnotnull(sigma_time)", *(f"isnotempty({kql.column_reference(g)})" for g in plan.groups)])
     lets.append(f"let {events} = {combined}\n| where {keep}")
     if plan.kind == "temporal_ordered":
         return _ordered(plan, events, suffix, lets)

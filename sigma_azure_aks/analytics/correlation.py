@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from .. import kql
 from ..correlation import EVIDENCE, WINDOW_END, WINDOW_START, BaseSource, ChildSource, CorrelationPlan
 from ..sources import EntityMappingSpec, source_for_table
 from . import sentinel_facts as facts
@@ -108,8 +109,8 @@ def _entities(plan: CorrelationPlan) -> tuple[list[tuple[str, str]], list[Entity
         for entity_type, identifiers in next(iter(roles)):
             fields = []
             for identifier, template in identifiers:
-                expression = template.format(column)
-                if expression == column:
+                expression = template.format(kql.column_reference(column))
+                if expression == kql.column_reference(column):
                     fields.append((identifier, column))
                     continue
                 name = f"{column}_{identifier}"
@@ -163,7 +164,7 @@ def schedule(plan: CorrelationPlan, settings: Settings) -> Settings:
 
 def analytics_query(plan: CorrelationPlan, settings: Settings, extend: list[tuple[str, str]]) -> str:
     """The correlation query, limited to the windows this run reports, one row per group."""
-    by = f" by {', '.join(plan.groups)}" if plan.groups else ""
+    by = f" by {', '.join(kql.column_reference(g) for g in plan.groups)}" if plan.groups else ""
     lines = [
         plan.render(),
         f"| where {WINDOW_END} > ago({settings.query_frequency + INGESTION_DELAY}m) "

@@ -443,6 +443,21 @@ class Source:
         """The schema in Kusto's `(col:type, ...)` notation."""
         return "(" + ", ".join(f"{name}:{kind}" for name, kind in self.schema.items()) + ")"
 
+    def is_list_valued(self, field_name: str) -> bool:
+        """True when the field holds a list on this table, so that one event has many values of it:
+        an array column (or member) the field map declares, a member of an array of objects (one
+        per element), or a whole array of objects or of key/value pairs."""
+        fields = self.field_map
+        target = fields.resolve(field_name) if fields is not None else None
+        if fields is None or target is None:
+            return False
+        if fields.is_array(target):
+            return True
+        structure = fields.structure(target.column)
+        if structure is None:
+            return False
+        return structure.kind == "array" or (structure.kind == "pairs" and not target.path)
+
     def kept_columns(self) -> tuple[str, ...]:
         """The columns a scan keeps of a hit: the id column, then the summary columns."""
         return ((self.id_column,) if self.id_column else ()) + self.summary_columns
