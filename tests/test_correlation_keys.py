@@ -46,6 +46,7 @@ STRINGS = ["Alpha", "alpha", "ALPHA", "beta", "Beta", 'q"u\\ote', "", None]
 MEMBER_VALUES = [*STRINGS, 7, "7", True, "true"]
 INTEGERS = [1, 2, None]
 KEYED_TYPES = {"string", "int", "long"}
+CHAINED_KINDS = {"member", "object member", "pair key"}  # also grouped through a chained correlation
 BASE_ID = "0e0f0000-0000-4000-8000-{:012d}"
 CORRELATION_ID = "0e0f0000-0000-4000-9000-{:012d}"
 # Plain columns and members per source outside CI (every one in CI, or with the variable set to all).
@@ -155,21 +156,21 @@ def base_rule(source: Source, number: int) -> str:
     )
 
 
-def correlation_rule(number: int, base: int, group: str) -> str:
-    return json.dumps(
-        {
-            "title": f"grouped by {group}",
-            "id": CORRELATION_ID.format(number),
-            "status": "test",
-            "correlation": {
-                "type": "event_count",
-                "rules": [f"base_{base}"],
-                "group-by": [group],
-                "timespan": f"{SPAN_SECONDS}s",
-                "condition": {"gte": 2},
-            },
-        }
-    )
+def correlation_rule(number: int, base: int, group: str, chained: bool = False) -> str:
+    """event_count >= 2 per group of the field over the base rule; `chained`: the same over the
+    alerts of a named child correlation that is itself that over the base rule (its events)."""
+    body = {"type": "event_count", "group-by": [group], "timespan": f"{SPAN_SECONDS}s", "condition": {"gte": 2}}
+    rule = {"title": f"grouped by {group}", "id": CORRELATION_ID.format(number), "status": "test"}
+    if not chained:
+        return json.dumps({**rule, "correlation": {**body, "rules": [f"base_{base}"]}})
+    child = {
+        "title": f"child grouped by {group}",
+        "id": CORRELATION_ID.format(number + 500),
+        "name": f"child_{number}",
+        "status": "test",
+        "correlation": {**body, "rules": [f"base_{base}"]},
+    }
+    return json.dumps(child) + "\n---\n" + json.dumps({**rule, "correlation": {**body, "rules": [f"child_{number}"]}})
 
 
 # ---- events and the independent evaluator ----------------------------------------------------------
@@ -247,6 +248,17 @@ def expected_alerts(events: list[tuple[int, dict[str, Any], dict[str, Any]]], ca
     return found
 
 
+def expected_chain_alerts(child_alerts: set[Any]) -> set[Any]:
+    """event_count >= 2 over the child's alerts (events at their window end, carrying their
+    events as evidence), per group."""
+    found = set()
+    for text, end, _, _ in child_alerts:
+        inside = [(e, ids) for t, e, _, ids in child_alerts if t == text and end - SPAN_SECONDS <= e <= end]
+        if len(inside) >= 2:
+            found.add((text, end, len(inside), frozenset().union(*(ids for _, ids in inside))))
+    return found
+
+
 def replayed_alerts(hit: Any) -> set[Any]:
     return {
         (
@@ -267,7 +279,7 @@ def test_group_by_every_declared_field_kind(report: Any) -> None:
     sources = [s for s in SOURCES if correlatable(s)]
     assert len(sources) >= 5
     kinds: dict[str, int] = {}
-    compared = alerts = refused = 0
+    compared = alerts = refused = chained_alerts = 0
     disagreements: list[Any] = []
     for number, source in enumerate(sources):
         cases = sampled(field_cases(source), rng)
@@ -276,6 +288,9 @@ def test_group_by_every_declared_field_kind(report: Any) -> None:
         documents = [base_rule(source, number)]
         for index, case in enumerate(cases):
             documents.append(correlation_rule(number * 1000 + index, number, case.name))
+        chains = {index: case for index, case in enumerate(cases) if not case.refusal and case.kind in CHAINED_KINDS}
+        for index, case in chains.items():
+            documents.append(correlation_rule(number * 1000 + 200 + index, number, case.name, chained=True))
         pipeline = all_pipelines()[str(source.pipeline)]()  # the source's own table, default or not
         result = replay("\n---\n".join(documents), [row for _, row, _ in events], pipeline)
         failures = "\n".join(result.failures)
@@ -290,17 +305,26 @@ def test_group_by_every_declared_field_kind(report: Any) -> None:
             assert f"({rule_id})" not in failures, (case, failures)
             [hit] = [h for h in result.hits if h.rule_id == rule_id]
             ours, theirs = replayed_alerts(hit), expected_alerts(events, case, source)
-            compared += 1
-            alerts += len(theirs)
-            if ours != theirs:
-                disagreements.append((source.table, case.name, sorted(ours - theirs)[:2], sorted(theirs - ours)[:2]))
+            pairs = [(ours, theirs, case.kind)]
+            if index in chains:
+                chain_id = CORRELATION_ID.format(number * 1000 + 200 + index)
+                [chain_hit] = [h for h in result.hits if h.rule_id == chain_id]
+                pairs.append((replayed_alerts(chain_hit), expected_chain_alerts(theirs), f"{case.kind} chain"))
+            for mine, expected, kind in pairs:
+                compared += 1
+                alerts += len(expected)
+                chained_alerts += len(expected) if kind.endswith("chain") else 0
+                if mine != expected:
+                    disagreements.append((source.table, case.name, kind, sorted(mine - expected)[:2],
+                                          sorted(expected - mine)[:2]))
     report(
         f"correlation group keys: {sum(kinds.values())} fields of {len(sources)} sources "
-        f"({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))}); {compared} keyed, {alerts} alerts "
-        f"compared, {len(disagreements)} disagreements; {refused} refused with their reason"
+        f"({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))}); {compared} keyed correlations "
+        f"(chains included), {alerts} alerts compared ({chained_alerts} of chains), {len(disagreements)} "
+        f"disagreements; {refused} refused with their reason"
     )
     assert not disagreements, disagreements[:5]
-    assert alerts > 0 and refused > 0
+    assert alerts > 0 and chained_alerts > 0 and refused > 0
     assert {"column", "member", "pair key", "object member", "array", "array member", "value route"} <= set(kinds)
 
 
