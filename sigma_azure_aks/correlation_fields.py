@@ -22,7 +22,6 @@ from typing import Any
 
 from . import kql
 from .pipelines.arrays import pair_value_regexes
-from .sources import Feature
 
 
 class UnkeyableField(ValueError):
@@ -30,14 +29,9 @@ class UnkeyableField(ValueError):
 
 
 def is_list_valued(source: Any, field_name: str) -> bool:
-    """Whether the field holds a list on this source (one event, many values)."""
-    if source.is_list_valued(field_name):
-        return True
-    if Feature.AUDIT_VALUES in source.features:  # the legacy AKS map declares no arrays of its own
-        from .sources.aks_audit import is_array_field
-
-        return is_array_field(field_name)
-    return False
+    """Whether the field holds a list on this source (one event, many values), as the source
+    declares it (every source: array targets, arrays of objects, pair columns)."""
+    return bool(source.is_list_valued(field_name))
 
 
 def event_value(source: Any, field_name: str) -> str:
