@@ -467,3 +467,19 @@ def test_temporal_listing_a_rule_twice_is_refused(rules: str, twice: str) -> Non
         SentinelBackend().convert(collection)
     assert f"temporal lists the rule {twice}; a temporal correlation counts distinct rules" in str(caught.value)
     assert "List each rule once" in str(caught.value)
+
+
+def test_keyword_group_as_an_entity_is_bracketed_in_the_analytics_rule(kql: Any) -> None:
+    """A keyword-named group that is an entity: the rule's `extend` of the entity reads it bracketed."""
+    base = AUDIT_BASE.replace("auditlogs", "activitylogs").replace("{OperationName: Update user}",
+                                                                  "{operationName: x/write}")
+    correlation = audit_correlation(
+        "type: event_count\nrules: [user_updated]\ngroup-by: [title]\ntimespan: 10m\ncondition: {gte: 2}\n"
+        "aliases: {title: {user_updated: caller}}"
+    )
+    output = SentinelBackend().convert(SigmaCollection.from_yaml(base + "---\n" + correlation), "yaml")
+    [document] = [d for d in yaml.safe_load_all(output) if "sigma_events" in d["query"]]
+    query = document["query"]
+    assert not [str(d) for d in kql.diagnostics(query) if d.is_error], query
+    assert '| extend title_FullName = iff(["title"] contains "@", ["title"], "")' in query
+    assert document["customDetails"]["Title"] == "title"
