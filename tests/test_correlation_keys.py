@@ -483,3 +483,14 @@ def test_keyword_group_as_an_entity_is_bracketed_in_the_analytics_rule(kql: Any)
     assert not [str(d) for d in kql.diagnostics(query) if d.is_error], query
     assert '| extend title_FullName = iff(["title"] contains "@", ["title"], "")' in query
     assert document["customDetails"]["Title"] == "title"
+
+
+def test_temporal_ordered_may_list_a_rule_twice_and_needs_it_twice_in_order() -> None:
+    """Unlike temporal, an ordered chain can name one rule twice: two of its events, in order."""
+    from test_correlation_replay import alerts, event
+
+    body = "type: temporal_ordered\nrules: [failed, written, failed]\ngroup-by: [caller]\ntimespan: 10m"
+    in_order = [event("a", 0), event("b", 60, status="Succeeded"), event("c", 120)]
+    assert alerts(body, in_order) == [(("alice@contoso.com",), -480.0, 120.0, 3, ("a", "b", "c"))]
+    assert alerts(body, [event("a", 0), event("c", 30), event("b", 60, status="Succeeded")]) == []
+    assert alerts(body, [event("b", 0, status="Succeeded"), event("a", 30), event("c", 60)]) == []
