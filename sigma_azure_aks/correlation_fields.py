@@ -81,7 +81,8 @@ def _list_shape(structure: Any, target: Any) -> str:
 
 def pair_value(column: str, key: str, pair: tuple[str, str]) -> str:
     """The value of the first pair whose key is `key` in a pair column, as a string ("" when no
-    pair has that key)."""
+    pair has that key, or its value is null). Log Analytics writes every pair of a column with its
+    members in one order; the key-first order is tried first, then the value-first one."""
     text = f"tostring({column})"
     key_first, value_first = (
         f"extract({kql.string_literal(pattern)}, 1, {text})" for pattern in pair_value_regexes(key, pair)

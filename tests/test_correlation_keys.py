@@ -24,18 +24,22 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from replay_support import require_engine
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.pipelines import all_pipelines
+from sigma_azure_aks.pipelines.arrays import pair_value_regexes
 from sigma_azure_aks.sources import FieldTarget, Source
 from sigma_azure_aks.sources.registry import SOURCES
 
@@ -494,3 +498,34 @@ def test_temporal_ordered_may_list_a_rule_twice_and_needs_it_twice_in_order() ->
     assert alerts(body, in_order) == [(("alice@contoso.com",), -480.0, 120.0, 3, ("a", "b", "c"))]
     assert alerts(body, [event("a", 0), event("c", 30), event("b", 60, status="Succeeded")]) == []
     assert alerts(body, [event("b", 0, status="Succeeded"), event("a", 30), event("c", 60)]) == []
+
+
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
+_VALUE = st.one_of(_TEXT, st.integers(-5, 50), st.booleans(), st.none())
+_PAIR = st.tuples(st.one_of(_TEXT, st.sampled_from(["oauth2.scope", "OAUTH2.Scope", "oauth2"])), _VALUE, st.booleans())
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PAIR, max_size=4), st.sampled_from(["oauth2.scope", "a\"b", "x.y/z", "é"]),
+       st.sampled_from([("key", "value"), ("Name", "Value")]))
+def test_pair_key_patterns_read_the_first_pair_with_that_key(pairs: list[Any], key: str, names: tuple[str, str]) -> None:
+    """The patterns of a pair-key group (RE2, read here by Python's re: the same constructs) give
+    the JSON text of the first pair whose key is the key ignoring case, in either member order,
+    compact or spaced; nothing when no pair has it. (Log Analytics writes every pair of a column in
+    one member order; with mixed orders the first pair of the key-first order is read.)"""
+    key_name, value_name = names
+    elements = [
+        {key_name: k, value_name: v} if key_first else {value_name: v, key_name: k} for k, v, key_first in pairs
+    ]
+    same = [v for k, v, _ in pairs if re.fullmatch(re.escape(key), k, re.IGNORECASE | re.DOTALL)]
+    key_first, value_first = (p.replace("(?is)", "") for p in pair_value_regexes(key, names))
+    for separators in ((",", ":"), (", ", ": ")):
+        text = json.dumps(elements, ensure_ascii=False, separators=separators)
+        found = [re.search(p, text, re.IGNORECASE | re.DOTALL) for p in (key_first, value_first)]
+        read = next((json.loads(m.group(1)) for m in found if m is not None), "<none>")
+        if not same:
+            assert read == "<none>", (text, key)
+        elif all(order == pairs[0][2] for _, _, order in pairs):
+            assert read == same[0], (text, key)  # one member order throughout: the first pair exactly
+        else:
+            assert read in same, (text, key)  # mixed orders: a pair with that key
