@@ -529,3 +529,25 @@ def test_pair_key_patterns_read_the_first_pair_with_that_key(pairs: list[Any], k
             assert read == same[0], (text, key)  # one member order throughout: the first pair exactly
         else:
             assert read in same, (text, key)  # mixed orders: a pair with that key
+
+
+def test_keyword_group_through_a_chain_parses(kql: Any) -> None:
+    child = audit_correlation(
+        "type: event_count\nrules: [user_updated]\ngroup-by: [where]\ntimespan: 1h\ncondition: {gte: 2}\n"
+        "aliases: {where: {user_updated: InitiatedBy.user.userPrincipalName}}"
+    ).replace("0e0f0000-0000-4000-9000-0000000000c1", "0e0f0000-0000-4000-9000-0000000000c2")
+    child = child.replace("title: Correlation\n", "title: Child\nname: child\n")
+    parent = audit_correlation(
+        "type: temporal_ordered\nrules: [child, user_deleted]\ngroup-by: [where]\ntimespan: 10m\n"
+        "aliases: {where: {child: where, user_deleted: InitiatedBy.user.userPrincipalName}}"
+    )
+    collection = SigmaCollection.from_yaml(TWO_BASES + "---\n" + child + "---\n" + parent)
+    for output_format in ("default", "yaml"):
+        output = SentinelBackend().convert(collection, output_format)
+        if output_format != "default":
+            output = [document["query"] for document in yaml.safe_load_all(output)]
+        queries = [q for q in output if "sigma_alerts_1" in q]
+        assert queries
+        for query in queries:
+            assert not [str(d) for d in kql.diagnostics(query) if d.is_error], query
+            assert '"|", ["where"]' in query and '["where"] = ["where"]' in query
