@@ -163,7 +163,9 @@ def test_scheduled_runs_report_every_alert_once(report: Any) -> None:
     converted, failures = convert(text)
     assert not failures, failures
     plans = {str(c.rule.id): plan for c in converted if (plan := plan_of(c.rule)) is not None}
-    assert set(plans) == set(schedule) == {rule_id(name) for name in CORRELATIONS}
+    # pySigma 2 deploys no rule for a correlation only another one reads; pySigma 1.5 does
+    referenced = {name for body in CORRELATIONS.values() for name in body["rules"]}
+    assert set(plans) == set(schedule) >= {rule_id(name) for name in CORRELATIONS if name not in referenced}
     rng = random.Random(20261206)
     events = make_events(rng)
     loaded = read_events([row for row, _, _ in events])
