@@ -16,8 +16,10 @@ then the exact test ``sigma_time between (window_start .. window_end)``.
   `temporal`: distinct referenced rules in the window. `temporal_ordered`: every referenced rule,
   in the listed order, each event strictly later than the one before, within the window (the
   earliest such chain is the evidence).
-* Group keys are read through the same field maps as the base rules, lower-cased (Sigma compares
-  case-insensitively); an event with an absent or empty group value is in no group.
+* Group keys are read through the same field maps as the base rules, one value per event
+  (:mod:`.correlation_fields`; a field without one is refused), lower-cased (Sigma compares
+  case-insensitively); an event with an absent or empty group value is in no group. A group
+  column named by a KQL keyword is written bracketed (``["time"]``).
 * Chained correlations: the alerts of a referenced correlation are its events, at their window
   end, carrying their evidence; the referencing rule groups by (a subset of) their group keys.
 
