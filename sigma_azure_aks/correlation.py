@@ -16,8 +16,10 @@ then the exact test ``sigma_time between (window_start .. window_end)``.
   `temporal`: distinct referenced rules in the window. `temporal_ordered`: every referenced rule,
   in the listed order, each event strictly later than the one before, within the window (the
   earliest such chain is the evidence).
-* Group keys are read through the same field maps as the base rules, lower-cased (Sigma compares
-  case-insensitively); an event with an absent or empty group value is in no group.
+* Group keys are read through the same field maps as the base rules, one value per event
+  (:mod:`.correlation_fields`; a field without one is refused), lower-cased (Sigma compares
+  case-insensitively); an event with an absent or empty group value is in no group. A group
+  column named by a KQL keyword is written bracketed (``["time"]``).
 * Chained correlations: the alerts of a referenced correlation are its events, at their window
   end, carrying their evidence; the referencing rule groups by (a subset of) their group keys.
 
@@ -28,7 +30,7 @@ can render it with its own reading of each base rule's query.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,7 @@ from sigma.correlations import (
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from . import kql
+from .correlation_fields import UnkeyableField, event_value
 from .pipelines.state import QUERY_TABLE, rule_label
 from .sources import source_for_table
 
@@ -73,6 +76,7 @@ OPERATORS = {
 # Columns of every alert row besides the group keys and the metric.
 WINDOW_START, WINDOW_END, EVIDENCE = "window_start", "window_end", "event_ids"
 RESERVED = frozenset({WINDOW_START, WINDOW_END, EVIDENCE, *METRIC_COLUMNS.values()})
+INTERNAL_PREFIX = "sigma_"  # the query's own working columns (sigma_time, sigma_event, ...)
 SourceHook = Callable[[str], str]  # a base rule's KQL -> the KQL to read its events with
 
 
@@ -166,7 +170,11 @@ def plan_for(rule: SigmaCorrelationRule) -> CorrelationPlan:
         raise _refuse(rule, f"correlation type {kind} is not supported by the sentinel target")
     seconds = int(rule.timespan.seconds)
     groups = tuple(column_name(name) for name in rule.group_by or [])
-    clash = sorted(set(groups) & RESERVED) or sorted({g for g in groups if groups.count(g) > 1})
+    clash = (
+        sorted(set(groups) & RESERVED)
+        or sorted({g for g in groups if groups.count(g) > 1})
+        or sorted({g for g in groups if g.startswith(INTERNAL_PREFIX)})
+    )
     if clash:
         raise _refuse(
             rule, f"group-by field '{clash[0]}' collides with an output column; rename it with an alias"
@@ -174,6 +182,8 @@ def plan_for(rule: SigmaCorrelationRule) -> CorrelationPlan:
     condition = rule.condition
     operator = OPERATORS[condition.op]
     references = rule.referenced_rules
+    if kind == "temporal":
+        _refuse_repeated_rules(rule, references)
     if kind == "temporal_ordered" and not _requires_all(operator, condition.count, len(references)):
         raise _refuse(
             rule,
@@ -194,6 +204,24 @@ def plan_for(rule: SigmaCorrelationRule) -> CorrelationPlan:
     if not sources:
         raise _refuse(rule, "it references no rule")
     return CorrelationPlan(rule, kind, seconds, groups, operator, float(condition.count), percentile, sources)
+
+
+def _refuse_repeated_rules(rule: SigmaCorrelationRule, references: Sequence[Any]) -> None:
+    """A temporal correlation counts distinct rules: a rule listed twice (by one name, or by its
+    name and its id) can never count twice, so the rule could never fire as written."""
+    seen: dict[int, str] = {}
+    for reference in references:
+        label = str(reference.reference)
+        first = seen.setdefault(id(reference.rule), label)
+        if first != label or sum(str(r.reference) == label for r in references) > 1:
+            twice = f"'{first}'" + (f" (also as '{label}')" if first != label else "")
+            raise _refuse(
+                rule,
+                f"temporal lists the rule {twice} twice; a temporal correlation counts distinct rules, so "
+                f"the repeated rule counts once and a window can never hold all {len(references)} listed rules. "
+                "List each rule once (for repeated events of one rule, use event_count grouped by the same "
+                "fields)",
+            )
 
 
 def _requires_all(operator: str, count: float, rules: int) -> bool:
@@ -254,19 +282,12 @@ def _source(
         )
     if len(target.get_conversion_result()) != 1:
         raise _refuse(rule, f"the referenced rule '{label}' converts to more than one query")
-    fields = source.field_map
 
     def expression(name: str, role: str) -> str:
-        resolved = fields.resolve(name)
-        if resolved is None:
-            raise _refuse(
-                rule,
-                f"{role} field '{name}' (in rule '{label}') has no {table} column. "
-                f"Supported fields: {', '.join(fields.supported_fields())}",
-            )
-        if source.is_list_valued(name):
-            raise _refuse(rule, f"{role} field '{name}' holds a list in {table}; it cannot be a key")
-        return resolved.kql()
+        try:
+            return event_value(source, name)
+        except UnkeyableField as why:
+            raise _refuse(rule, f"{role} field '{name}' (in rule '{label}') {why}") from None
 
     groups = tuple((column, expression(name, "group-by")) for column, name in wanted)
     value = expression(_aliased(rule, reference, value_field), "condition") if kind in VALUE_KINDS else None
@@ -275,7 +296,7 @@ def _source(
 
 # ---- rendering -----------------------------------------------------------------------------------
 def _keys(plan: CorrelationPlan) -> str:
-    return "".join(f"{group}, " for group in plan.groups)
+    return "".join(f"{kql.column_reference(group)}, " for group in plan.groups)
 
 
 def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook) -> str:
@@ -283,7 +304,7 @@ def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook) ->
         f"sigma_time = {TIME_COLUMN}",
         f"sigma_event = tostring({source.id_column})",
         f"sigma_rule = {kql.string_literal(source.label)}",
-        *(f"{column} = tolower(tostring({expr}))" for column, expr in source.groups),
+        *(f"{kql.column_reference(column)} = tolower(tostring({expr}))" for column, expr in source.groups),
     ]
     if source.value is not None:
         reader = "toreal" if plan.kind in NUMERIC_KINDS else "tolower"
@@ -299,14 +320,14 @@ def _child_events(plan: CorrelationPlan, source: ChildSource, name: str) -> str:
         [
             kql.string_literal(f"{source.label}|"),
             f"tostring({WINDOW_END})",
-            *(f'"|", {g}' for g in child.groups),
+            *(f'"|", {kql.column_reference(g)}' for g in child.groups),
         ]
     )
     columns = [
         f"sigma_time = {WINDOW_END}",
         f"sigma_event = strcat({identity})",
         f"sigma_rule = {kql.string_literal(source.label)}",
-        *(f"{ours} = {theirs}" for ours, theirs in source.groups),
+        *(f"{kql.column_reference(ours)} = {kql.column_reference(theirs)}" for ours, theirs in source.groups),
         f"sigma_evidence = {EVIDENCE}",
     ]
     return f"{name}\n| project {', '.join(columns)}"
@@ -325,7 +346,7 @@ def _render_node(plan: CorrelationPlan, suffix: str, lets: list[str], hook: Sour
         else:
             parts.append(_base_events(plan, source, hook))
     combined = parts[0] if len(parts) == 1 else "union\n" + ",\n".join(f"({part})" for part in parts)
-    keep = " and ".join(["isnotnull(sigma_time)", *(f"isnotempty({g})" for g in plan.groups)])
+    keep = " and ".join(["isnotnull(sigma_time)", *(f"isnotempty({kql.column_reference(g)})" for g in plan.groups)])
     lets.append(f"let {events} = {combined}\n| where {keep}")
     if plan.kind == "temporal_ordered":
         return _ordered(plan, events, suffix, lets)

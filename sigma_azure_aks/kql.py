@@ -49,6 +49,14 @@ _MEMBER_ACCESS = re.compile(
 )
 
 
+def column_reference(name: str) -> str:
+    """A column name as KQL reads it: as it is, or bracketed (``["time"]``) when it is a keyword
+    or not a plain identifier."""
+    if _IDENTIFIER.fullmatch(name) and not is_reserved(name):
+        return name
+    return f"[{string_literal(name)}]"
+
+
 def is_member_access(expression: str) -> bool:
     """True for the member accesses :func:`member_access` writes (`Col.a`, `Col["x/y"]`, ...)."""
     return bool(_MEMBER_ACCESS.fullmatch(expression))

@@ -7,7 +7,10 @@ reported twice:
   ``window_end in (now() - frequency - delay, now() - delay]``; consecutive runs tile time;
 * each run reads enough data to see those windows whole:
   ``queryPeriod = queryFrequency + timespan + delay``, within Sentinel's 5 minutes to 14 days.
-  A timespan that does not fit is an error naming the longest that does.
+  A chained correlation reads the timespans of the whole chain (its own plus the longest chain
+  of a correlation it references: that correlation's alerts are its events, each at the end of
+  a window reaching one more timespan back). A timespan that does not fit is an error naming
+  the longest that does.
 
 One alert per group per run (`AlertPerResult` on one row per group): the first window of the run
 that met the condition, with its metric and events, and how many windows met it in the run. The
@@ -22,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from .. import kql
 from ..correlation import EVIDENCE, WINDOW_END, WINDOW_START, BaseSource, ChildSource, CorrelationPlan
 from ..sources import EntityMappingSpec, source_for_table
 from . import sentinel_facts as facts
@@ -108,8 +112,8 @@ def _entities(plan: CorrelationPlan) -> tuple[list[tuple[str, str]], list[Entity
         for entity_type, identifiers in next(iter(roles)):
             fields = []
             for identifier, template in identifiers:
-                expression = template.format(column)
-                if expression == column:
+                expression = template.format(kql.column_reference(column))
+                if expression == kql.column_reference(column):
                     fields.append((identifier, column))
                     continue
                 name = f"{column}_{identifier}"
@@ -132,26 +136,50 @@ def _human(minutes: int) -> str:
     return "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n) or "0m"
 
 
+def chain_seconds(plan: CorrelationPlan) -> int:
+    """How far back a window of this correlation reaches into events: its timespan, plus, for a
+    chained correlation, the longest reach of a referenced correlation (whose alerts are its
+    events, each at the end of a window of its own)."""
+    children = [chain_seconds(s.plan) for s in plan.sources if isinstance(s, ChildSource)]
+    return plan.seconds + max(children, default=0)
+
+
+def _timespans(plan: CorrelationPlan) -> str:
+    """The timespan, or for a chain the timespans whose sum it reads back: `10m + 2h`."""
+    longest = max(
+        (s.plan for s in plan.sources if isinstance(s, ChildSource)), key=chain_seconds, default=None
+    )
+    here = yaml_duration(math.ceil(plan.seconds / 60))
+    return here if longest is None else f"{here} + {_timespans(longest)}"
+
+
 def schedule(plan: CorrelationPlan, settings: Settings) -> Settings:
-    """queryPeriod from the run interval, the timespan and the ingestion delay; a clear error
-    when Sentinel's 14-day lookback cannot hold it."""
-    span = math.ceil(plan.seconds / 60)
+    """queryPeriod from the run interval, the timespan (of the whole chain) and the ingestion
+    delay; a clear error when Sentinel's 14-day lookback cannot hold it."""
+    span = math.ceil(chain_seconds(plan) / 60)
+    what = "chain's timespans" if plan.chained else "timespan"
+    stated = (
+        f"the chain's timespans {_timespans(plan)} = {yaml_duration(span)} are"
+        if plan.chained
+        else f"timespan {yaml_duration(span)} is"
+    )
     frequency = settings.query_frequency
     needed = frequency + span + INGESTION_DELAY
     longest = facts.QUERY_DURATION_RANGE[1]
     if needed > longest:
         room = longest - frequency - INGESTION_DELAY
         raise ValueError(
-            f"timespan {yaml_duration(span)} is too long for a scheduled rule: a run every "
-            f"{yaml_duration(frequency)} must read {yaml_duration(frequency)} + the timespan + "
+            f"{stated} too long for a scheduled rule: a run every "
+            f"{yaml_duration(frequency)} must read {yaml_duration(frequency)} + the {what} + "
             f"{INGESTION_DELAY}m ingestion delay, but Sentinel reads at most 14d. "
             + (f"The longest timespan that fits is {_human(room)}" if room > 0 else "")
             + "; shorten the timespan or run the query in a hunting workbook instead"
         )
     if settings.query_period != Settings().query_period and settings.query_period < needed:
         raise ValueError(
-            f"query_period {yaml_duration(settings.query_period)} is shorter than query_frequency + timespan "
-            f"+ {INGESTION_DELAY}m ingestion delay ({yaml_duration(needed)}): windows would be missed"
+            f"query_period {yaml_duration(settings.query_period)} is shorter than query_frequency + "
+            f"{what} + {INGESTION_DELAY}m ingestion delay ({yaml_duration(needed)}): "
+            "windows would be missed"
         )
     return replace(
         settings,
@@ -163,7 +191,7 @@ def schedule(plan: CorrelationPlan, settings: Settings) -> Settings:
 
 def analytics_query(plan: CorrelationPlan, settings: Settings, extend: list[tuple[str, str]]) -> str:
     """The correlation query, limited to the windows this run reports, one row per group."""
-    by = f" by {', '.join(plan.groups)}" if plan.groups else ""
+    by = f" by {', '.join(kql.column_reference(g) for g in plan.groups)}" if plan.groups else ""
     lines = [
         plan.render(),
         f"| where {WINDOW_END} > ago({settings.query_frequency + INGESTION_DELAY}m) "

@@ -119,6 +119,20 @@ def structure_regex(
     return nested + (rf":\s*{matched}" if path[1] == "*" else f"{_key(path[1])}{matched}")
 
 
+def pair_value_regexes(key: str, pair: tuple[str, str] = ("key", "value")) -> tuple[str, str]:
+    """RE2 patterns over a pair column's JSON text whose group 1 is the JSON text of the value of
+    the first pair whose key is `key` (compared ignoring case, as a rule value on the key is): one
+    pattern with the key member written first, one with the value member first."""
+    name = kql.regex_escape(json.dumps(key, ensure_ascii=False)[1:-1])
+    key_member = rf'{_key(pair[0])}"{name}"'
+    value_member = rf'{_key(pair[1])}({_STRING}|[^\s,\[\]{{}}"]+)'
+    start = rf"(?is)^\[{_ANYWHERE}\{{\s*"
+    return (
+        rf"{start}{key_member}\s*,\s*{value_member}\s*\}}",
+        rf"{start}{value_member}\s*,\s*{key_member}\s*\}}",
+    )
+
+
 def structure_value(
     kind: str, path: tuple[str, ...], value: Any, label: str, name: str, pair: tuple[str, str] = ("key", "value")
 ) -> SigmaQueryExpression:
