@@ -12,10 +12,12 @@ to one element).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sigma.exceptions import SigmaTransformationError
 from sigma.types import (
+    SigmaBool,
     SigmaCasedString,
     SigmaExists,
     SigmaNull,
@@ -85,45 +87,80 @@ _FLAT_ARRAY = rf'\[(?:[^\[\]"]|{_STRING})*\]'
 _TOP_LEVEL = rf'(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*?'  # tokens of the outer array's elements
 _INSIDE_FLAT = rf'(?:[^\[\]"]|{_STRING})*?'  # tokens inside one nested flat array
 _ANYWHERE = rf'(?:[^"]|{_STRING})*?'  # any tokens
+_SCALAR = rf'(?:{_STRING}|[^\s,\[\]{{}}"]+)'  # one JSON string, number, boolean or null
+_MEMBER_END = r'\s*[,}\]]'  # what follows a member value: a number ends there, not inside 16 or 1.5
+_NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
 
 
-def _value_pattern(value: SigmaString | SigmaNumber) -> tuple[str, str]:
-    """(flags, pattern of a JSON member value matching the Sigma value)."""
+def _number_forms(number: float) -> str:
+    """Pattern of the JSON texts of a number: 16 also as 16.0, 1.5 also as 1.50 (never 160 or 1.55)."""
+    if float(number).is_integer() and abs(number) < 2**63:
+        return kql.regex_escape(str(int(number))) + r"(?:\.0+)?"
+    return kql.regex_escape(repr(float(number))) + "0*"
+
+
+def _value_pattern(value: SigmaString | SigmaNumber | SigmaBool) -> tuple[str, str]:
+    """(flags, pattern of one JSON token matching the Sigma value). A number matches the member
+    holding that number (or its text); a quoted number also the member holding it as a number;
+    `true`/`false` (quoted or not) also the JSON boolean; `*` any string, number or boolean."""
+    if isinstance(value, SigmaBool):
+        word = "true" if value.boolean else "false"
+        return "(?is)", f'(?:"{word}"|{word})'
     if isinstance(value, SigmaNumber):
-        text = kql.regex_escape(str(value.number))
-        return "(?is)", rf'(?:"{text}"|{text})'
+        return "(?is)", rf'(?:"{kql.regex_escape(str(value.number))}"|{_number_forms(value.number)})'
     flags, inner = _json_text_pattern(value)
+    if value.s and all(part == SpecialChars.WILDCARD_MULTI for part in value.s):
+        return flags, rf'(?:"{inner}"|-?[0-9][^\s,\]}}]*|true|false)'
+    plain = None if value.contains_special() else value.to_plain()
+    if plain is not None and _NUMBER_TEXT.match(plain):
+        return flags, rf'(?:"{inner}"|{_number_forms(float(plain))})'
+    if plain is not None and plain.lower() in ("true", "false"):
+        cased = isinstance(value, SigmaCasedString)
+        if not cased or plain in ("true", "false"):
+            return flags, rf'(?:"{inner}"|{plain.lower()})'
     return flags, f'"{inner}"'
 
 
+def _member_value(matched: str) -> str:
+    """A member value matching: the value itself, or an array of scalars with an element matching."""
+    return rf"(?:{matched}|\[\s*(?:{_SCALAR}\s*,\s*)*{matched}\s*(?:,\s*{_SCALAR}\s*)*\])"
+
+
 def _key(name: str) -> str:
-    return rf'"{kql.regex_escape(name)}"\s*:\s*'
+    return rf'"{kql.regex_escape(json.dumps(name, ensure_ascii=False)[1:-1])}"\s*:\s*'
 
 
 def structure_regex(
-    kind: str, path: tuple[str, ...], value: SigmaString | SigmaNumber, pair: tuple[str, str] = ("key", "value")
+    kind: str,
+    path: tuple[str, ...],
+    value: SigmaString | SigmaNumber | SigmaBool,
+    pair: tuple[str, str] = ("key", "value"),
 ) -> str:
     """Anchored RE2 pattern over a structure's JSON text: the member at `path` of some element
     (the whole structure when `path` is empty; ``(nested, "*")``: any member of a nested array)
-    has a value matching the Sigma value."""
+    has a value matching the Sigma value (a member holding an array of scalars: some element of
+    it). A value on the whole structure matches any member value or array element at any depth."""
     flags, matched = _value_pattern(value)
     if kind == "pairs" and path:
-        key = rf'{_key(pair[0])}"{kql.regex_escape(path[0])}"'
+        key = rf'{_key(pair[0])}"{kql.regex_escape(json.dumps(path[0], ensure_ascii=False)[1:-1])}"'
         val = f"{_key(pair[1])}{matched}"
         return rf'{flags}^\[{_ANYWHERE}\{{\s*(?:{key}\s*,\s*{val}|{val}\s*,\s*{key})\s*\}}'
     if not path:
-        return rf"{flags}^[\[{{]{_ANYWHERE}:\s*{matched}"
+        member = rf":\s*{matched}{_MEMBER_END}"
+        element = rf"(?:{_ANYWHERE}[,\[])?\s*{matched}\s*[,\]]"
+        return rf"{flags}^[\[{{](?:{_ANYWHERE}{member}|{element})"
     if len(path) == 1:
-        return rf"{flags}^\[{_TOP_LEVEL}{_key(path[0])}{matched}"
+        return rf"{flags}^\[{_TOP_LEVEL}{_key(path[0])}{_member_value(matched)}{_MEMBER_END}"
     nested = rf"{flags}^\[{_TOP_LEVEL}{_key(path[0])}\[{_INSIDE_FLAT}"
-    return nested + (rf":\s*{matched}" if path[1] == "*" else f"{_key(path[1])}{matched}")
+    inner = r":\s*" if path[1] == "*" else _key(path[1])
+    return nested + rf"{inner}{_member_value(matched)}{_MEMBER_END}"
 
 
 def structure_value(
     kind: str, path: tuple[str, ...], value: Any, label: str, name: str, pair: tuple[str, str] = ("key", "value")
 ) -> SigmaQueryExpression:
     """The KQL test of one Sigma value on a structure (see :func:`structure_regex`)."""
-    if isinstance(value, (SigmaString, SigmaNumber)):
+    if isinstance(value, (SigmaString, SigmaNumber, SigmaBool)):
         pattern = kql.string_literal(structure_regex(kind, path, value, pair))
         return expression(f"tostring({{field}}) matches regex {pattern}")
     raise SigmaTransformationError(

@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sigma.conditions import ConditionOR
+from sigma.conditions import ConditionAND, ConditionOR
 from sigma.exceptions import SigmaTransformationError
-from sigma.rule import SigmaDetection, SigmaDetectionItem
-from sigma.types import SigmaNumber, SigmaString
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.types import SigmaExists, SigmaNull, SigmaNumber, SigmaString, SpecialChars
 
 from ..sources import FieldMap, FieldTarget, Structure, ValueRoute
 from .aks_dataplane import show_warning
@@ -30,6 +30,13 @@ from .transformations import RuleDetectionItemTransformation, rule_label
 
 class FieldValueWarning(UserWarning):
     """A rule value or field name can never match what the table holds, or was read another way."""
+
+
+def _any_value(value: Any) -> bool:
+    """`*` alone: the field holds some value."""
+    return isinstance(value, SigmaString) and bool(value.s) and all(
+        part == SpecialChars.WILDCARD_MULTI for part in value.s
+    )
 
 
 def _plain(value: Any) -> str | None:
@@ -45,6 +52,53 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
     """Rewrites the values of a claimed rule by the field map's value rules (see the module)."""
 
     field_map: FieldMap
+
+    def apply(self, rule: Any) -> None:
+        if isinstance(rule, SigmaRule):
+            for name, detection in rule.detection.detections.items():
+                self._warn_other_elements(rule_label(rule), name, detection)
+        super().apply(rule)
+
+    def _warn_other_elements(self, label: str, name: str, detection: SigmaDetection) -> None:
+        """Warns where the items of one selection (or the values of one `|all` item) test members
+        of one array of objects: each is matched on its own, so they may hold in different elements."""
+        if detection.item_linking is ConditionAND:
+            on: dict[str, list[str]] = {}
+            for item in detection.detection_items:
+                if isinstance(item, SigmaDetectionItem) and item.field:
+                    column = self._array_column(item.field)
+                    if column is not None:
+                        on.setdefault(column, []).append(item.field)
+            for column, fields in on.items():
+                if len(fields) > 1:
+                    show_warning(
+                        f"{label}: selection '{name}' tests {', '.join(repr(f) for f in fields)} in {column}, "
+                        "an array of objects: each item matches on its own, so they may hold in different "
+                        "elements (an event fires when one element has one value and another element the "
+                        "other); KQL here has no test of one element. Accept the wider match, or keep one "
+                        f"item on {column} per selection.",
+                        FieldValueWarning,
+                    )
+        for item in detection.detection_items:
+            if isinstance(item, SigmaDetection):
+                self._warn_other_elements(label, name, item)
+            elif item.field and item.value_linking is ConditionAND and len(item.value) > 1:
+                column = self._array_column(item.field)
+                if column is not None:
+                    show_warning(
+                        f"{label}: selection '{name}': the values of '{item.field}' (|all) are each matched on "
+                        f"their own in {column}, an array of objects, so they may hold in different elements; "
+                        "KQL here has no test of one element. Accept the wider match.",
+                        FieldValueWarning,
+                    )
+
+    def _array_column(self, name: str) -> str | None:
+        """The column, when the field is (a member of) an array of objects."""
+        if self.field_map.route(name) is not None:
+            return None
+        target = self.field_map.resolve(name)
+        structure = self.field_map.structure(target.column) if target is not None else None
+        return structure.column if structure is not None and structure.kind == "array" else None
 
     def apply_detection_item(
         self, detection_item: SigmaDetectionItem
@@ -63,6 +117,18 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
             show_warning(
                 f"{label}: field '{name}' is not spelled as any {self.field_map.table} field; read as "
                 f"'{target.kql()}' (names are matched ignoring case).",
+                FieldValueWarning,
+            )
+        if target.path and target.column in self.field_map.opaque:
+            raise SigmaTransformationError(
+                f"{label}: field '{name}' names a member of {target.column}, whose members are unknown: "
+                f"{self.field_map.opaque[target.column]}."
+            )
+        unresolved = self.field_map.unresolved_member(target)
+        if unresolved is not None:
+            show_warning(
+                f"{label}: field '{name}': {unresolved}; read as '{target.kql()}' as written (member names "
+                "are case-sensitive in KQL, so another spelling never matches). Check the member's name.",
                 FieldValueWarning,
             )
         structure = self.field_map.structure(target.column)
@@ -84,6 +150,9 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
         """One detection per value: its condition, or any of the route's text fields."""
         alternatives: list[SigmaDetectionItem | SigmaDetection] = []
         for value in item.value:
+            if isinstance(value, (SigmaNull, SigmaExists)) or _any_value(value):
+                alternatives.append(SigmaDetectionItem(route.itself, [], [value]))
+                continue
             plain = _plain(value)
             condition = route.conditions.get(plain.lower()) if plain is not None else None
             if condition is not None:
@@ -97,9 +166,12 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
     def _structure_path(
         self, structure: Structure, target: FieldTarget, name: str, label: str
     ) -> tuple[str, ...]:
-        """The member path inside the structure, with the members' real spelling."""
-        if not target.path or structure.kind == "pairs":
-            return target.path[:1]
+        """The member path inside the structure, with the members' real spelling (a key of a
+        pairs column is the whole rest of the field, dots included)."""
+        if not target.path:
+            return ()
+        if structure.kind == "pairs":
+            return (".".join(target.path),)
         spelled = {m.lower(): m for m in (*structure.members, *structure.nested)}
         head = spelled.get(target.path[0].lower())
         if head is not None and head in structure.nested:

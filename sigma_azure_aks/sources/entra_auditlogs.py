@@ -74,7 +74,10 @@ FIELD_MAP = FieldMap(
     missing=MappingProxyType(
         {
             "ConsentContext.IsAdminConsent": "in 'Consent to application' events it is a modified property "
-            "of the target: match TargetResources.modifiedProperties.displayName and .newValue",
+            "of the target (displayName ConsentContext.IsAdminConsent, newValue \"True\"), and no Sigma shape "
+            "tests both in one property: items on TargetResources.modifiedProperties.displayName and .newValue "
+            "may match two different properties, so every consent with some property \"True\" would fire. "
+            "Match the consent (OperationName: Consent to application) and review IsAdminConsent in the alert",
             "failure_status_reason": "the reason of an audit event is ResultReason (properties.resultReason)",
             "Target": "the target is TargetResources; match TargetResources.userPrincipalName or .displayName",
             "ActivityType": "the activity is OperationName (operationName) or ActivityDisplayName",
@@ -90,6 +93,14 @@ FIELD_MAP = FieldMap(
         Structure("AdditionalDetails", kind="pairs"),
         Structure("InitiatedBy", kind="object"),
     ),
+    # Microsoft Graph auditActivityInitiator: user (auditUserIdentity), app (appIdentity)
+    members=MappingProxyType(
+        {
+            "InitiatedBy": ("user", "user.id", "user.displayName", "user.userPrincipalName", "user.ipAddress",
+                            "user.roles", "user.homeTenantId", "user.homeTenantName", "app", "app.appId",
+                            "app.displayName", "app.servicePrincipalId", "app.servicePrincipalName"),
+        }
+    ),
     routes=(
         ValueRoute(
             ("Status",),
@@ -97,6 +108,7 @@ FIELD_MAP = FieldMap(
                 {v: f'Result =~ "{v}"' for v in ("success", "failure", "timeout")}
             ),
             ("ResultReason",),
+            itself="Result",
             note="the audit result is Result; other text is the result reason",
         ),
     ),
