@@ -83,9 +83,12 @@ def array_value(value: Any, label: str, name: str) -> SigmaQueryExpression:
 
 # ---- structures of objects ---------------------------------------------------------------------------
 _STRING = _ELEMENT
-_FLAT_ARRAY = rf'\[(?:[^\[\]"]|{_STRING})*\]'
-_TOP_LEVEL = rf'(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*?'  # tokens of the outer array's elements
-_INSIDE_FLAT = rf'(?:[^\[\]"]|{_STRING})*?'  # tokens inside one nested flat array
+_FLAT_ARRAY = rf'\[(?:[^\[\]"]|{_STRING})*\]'  # an array with no array inside
+_ARRAY_OF_FLAT = rf'\[(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*\]'  # arrays at most one level inside
+# tokens of the outer array's elements (whose members may hold arrays of objects whose members
+# hold arrays of scalars), and tokens inside one nested array (whose members may hold arrays)
+_TOP_LEVEL = rf'(?:[^\[\]"]|{_STRING}|{_ARRAY_OF_FLAT})*?'
+_INSIDE_FLAT = rf'(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*?'
 _ANYWHERE = rf'(?:[^"]|{_STRING})*?'  # any tokens
 _SCALAR = rf'(?:{_STRING}|[^\s,\[\]{{}}"]+)'  # one JSON string, number, boolean or null
 _MEMBER_END = r'\s*[,}\]]'  # what follows a member value: a number ends there, not inside 16 or 1.5
