@@ -689,3 +689,22 @@ def test_evaluator_is_not_the_target() -> None:
     assert in_structure(quoted, 1) and not in_structure(quoted, 10)
     assert anywhere(Value("x", "glob", "x", plain="x"), {"user": {"roles": ["x"]}})
     assert not math.isnan(one.number)
+
+
+def test_generated_structure_queries_parse(kql, report) -> None:
+    """Every query of the generated rules is valid KQL for Microsoft's parser (against the schema)."""
+    rng = random.Random(SEED)
+    checked, errors = 0, []
+    for source in declared_sources():
+        slots = slots_of(source)
+        make_events(rng, source, slots)
+        for index in range(RULES_PER_SOURCE):
+            text, _, _ = make_rule(rng, source, slots, index)
+            query = convert_one(text)
+            assert not isinstance(query, Exception), (text, query)
+            checked += 1
+            found = kql.errors(query)
+            if found:
+                errors.append((query, found))
+    report(f"structure differential queries through Microsoft's KQL parser: {checked} queries, {len(errors)} with errors")
+    assert not errors, errors[:3]
