@@ -37,8 +37,8 @@ from sigma_azure_aks.sources.base import FieldTarget
 
 SEED = 20261206
 SCALE = max(1, int(os.environ.get("SIGMA_AZURE_AKS_STRUCTURES_SCALE", "1") or "1"))
-RULES_PER_SOURCE = 60 * SCALE
-EVENTS_PER_SOURCE = 60 * SCALE
+RULES_PER_SOURCE = 40 * SCALE
+EVENTS_PER_SOURCE = 50 * SCALE
 
 WORDS = [
     "Global Administrator", "User", "Add member to role", "a,b", 'say "hi"', "c:\\temp", "x:y", "[x]",
@@ -520,6 +520,63 @@ def _enumeration_slots(field_map: FieldMap) -> list[Slot]:
     return slots
 
 
+def field_name_for(field_map: FieldMap, target: FieldTarget) -> str | None:
+    """A Sigma field name the field map resolves to the target (its exact names, then its prefixes)."""
+    for name, exact in sorted(field_map.exact.items()):
+        if exact == target:
+            return name
+    for prefix in field_map.prefixes:
+        rest = target.path[len(prefix.base):]
+        if prefix.column == target.column and target.path[: len(prefix.base)] == prefix.base and rest:
+            name = prefix.prefix + ".".join(rest)
+            if (not prefix.whole_key or len(rest) == 1) and field_map.resolve(name) == target:
+                return name
+    return None
+
+
+def _strings_slot(field_map: FieldMap, column: str, path: tuple[str, ...]) -> Slot | None:
+    """An array of strings (any element matches; `*` and `|exists` a non-empty array; `null` none)."""
+    concrete = tuple("k1" if p == "*" else p for p in path)
+    target = next((t for t in (FieldTarget(column, concrete),) if field_map.is_array(t)), None)
+    name = field_name_for(field_map, target) if target is not None else None
+    if name is None:
+        return None
+
+    def fill(rng: random.Random) -> Any:
+        roll = rng.random()
+        value: Any = [_case(rng, rng.choice(WORDS)) for _ in range(rng.randint(1, 3))] if roll < 0.7 else (
+            [] if roll < 0.8 else (None if roll < 0.9 else Absent))
+        if not concrete:
+            return None if value is Absent else value
+        holder: dict[str, Any] = {}
+        node = holder
+        for part in concrete[:-1]:
+            node = node.setdefault(part, {})
+        if value is not Absent:
+            node[concrete[-1]] = value
+        return holder
+
+    def items(rng: random.Random) -> Item:
+        found = (lambda row: _walk(_get(row, column), concrete)[0]) if concrete else (lambda row: _get(row, column))
+        roll = rng.random()
+        if roll < 0.12:
+            return Item(name, [Value(None, "null")], lambda row: not _non_empty(found(row)))
+        if roll < 0.24:
+            flag = rng.choice([True, False])
+            return Item(f"{name}|exists", [Value(flag, "exists", flag=flag)], lambda row: _non_empty(found(row)) == flag)
+        if roll < 0.32:
+            return Item(name, [any_value()], lambda row: _non_empty(found(row)))
+        modifier, value = glob(rng, rng.choice([w for w in WORDS if w]))
+        return Item(f"{name}{modifier}", [value], lambda row: any(
+            isinstance(e, str) and value.text_matches(e) for e in (found(row) if isinstance(found(row), list) else [])))
+
+    return Slot(column, fill, items)
+
+
+def _non_empty(value: Any) -> bool:
+    return isinstance(value, list) and len(value) > 0
+
+
 def slots_of(source: Source) -> list[Slot]:
     """Every place the source's declarations name (structures, pairs, objects with members, routes,
     enumerations)."""
@@ -538,6 +595,10 @@ def slots_of(source: Source) -> list[Slot]:
             slots.append(_object_slot(field_map, column, whole=False))
     slots += _enumeration_slots(field_map)
     slots += _route_slots(source, field_map)
+    for column, path in sorted(field_map.arrays):
+        slot = _strings_slot(field_map, column, path)
+        if slot is not None:
+            slots.append(slot)
     return slots
 
 
@@ -545,7 +606,8 @@ def declared_sources() -> list[Source]:
     return [
         s for s in all_sources()
         if s.field_map is not None and s.pipeline and s.logsources
-        and (s.field_map.structures or s.field_map.routes or s.field_map.enumerations or s.field_map.members)
+        and (s.field_map.structures or s.field_map.routes or s.field_map.enumerations or s.field_map.members
+             or s.field_map.arrays)
     ]
 
 
@@ -559,11 +621,21 @@ def make_events(rng: random.Random, source: Source, slots: list[Slot]) -> list[d
             if slot.column.startswith("route "):
                 continue
             value = slot.fill(rng)
-            if value is not None:
+            if isinstance(value, dict) and isinstance(row.get(slot.column), dict):
+                _merge(row[slot.column], value)
+            elif value is not None:
                 row[slot.column] = value
         _route_fill(source.field_map, rng, row)
         events.append(row)
     return events
+
+
+def _merge(into: dict[str, Any], more: dict[str, Any]) -> None:
+    for key, value in more.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
 
 
 def make_rule(rng: random.Random, source: Source, slots: list[Slot], index: int):
@@ -607,11 +679,14 @@ def evaluate(selections: dict[str, list[Item]], condition: str, row: dict[str, A
     return bool(eval(expression))  # noqa: S307 - built here from names and and/or/not
 
 
-def convert_one(text: str) -> str | Exception:
+def convert_one(text: str, source: Source) -> str | Exception:
+    from sigma_azure_aks.batch import resolve_pipelines
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            (query,) = SentinelBackend().convert(SigmaCollection.from_yaml(text))
+            backend = SentinelBackend(processing_pipeline=resolve_pipelines((source.pipeline,)))
+            (query,) = backend.convert(SigmaCollection.from_yaml(text))
         except Exception as error:  # noqa: BLE001 - a refusal is an outcome
             return error
     return query
@@ -632,7 +707,7 @@ def test_declared_structures_agree_with_the_documented_semantics(report) -> None
         rules = [make_rule(rng, source, slots, index) for index in range(RULES_PER_SOURCE)]
         queries = []
         for text, _, _ in rules:
-            outcome = convert_one(text)
+            outcome = convert_one(text, source)
             if isinstance(outcome, Exception):
                 raise AssertionError(f"refused: {text}\n{outcome}")
             queries.append(outcome)
@@ -700,7 +775,7 @@ def test_generated_structure_queries_parse(kql, report) -> None:
         make_events(rng, source, slots)
         for index in range(RULES_PER_SOURCE):
             text, _, _ = make_rule(rng, source, slots, index)
-            query = convert_one(text)
+            query = convert_one(text, source)
             assert not isinstance(query, Exception), (text, query)
             checked += 1
             found = kql.errors(query)

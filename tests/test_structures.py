@@ -344,3 +344,15 @@ def test_declarations_equal_what_the_samples_show(table: str) -> None:
                 assert inner <= set(structure.nested.get(head, ())), (table, column, head)
         if declared == "object":
             assert shape.members <= set(field_map.members.get(column, ())), (table, column)
+
+
+def test_absent_array_under_not() -> None:
+    """`not` of a non-empty-array test matches an event with no array (the test is never null)."""
+    require_engine()
+    rows = [
+        {"$table": "AKSAudit", "TimeGenerated": "2024-01-01T00:00:00Z", "AuditId": "none"},
+        {"$table": "AKSAudit", "TimeGenerated": "2024-01-01T00:00:00Z", "AuditId": "one", "SourceIps": ["10.0.0.1"]},
+    ]
+    text = rule("audit", "sel: {sourceIPs|exists: true}", "not sel", product="kubernetes")
+    assert fired(text, rows) == ["none"]
+    assert fired(rule("audit", "sel: {sourceIPs: '*'}", product="kubernetes"), rows) == ["one"]

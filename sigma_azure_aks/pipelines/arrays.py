@@ -67,13 +67,13 @@ def array_value(value: Any, label: str, name: str) -> SigmaQueryExpression:
         value = SigmaString(str(value.number))
     if isinstance(value, SigmaString):
         if value.s and all(part == SpecialChars.WILDCARD_MULTI for part in value.s):
-            return expression("array_length({field}) > 0")
+            return expression("coalesce(array_length({field}), 0) > 0")
         pattern = kql.string_literal(element_regex(value))
         return expression(f"tostring({{field}}) matches regex {pattern}")
     if isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists):
         return expression("coalesce(array_length({field}), 0) == 0")
-    if isinstance(value, SigmaExists):
-        return expression("array_length({field}) > 0")
+    if isinstance(value, SigmaExists):  # never null: `not` of it keeps its meaning on an absent array
+        return expression("coalesce(array_length({field}), 0) > 0")
     raise SigmaTransformationError(
         f"{label}: field '{name}' holds an array; a {type(value).__name__} value cannot be confined "
         "to one element of it in KQL. Use plain values or wildcards (any element matches)."
