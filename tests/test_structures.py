@@ -223,47 +223,59 @@ def test_member_holding_an_array_matches_an_element() -> None:
     assert fired(text, rows) == ["mfa"]
 
 
-# ---- 6. items on one array of objects may hold in different elements -----------------------------------
-def test_items_on_one_array_warn() -> None:
-    detection = (
-        "sel:\n    TargetResources.modifiedProperties.displayName: ConsentContext.IsAdminConsent\n"
-        "    TargetResources.modifiedProperties.newValue: 'True'"
-    )
-    (message,) = warnings_of(rule("auditlogs", detection))
-    assert message.startswith(
-        f"rule 't' ({RULE_ID}): selection 'sel' tests 'TargetResources.modifiedProperties.displayName', "
-        "'TargetResources.modifiedProperties.newValue' in TargetResources, an array of objects: each item matches "
-        "on its own, so they may hold in different elements"
-    )
-    (all_of,) = warnings_of(rule("auditlogs", "sel: {TargetResources.displayName|contains|all: [a, b]}"))
-    assert "(|all) are each matched on their own in TargetResources" in all_of
-    # items on different columns, or one item: no warning
-    assert warnings_of(rule("auditlogs", "sel: {TargetResources.displayName: a, OperationName: b}")) == []
+# ---- 6. items of one selection on one array of objects: one element ---------------------------------
+CONSENT = (
+    "sel:\n    TargetResources.modifiedProperties.displayName: ConsentContext.IsAdminConsent\n"
+    "    TargetResources.modifiedProperties.newValue|contains: 'True'"
+)
 
 
-def test_admin_consent_refusal_advises_no_shape_that_matches_two_properties() -> None:
-    with pytest.raises(Exception) as raised:
-        where(rule("auditlogs", "sel: {ConsentContext.IsAdminConsent: 'True'}"))
-    message = str(raised.value)
-    assert "may match two different properties" in message
-    assert "match TargetResources.modifiedProperties.displayName and .newValue" not in message
+def test_items_of_one_selection_are_one_element() -> None:
+    query = where(rule("auditlogs", CONSENT))
+    assert query.startswith('tostring(TargetResources) matches regex "(?s)^')
+    assert " and " not in query  # one test, not one per item
+    assert warnings_of(rule("auditlogs", CONSENT)) == []
 
 
-def test_items_on_one_array_match_different_elements_as_documented() -> None:
-    """The documented (and warned) reading: each item on its own."""
+def test_items_of_one_selection_match_one_element_on_events() -> None:
     require_engine()
     rows = [
         {**AUDIT, "Id": "other-property-true", "TargetResources": [{"modifiedProperties": [
-            {"displayName": "ConsentContext.IsAdminConsent", "newValue": "False"},
-            {"displayName": "ConsentContext.OnBehalfOfAll", "newValue": "True"}]}]},
+            {"displayName": "ConsentContext.IsAdminConsent", "newValue": "\"False\""},
+            {"displayName": "ConsentContext.OnBehalfOfAll", "newValue": "\"True\""}]}]},
         {**AUDIT, "Id": "admin", "TargetResources": [{"modifiedProperties": [
-            {"displayName": "ConsentContext.IsAdminConsent", "newValue": "True"}]}]},
+            {"displayName": "ConsentContext.OnBehalfOfAll", "newValue": "\"False\""},
+            {"newValue": "\"True\"", "displayName": "ConsentContext.IsAdminConsent"}]}]},
+        {**AUDIT, "Id": "two-targets", "TargetResources": [
+            {"type": "User", "displayName": "a", "modifiedProperties": [{"displayName": "x", "newValue": "y"}]},
+            {"type": "Group", "displayName": "b"}]},
     ]
-    detection = (
-        "sel:\n    TargetResources.modifiedProperties.displayName: ConsentContext.IsAdminConsent\n"
-        "    TargetResources.modifiedProperties.newValue: 'True'"
+    assert fired(rule("auditlogs", CONSENT), rows) == ["admin"]
+    top = rule("auditlogs", "sel: {TargetResources.type: User, TargetResources.displayName: b}")
+    assert fired(top, rows) == []
+    same = rule("auditlogs", "sel: {TargetResources.type: Group, TargetResources.displayName: [a, b]}")
+    assert fired(same, rows) == ["two-targets"]
+    # a member of the nested array is never read as a member of the element
+    assert fired(rule("auditlogs", "sel: {TargetResources.type: User, TargetResources.displayName: x}"), rows) == []
+
+
+def test_items_that_cannot_be_one_element_warn() -> None:
+    detection = "sel:\n    TargetResources.type: User\n    TargetResources.modifiedProperties.newValue: x"
+    (message,) = warnings_of(rule("auditlogs", detection))
+    assert message.startswith(
+        f"rule 't' ({RULE_ID}): selection 'sel' tests 'TargetResources.type', "
+        "'TargetResources.modifiedProperties.newValue' in TargetResources, an array of objects, and they cannot be "
+        "read in one element (members at two levels, one member twice, or more than 3)"
     )
-    assert fired(rule("auditlogs", detection), rows) == ["admin", "other-property-true"]
+    (all_of,) = warnings_of(rule("auditlogs", "sel: {TargetResources.displayName|contains|all: [a, b]}"))
+    assert "(|all) are each matched on their own in TargetResources" in all_of
+    assert warnings_of(rule("auditlogs", "sel: {TargetResources.displayName: a, OperationName: b}")) == []
+
+
+def test_admin_consent_refusal_advises_the_one_element_shape() -> None:
+    with pytest.raises(Exception) as raised:
+        where(rule("auditlogs", "sel: {ConsentContext.IsAdminConsent: 'True'}"))
+    assert "in one selection, which reads both in one property" in str(raised.value)
 
 
 # ---- 7. every array and pair column is declared ----------------------------------------------------

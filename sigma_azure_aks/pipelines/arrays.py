@@ -11,6 +11,7 @@ to one element).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -157,6 +158,39 @@ def structure_regex(
     nested = rf"{flags}^\[{_TOP_LEVEL}{_key(path[0])}\[{_INSIDE_FLAT}"
     inner = r":\s*" if path[1] == "*" else _key(path[1])
     return nested + rf"{inner}{_member_value(matched)}{_MEMBER_END}"
+
+
+_IN_ELEMENT = rf'(?:[^{{}}\[\]"]|{_STRING}|{_ARRAY_OF_FLAT})*?'  # tokens of one element, never leaving it
+_IN_NESTED_ELEMENT = rf'(?:[^{{}}\[\]"]|{_STRING}|{_FLAT_ARRAY})*?'  # the same in an element of a nested array
+
+
+def _any_of(values: list[SigmaString | SigmaNumber | SigmaBool]) -> str:
+    """One JSON token matching any of the values, each with its own case rule."""
+    alternatives = []
+    for value in values:
+        flags, pattern = _value_pattern(value)
+        alternatives.append(f"(?{flags[2:-1]}:{pattern})")
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def same_element_regex(
+    head: str | None, members: list[tuple[str, list[SigmaString | SigmaNumber | SigmaBool]]]
+) -> str:
+    """Anchored RE2 pattern over an array of objects' JSON text: one element (of the nested array
+    `head` of some element, when given) has every member matching one of its values."""
+    inside = _IN_ELEMENT if head is None else _IN_NESTED_ELEMENT
+    tests = [rf"{_key(name)}{_member_value(_any_of(values))}\s*[,}}]" for name, values in members]
+    orders = "|".join("".join(f"{inside}{test}" for test in order) for order in itertools.permutations(tests))
+    start = r"^\[" + _TOP_LEVEL + (rf"{_key(head)}\[{_INSIDE_FLAT}" if head else "")
+    return rf"(?s){start}\{{(?:{orders})"
+
+
+def same_element_value(
+    head: str | None, members: list[tuple[str, list[SigmaString | SigmaNumber | SigmaBool]]]
+) -> SigmaQueryExpression:
+    """The KQL test of several members of one element (see :func:`same_element_regex`)."""
+    pattern = kql.string_literal(same_element_regex(head, members))
+    return expression(f"tostring({{field}}) matches regex {pattern}")
 
 
 def structure_value(

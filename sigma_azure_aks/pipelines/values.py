@@ -20,16 +20,33 @@ from typing import Any
 from sigma.conditions import ConditionAND, ConditionOR
 from sigma.exceptions import SigmaTransformationError
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
-from sigma.types import SigmaExists, SigmaNull, SigmaNumber, SigmaString, SpecialChars
+from sigma.types import (
+    SigmaBool,
+    SigmaExists,
+    SigmaNull,
+    SigmaNumber,
+    SigmaQueryExpression,
+    SigmaString,
+    SpecialChars,
+)
 
 from ..sources import FieldMap, FieldTarget, Structure, ValueRoute
 from .aks_dataplane import show_warning
-from .arrays import array_value, expression, structure_value
+from .arrays import array_value, expression, same_element_value, structure_value
 from .transformations import RuleDetectionItemTransformation, rule_label
 
 
 class FieldValueWarning(UserWarning):
     """A rule value or field name can never match what the table holds, or was read another way."""
+
+
+# Items read in one element at most (each order of their members is one alternative of the pattern).
+MAX_ONE_ELEMENT_ITEMS = 3
+
+
+def _read_already(item: SigmaDetectionItem) -> bool:
+    """An item this transformation wrote (a test of one element): nothing more to rewrite."""
+    return bool(item.value) and all(isinstance(v, SigmaQueryExpression) for v in item.value)
 
 
 def _any_value(value: Any) -> bool:
@@ -56,8 +73,57 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
     def apply(self, rule: Any) -> None:
         if isinstance(rule, SigmaRule):
             for name, detection in rule.detection.detections.items():
+                self._read_in_one_element(rule_label(rule), detection)
                 self._warn_other_elements(rule_label(rule), name, detection)
         super().apply(rule)
+
+    def _read_in_one_element(self, label: str, detection: SigmaDetection) -> None:
+        """Items of one selection on different members of one array of objects, at one level (the
+        elements, or the elements of one nested array), become one test of one element."""
+        for item in detection.detection_items:
+            if isinstance(item, SigmaDetection):
+                self._read_in_one_element(label, item)
+        if detection.item_linking is not ConditionAND:
+            return
+        groups: dict[tuple[str, str | None], list[tuple[SigmaDetectionItem, str]]] = {}
+        for item in detection.detection_items:
+            place = self._element_member(label, item) if isinstance(item, SigmaDetectionItem) else None
+            if place is not None:
+                column, head, member = place
+                groups.setdefault((column, head), []).append((item, member))
+        for (column, head), members in groups.items():
+            names = [member for _, member in members]
+            if not 2 <= len(members) <= MAX_ONE_ELEMENT_ITEMS or len(set(names)) < len(names):
+                continue
+            combined = SigmaDetectionItem(
+                column, [], [same_element_value(head, [(member, list(item.value)) for item, member in members])]
+            )
+            first = detection.detection_items.index(members[0][0])
+            detection.detection_items[first] = combined
+            for item, _ in members[1:]:
+                detection.detection_items.remove(item)
+            combined.parent = detection
+
+    def _element_member(self, label: str, item: SigmaDetectionItem) -> tuple[str, str | None, str] | None:
+        """(column, nested array or None, member) when the item tests plain values of one member
+        of the elements of an array of objects (or of one of their nested arrays)."""
+        if not item.field or self.field_map.route(item.field) is not None:
+            return None
+        if item.value_linking is ConditionAND and len(item.value) > 1:
+            return None
+        if not item.value or not all(isinstance(v, (SigmaString, SigmaNumber, SigmaBool)) for v in item.value):
+            return None
+        target = self.field_map.resolve(item.field)
+        structure = self.field_map.structure(target.column) if target is not None else None
+        if target is None or structure is None or structure.kind != "array" or not target.path:
+            return None
+        try:
+            path = self._structure_path(structure, target, item.field, label)
+        except SigmaTransformationError:
+            return None
+        if path[-1] == "*":
+            return None
+        return (structure.column, None, path[0]) if len(path) == 1 else (structure.column, path[0], path[1])
 
     def _warn_other_elements(self, label: str, name: str, detection: SigmaDetection) -> None:
         """Warns where the items of one selection (or the values of one `|all` item) test members
@@ -65,7 +131,7 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
         if detection.item_linking is ConditionAND:
             on: dict[str, list[str]] = {}
             for item in detection.detection_items:
-                if isinstance(item, SigmaDetectionItem) and item.field:
+                if isinstance(item, SigmaDetectionItem) and item.field and not _read_already(item):
                     column = self._array_column(item.field)
                     if column is not None:
                         on.setdefault(column, []).append(item.field)
@@ -73,10 +139,11 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
                 if len(fields) > 1:
                     show_warning(
                         f"{label}: selection '{name}' tests {', '.join(repr(f) for f in fields)} in {column}, "
-                        "an array of objects: each item matches on its own, so they may hold in different "
-                        "elements (an event fires when one element has one value and another element the "
-                        "other); KQL here has no test of one element. Accept the wider match, or keep one "
-                        f"item on {column} per selection.",
+                        "an array of objects, and they cannot be read in one element (members at two levels, "
+                        f"one member twice, or more than {MAX_ONE_ELEMENT_ITEMS}): each item matches on its own, "
+                        "so they may hold in different elements (an event fires when one element has one value "
+                        "and another element the other). Accept the wider match, or test members of one level "
+                        "in one selection.",
                         FieldValueWarning,
                     )
         for item in detection.detection_items:
@@ -104,7 +171,7 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
         self, detection_item: SigmaDetectionItem
     ) -> SigmaDetectionItem | SigmaDetection | None:
         name = detection_item.field
-        if name is None:
+        if name is None or _read_already(detection_item):
             return None
         label = rule_label(self._rule)
         route = self.field_map.route(name)

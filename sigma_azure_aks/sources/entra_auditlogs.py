@@ -74,10 +74,9 @@ FIELD_MAP = FieldMap(
     missing=MappingProxyType(
         {
             "ConsentContext.IsAdminConsent": "in 'Consent to application' events it is a modified property "
-            "of the target (displayName ConsentContext.IsAdminConsent, newValue \"True\"), and no Sigma shape "
-            "tests both in one property: items on TargetResources.modifiedProperties.displayName and .newValue "
-            "may match two different properties, so every consent with some property \"True\" would fire. "
-            "Match the consent (OperationName: Consent to application) and review IsAdminConsent in the alert",
+            "of the target: match TargetResources.modifiedProperties.displayName: ConsentContext.IsAdminConsent and "
+            "TargetResources.modifiedProperties.newValue|contains: True (or False) in one selection, which reads "
+            "both in one property",
             "failure_status_reason": "the reason of an audit event is ResultReason (properties.resultReason)",
             "Target": "the target is TargetResources; match TargetResources.userPrincipalName or .displayName",
             "ActivityType": "the activity is OperationName (operationName) or ActivityDisplayName",
