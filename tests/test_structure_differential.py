@@ -27,14 +27,17 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from replay_support import require_engine
 from sigma.collection import SigmaCollection
+from sigma.rule import SigmaLogSource
 
 from sigma_azure_aks.backend import SentinelBackend
-from sigma_azure_aks.sources import FieldMap, Source, all_sources
-from sigma_azure_aks.sources.base import FieldTarget
+from sigma_azure_aks.sources import FieldMap, Source, all_sources, registered
+from sigma_azure_aks.sources.base import FieldTarget, member_prefixes
+from sigma_azure_aks.sources.shapes import Enumeration, Structure
 
 SEED = 20261206
 # Size knob: an integer scale (rules and events per source grow with it); 1 locally, 3 when CI=true.
@@ -725,19 +728,20 @@ def convert_one(text: str, source: Source) -> str | Exception:
     return query
 
 
-def test_declared_structures_agree_with_the_documented_semantics(report, tmp_path: Path) -> None:
-    require_engine()
+def run_differential(
+    sources: list[Source], rng: random.Random, folder: Path, rules_per_source: int = 0
+) -> tuple[dict[str, int], list[tuple[str, str, dict[str, Any], bool, bool]], list[str]]:
+    """(counts, disagreements, what was covered) of the generated rules on the generated events."""
     from sigma_azure_aks.replay.engine import Engine
 
-    rng = random.Random(SEED)
     totals = {"pairs": 0, "skipped": 0, "matched": 0, "rules": 0, "one_element": 0, "scanned": 0}
     disagreements: list[tuple[str, str, dict[str, Any], bool, bool]] = []
     covered: list[str] = []
-    for source in declared_sources():
+    for source in sources:
         slots = slots_of(source)
         covered.append(f"{source.table} ({len(slots)} declared places)")
         events = make_events(rng, source, slots)
-        rules = [make_rule(rng, source, slots, index) for index in range(RULES_PER_SOURCE)]
+        rules = [make_rule(rng, source, slots, index) for index in range(rules_per_source or RULES_PER_SOURCE)]
         queries = []
         for text, _, _ in rules:
             outcome = convert_one(text, source)
@@ -748,7 +752,7 @@ def test_declared_structures_agree_with_the_documented_semantics(report, tmp_pat
         engine.load(source.table, events)
         outcomes = engine.matches_many(queries)
         # the one-pass scan of the same events written as an export: the same rows for every rule
-        export = tmp_path / f"{source.table}.jsonl"
+        export = folder / f"{source.table}.jsonl"
         export.write_text("".join(json.dumps({"$table": source.table, **e}) + "\n" for e in events), encoding="utf-8")
         scanned = Engine().scan_export(export, queries)
         if scanned is not None:
@@ -770,6 +774,12 @@ def test_declared_structures_agree_with_the_documented_semantics(report, tmp_pat
                 totals["matched"] += expected
                 if (index in hits) != expected:
                     disagreements.append((text, query, row, index in hits, expected))
+    return totals, disagreements, covered
+
+
+def test_declared_structures_agree_with_the_documented_semantics(report, tmp_path: Path) -> None:
+    require_engine()
+    totals, disagreements, covered = run_differential(declared_sources(), random.Random(SEED), tmp_path)
     report(
         f"structure differential: {totals['pairs']} (rule, event) pairs compared over {', '.join(covered)}; "
         f"{totals['rules']} rules (scale {SCALE}; {totals['one_element']} selections read in one element), "
@@ -828,3 +838,40 @@ def test_generated_structure_queries_parse(kql, report) -> None:
                 errors.append((query, found))
     report(f"structure differential queries through Microsoft's KQL parser: {checked} queries, {len(errors)} with errors")
     assert not errors, errors[:3]
+
+
+TOY = Source(
+    table="ToyShapes",
+    title="Toy shapes",
+    schema={"TimeGenerated": "datetime", "EventId": "string", "Kind": "string", "Items": "dynamic",
+            "Props": "dynamic", "Info": "dynamic"},
+    logsources=(SigmaLogSource(product="toy", service="shapes"),),
+    pipeline="toy_shapes",
+    field_map=FieldMap(
+        "ToyShapes",
+        exact={"EventId": FieldTarget("EventId"), "Kind": FieldTarget("Kind"), "Items": FieldTarget("Items"),
+               "Props": FieldTarget("Props"), "Info": FieldTarget("Info")},
+        prefixes=member_prefixes({"Items": "dynamic", "Props": "dynamic", "Info": "dynamic"}),
+        structures=(
+            Structure("Items", members=("name", "count"), nested=MappingProxyType({"parts": ("label", "size")})),
+            Structure("Props", kind="pairs", pair=("Name", "Value")),
+        ),
+        objects=frozenset({"Info"}),
+        members=MappingProxyType({"Info": ("owner", "owner.upn", "owner.roles", "level")}),
+        enumerations=(Enumeration("Kind", ("alpha", "beta")),),
+        any_case=True,
+    ),
+    id_column="EventId",
+    summary_columns=("TimeGenerated",),
+)
+
+
+def test_a_registered_source_is_covered(tmp_path: Path) -> None:
+    """A source registered today has its structures, pairs, objects and enumerations generated."""
+    require_engine()
+    with registered(TOY):
+        assert TOY in declared_sources()
+        assert {slot.column for slot in slots_of(TOY)} == {"Items", "Props", "Info", "Kind"}
+        totals, disagreements, covered = run_differential([TOY], random.Random(SEED), tmp_path, 30)
+    assert totals["pairs"] > 500 and totals["matched"] > 0
+    assert not disagreements, disagreements[:2]
