@@ -309,23 +309,38 @@ def _array_slot(field_map: FieldMap, structure: Any) -> Slot:
                     )
                 return Item(f"{column}.{_random_case(rng, head)}{modifier}", [value], whole_nested)
             member = rng.choice(inner)
+            values = _alternatives(rng, modifier, value)
 
             def nested_member(row: dict[str, Any]) -> bool:
                 return any(
-                    in_structure(value, i.get(member, Absent))
+                    _any_in_structure(values, i.get(member, Absent))
                     for e in _elements(_get(row, column)) for i in _elements(e.get(head))
                 )
-            return Item(f"{column}.{_random_case(rng, head)}.{_random_case(rng, member)}{modifier}", [value],
+            return Item(f"{column}.{_random_case(rng, head)}.{_random_case(rng, member)}{modifier}", values,
                         nested_member, element=(column, head, member),
-                        element_test=lambda e: in_structure(value, e.get(member, Absent)))
+                        element_test=lambda e: _any_in_structure(values, e.get(member, Absent)))
         member = rng.choice(members)
+        values = _alternatives(rng, modifier, value)
 
         def top_member(row: dict[str, Any]) -> bool:
-            return any(in_structure(value, e.get(member, Absent)) for e in _elements(_get(row, column)))
-        return Item(f"{column}.{_random_case(rng, member)}{modifier}", [value], top_member,
-                    element=(column, None, member), element_test=lambda e: in_structure(value, e.get(member, Absent)))
+            return any(_any_in_structure(values, e.get(member, Absent)) for e in _elements(_get(row, column)))
+        return Item(f"{column}.{_random_case(rng, member)}{modifier}", values, top_member,
+                    element=(column, None, member),
+                    element_test=lambda e: _any_in_structure(values, e.get(member, Absent)))
 
     return Slot(structure.column, fill, items)
+
+
+def _alternatives(rng: random.Random, modifier: str, value: Value) -> list[Value]:
+    """The value, and now and then a second one (a list: any of them) when it has no modifier."""
+    if modifier or rng.random() < 0.75:
+        return [value]
+    second_modifier, second = structure_value_of(rng)
+    return [value] if second_modifier else [value, second]
+
+
+def _any_in_structure(values: list[Value], member: Any) -> bool:
+    return any(in_structure(v, member) for v in values)
 
 
 def _elements(data: Any) -> list[dict[str, Any]]:
