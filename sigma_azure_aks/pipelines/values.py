@@ -2,12 +2,17 @@
 data on :class:`~sigma_azure_aks.sources.FieldMap`), for any source:
 
 - value routes: a field whose values mean conditions elsewhere (SigninLogs `Status: Success` ->
-  ``ResultType == "0"``; any other value is matched against the route's text fields);
+  ``ResultType == "0"``; `null`, `|exists` and `*` test the field itself; any other value is
+  matched against the route's text fields);
 - structures: dynamic columns holding arrays or objects of objects (AuditLogs TargetResources,
   AdditionalDetails, InitiatedBy): a value matches a member of some element (see :mod:`.arrays`);
+  items of one selection on different members of one level of an array of objects are read in
+  one element; the items that cannot be (and `|all` values) warn;
 - arrays of strings: a value matches some element;
 - enumerations: a plain value that is not one of a target's documented values never matches: warn;
-- a field written in another case than any known name: warn (it resolves ignoring case).
+- a field written in another case than any known name: warn (it resolves ignoring case); a member
+  level that the column's declared member paths do not know: warn (it is read as written);
+- a member path into a column whose members no reference documents: refused.
 
 Runs before the field mapping (it reads the rule's own field names).
 """
