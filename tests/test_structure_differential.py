@@ -697,22 +697,32 @@ def make_rule(rng: random.Random, source: Source, slots: list[Slot], index: int)
 
 
 def one_element(items: list[Item], row: dict[str, Any]) -> bool:
-    """Some element (of the nested array, for nested members) passes every item's element test."""
-    column, head, _ = items[0].element  # type: ignore[misc]
-    elements = _elements(_get(row, column))
-    if head is not None:
-        elements = [inner for e in elements for inner in _elements(e.get(head))]
-    return any(all(item.element_test(e) for item in items) for e in elements)  # type: ignore[misc]
+    """Some element passes every test of its members and, for nested members, has one element of
+    its nested array that passes every test of theirs."""
+    column = items[0].element[0]  # type: ignore[index]
+    top = [i for i in items if i.element[1] is None]  # type: ignore[index]
+    nested = [i for i in items if i.element[1] is not None]  # type: ignore[index]
+    head = nested[0].element[1] if nested else None  # type: ignore[index]
+    return any(
+        all(i.element_test(e) for i in top)  # type: ignore[misc]
+        and (not nested or any(all(i.element_test(n) for i in nested) for n in _elements(e.get(head))))  # type: ignore[misc]
+        for e in _elements(_get(row, column))
+    )
 
 
 def selection_outcomes(items: list[Item], row: dict[str, Any]) -> list[bool | None]:
-    """Each item's outcome; items on different members of one level of one array, two or three of
-    them, are one outcome: read in one element (docs/entra.md)."""
-    groups: dict[tuple[str, str | None], list[Item]] = {}
+    """Each item's outcome; items on different members of one array of objects (its elements'
+    members, and members of at most one nested array), two or three of them, are one outcome:
+    read in one element (docs/entra.md)."""
+    groups: dict[str, list[Item]] = {}
     for item in items:
         if item.element is not None:
-            groups.setdefault(item.element[:2], []).append(item)
-    combined = [g for g in groups.values() if 2 <= len(g) <= 3 and len({i.element for i in g}) == len(g)]
+            groups.setdefault(item.element[0], []).append(item)
+    combined = [
+        g for g in groups.values()
+        if 2 <= len(g) <= 3 and len({i.element for i in g}) == len(g)
+        and len({i.element[1] for i in g if i.element[1] is not None}) <= 1  # type: ignore[index]
+    ]
     alone = [item for item in items if not any(item in g for g in combined)]
     return [item.evaluate(row) for item in alone] + [one_element(g, row) for g in combined]
 

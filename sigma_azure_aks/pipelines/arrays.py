@@ -173,23 +173,39 @@ def _any_of(values: list[SigmaString | SigmaNumber | SigmaBool]) -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
+Values = list[SigmaString | SigmaNumber | SigmaBool]
+
+
+def _member_tests(members: list[tuple[str, Values]]) -> list[str]:
+    return [rf"{_key(name)}{_member_value(_any_of(values))}\s*[,}}]" for name, values in members]
+
+
+def _in_any_order(tests: list[str], inside: str) -> str:
+    return "|".join("".join(f"{inside}{test}" for test in order) for order in itertools.permutations(tests))
+
+
 def same_element_regex(
-    head: str | None, members: list[tuple[str, list[SigmaString | SigmaNumber | SigmaBool]]]
+    members: list[tuple[str, Values]], head: str | None = None, nested: list[tuple[str, Values]] | None = None
 ) -> str:
-    """Anchored RE2 pattern over an array of objects' JSON text: one element (of the nested array
-    `head` of some element, when given) has every member matching one of its values."""
-    inside = _IN_ELEMENT if head is None else _IN_NESTED_ELEMENT
-    tests = [rf"{_key(name)}{_member_value(_any_of(values))}\s*[,}}]" for name, values in members]
-    orders = "|".join("".join(f"{inside}{test}" for test in order) for order in itertools.permutations(tests))
-    start = r"^\[" + _TOP_LEVEL + (rf"{_key(head)}\[{_INSIDE_FLAT}" if head else "")
-    return rf"(?s){start}\{{(?:{orders})"
+    """Anchored RE2 pattern over an array of objects' JSON text: one element has every member of
+    `members` matching one of its values and, when `nested` is given, one element of its nested
+    array `head` has every member of `nested` matching one of its values."""
+    tests = _member_tests(members)
+    if head is not None and nested:
+        inner = _in_any_order(_member_tests(nested), _IN_NESTED_ELEMENT)
+        # the nested array: its elements up to the one that matches, that one, the rest up to its end
+        tests.append(rf"{_key(head)}\[{_INSIDE_FLAT}\{{(?:{inner}){_NESTED_REST}")
+    return rf"(?s)^\[{_TOP_LEVEL}\{{(?:{_in_any_order(tests, _IN_ELEMENT)})"
+
+
+_NESTED_REST = rf'(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*\]'  # the rest of a nested array, to its end
 
 
 def same_element_value(
-    head: str | None, members: list[tuple[str, list[SigmaString | SigmaNumber | SigmaBool]]]
+    members: list[tuple[str, Values]], head: str | None = None, nested: list[tuple[str, Values]] | None = None
 ) -> SigmaQueryExpression:
     """The KQL test of several members of one element (see :func:`same_element_regex`)."""
-    pattern = kql.string_literal(same_element_regex(head, members))
+    pattern = kql.string_literal(same_element_regex(members, head, nested))
     return expression(f"tostring({{field}}) matches regex {pattern}")
 
 

@@ -83,29 +83,32 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
         super().apply(rule)
 
     def _read_in_one_element(self, label: str, detection: SigmaDetection) -> None:
-        """Items of one selection on different members of one array of objects, at one level (the
-        elements, or the elements of one nested array), become one test of one element."""
+        """Items of one selection on different members of one array of objects (members of its
+        elements, and members of the elements of at most one of their nested arrays) become one
+        test of one element."""
         for item in detection.detection_items:
             if isinstance(item, SigmaDetection):
                 self._read_in_one_element(label, item)
         if detection.item_linking is not ConditionAND:
             return
-        groups: dict[tuple[str, str | None], list[tuple[SigmaDetectionItem, str]]] = {}
+        groups: dict[str, list[tuple[SigmaDetectionItem, str | None, str]]] = {}
         for item in detection.detection_items:
             place = self._element_member(label, item) if isinstance(item, SigmaDetectionItem) else None
             if place is not None:
                 column, head, member = place
-                groups.setdefault((column, head), []).append((item, member))
-        for (column, head), members in groups.items():
-            names = [member for _, member in members]
-            if not 2 <= len(members) <= MAX_ONE_ELEMENT_ITEMS or len(set(names)) < len(names):
+                groups.setdefault(column, []).append((item, head, member))
+        for column, members in groups.items():
+            places = [(head, member) for _, head, member in members]
+            heads = {head for head, _ in places if head is not None}
+            if not 2 <= len(members) <= MAX_ONE_ELEMENT_ITEMS or len(set(places)) < len(places) or len(heads) > 1:
                 continue
-            combined = SigmaDetectionItem(
-                column, [], [same_element_value(head, [(member, list(item.value)) for item, member in members])]
-            )
+            top = [(member, list(item.value)) for item, head, member in members if head is None]
+            nested = [(member, list(item.value)) for item, head, member in members if head is not None]
+            test = same_element_value(top, next(iter(heads), None), nested)
+            combined = SigmaDetectionItem(column, [], [test])
             first = detection.detection_items.index(members[0][0])
             detection.detection_items[first] = combined
-            for item, _ in members[1:]:
+            for item, _, _ in members[1:]:
                 detection.detection_items.remove(item)
             combined.parent = detection
 
@@ -144,11 +147,10 @@ class FieldValuesTransformation(RuleDetectionItemTransformation):
                 if len(fields) > 1:
                     show_warning(
                         f"{label}: selection '{name}' tests {', '.join(repr(f) for f in fields)} in {column}, "
-                        "an array of objects, and they cannot be read in one element (members at two levels, "
-                        f"one member twice, or more than {MAX_ONE_ELEMENT_ITEMS}): each item matches on its own, "
+                        "an array of objects, and they cannot be read in one element (members of two nested "
+                        f"arrays, one member twice, or more than {MAX_ONE_ELEMENT_ITEMS}): each item matches on its own, "
                         "so they may hold in different elements (an event fires when one element has one value "
-                        "and another element the other). Accept the wider match, or test members of one level "
-                        "in one selection.",
+                        "and another element the other). Accept the wider match, or split the selection.",
                         FieldValueWarning,
                     )
         for item in detection.detection_items:
