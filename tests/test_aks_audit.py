@@ -214,7 +214,12 @@ def test_array_operators() -> None:
     )
     assert (
         convert("  sel:\n    sourceIPs: '*'\n  condition: sel")
-        == "AKSAudit\n| where array_length(SourceIps) > 0"
+        == "AKSAudit\n| where coalesce(array_length(SourceIps), 0) > 0"
+    )
+    # never null, so `not` keeps its meaning on an event with no source addresses
+    assert (
+        convert("  sel:\n    sourceIPs|exists: true\n  condition: not sel")
+        == "AKSAudit\n| where not(coalesce(array_length(SourceIps), 0) > 0)"
     )
     assert (
         convert("  sel:\n    sourceIPs: null\n  condition: sel")

@@ -27,17 +27,28 @@ def _field_rows(source: Source) -> list[str]:
     for route in field_map.routes:
         conditions = "; ".join(f"`{value}` → `{condition}`" for value, condition in route.conditions.items())
         rows.append(
-            f"| {_code(route.fields)} | {conditions}; any other value → {_code(route.other)} (any) | {route.note} |"
+            f"| {_code(route.fields)} | {conditions}; `null`, `\\|exists`, `'*'` → `{route.itself}` (the field "
+            f"itself); any other value → {_code(route.other)} (any) | {route.note} |"
         )
     for target, names in sorted(by_target.items()):
         rows.append(f"| {_code(sorted(names))} | `{target}` | {field_map.notes.get(target, '')} |")
     for structure in field_map.structures:
-        members = ", ".join(structure.members) or ("key/value pairs" if structure.kind == "pairs" else "any")
+        if structure.kind == "pairs":
+            key, value = structure.pair
+            rows.append(
+                f"| `{structure.column}`, `{structure.column}.<key>` | `{structure.column}` (pairs: "
+                f"{{{key}, {value}}}) | `{structure.column}.<key>` is the {value} of the element whose {key} is "
+                "the whole rest of the field (dots included) |"
+            )
+            continue
+        members = ", ".join(structure.members) or "any"
         nested = "; ".join(f"{name}[{', '.join(m)}]" for name, m in structure.nested.items())
         rows.append(
             f"| `{structure.column}`, `{structure.column}.<member>` | `{structure.column}` ({structure.kind} of "
             f"objects: {members}{'; ' + nested if nested else ''}) | a value matches a member of some element |"
         )
+    for column, reason in field_map.opaque.items():
+        rows.append(f"| `{column}` | `{column}` (members refused) | {reason} |")
     return rows
 
 
@@ -60,8 +71,8 @@ def _source_section(source: Source) -> list[str]:
         "",
     ]
     if field_map.members:
-        lines += ["Member names of dynamic columns are read in their real spelling (KQL member access is",
-                  "case-sensitive):", ""]
+        lines += ["Member names of dynamic columns are read in their real spelling at every level (KQL member",
+                  "access is case-sensitive); a level not listed is read as written, with a warning:", ""]
         lines += [f"- `{column}`: {_code(members)}" for column, members in field_map.members.items()]
         lines.append("")
     if field_map.enumerations:
@@ -107,13 +118,34 @@ def render(current: str = "") -> str:
         "",
         "- SigninLogs `Status` is an object (errorCode, failureReason, additionalDetails). It is never compared",
         "  whole: `Status: Success` means `ResultType == \"0\"`, `Status: Failure` `ResultType != \"0\"`, and any",
-        "  other value is matched against `Status.failureReason` or `Status.additionalDetails`.",
+        "  other value is matched against `Status.failureReason` or `Status.additionalDetails`. `null`, `|exists`",
+        "  and `'*'` are about the field itself: `Status: null` matches a sign-in with no Status (empty),",
+        "  `Status|exists: true` and `Status: '*'` one that has it, whatever its result. AuditLogs `Status` is",
+        "  the audit result: there they test `Result`.",
         "- `ResultType` is a string column; integer rule values compare as exact strings (`ResultType == \"50053\"`).",
         "- Arrays and objects of objects (`TargetResources`, `modifiedProperties`, `AdditionalDetails`,",
         "  `InitiatedBy`, `OperationProperties`): a value matches when it matches a member of some element; a",
         "  value on the whole column matches any member value in it. The test is an anchored RE2 pattern over the",
         "  column's JSON text that reads it token by token, so a member of a nested array never stands for a",
-        "  member of the enclosing element.",
+        "  member of the enclosing element. A value on the whole column also matches string elements of arrays",
+        "  at any depth (`InitiatedBy: Global Administrator` matches `user.roles: [\"Global Administrator\"]`);",
+        "  a value on a member that holds an array of scalars matches when some element matches.",
+        "- Numbers inside structures: a number equals that number (`conditionsSatisfied: 1` matches 1 and 1.0,",
+        "  never 16 or 1.5) and its text (`\"1\"`); a quoted number (`'1'`) also matches the member holding it",
+        "  as a number; `true`/`false` also match JSON booleans; `'*'` matches any string, number or boolean",
+        "  (not JSON null, not an absent member).",
+        "- Items of one selection on different members of one array of objects are read in one element:",
+        "  `TargetResources.modifiedProperties.displayName: ConsentContext.IsAdminConsent` with",
+        "  `TargetResources.modifiedProperties.newValue|contains: True` matches a consent whose IsAdminConsent",
+        "  property is True, not one whose IsAdminConsent is False and some other property True; and",
+        "  `TargetResources.type: User` with `TargetResources.modifiedProperties.displayName: X` matches a user",
+        "  target with a modified property X. This holds for two or three items with plain values, wildcards,",
+        "  numbers or booleans on different members (of the elements, and of one nested array of theirs).",
+        "  Other items (one member twice, more items) and the values of one `|all` item are each matched on",
+        "  their own, so they may hold in different elements: conversion warns.",
+        "- Every dynamic column is declared by what it holds (an object, an array of objects, key/value pairs,",
+        "  an array of strings), from Microsoft's reference and the shared samples; a column whose members",
+        "  no reference documents refuses member paths.",
         "- Only the interactive sign-ins are in SigninLogs. Non-interactive, service-principal and",
         "  managed-identity sign-ins are in AADNonInteractiveUserSignInLogs, AADServicePrincipalSignInLogs and",
         "  AADManagedIdentitySignInLogs, whose `Status`, `DeviceDetail` and `LocationDetails` are JSON text, not",

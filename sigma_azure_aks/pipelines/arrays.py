@@ -11,11 +11,14 @@ to one element).
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from typing import Any
 
 from sigma.exceptions import SigmaTransformationError
 from sigma.types import (
+    SigmaBool,
     SigmaCasedString,
     SigmaExists,
     SigmaNull,
@@ -65,13 +68,13 @@ def array_value(value: Any, label: str, name: str) -> SigmaQueryExpression:
         value = SigmaString(str(value.number))
     if isinstance(value, SigmaString):
         if value.s and all(part == SpecialChars.WILDCARD_MULTI for part in value.s):
-            return expression("array_length({field}) > 0")
+            return expression("coalesce(array_length({field}), 0) > 0")
         pattern = kql.string_literal(element_regex(value))
         return expression(f"tostring({{field}}) matches regex {pattern}")
     if isinstance(value, SigmaNull) or (isinstance(value, SigmaExists) and not value.exists):
         return expression("coalesce(array_length({field}), 0) == 0")
-    if isinstance(value, SigmaExists):
-        return expression("array_length({field}) > 0")
+    if isinstance(value, SigmaExists):  # never null: `not` of it keeps its meaning on an absent array
+        return expression("coalesce(array_length({field}), 0) > 0")
     raise SigmaTransformationError(
         f"{label}: field '{name}' holds an array; a {type(value).__name__} value cannot be confined "
         "to one element of it in KQL. Use plain values or wildcards (any element matches)."
@@ -81,42 +84,129 @@ def array_value(value: Any, label: str, name: str) -> SigmaQueryExpression:
 
 # ---- structures of objects ---------------------------------------------------------------------------
 _STRING = _ELEMENT
-_FLAT_ARRAY = rf'\[(?:[^\[\]"]|{_STRING})*\]'
-_TOP_LEVEL = rf'(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*?'  # tokens of the outer array's elements
-_INSIDE_FLAT = rf'(?:[^\[\]"]|{_STRING})*?'  # tokens inside one nested flat array
+_FLAT_ARRAY = rf'\[(?:[^\[\]"]|{_STRING})*\]'  # an array with no array inside
+_ARRAY_OF_FLAT = rf'\[(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*\]'  # arrays at most one level inside
+# tokens of the outer array's elements (whose members may hold arrays of objects whose members
+# hold arrays of scalars), and tokens inside one nested array (whose members may hold arrays)
+_TOP_LEVEL = rf'(?:[^\[\]"]|{_STRING}|{_ARRAY_OF_FLAT})*?'
+_INSIDE_FLAT = rf'(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*?'
 _ANYWHERE = rf'(?:[^"]|{_STRING})*?'  # any tokens
+_SCALAR = rf'(?:{_STRING}|[^\s,\[\]{{}}"]+)'  # one JSON string, number, boolean or null
+_MEMBER_END = r'\s*[,}\]]'  # what follows a member value: a number ends there, not inside 16 or 1.5
+_NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
 
 
-def _value_pattern(value: SigmaString | SigmaNumber) -> tuple[str, str]:
-    """(flags, pattern of a JSON member value matching the Sigma value)."""
+def _number_forms(number: float) -> str:
+    """Pattern of the JSON texts of a number: 16 also as 16.0, 1.5 also as 1.50 (never 160 or 1.55)."""
+    if float(number).is_integer() and abs(number) < 2**63:
+        return kql.regex_escape(str(int(number))) + r"(?:\.0+)?"
+    return kql.regex_escape(repr(float(number))) + "0*"
+
+
+def _value_pattern(value: SigmaString | SigmaNumber | SigmaBool) -> tuple[str, str]:
+    """(flags, pattern of one JSON token matching the Sigma value). A number matches the member
+    holding that number (or its text); a quoted number also the member holding it as a number;
+    `true`/`false` (quoted or not) also the JSON boolean; `*` any string, number or boolean."""
+    if isinstance(value, SigmaBool):
+        word = "true" if value.boolean else "false"
+        return "(?is)", f'(?:"{word}"|{word})'
     if isinstance(value, SigmaNumber):
-        text = kql.regex_escape(str(value.number))
-        return "(?is)", rf'(?:"{text}"|{text})'
+        return "(?is)", rf'(?:"{kql.regex_escape(str(value.number))}"|{_number_forms(value.number)})'
     flags, inner = _json_text_pattern(value)
+    if value.s and all(part == SpecialChars.WILDCARD_MULTI for part in value.s):
+        return flags, rf'(?:"{inner}"|-?[0-9][^\s,\]}}]*|true|false)'
+    plain = None if value.contains_special() else value.to_plain()
+    if plain is not None and _NUMBER_TEXT.match(plain):
+        return flags, rf'(?:"{inner}"|{_number_forms(float(plain))})'
+    if plain is not None and plain.lower() in ("true", "false"):
+        cased = isinstance(value, SigmaCasedString)
+        if not cased or plain in ("true", "false"):
+            return flags, rf'(?:"{inner}"|{plain.lower()})'
     return flags, f'"{inner}"'
 
 
+def _member_value(matched: str) -> str:
+    """A member value matching: the value itself, or an array of scalars with an element matching."""
+    return rf"(?:{matched}|\[\s*(?:{_SCALAR}\s*,\s*)*{matched}\s*(?:,\s*{_SCALAR}\s*)*\])"
+
+
 def _key(name: str) -> str:
-    return rf'"{kql.regex_escape(name)}"\s*:\s*'
+    return rf'"{kql.regex_escape(json.dumps(name, ensure_ascii=False)[1:-1])}"\s*:\s*'
 
 
 def structure_regex(
-    kind: str, path: tuple[str, ...], value: SigmaString | SigmaNumber, pair: tuple[str, str] = ("key", "value")
+    kind: str,
+    path: tuple[str, ...],
+    value: SigmaString | SigmaNumber | SigmaBool,
+    pair: tuple[str, str] = ("key", "value"),
 ) -> str:
     """Anchored RE2 pattern over a structure's JSON text: the member at `path` of some element
     (the whole structure when `path` is empty; ``(nested, "*")``: any member of a nested array)
-    has a value matching the Sigma value."""
+    has a value matching the Sigma value (a member holding an array of scalars: some element of
+    it). A value on the whole structure matches any member value or array element at any depth."""
     flags, matched = _value_pattern(value)
     if kind == "pairs" and path:
-        key = rf'{_key(pair[0])}"{kql.regex_escape(path[0])}"'
+        key = rf'{_key(pair[0])}"{kql.regex_escape(json.dumps(path[0], ensure_ascii=False)[1:-1])}"'
         val = f"{_key(pair[1])}{matched}"
         return rf'{flags}^\[{_ANYWHERE}\{{\s*(?:{key}\s*,\s*{val}|{val}\s*,\s*{key})\s*\}}'
     if not path:
-        return rf"{flags}^[\[{{]{_ANYWHERE}:\s*{matched}"
+        member = rf":\s*{matched}{_MEMBER_END}"
+        element = rf"(?:{_ANYWHERE}[,\[])?\s*{matched}\s*[,\]]"
+        return rf"{flags}^[\[{{](?:{_ANYWHERE}{member}|{element})"
     if len(path) == 1:
-        return rf"{flags}^\[{_TOP_LEVEL}{_key(path[0])}{matched}"
+        return rf"{flags}^\[{_TOP_LEVEL}{_key(path[0])}{_member_value(matched)}{_MEMBER_END}"
     nested = rf"{flags}^\[{_TOP_LEVEL}{_key(path[0])}\[{_INSIDE_FLAT}"
-    return nested + (rf":\s*{matched}" if path[1] == "*" else f"{_key(path[1])}{matched}")
+    inner = r":\s*" if path[1] == "*" else _key(path[1])
+    return nested + rf"{inner}{_member_value(matched)}{_MEMBER_END}"
+
+
+_IN_ELEMENT = rf'(?:[^{{}}\[\]"]|{_STRING}|{_ARRAY_OF_FLAT})*?'  # tokens of one element, never leaving it
+_IN_NESTED_ELEMENT = rf'(?:[^{{}}\[\]"]|{_STRING}|{_FLAT_ARRAY})*?'  # the same in an element of a nested array
+
+
+def _any_of(values: list[SigmaString | SigmaNumber | SigmaBool]) -> str:
+    """One JSON token matching any of the values, each with its own case rule."""
+    alternatives = []
+    for value in values:
+        flags, pattern = _value_pattern(value)
+        alternatives.append(f"(?{flags[2:-1]}:{pattern})")
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+Values = list[SigmaString | SigmaNumber | SigmaBool]
+
+
+def _member_tests(members: list[tuple[str, Values]]) -> list[str]:
+    return [rf"{_key(name)}{_member_value(_any_of(values))}\s*[,}}]" for name, values in members]
+
+
+def _in_any_order(tests: list[str], inside: str) -> str:
+    return "|".join("".join(f"{inside}{test}" for test in order) for order in itertools.permutations(tests))
+
+
+def same_element_regex(
+    members: list[tuple[str, Values]], head: str | None = None, nested: list[tuple[str, Values]] | None = None
+) -> str:
+    """Anchored RE2 pattern over an array of objects' JSON text: one element has every member of
+    `members` matching one of its values and, when `nested` is given, one element of its nested
+    array `head` has every member of `nested` matching one of its values."""
+    tests = _member_tests(members)
+    if head is not None and nested:
+        inner = _in_any_order(_member_tests(nested), _IN_NESTED_ELEMENT)
+        # the nested array: its elements up to the one that matches, that one, the rest up to its end
+        tests.append(rf"{_key(head)}\[{_INSIDE_FLAT}\{{(?:{inner}){_NESTED_REST}")
+    return rf"(?s)^\[{_TOP_LEVEL}\{{(?:{_in_any_order(tests, _IN_ELEMENT)})"
+
+
+_NESTED_REST = rf'(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*\]'  # the rest of a nested array, to its end
+
+
+def same_element_value(
+    members: list[tuple[str, Values]], head: str | None = None, nested: list[tuple[str, Values]] | None = None
+) -> SigmaQueryExpression:
+    """The KQL test of several members of one element (see :func:`same_element_regex`)."""
+    pattern = kql.string_literal(same_element_regex(members, head, nested))
+    return expression(f"tostring({{field}}) matches regex {pattern}")
 
 
 def pair_value_regexes(key: str, pair: tuple[str, str] = ("key", "value")) -> tuple[str, str]:
@@ -137,7 +227,7 @@ def structure_value(
     kind: str, path: tuple[str, ...], value: Any, label: str, name: str, pair: tuple[str, str] = ("key", "value")
 ) -> SigmaQueryExpression:
     """The KQL test of one Sigma value on a structure (see :func:`structure_regex`)."""
-    if isinstance(value, (SigmaString, SigmaNumber)):
+    if isinstance(value, (SigmaString, SigmaNumber, SigmaBool)):
         pattern = kql.string_literal(structure_regex(kind, path, value, pair))
         return expression(f"tostring({{field}}) matches regex {pattern}")
     raise SigmaTransformationError(

@@ -230,6 +230,9 @@ def _notes() -> dict[str, str]:
     return notes
 
 
+# The dynamic columns that hold one object (SourceIps, the other, holds an array of strings).
+OBJECT_COLUMNS = frozenset({"Annotations", "ObjectRef", "RequestObject", "ResponseObject", "ResponseStatus", "User"})
+
 FIELD_MAP = FieldMap(
     table=TABLE,
     exact=MappingProxyType(_exact(None)),
@@ -237,6 +240,7 @@ FIELD_MAP = FieldMap(
     notes=MappingProxyType(_notes()),
     missing=MISSING,
     arrays=ARRAY_TARGETS,
+    objects=OBJECT_COLUMNS,
 )
 
 ADMIN_FIELD_MAP = FieldMap(
@@ -246,6 +250,7 @@ ADMIN_FIELD_MAP = FieldMap(
     notes=FIELD_MAP.notes,
     missing=FIELD_MAP.missing,
     arrays=FIELD_MAP.arrays,
+    objects=FIELD_MAP.objects,
 )
 
 # Legacy diagnostics: `AzureDiagnostics | where Category in (...) | extend event = parse_json(log_s)`.

@@ -126,6 +126,7 @@ FIELD_MAP = FieldMap(
         PathPrefix("authorization.", "Authorization_d"),
         PathPrefix("httpRequest.", "HTTPRequest", json_text=True, note="HTTPRequest is JSON text"),
     ),
+    objects=frozenset({"Authorization_d", "Claims_d", "Properties_d"}),
     notes=MappingProxyType(
         {
             "OperationNameValue": "never OperationName: it held the localized display name and is empty",

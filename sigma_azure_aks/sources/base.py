@@ -20,6 +20,7 @@ from sigma.rule import SigmaLogSource
 
 from .. import kql
 from .features import BuiltPipeline, Feature
+from .shapes import Enumeration, Structure, ValueRoute, member_spelling, unresolved_member
 
 
 # ---- field maps ---------------------------------------------------------------------------------
@@ -77,60 +78,20 @@ class PathPrefix:
 
 
 @dataclass(frozen=True)
-class Structure:
-    """A dynamic column that holds objects, where a rule value matches inside the structure.
-
-    kind "array": an array of objects with scalar `members`; `nested` names members that are
-    themselves arrays of flat objects, with their members (TargetResources[].modifiedProperties[]).
-    kind "pairs": an array of ``{"key": k, "value": v}`` objects (member names in `pair`);
-    ``<column>.<k>`` is the value of the element whose key is k (AdditionalDetails). kind "object": one object, whose members are
-    read with plain member access; only a value on the whole column is matched in the structure.
-    A value on the whole column (or a whole nested array) matches when some member value in it
-    matches; a value on a member matches when that member of some element matches.
-    """
-
-    column: str
-    kind: str = "array"
-    members: tuple[str, ...] = ()
-    nested: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    note: str = ""
-    pair: tuple[str, str] = ("key", "value")
-
-
-@dataclass(frozen=True)
-class ValueRoute:
-    """A Sigma field whose values mean something other than a comparison of one column.
-
-    A plain value listed in `conditions` (compared case-insensitively) becomes that KQL condition;
-    any other value is matched against the Sigma fields in `other` (any of them). SigninLogs
-    `Status: Success` -> ``ResultType == "0"``; `Status|contains: MFA Denied` -> Status.additionalDetails.
-    """
-
-    fields: tuple[str, ...]
-    conditions: Mapping[str, str]
-    other: tuple[str, ...]
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Enumeration:
-    """The documented values of a target (a column or member access): a plain rule value outside
-    them (case-insensitively) never matches, and conversion warns."""
-
-    target: str
-    values: tuple[str, ...]
-    source: str = ""
-
-
-@dataclass(frozen=True)
 class FieldMap:
     """All Sigma field names one table accepts.
 
     `missing`: Sigma fields the table has no column for, with the reason (shown in errors and
     docs). `arrays`: targets (column, member path; "*" stands for any one key) that hold arrays
     of strings, where a Sigma value matches any element. `structures`, `routes`, `enumerations`:
-    see those classes. `members`: the spelling of the members of a dynamic column, so that a
-    member written in another case reads the real one (member access is case-sensitive in KQL).
+    see those classes. `members`: the member paths of a dynamic column (dotted, every level;
+    derived from the table reference and the samples), so that a member written in another case
+    reads the real one at every level (member access is case-sensitive in KQL); a level that is
+    not declared is read as written (see :meth:`unresolved_member`). `objects`: dynamic columns
+    that hold one object (member paths read with member access). `opaque`: dynamic columns whose
+    shape no reference documents, with the reason: a member path into them is refused.
+    Every dynamic column of the table is one of: a structure, an object, an array of strings
+    (`arrays` with the empty path) or opaque (:meth:`Source.problems` checks it).
     `any_case`: a field name that matches no name exactly resolves ignoring case.
     """
 
@@ -144,6 +105,8 @@ class FieldMap:
     routes: tuple[ValueRoute, ...] = ()
     enumerations: tuple[Enumeration, ...] = ()
     members: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    objects: frozenset[str] = frozenset()
+    opaque: Mapping[str, str] = field(default_factory=dict)
     any_case: bool = False
 
     def resolve(self, field_name: str) -> FieldTarget | None:
@@ -161,10 +124,44 @@ class FieldMap:
                         if target is not None:
                             break
         if target is not None and target.path and target.column in self.members:
-            known = {m.lower(): m for m in self.members[target.column]}
-            path = (known.get(target.path[0].lower(), target.path[0]), *target.path[1:])
+            path, _ = self.member_spelling(target.column, target.path)
             target = FieldTarget(target.column, path, target.json_text)
         return target
+
+    def member_spelling(self, column: str, path: tuple[str, ...]) -> tuple[tuple[str, ...], int | None]:
+        """(the path with every declared level in its real spelling, the index of the first level
+        that is not declared under its parent, or None when every level is)."""
+        return member_spelling(self.members.get(column, ()), path)
+
+    def unresolved_member(self, target: FieldTarget) -> str | None:
+        """What is wrong with a member path into a column with declared members whose first
+        undeclared level it names (None: every level is declared, or the column declares none)."""
+        if not target.path or target.column not in self.members:
+            return None
+        return unresolved_member(self.members[target.column], target.column, target.path)
+
+    @property
+    def list_columns(self) -> frozenset[str]:
+        """The dynamic columns that hold lists (arrays of objects, key/value pairs, arrays of
+        strings): one row holds several values of each of their members."""
+        return frozenset(
+            {s.column for s in self.structures if s.kind in ("array", "pairs")}
+            | {column for column, path in self.arrays if path == ()}
+        )
+
+    def declared_shape(self, column: str) -> str | None:
+        """What a dynamic column holds as declared: array, pairs, object, strings, opaque (None:
+        undeclared)."""
+        structure = self.structure(column)
+        if structure is not None:
+            return structure.kind
+        if column in self.objects:
+            return "object"
+        if (column, ()) in self.arrays:
+            return "strings"
+        if column in self.opaque:
+            return "opaque"
+        return None
 
     def _resolve(self, field_name: str) -> FieldTarget | None:
         target = self.exact.get(field_name)
@@ -205,7 +202,7 @@ class FieldMap:
     @property
     def has_value_rules(self) -> bool:
         """True when the map declares structures, routes or enumerations (the values item applies)."""
-        return bool(self.structures or self.routes or self.enumerations)
+        return bool(self.structures or self.routes or self.enumerations or self.members or self.opaque)
 
     def supported_fields(self) -> list[str]:
         """Every accepted field name and prefix pattern, for error messages and docs. In an
@@ -478,6 +475,12 @@ class Source:
         }
         for what, columns in named.items():
             found += [f"{self.table}: {what} name {c!r}, not a live column" for c in sorted(set(columns) - live)]
+        if self.field_map is not None:
+            found += [
+                f"{self.table}: dynamic column {c!r} is declared as no structure, object, array or opaque column"
+                for c, kind in self.schema.items()
+                if kind == "dynamic" and c not in self.deprecated and self.field_map.declared_shape(c) is None
+            ]
         if self.field_map is not None and self.field_map.table != self.table:
             found.append(f"{self.table}: its field map is for {self.field_map.table}")
         if self.profile is not None and self.profile.table != self.table:

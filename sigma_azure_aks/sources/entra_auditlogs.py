@@ -74,7 +74,9 @@ FIELD_MAP = FieldMap(
     missing=MappingProxyType(
         {
             "ConsentContext.IsAdminConsent": "in 'Consent to application' events it is a modified property "
-            "of the target: match TargetResources.modifiedProperties.displayName and .newValue",
+            "of the target: match TargetResources.modifiedProperties.displayName: ConsentContext.IsAdminConsent and "
+            "TargetResources.modifiedProperties.newValue|contains: True (or False) in one selection, which reads "
+            "both in one property",
             "failure_status_reason": "the reason of an audit event is ResultReason (properties.resultReason)",
             "Target": "the target is TargetResources; match TargetResources.userPrincipalName or .displayName",
             "ActivityType": "the activity is OperationName (operationName) or ActivityDisplayName",
@@ -90,6 +92,14 @@ FIELD_MAP = FieldMap(
         Structure("AdditionalDetails", kind="pairs"),
         Structure("InitiatedBy", kind="object"),
     ),
+    # Microsoft Graph auditActivityInitiator: user (auditUserIdentity), app (appIdentity)
+    members=MappingProxyType(
+        {
+            "InitiatedBy": ("user", "user.id", "user.displayName", "user.userPrincipalName", "user.ipAddress",
+                            "user.roles", "user.homeTenantId", "user.homeTenantName", "app", "app.appId",
+                            "app.displayName", "app.servicePrincipalId", "app.servicePrincipalName"),
+        }
+    ),
     routes=(
         ValueRoute(
             ("Status",),
@@ -97,6 +107,7 @@ FIELD_MAP = FieldMap(
                 {v: f'Result =~ "{v}"' for v in ("success", "failure", "timeout")}
             ),
             ("ResultReason",),
+            itself="Result",
             note="the audit result is Result; other text is the result reason",
         ),
     ),

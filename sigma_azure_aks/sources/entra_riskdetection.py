@@ -24,6 +24,7 @@ from .base import (
     FieldMap,
     Refusal,
     Source,
+    Structure,
     diagnostic_names,
     diagnostic_reader,
     member_prefixes,
@@ -59,6 +60,16 @@ FIELD_MAP = FieldMap(
     prefixes=member_prefixes(SCHEMA),
     notes=MappingProxyType(
         {"RiskEventType": "the detection: unlikelyTravel, anonymizedIPAddress, leakedCredentials, passwordSpray, ..."}
+    ),
+    # Microsoft Graph riskDetection.additionalInfo: a JSON array of {"Key": ..., "Value": ...} pairs
+    structures=(Structure("AdditionalInfo", kind="pairs", pair=("Key", "Value")),),
+    objects=frozenset({"Location"}),
+    # Microsoft Graph signInLocation (riskDetection.location)
+    members=MappingProxyType(
+        {
+            "Location": ("city", "state", "countryOrRegion", "geoCoordinates", "geoCoordinates.latitude",
+                         "geoCoordinates.longitude", "geoCoordinates.altitude"),
+        }
     ),
     any_case=True,
 )

@@ -152,14 +152,19 @@ FIELD_MAP = FieldMap(
     structures=(
         Structure(
             "ConditionalAccessPolicies",
-            members=("id", "displayName", "result", "conditionsSatisfied", "conditionsNotSatisfied"),
+            members=("id", "displayName", "result", "conditionsSatisfied", "conditionsNotSatisfied",
+                     "enforcedGrantControls", "enforcedSessionControls"),
         ),
+        # Microsoft Graph signIn.appliedEventListeners (appliedAuthenticationEventListener)
+        Structure("AppliedEventListeners", members=("eventType", "executedListenerId")),
     ),
+    objects=frozenset({"DeviceDetail", "LocationDetails", "MfaDetail", "Status"}),
     routes=(
         ValueRoute(
             ("Status", "properties.status"),
             MappingProxyType({"success": 'ResultType == "0"', "failure": 'ResultType != "0"'}),
             ("Status.failureReason", "Status.additionalDetails"),
+            itself="Status",
             note="Status is an object; its result is ResultType",
         ),
     ),
@@ -186,7 +191,8 @@ FIELD_MAP = FieldMap(
             "DeviceDetail": ("deviceId", "displayName", "operatingSystem", "browser", "isCompliant",
                              "isManaged", "trustType"),
             "Status": ("errorCode", "failureReason", "additionalDetails"),
-            "LocationDetails": ("city", "state", "countryOrRegion", "geoCoordinates"),
+            "LocationDetails": ("city", "state", "countryOrRegion", "geoCoordinates", "geoCoordinates.latitude",
+                                "geoCoordinates.longitude", "geoCoordinates.altitude"),
             "MfaDetail": ("authMethod", "authDetail"),
         }
     ),

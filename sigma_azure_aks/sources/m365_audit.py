@@ -119,7 +119,18 @@ FIELD_MAP = FieldMap(
             ),
         }
     ),
-    structures=(Structure("OperationProperties", kind="pairs", pair=("Name", "Value")),),
+    structures=(
+        Structure("OperationProperties", kind="pairs", pair=("Name", "Value")),
+        # Management Activity API, Microsoft Teams schema: Members (TeamsUser), ExtraProperties (KeyValuePair)
+        Structure("Members", members=("UPN", "Role", "DisplayName")),
+        Structure("ExtraProperties", kind="pairs", pair=("Key", "Value")),
+    ),
+    opaque=MappingProxyType(
+        {
+            "SRRuleMatchDetails": "no Microsoft reference documents the members of SRRuleMatchDetails; use "
+            "SRRuleMatchDetails|contains (it searches the column's JSON text) or your own pipeline",
+        }
+    ),
     any_case=True,
 )
 
