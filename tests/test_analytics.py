@@ -27,7 +27,7 @@ from sigma_azure_aks.analytics.model import (
     description_for,
     table_profile,
 )
-from sigma_azure_aks.analytics.options import iso_duration, parse_duration, yaml_duration
+from sigma_azure_aks.analytics.options import OPTION_KEYS, iso_duration, parse_duration, yaml_duration
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.sources import all_sources
 
@@ -40,6 +40,8 @@ SEED_QUERY = (
     'OperationNameValue startswith "MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/BATCH") and '
     '(OperationNameValue endswith "/CRONJOBS/WRITE" or OperationNameValue endswith "/JOBS/WRITE")'
 )
+# The analytics rule's query: the run's ingestion bound first (one alert per event), then the rule.
+SEED_RULE_QUERY = SEED_QUERY.replace("AzureActivity\n", "AzureActivity\n| where ingestion_time() > ago(1h)\n", 1)
 AZURE_ACTIVITY_EXTEND = (
     '| extend AccountUpn = iff(Caller contains "@", Caller, ""), AccountObjectId = iff(Caller matches regex '
     '"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", Caller, "")'
@@ -137,7 +139,7 @@ def test_seed_arm():
         "False positives:\n- Azure Kubernetes CronJob/Job may be done by a system administrator."
         in (props["description"])
     )
-    assert props["query"] == SEED_QUERY + "\n" + AZURE_ACTIVITY_EXTEND
+    assert props["query"] == SEED_RULE_QUERY + "\n" + AZURE_ACTIVITY_EXTEND
     assert props["queryFrequency"] == "PT1H"
     assert props["queryPeriod"] == "PT1H30M"
     assert props["triggerOperator"] == "GreaterThan"
@@ -181,8 +183,8 @@ def test_seed_yaml():
     assert doc["triggerThreshold"] == 0
     assert doc["severity"] == "Medium"
     assert doc["version"] == "1.0.0"
-    assert doc["query"] == SEED_QUERY + "\n" + AZURE_ACTIVITY_EXTEND
-    assert "query: |-\n  AzureActivity\n  | where (OperationNameValue" in text  # a block literal
+    assert doc["query"] == SEED_RULE_QUERY + "\n" + AZURE_ACTIVITY_EXTEND
+    assert "query: |-\n  AzureActivity\n  | where ingestion_time() > ago(1h)\n  | where (" in text  # a block literal
     assert list(doc)[:4] == ["id", "name", "description", "severity"]
 
 
@@ -431,25 +433,76 @@ def test_rule_attribute_overrides_backend_options():
     assert (doc["queryFrequency"], doc["queryPeriod"], doc["severity"]) == ("2h", "1d", "High")
 
 
+@pytest.mark.parametrize(
+    ("options", "frequency", "period", "arm_period", "bound"),
+    [
+        ({}, "1h", "90m", "PT1H30M", "1h"),
+        ({"query_frequency": "1d"}, "1d", "1470m", "P1DT30M", "1d"),
+        ({"query_frequency": "30m"}, "30m", "1h", "PT1H", "30m"),
+        ({"query_frequency": "5m"}, "5m", "35m", "PT35M", "5m"),
+        ({"query_frequency": "13d23h30m"}, "20130m", "14d", "P14D", "20130m"),
+        ({"query_period": "3h"}, "1h", "3h", "PT3H", "1h"),
+        ({"query_frequency": "2h", "query_period": "2h"}, "2h", "2h", "PT2H", "2h"),
+    ],
+)
+def test_query_period_follows_query_frequency_and_the_query_reads_one_run_of_ingestion(
+    options, frequency, period, arm_period, bound
+):
+    doc = yaml.safe_load(convert(rule_text(), "yaml", **options))
+    assert (doc["queryFrequency"], doc["queryPeriod"]) == (frequency, period)
+    lines = doc["query"].split("\n")
+    assert lines[1] == f"| where ingestion_time() > ago({bound})"
+    assert lines[0] == "AzureActivity" and lines[2].startswith("| where ") and "ingestion_time" not in lines[2]
+    props = json.loads(convert(rule_text(), "json", **options))["properties"]
+    assert props["queryPeriod"] == arm_period and props["query"] == doc["query"]
+    # the plain query (Logs, replay) is the rule's alone
+    assert "ingestion_time" not in str(convert(rule_text(), "default", **options))
+
+
 def test_unknown_rule_attribute_key_is_an_error():
-    with pytest.raises(SigmaError, match="unknown analytics-rule setting 'query_freq'"):
+    with pytest.raises(
+        SigmaError,
+        match="rule attribute `sentinel:` 'query_freq' is not an analytics-rule setting; did you mean 'query_frequency'",
+    ):
         convert(rule_text(extra="sentinel:\n  query_freq: 2h\n"), "yaml")
 
 
-def test_unrelated_backend_options_are_left_alone():
-    assert (
-        json.loads(convert(rule_text(), "json", some_other_option="x"))["properties"]["queryFrequency"]
-        == "PT1H"
-    )
+def test_unknown_backend_option_is_refused_naming_it_and_the_known_ones():
+    with pytest.warns(UserWarning) as warned, pytest.raises(TypeError) as refused:
+        convert(rule_text(), "json", query_freqency="1d")
+    # sigma-cli reads the key between the first two quotes of a TypeError (its usage error names it)
+    assert str(refused.value).split("'")[1] == "query_freqency"
+    assert [str(w.message) for w in warned] == [
+        "backend option 'query_freqency' is not an analytics-rule setting; did you mean 'query_frequency'? "
+        "known: " + ", ".join(OPTION_KEYS)
+    ]
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"query_frequency": "2m"}, "query_frequency is 2 minutes; Sentinel allows 5 to 20160"),
-        ({"query_period": "15d"}, "query_period is 21600 minutes"),
-        ({"query_frequency": "2h", "query_period": "1h"}, "query_period must be at least query_frequency"),
-        ({"query_frequency": "30m", "query_period": "2d"}, "query_frequency must be at least 1h"),
+        ({"query_frequency": "2m"}, "query_frequency 2m is outside Sentinel's 5m to 14d"),
+        ({"query_period": "15d"}, "query_period 15d is outside Sentinel's 5m to 14d (query_frequency 1h)"),
+        (
+            {"query_frequency": "2h", "query_period": "1h"},
+            "query_period 1h is shorter than query_frequency 2h: events between runs would never be read; give "
+            "query_period at least query_frequency, or leave it out (it follows query_frequency + 30m)",
+        ),
+        (
+            {"query_frequency": "30m", "query_period": "2d"},
+            "query_period 2d with query_frequency 30m: Sentinel runs a rule reading 2d or more at most every 1h; "
+            "raise query_frequency or shorten query_period",
+        ),
+        (
+            {"query_frequency": "14d"},
+            "query_frequency 14d leaves no room for query_period: it follows query_frequency + 30m ingestion "
+            "margin (14d30m), beyond Sentinel's 14d; run at most every 13d23h30m, or give query_period (at most "
+            "14d; the margin is query_period - query_frequency)",
+        ),
+        (
+            {"query_frequency": "13d", "query_period": "2h"},
+            "query_period 2h is shorter than query_frequency 13d",
+        ),
         ({"trigger_threshold": "10001"}, "trigger_threshold must be 0 to 10000"),
         ({"trigger_threshold": "-1"}, "not a whole number"),
         ({"severity": "Severe"}, "severity: 'Severe' is not one of"),
@@ -461,7 +514,7 @@ def test_unrelated_backend_options_are_left_alone():
     ],
 )
 def test_invalid_settings_are_refused(options, message):
-    with pytest.raises(SigmaError, match=message.replace("(", r"\(")):
+    with pytest.raises(SigmaError, match=re.escape(message)):
         convert(rule_text(), "arm", **options)
 
 

@@ -22,7 +22,7 @@ from ..sources import (
     sources_for_logsource,
 )
 from . import sentinel_facts as facts
-from .options import Settings, settings_for
+from .options import Settings, ingestion_bound, schedule, settings_for
 
 LICENSE_DEFAULT = "Detection Rule License 1.1"
 TRUNCATION_MARK = " [...]"
@@ -238,12 +238,14 @@ def build_rule(
     if getattr(rule, "id", None) is None:
         raise ValueError("the rule has no `id`; Sentinel rules are named by it, so add one (a UUID)")
     profile = table_profile(table)
-    settings = settings_for(rule, backend_options)
+    settings = schedule(settings_for(rule, backend_options))
     tactics, techniques, relevant = attack_mapping(rule)
     title = _clean(getattr(rule, "title", "") or "")
     if not title:
         raise ValueError("the rule has no title")
-    full_query = "\n".join(line for line in (str(query).rstrip(), profile.extend_line) if line)
+    full_query = "\n".join(
+        line for line in (bounded_query(str(query).rstrip(), settings), profile.extend_line) if line
+    )
     model = AnalyticsRule(
         rule_id=template_id(rule, "+".join((profile.table, *union))),
         display_name=_truncate(" ".join(title.split()), facts.NAME_MAX),
@@ -267,6 +269,16 @@ def build_rule(
     )
     validate(model)
     return model
+
+
+def bounded_query(query: str, settings: Settings) -> str:
+    """The query with the run's ingestion bound as the first operator after its tabular source (the
+    table, or the union with its legs), so that consecutive runs tile ingestion time: an event alerts
+    in the one run after its ingestion, if its delay is within query_period - query_frequency. The
+    bound only drops rows before the rule's own operators; what the rule matches among them is unchanged."""
+    lines = query.split("\n")
+    first = next((index for index, line in enumerate(lines) if line.startswith("| ")), len(lines))
+    return "\n".join([*lines[:first], ingestion_bound(settings), *lines[first:]])
 
 
 def _check_duration(name: str, minutes: int, bounds: tuple[int, int]) -> None:

@@ -271,6 +271,8 @@ ARM_RESOURCE_TYPE = "Microsoft.OperationalInsights/workspaces/providers/alertRul
 ARM_API_VERSION = "2025-09-01"  # stable; its schema has `techniques` (T####) but no `subTechniques`
 ARM_IMPORT_MAX_RULES = 50  # Analytics > Import takes at most 50 rules per file
 RULE_KIND = "Scheduled"
+NRT_KIND = "NRT"
+RULE_KINDS = (RULE_KIND, NRT_KIND)
 
 
 # Data types each data connector declares (`dataTypes[].name`), from Azure/Azure-Sentinel:
