@@ -678,3 +678,95 @@ def test_aks_audit_corpus_columns_are_returned_by_the_query(kql):
         used |= set(props["customDetails"].values())
         used |= set(facts.PLACEHOLDER.findall(props["alertDetailsOverride"]["alertDisplayNameFormat"]))
         assert used <= columns, (name, used - columns)
+
+
+# ---- near-real-time rules (-O kind=nrt) -------------------------------------------------------------
+
+
+def test_nrt_rule_in_every_format_has_no_schedule_and_the_rules_query_alone(kql):
+    text = rule_text()
+    plain = str(convert(text, "default")[0])
+    template = yaml.safe_load(convert(text, "yaml", kind="nrt"))
+    assert template["kind"] == "NRT"
+    assert not set(facts.NRT_ABSENT_FIELDS) & set(template)
+    assert template["query"] == plain + "\n" + AZURE_ACTIVITY_EXTEND
+    assert kql.errors(template["query"]) == []
+    body = json.loads(convert(text, "json", kind="NRT"))
+    assert body["kind"] == "NRT" and body["properties"]["query"] == template["query"]
+    assert not set(facts.NRT_ABSENT_FIELDS) & set(body["properties"])
+    resource = json.loads(convert(text, "arm", kind="nrt"))["resources"][0]
+    assert (resource["kind"], resource["apiVersion"]) == ("NRT", facts.ARM_NRT_API_VERSION)
+    assert not set(facts.NRT_ABSENT_FIELDS) & set(resource["properties"])
+    # the rest of the rule is the scheduled one's
+    scheduled = json.loads(convert(text, "json"))["properties"]
+    assert {k: v for k, v in scheduled.items() if k not in facts.NRT_ABSENT_FIELDS and k != "query"} == {
+        k: v for k, v in body["properties"].items() if k != "query"
+    }
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"kind": "nrt", "query_frequency": "1d"},
+            "kind NRT with query_frequency: a near-real-time rule runs every minute over the newly ingested rows "
+            "and alerts on every result, with no schedule or trigger; leave it out, or use kind Scheduled",
+        ),
+        (
+            {"kind": "nrt", "query_period": "2h", "trigger_threshold": "3"},
+            "kind NRT with query_period, trigger_threshold: a near-real-time rule",
+        ),
+        ({"kind": "realtime"}, "kind: 'realtime' is not one of Scheduled, NRT"),
+    ],
+)
+def test_nrt_contradictions_are_refused(options, message):
+    with pytest.raises(SigmaError, match=re.escape(message)):
+        convert(rule_text(), "yaml", **options)
+
+
+def test_nrt_refuses_a_union_of_tables():
+    from sigma_azure_aks.batch import resolve_pipelines
+
+    text = rule_text().replace("service: activitylogs", "service: signinlogs").replace(
+        "operationName: MICROSOFT.COMPUTE/VIRTUALMACHINES/DELETE", "ResultType: 50053"
+    )
+    backend = SentinelBackend(resolve_pipelines(["azure_signinlogs_all"]), kind="nrt")
+    with pytest.raises(SigmaError, match=re.escape(
+        "kind NRT: the query is a union of SigninLogs, AADNonInteractiveUserSignInLogs, "
+        "AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs; Sentinel's near-real-time rules cannot "
+        f"use joins or unions, nor query more than one table ({facts.NRT_LIMITS_URL})"
+    )):
+        backend.convert(SigmaCollection.from_yaml(text), "yaml")
+
+
+def test_nrt_refuses_a_correlation():
+    text = (REPO_ROOT / "rules" / "correlations" / "mass_resource_deletion.yml").read_text()
+    with pytest.raises(SigmaError, match=re.escape(
+        "kind NRT: a correlation rule counts events across a time window, which a near-real-time rule (only "
+        "the rows ingested since its previous run, about a minute) cannot see; export it as a Scheduled rule"
+    )):
+        SentinelBackend(kind="nrt").convert(SigmaCollection.from_yaml(text), "arm")
+
+
+@pytest.mark.parametrize(
+    ("query", "operator"),
+    [
+        ("AzureActivity\n| join kind=inner (AuditLogs) on CorrelationId", "join"),
+        ("union AzureActivity, AuditLogs\n| where x == 1", "union"),
+        ("AzureActivity\n| lookup (Watch) on Caller", "lookup"),
+        ('AzureActivity\n| where Caller == "a | join b"', None),  # in a string literal
+        ("AzureActivity\n| where OperationName has @'x | union y'", None),
+        ("AzureActivity\n| where joined == 1", None),
+    ],
+)
+def test_nrt_operator_check_reads_operators_not_literals(query, operator):
+    from dataclasses import replace
+
+    from sigma_azure_aks.analytics.model import build_rule, nrt_problem
+
+    model = build_rule(one_rule(rule_text()), "AzureActivity\n| where Caller == 1", "AzureActivity", {"kind": "nrt"})
+    problem = nrt_problem(replace(model, query=query))
+    if operator is None:
+        assert problem is None
+    else:
+        assert problem is not None and problem.startswith(f"kind NRT: the query uses `{operator}`;")

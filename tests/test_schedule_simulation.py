@@ -136,3 +136,16 @@ def test_any_events_within_the_margin_alert_once(name: str, raw: list[tuple[int,
 
 
 SCHEDULE_CACHE: dict[str, Schedule] = {}
+
+
+def test_nrt_has_no_schedule_and_each_run_reads_what_was_ingested_since_the_last() -> None:
+    """Sentinel runs an NRT rule about once a minute over the rows ingested since its previous run
+    (no look-back of its own): the rule carries no schedule and no bound, so each event is read once,
+    whatever its delay."""
+    document = rendered({"kind": "nrt"})
+    assert document["kind"] == "NRT" and "queryFrequency" not in document and "queryPeriod" not in document
+    assert BOUND.findall(document["query"]) == []
+    runs = range(0, 3 * 3600 + 2 * MINUTE, MINUTE)
+    events = events_with_delays([0, 59, 30 * MINUTE, 90 * MINUTE], 3600)
+    counts = [sum(1 for run in runs if run - MINUTE < ingested <= run) for _, ingested in events]
+    assert set(counts) == {1}

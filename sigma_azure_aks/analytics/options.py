@@ -189,6 +189,8 @@ def schedule(settings: Settings) -> Settings:
     """The schedule of a single-event rule: `query_period` follows `query_frequency` (+ the ingestion
     margin) unless given; a pair Sentinel would refuse or that would miss events between runs is one
     ValueError naming both settings."""
+    if settings.kind == facts.NRT_KIND:
+        return _check_nrt(settings)
     frequency = settings.query_frequency
     low, high = facts.QUERY_DURATION_RANGE
     if not low <= frequency <= high:
@@ -230,6 +232,23 @@ def _check_pair(settings: Settings, given: bool) -> Settings:
             f"query_period {human_duration(period)}{how} with query_frequency {human_duration(frequency)}: Sentinel "
             f"runs a rule reading {human_duration(facts.LONG_PERIOD)} or more at most every "
             f"{human_duration(facts.LONG_PERIOD_MIN_FREQUENCY)}; raise query_frequency or shorten query_period"
+        )
+    return settings
+
+
+def _check_nrt(settings: Settings) -> Settings:
+    """An NRT rule has no schedule and no trigger: settings for them contradict `kind: NRT`."""
+    default = Settings()
+    given = [
+        name
+        for name in ("query_frequency", "query_period", "trigger_operator", "trigger_threshold")
+        if getattr(settings, name) != getattr(default, name)
+    ]
+    if given:
+        raise ValueError(
+            f"kind NRT with {', '.join(given)}: a near-real-time rule runs every minute over the newly "
+            "ingested rows and alerts on every result, with no schedule or trigger; leave "
+            f"{'it' if len(given) == 1 else 'them'} out, or use kind Scheduled"
         )
     return settings
 
