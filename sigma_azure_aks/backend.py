@@ -98,6 +98,21 @@ def _string_shape(value: SigmaString) -> tuple[str, str | None]:
     return kind, text
 
 
+def refuse_unknown_options(backend_options: dict[str, Any]) -> None:
+    """Every backend option (`-O KEY=VALUE`) is an analytics-rule setting; another key is refused, as a
+    TypeError naming it first (sigma-cli turns that into a usage error naming the key), after a warning
+    line with the nearest setting and the known ones."""
+    from .analytics.options import SentinelOptionWarning, unknown_option_keys, unknown_option_message
+    from .notices import emit
+
+    unknown = unknown_option_keys(backend_options)
+    if not unknown:
+        return
+    for key in unknown:
+        emit(SentinelOptionWarning(unknown_option_message(key)))
+    raise TypeError(f"'{unknown[0]}' " + unknown_option_message(unknown[0]).split(" ", 3)[3])
+
+
 class SentinelBackend(KustoBackend):
     """Microsoft Sentinel KQL with exact Sigma semantics (identifier `sentinel`)."""
 
@@ -119,6 +134,7 @@ class SentinelBackend(KustoBackend):
         collect_errors: bool = False,
         **backend_options: Any,
     ) -> None:
+        refuse_unknown_options(backend_options)
         super().__init__(processing_pipeline, collect_errors, **backend_options)
         user_items = processing_pipeline.items if processing_pipeline is not None else []
         user_chose_ours = any((item.identifier or "").startswith(ITEM_PREFIX) for item in user_items)

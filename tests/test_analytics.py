@@ -27,7 +27,7 @@ from sigma_azure_aks.analytics.model import (
     description_for,
     table_profile,
 )
-from sigma_azure_aks.analytics.options import iso_duration, parse_duration, yaml_duration
+from sigma_azure_aks.analytics.options import OPTION_KEYS, iso_duration, parse_duration, yaml_duration
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.sources import all_sources
 
@@ -40,6 +40,8 @@ SEED_QUERY = (
     'OperationNameValue startswith "MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/BATCH") and '
     '(OperationNameValue endswith "/CRONJOBS/WRITE" or OperationNameValue endswith "/JOBS/WRITE")'
 )
+# The analytics rule's query: the run's ingestion bound first (one alert per event), then the rule.
+SEED_RULE_QUERY = SEED_QUERY.replace("AzureActivity\n", "AzureActivity\n| where ingestion_time() > ago(1h)\n", 1)
 AZURE_ACTIVITY_EXTEND = (
     '| extend AccountUpn = iff(Caller contains "@", Caller, ""), AccountObjectId = iff(Caller matches regex '
     '"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", Caller, "")'
@@ -137,7 +139,7 @@ def test_seed_arm():
         "False positives:\n- Azure Kubernetes CronJob/Job may be done by a system administrator."
         in (props["description"])
     )
-    assert props["query"] == SEED_QUERY + "\n" + AZURE_ACTIVITY_EXTEND
+    assert props["query"] == SEED_RULE_QUERY + "\n" + AZURE_ACTIVITY_EXTEND
     assert props["queryFrequency"] == "PT1H"
     assert props["queryPeriod"] == "PT1H30M"
     assert props["triggerOperator"] == "GreaterThan"
@@ -181,8 +183,8 @@ def test_seed_yaml():
     assert doc["triggerThreshold"] == 0
     assert doc["severity"] == "Medium"
     assert doc["version"] == "1.0.0"
-    assert doc["query"] == SEED_QUERY + "\n" + AZURE_ACTIVITY_EXTEND
-    assert "query: |-\n  AzureActivity\n  | where (OperationNameValue" in text  # a block literal
+    assert doc["query"] == SEED_RULE_QUERY + "\n" + AZURE_ACTIVITY_EXTEND
+    assert "query: |-\n  AzureActivity\n  | where ingestion_time() > ago(1h)\n  | where (" in text  # a block literal
     assert list(doc)[:4] == ["id", "name", "description", "severity"]
 
 
@@ -432,25 +434,76 @@ def test_rule_attribute_overrides_backend_options():
     assert (doc["queryFrequency"], doc["queryPeriod"], doc["severity"]) == ("2h", "1d", "High")
 
 
+@pytest.mark.parametrize(
+    ("options", "frequency", "period", "arm_period", "bound"),
+    [
+        ({}, "1h", "90m", "PT1H30M", "1h"),
+        ({"query_frequency": "1d"}, "1d", "1470m", "P1DT30M", "1d"),
+        ({"query_frequency": "30m"}, "30m", "1h", "PT1H", "30m"),
+        ({"query_frequency": "5m"}, "5m", "35m", "PT35M", "5m"),
+        ({"query_frequency": "13d23h30m"}, "20130m", "14d", "P14D", "20130m"),
+        ({"query_period": "3h"}, "1h", "3h", "PT3H", "1h"),
+        ({"query_frequency": "2h", "query_period": "2h"}, "2h", "2h", "PT2H", "2h"),
+    ],
+)
+def test_query_period_follows_query_frequency_and_the_query_reads_one_run_of_ingestion(
+    options, frequency, period, arm_period, bound
+):
+    doc = yaml.safe_load(convert(rule_text(), "yaml", **options))
+    assert (doc["queryFrequency"], doc["queryPeriod"]) == (frequency, period)
+    lines = doc["query"].split("\n")
+    assert lines[1] == f"| where ingestion_time() > ago({bound})"
+    assert lines[0] == "AzureActivity" and lines[2].startswith("| where ") and "ingestion_time" not in lines[2]
+    props = json.loads(convert(rule_text(), "json", **options))["properties"]
+    assert props["queryPeriod"] == arm_period and props["query"] == doc["query"]
+    # the plain query (Logs, replay) is the rule's alone
+    assert "ingestion_time" not in str(convert(rule_text(), "default", **options))
+
+
 def test_unknown_rule_attribute_key_is_an_error():
-    with pytest.raises(SigmaError, match="unknown analytics-rule setting 'query_freq'"):
+    with pytest.raises(
+        SigmaError,
+        match="rule attribute `sentinel:` 'query_freq' is not an analytics-rule setting; did you mean 'query_frequency'",
+    ):
         convert(rule_text(extra="sentinel:\n  query_freq: 2h\n"), "yaml")
 
 
-def test_unrelated_backend_options_are_left_alone():
-    assert (
-        json.loads(convert(rule_text(), "json", some_other_option="x"))["properties"]["queryFrequency"]
-        == "PT1H"
-    )
+def test_unknown_backend_option_is_refused_naming_it_and_the_known_ones():
+    with pytest.warns(UserWarning) as warned, pytest.raises(TypeError) as refused:
+        convert(rule_text(), "json", query_freqency="1d")
+    # sigma-cli reads the key between the first two quotes of a TypeError (its usage error names it)
+    assert str(refused.value).split("'")[1] == "query_freqency"
+    assert [str(w.message) for w in warned] == [
+        "backend option 'query_freqency' is not an analytics-rule setting; did you mean 'query_frequency'? "
+        "known: " + ", ".join(OPTION_KEYS)
+    ]
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"query_frequency": "2m"}, "query_frequency is 2 minutes; Sentinel allows 5 to 20160"),
-        ({"query_period": "15d"}, "query_period is 21600 minutes"),
-        ({"query_frequency": "2h", "query_period": "1h"}, "query_period must be at least query_frequency"),
-        ({"query_frequency": "30m", "query_period": "2d"}, "query_frequency must be at least 1h"),
+        ({"query_frequency": "2m"}, "query_frequency 2m is outside Sentinel's 5m to 14d"),
+        ({"query_period": "15d"}, "query_period 15d is outside Sentinel's 5m to 14d (query_frequency 1h)"),
+        (
+            {"query_frequency": "2h", "query_period": "1h"},
+            "query_period 1h is shorter than query_frequency 2h: events between runs would never be read; give "
+            "query_period at least query_frequency, or leave it out (it follows query_frequency + 30m)",
+        ),
+        (
+            {"query_frequency": "30m", "query_period": "2d"},
+            "query_period 2d with query_frequency 30m: Sentinel runs a rule reading 2d or more at most every 1h; "
+            "raise query_frequency or shorten query_period",
+        ),
+        (
+            {"query_frequency": "14d"},
+            "query_frequency 14d leaves no room for query_period: it follows query_frequency + 30m ingestion "
+            "margin (14d30m), beyond Sentinel's 14d; run at most every 13d23h30m, or give query_period (at most "
+            "14d; the margin is query_period - query_frequency)",
+        ),
+        (
+            {"query_frequency": "13d", "query_period": "2h"},
+            "query_period 2h is shorter than query_frequency 13d",
+        ),
         ({"trigger_threshold": "10001"}, "trigger_threshold must be 0 to 10000"),
         ({"trigger_threshold": "-1"}, "not a whole number"),
         ({"severity": "Severe"}, "severity: 'Severe' is not one of"),
@@ -462,7 +515,7 @@ def test_unrelated_backend_options_are_left_alone():
     ],
 )
 def test_invalid_settings_are_refused(options, message):
-    with pytest.raises(SigmaError, match=message.replace("(", r"\(")):
+    with pytest.raises(SigmaError, match=re.escape(message)):
         convert(rule_text(), "arm", **options)
 
 
@@ -627,3 +680,95 @@ def test_aks_audit_corpus_columns_are_returned_by_the_query(kql):
         used |= set(props["customDetails"].values())
         used |= set(facts.PLACEHOLDER.findall(props["alertDetailsOverride"]["alertDisplayNameFormat"]))
         assert used <= columns, (name, used - columns)
+
+
+# ---- near-real-time rules (-O kind=nrt) -------------------------------------------------------------
+
+
+def test_nrt_rule_in_every_format_has_no_schedule_and_the_rules_query_alone(kql):
+    text = rule_text()
+    plain = str(convert(text, "default")[0])
+    template = yaml.safe_load(convert(text, "yaml", kind="nrt"))
+    assert template["kind"] == "NRT"
+    assert not set(facts.NRT_ABSENT_FIELDS) & set(template)
+    assert template["query"] == plain + "\n" + AZURE_ACTIVITY_EXTEND
+    assert kql.errors(template["query"]) == []
+    body = json.loads(convert(text, "json", kind="NRT"))
+    assert body["kind"] == "NRT" and body["properties"]["query"] == template["query"]
+    assert not set(facts.NRT_ABSENT_FIELDS) & set(body["properties"])
+    resource = json.loads(convert(text, "arm", kind="nrt"))["resources"][0]
+    assert (resource["kind"], resource["apiVersion"]) == ("NRT", facts.ARM_NRT_API_VERSION)
+    assert not set(facts.NRT_ABSENT_FIELDS) & set(resource["properties"])
+    # the rest of the rule is the scheduled one's
+    scheduled = json.loads(convert(text, "json"))["properties"]
+    assert {k: v for k, v in scheduled.items() if k not in facts.NRT_ABSENT_FIELDS and k != "query"} == {
+        k: v for k, v in body["properties"].items() if k != "query"
+    }
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"kind": "nrt", "query_frequency": "1d"},
+            "kind NRT with query_frequency: a near-real-time rule runs every minute over the newly ingested rows "
+            "and alerts on every result, with no schedule or trigger; leave it out, or use kind Scheduled",
+        ),
+        (
+            {"kind": "nrt", "query_period": "2h", "trigger_threshold": "3"},
+            "kind NRT with query_period, trigger_threshold: a near-real-time rule",
+        ),
+        ({"kind": "realtime"}, "kind: 'realtime' is not one of Scheduled, NRT"),
+    ],
+)
+def test_nrt_contradictions_are_refused(options, message):
+    with pytest.raises(SigmaError, match=re.escape(message)):
+        convert(rule_text(), "yaml", **options)
+
+
+def test_nrt_refuses_a_union_of_tables():
+    from sigma_azure_aks.batch import resolve_pipelines
+
+    text = rule_text().replace("service: activitylogs", "service: signinlogs").replace(
+        "operationName: MICROSOFT.COMPUTE/VIRTUALMACHINES/DELETE", "ResultType: 50053"
+    )
+    backend = SentinelBackend(resolve_pipelines(["azure_signinlogs_all"]), kind="nrt")
+    with pytest.raises(SigmaError, match=re.escape(
+        "kind NRT: the query is a union of SigninLogs, AADNonInteractiveUserSignInLogs, "
+        "AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs; Sentinel's near-real-time rules cannot "
+        f"use joins or unions, nor query more than one table ({facts.NRT_LIMITS_URL})"
+    )):
+        backend.convert(SigmaCollection.from_yaml(text), "yaml")
+
+
+def test_nrt_refuses_a_correlation():
+    text = (REPO_ROOT / "rules" / "correlations" / "mass_resource_deletion.yml").read_text()
+    with pytest.raises(SigmaError, match=re.escape(
+        "kind NRT: a correlation rule counts events across a time window, which a near-real-time rule (only "
+        "the rows ingested since its previous run, about a minute) cannot see; export it as a Scheduled rule"
+    )):
+        SentinelBackend(kind="nrt").convert(SigmaCollection.from_yaml(text), "arm")
+
+
+@pytest.mark.parametrize(
+    ("query", "operator"),
+    [
+        ("AzureActivity\n| join kind=inner (AuditLogs) on CorrelationId", "join"),
+        ("union AzureActivity, AuditLogs\n| where x == 1", "union"),
+        ("AzureActivity\n| lookup (Watch) on Caller", "lookup"),
+        ('AzureActivity\n| where Caller == "a | join b"', None),  # in a string literal
+        ("AzureActivity\n| where OperationName has @'x | union y'", None),
+        ("AzureActivity\n| where joined == 1", None),
+    ],
+)
+def test_nrt_operator_check_reads_operators_not_literals(query, operator):
+    from dataclasses import replace
+
+    from sigma_azure_aks.analytics.model import build_rule, nrt_problem
+
+    model = build_rule(one_rule(rule_text()), "AzureActivity\n| where Caller == 1", "AzureActivity", {"kind": "nrt"})
+    problem = nrt_problem(replace(model, query=query))
+    if operator is None:
+        assert problem is None
+    else:
+        assert problem is not None and problem.startswith(f"kind NRT: the query uses `{operator}`;")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from replay_support import require_engine
 
+from sigma_azure_aks.analytics.options import OPTION_KEYS
 from sigma_azure_aks.commands import COMMANDS, RULE_COMMANDS, main
 from sigma_azure_aks.commands.common import (
     EXIT_CODES,
@@ -155,19 +156,15 @@ def test_export_warns_once_per_rule_though_it_renders_three_formats(
 
 
 @pytest.mark.parametrize("command", ["convert", "export"])
-def test_unknown_option_key_is_one_clean_line(
+def test_unknown_option_key_is_a_usage_error_naming_it(
     command: str, rule: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = [command, str(rule), "-O", "query_freqency=30m", "-O", "colour=blue"]
-    assert main(args + extra_arguments(command, tmp_path)) == EXIT_OK
-    err = capsys.readouterr().err.splitlines()
-    assert [line for line in err if "backend option" in line] == [
-        "warning: backend option 'query_freqency' is not an analytics-rule setting, ignored; "
-        "did you mean 'query_frequency'?",
-        "warning: backend option 'colour' is not an analytics-rule setting, ignored; "
-        "the settings are listed in docs/formats.md",
-    ]
-    assert not any("UserWarning" in line or ".py:" in line for line in err)
+    assert main(args + extra_arguments(command, tmp_path)) == EXIT_USAGE
+    assert capsys.readouterr().err == (
+        "error: option 'query_freqency' is not an analytics-rule setting; did you mean 'query_frequency'? "
+        f"known: {', '.join(OPTION_KEYS)}\n"
+    )
 
 
 def test_option_without_value_is_a_usage_error(rule: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,37 +172,26 @@ def test_option_without_value_is_a_usage_error(rule: Path, capsys: pytest.Captur
     assert capsys.readouterr().err == "error: option 'query_frequency' is not KEY=VALUE\n"
 
 
-def test_unknown_option_key_under_sigma_cli_is_one_line_without_source(rule: Path) -> None:
+def test_unknown_option_key_under_sigma_cli_is_refused(rule: Path) -> None:
     sigma = Path(sys.executable).with_name("sigma")
     if not sigma.is_file():
         pytest.skip("sigma-cli not installed beside python")
     done = subprocess.run(
-        [
-            str(sigma),
-            "convert",
-            "-t",
-            "sentinel",
-            "-f",
-            "yaml",
-            "-O",
-            "query_freqency=30m",
-            str(rule),
-            str(rule),
-        ],
+        [str(sigma), "convert", "-t", "sentinel", "-O", "kind=nrt", "-O", "query_freqency=30m", str(rule)],
         capture_output=True,
         text=True,
         timeout=300,
     )
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 2, done.stderr
     lines = done.stderr.splitlines()
-    option_lines = [line for line in lines if "query_freqency" in line]
-    assert option_lines == [
+    # our line (the nearest setting, the known ones), then sigma-cli's usage error naming the key
+    assert [line for line in lines if "query_freqency" in line] == [
         "sigma_azure_aks:0: SentinelOptionWarning: backend option 'query_freqency' is not an analytics-rule "
-        "setting, ignored; did you mean 'query_frequency'?"
+        f"setting; did you mean 'query_frequency'? known: {', '.join(OPTION_KEYS)}",
+        "Error: Invalid value for backend_option: Parameter 'query_freqency' is not supported by backend "
+        "'sentinel'.",
     ]
-    # every warning whole on its own line, then sigma-cli's own output on the next
-    assert all(line.startswith("sigma_azure_aks:0: ") for line in lines if "Warning:" in line)
-    assert done.stderr.endswith("\n")
+    assert not done.stdout
 
 
 def test_warning_during_progress_starts_a_line_of_its_own() -> None:

@@ -125,7 +125,7 @@ def test_failures_are_reported_and_do_not_stop_the_others(tmp_path, capsys):
     assert err.endswith("2 rules converted, 3 failed\n")
     assert f"error: {rules / 'broken.yml'}: not valid YAML: line " in err
     assert "deprecated.yml: rule 'Old' (00000000-0000-4000-8000-00000000aaaa): status 'deprecated'" in err
-    assert "frequency.yml: rule 'Fast'" in err and "query_frequency is 1 minutes" in err
+    assert "frequency.yml: rule 'Fast'" in err and "query_frequency 1m is outside Sentinel's 5m to 14d" in err
     assert sorted(snapshot(out)) == [
         "kql/rule-0_00000000.kql",
         "kql/rule-1_00000000.kql",

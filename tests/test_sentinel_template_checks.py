@@ -111,7 +111,14 @@ def _structure(doc: dict[str, Any], facts: dict[str, Any]) -> Iterator[str]:
             yield f"version {version!r}"
 
 
+# Fields of the scheduled template model (ScheduledTemplateInternalModel) that the NRT one lacks.
+SCHEDULE_FIELDS = ("queryFrequency", "queryPeriod", "triggerOperator", "triggerThreshold")
+
+
 def _schedule(doc: dict[str, Any], facts: dict[str, Any]) -> Iterator[str]:
+    if doc.get("kind") == "NRT":
+        yield from (f"NRT template with {name}" for name in SCHEDULE_FIELDS if name in doc)
+        return
     frequency, period = minutes(doc.get("queryFrequency")), minutes(doc.get("queryPeriod"))
     low, high = 5, 14 * 24 * 60
     for name, value in (("queryFrequency", frequency), ("queryPeriod", period)):
@@ -294,6 +301,31 @@ def test_a_rule_through_two_pipelines_keeps_its_sigma_id_once(
     assert unmoved and all(doc["id"] in plain for doc in unmoved)
 
 
+NRT_EXPORTS = [("sigmahq/activitylogs", []), ("sigmahq/signinlogs", []), ("rules", [])]
+
+
+def test_nrt_exports_pass_sentinels_checks(tmp_path: Any) -> None:
+    """`-O kind=nrt`: every single-event rule is an NRT template (no schedule, no trigger, the rule's
+    query alone); what NRT cannot run (correlations) is refused, not exported."""
+    shared = shared_dir()
+    if shared is None:
+        pytest.skip("shared corpus not found (set SIGMA_AZURE_AKS_SHARED)")
+    facts = reference()
+    found = []
+    for index, (source, options) in enumerate(NRT_EXPORTS):
+        folder = REPO_ROOT / source if source == "rules" else shared / "corpus" / source
+        out = tmp_path / str(index)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            main(["export", str(folder), "--out", str(out), "--format", "yaml", "-O", "kind=nrt", *options])
+        found += [(f"{source}: {p.name}", yaml.safe_load(p.read_text())) for p in sorted((out / "yaml").glob("*"))]
+    assert len(found) >= 35 + 19
+    assert {label: problems for label, doc in found if (problems := template_problems(doc, facts))} == {}
+    assert {doc["kind"] for _, doc in found} == {"NRT"}
+    assert not any("ingestion_time" in doc["query"] for _, doc in found)
+    assert not any(label.startswith("rules: mass-azure-resource-deletion") for label, _ in found)
+
+
 # ---- the checks themselves catch what they are for ------------------------------------------------
 
 GOOD = {
@@ -332,6 +364,8 @@ GOOD = {
         ({"tactics": ["Stealth"], "relevantTechniques": []}, "tactic 'Stealth'"),
         ({"id": "not-a-guid"}, "not a GUID"),
         ({"version": "1.0"}, "version '1.0'"),
+        ({"kind": "NRT"}, "NRT template with queryFrequency"),
+        ({"kind": "Nrt"}, "kind 'Nrt'"),
     ],
 )
 def test_the_checks_catch_what_sentinel_rejects(change: dict[str, Any], problem: str) -> None:

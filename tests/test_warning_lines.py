@@ -138,12 +138,14 @@ def test_sentinel_mapping_warnings_on_export(tmp_path, capsys):
     ]
 
 
-def test_an_unknown_backend_option_is_one_line(tmp_path, capsys):
-    text = rule_text("azure", "activitylogs", OPERATION.format("MICROSOFT.COMPUTE/VIRTUALMACHINES/DELETE"))
-    lines = warnings_of(tmp_path, capsys, text, "-O", "colour=blue")
-    assert lines == [
-        "warning: backend option 'colour' is not an analytics-rule setting, ignored; the settings are listed "
-        "in docs/formats.md"
+def test_an_unknown_backend_option_is_one_line_before_the_refusal():
+    from sigma_azure_aks.analytics.options import OPTION_KEYS
+    from sigma_azure_aks.backend import SentinelBackend
+
+    with pytest.warns(UserWarning) as warned, pytest.raises(TypeError):
+        SentinelBackend(colour="blue")
+    assert [str(w.message) for w in warned] == [
+        f"backend option 'colour' is not an analytics-rule setting; known: {', '.join(OPTION_KEYS)}"
     ]
 
 

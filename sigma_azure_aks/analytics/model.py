@@ -7,11 +7,13 @@ are a ValueError naming what is wrong.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..correlation import WINDOW_END
 from ..notices import RuleWarning, emit
 from ..sources import (
     TABLES,
@@ -22,7 +24,7 @@ from ..sources import (
     sources_for_logsource,
 )
 from . import sentinel_facts as facts
-from .options import Settings, settings_for
+from .options import Settings, ingestion_bound, schedule, settings_for
 
 LICENSE_DEFAULT = "Detection Rule License 1.1"
 TRUNCATION_MARK = " [...]"
@@ -238,12 +240,17 @@ def build_rule(
     if getattr(rule, "id", None) is None:
         raise ValueError("the rule has no `id`; Sentinel rules are named by it, so add one (a UUID)")
     profile = table_profile(table)
-    settings = settings_for(rule, backend_options)
+    settings = schedule(settings_for(rule, backend_options))
     tactics, techniques, relevant = attack_mapping(rule)
     title = _clean(getattr(rule, "title", "") or "")
     if not title:
         raise ValueError("the rule has no title")
-    full_query = "\n".join(line for line in (str(query).rstrip(), profile.extend_line) if line)
+    if settings.kind == facts.NRT_KIND and union:
+        raise ValueError(
+            f"kind NRT: the query is a union of {', '.join((profile.table, *union))}; {_NRT_LIMITS}"
+        )
+    body = str(query).rstrip() if settings.kind == facts.NRT_KIND else bounded_query(str(query).rstrip(), settings)
+    full_query = "\n".join(line for line in (body, profile.extend_line) if line)
     model = AnalyticsRule(
         rule_id=template_id(rule, "+".join((profile.table, *union))),
         display_name=_truncate(" ".join(title.split()), facts.NAME_MAX),
@@ -269,6 +276,42 @@ def build_rule(
     return model
 
 
+_NRT_LIMITS = (
+    "Sentinel's near-real-time rules cannot use joins or unions, nor query more than one table "
+    f"({facts.NRT_LIMITS_URL}); export it as a Scheduled rule (leave out kind)"
+)
+_STRING_LITERAL = re.compile(r"""@"(?:[^"]|"")*"|@'(?:[^']|'')*'|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'""")
+_NRT_OPERATOR = re.compile(
+    rf"(?:^|\|)\s*({'|'.join(facts.NRT_EXCLUDED_OPERATORS)})\b|(?:^|[;\n])\s*(union)\b", re.MULTILINE
+)
+
+
+def nrt_problem(model: AnalyticsRule) -> str | None:
+    """Why Sentinel cannot run this rule as NRT (None: it can): a correlation (its windows need a
+    look-back), or an operator Microsoft's NRT considerations exclude (outside string literals)."""
+    if WINDOW_END in model.result_columns:
+        return (
+            "kind NRT: a correlation rule counts events across a time window, which a near-real-time rule "
+            "(only the rows ingested since its previous run, about a minute) cannot see; export it as a "
+            "Scheduled rule (leave out kind)"
+        )
+    code = _STRING_LITERAL.sub('""', model.query)
+    found = _NRT_OPERATOR.search(code)
+    if found:
+        return f"kind NRT: the query uses `{found.group(1) or found.group(2)}`; {_NRT_LIMITS}"
+    return None
+
+
+def bounded_query(query: str, settings: Settings) -> str:
+    """The query with the run's ingestion bound as the first operator after its tabular source (the
+    table, or the union with its legs), so that consecutive runs tile ingestion time: an event alerts
+    in the one run after its ingestion, if its delay is within query_period - query_frequency. The
+    bound only drops rows before the rule's own operators; what the rule matches among them is unchanged."""
+    lines = query.split("\n")
+    first = next((index for index, line in enumerate(lines) if line.startswith("| ")), len(lines))
+    return "\n".join([*lines[:first], ingestion_bound(settings), *lines[first:]])
+
+
 def _check_duration(name: str, minutes: int, bounds: tuple[int, int]) -> None:
     low, high = bounds
     if not low <= minutes <= high:
@@ -285,6 +328,10 @@ def _check_column(where: str, column: str, model: AnalyticsRule) -> None:
 def validate(model: AnalyticsRule) -> None:
     """Every Sentinel limit and enum; the first problem found is raised as ValueError."""
     s = model.settings
+    if s.kind == facts.NRT_KIND:
+        problem = nrt_problem(model)
+        if problem:
+            raise ValueError(problem)
     if not 1 <= len(model.display_name) <= facts.NAME_MAX:
         raise ValueError(f"name must be 1 to {facts.NAME_MAX} characters")
     if len(model.description) > facts.DESCRIPTION_MAX:
@@ -306,12 +353,15 @@ def validate(model: AnalyticsRule) -> None:
     for technique in model.relevant_techniques:
         if not facts.YAML_TECHNIQUE.fullmatch(technique):
             raise ValueError(f"technique {technique!r} is not of the form T#### or T####.###")
-    _check_duration("query_frequency", s.query_frequency, facts.QUERY_DURATION_RANGE)
-    _check_duration("query_period", s.query_period, facts.QUERY_DURATION_RANGE)
-    if s.query_period < s.query_frequency:
-        raise ValueError("query_period must be at least query_frequency (events would be missed)")
-    if s.query_period >= facts.LONG_PERIOD and s.query_frequency < facts.LONG_PERIOD_MIN_FREQUENCY:
-        raise ValueError("with query_period of 2 days or more, query_frequency must be at least 1h")
+    if s.kind == facts.RULE_KIND:
+        if s.query_period is None:
+            raise ValueError("query_period is not resolved (options.schedule)")
+        _check_duration("query_frequency", s.query_frequency, facts.QUERY_DURATION_RANGE)
+        _check_duration("query_period", s.query_period, facts.QUERY_DURATION_RANGE)
+        if s.query_period < s.query_frequency:
+            raise ValueError("query_period must be at least query_frequency (events would be missed)")
+        if s.query_period >= facts.LONG_PERIOD and s.query_frequency < facts.LONG_PERIOD_MIN_FREQUENCY:
+            raise ValueError("with query_period of 2 days or more, query_frequency must be at least 1h")
     _check_duration("suppression_duration", s.suppression_duration, facts.SUPPRESSION_DURATION_RANGE)
     _check_duration("grouping_lookback", s.grouping_lookback, facts.GROUPING_LOOKBACK_RANGE)
     low, high = facts.TRIGGER_THRESHOLD_RANGE

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import difflib
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from ..notices import RuleWarning, emit
+from ..notices import RuleWarning
 from . import sentinel_facts as facts
 
 RULE_ATTRIBUTE = "sentinel"
@@ -23,8 +22,9 @@ RULE_ATTRIBUTE = "sentinel"
 class Settings:
     """Every overridable setting; durations in minutes. The defaults are documented in docs/formats.md."""
 
+    kind: str = facts.RULE_KIND  # Scheduled, or NRT (near-real-time: no schedule of its own)
     query_frequency: int = 60
-    query_period: int = 90  # 30 minutes overlap for activity-log ingestion latency
+    query_period: int | None = None  # None: follows query_frequency (+ INGESTION_MARGIN), see `schedule`
     trigger_operator: str = "GreaterThan"
     trigger_threshold: int = 0
     suppression_enabled: bool = False
@@ -45,6 +45,14 @@ DURATION_KEYS = frozenset({"query_frequency", "query_period", "suppression_durat
 BOOL_KEYS = frozenset(
     {"suppression_enabled", "create_incident", "grouping_enabled", "reopen_closed_incident", "enabled"}
 )
+
+# Minutes an event may reach the workspace after its TimeGenerated and still alert (once): the
+# look-back is the run interval plus this margin, and the rule's query keeps only the rows ingested
+# since the previous run (`ingestion_time() > ago(<frequency>)`), Microsoft's answer to ingestion delay
+# ("Handle ingestion delay in scheduled analytics rules", learn.microsoft.com/azure/sentinel/ingestion-delay).
+# Azure activity, Entra ID and Office logs usually arrive within minutes, sometimes 20 minutes or
+# more; an event later than this is missed (never reported twice). Widen it with `query_period`.
+INGESTION_MARGIN = 30
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 _ISO_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$")
@@ -67,6 +75,15 @@ def yaml_duration(minutes: int) -> str:
     if minutes % 60 == 0:
         return f"{minutes // 60}h"
     return f"{minutes}m"
+
+
+def human_duration(minutes: int) -> str:
+    """Minutes for a message: `90m`, `1h`, `13d23h30m` (the largest units, no zero parts)."""
+    if minutes % 1440 == 0 or minutes % 60 == 0 or minutes < 60:
+        return yaml_duration(minutes)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    return "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n)
 
 
 def iso_duration(minutes: int) -> str:
@@ -106,6 +123,8 @@ def _parse_value(key: str, value: Any) -> Any:
         if isinstance(value, bool) or not re.fullmatch(r"\d+", str(value).strip()):
             raise ValueError(f"trigger_threshold: {value!r} is not a whole number")
         return int(str(value).strip())
+    if key == "kind":
+        return _parse_choice(value, key, facts.RULE_KINDS)
     if key == "trigger_operator":
         return _parse_choice(value, key, tuple(facts.TRIGGER_OPERATORS.values()), facts.TRIGGER_OPERATORS)
     if key == "event_grouping":
@@ -123,16 +142,30 @@ def _parse_value(key: str, value: Any) -> Any:
     raise AssertionError(key)
 
 
-def _overrides(values: Mapping[str, Any], source: str, strict: bool) -> dict[str, Any]:
+def unknown_option_message(key: object, source: str = "backend option") -> str:
+    """One line for a key that is no analytics-rule setting: the key, the closest setting, the known ones."""
+    name = str(key).strip().lower().replace("-", "_")
+    close = difflib.get_close_matches(name, OPTION_KEYS, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{source} '{key}' is not an analytics-rule setting; {hint}known: {', '.join(OPTION_KEYS)}"
+
+
+def unknown_option_keys(values: Mapping[str, Any]) -> list[str]:
+    """The keys of `values` that are no analytics-rule setting (spelt with `-` or any case)."""
+    return [str(key) for key in values if str(key).strip().lower().replace("-", "_") not in OPTION_KEYS]
+
+
+class SentinelOptionWarning(RuleWarning):
+    """A backend option (`-O KEY=VALUE`) that is no analytics-rule setting: the line shown before
+    sigma-cli's own refusal, which names only the key."""
+
+
+def _overrides(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     parsed = {}
     for key, value in values.items():
         name = str(key).strip().lower().replace("-", "_")
         if name not in OPTION_KEYS:
-            message = f"{source}: unknown analytics-rule setting {key!r}; known: {', '.join(OPTION_KEYS)}"
-            if strict:
-                raise ValueError(message)
-            warnings.warn(message, stacklevel=3)
-            continue
+            raise ValueError(unknown_option_message(key, source))
         try:
             parsed[name] = _parse_value(name, value)
         except ValueError as error:
@@ -140,36 +173,87 @@ def _overrides(values: Mapping[str, Any], source: str, strict: bool) -> dict[str
     return parsed
 
 
-class SentinelOptionWarning(RuleWarning):
-    """A backend option (`-O KEY=VALUE`) that is no analytics-rule setting."""
-
-
-_SHOWN: dict[object, object] = {}  # each unknown key once per run, not once per rule
-
-
-def unknown_option_message(key: object) -> str:
-    """One line for a backend option that is no analytics-rule setting: the closest setting, if any."""
-    name = str(key).strip().lower().replace("-", "_")
-    close = difflib.get_close_matches(name, OPTION_KEYS, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else "the settings are listed in docs/formats.md"
-    return f"backend option '{key}' is not an analytics-rule setting, ignored; {hint}"
-
-
 def settings_for(rule: Any, backend_options: Mapping[str, Any] | None) -> Settings:
-    """Defaults, then backend options, then the rule's own `sentinel:` mapping."""
-    settings = Settings()
-    # Backend options are shared with the rest of the backend: keys that are not ours are left alone,
-    # with a warning, so that a misspelt `-O query_freqency=30m` does not pass unnoticed.
-    ours = {}
-    for key, value in (backend_options or {}).items():
-        if str(key).lower().replace("-", "_") in OPTION_KEYS:
-            ours[key] = value
-        else:
-            emit(SentinelOptionWarning(unknown_option_message(key)), _SHOWN)
-    settings = replace(settings, **_overrides(ours, "backend option", strict=True))
+    """Defaults, then backend options, then the rule's own `sentinel:` mapping; a key that is no
+    setting is a ValueError (the backend refuses such `-O` keys when it is built)."""
+    settings = replace(Settings(), **_overrides(backend_options or {}, "backend option"))
     custom = (getattr(rule, "custom_attributes", None) or {}).get(RULE_ATTRIBUTE)
     if custom is not None:
         if not isinstance(custom, Mapping):
             raise ValueError(f"the rule's `{RULE_ATTRIBUTE}:` attribute must be a mapping of settings")
-        settings = replace(settings, **_overrides(custom, f"rule attribute `{RULE_ATTRIBUTE}:`", strict=True))
+        settings = replace(settings, **_overrides(custom, f"rule attribute `{RULE_ATTRIBUTE}:`"))
     return settings
+
+
+def schedule(settings: Settings) -> Settings:
+    """The schedule of a single-event rule: `query_period` follows `query_frequency` (+ the ingestion
+    margin) unless given; a pair Sentinel would refuse or that would miss events between runs is one
+    ValueError naming both settings."""
+    if settings.kind == facts.NRT_KIND:
+        return _check_nrt(settings)
+    frequency = settings.query_frequency
+    low, high = facts.QUERY_DURATION_RANGE
+    if not low <= frequency <= high:
+        raise ValueError(
+            f"query_frequency {human_duration(frequency)} is outside Sentinel's {human_duration(low)} to "
+            f"{human_duration(high)}"
+        )
+    if settings.query_period is None:
+        period = frequency + INGESTION_MARGIN
+        if period > high:
+            raise ValueError(
+                f"query_frequency {human_duration(frequency)} leaves no room for query_period: it follows "
+                f"query_frequency + {INGESTION_MARGIN}m ingestion margin ({human_duration(period)}), beyond "
+                f"Sentinel's {human_duration(high)}; run at most every {human_duration(high - INGESTION_MARGIN)}, "
+                f"or give query_period (at most {human_duration(high)}; the margin is query_period - query_frequency)"
+            )
+        return _check_pair(replace(settings, query_period=period), given=False)
+    return _check_pair(settings, given=True)
+
+
+def _check_pair(settings: Settings, given: bool) -> Settings:
+    frequency, period = settings.query_frequency, settings.query_period
+    assert period is not None
+    low, high = facts.QUERY_DURATION_RANGE
+    how = "" if given else f" (it follows query_frequency + {INGESTION_MARGIN}m)"
+    if period < frequency:
+        raise ValueError(
+            f"query_period {human_duration(period)} is shorter than query_frequency {human_duration(frequency)}: "
+            "events between runs would never be read; give query_period at least query_frequency, or leave it "
+            f"out (it follows query_frequency + {INGESTION_MARGIN}m)"
+        )
+    if not low <= period <= high:
+        raise ValueError(
+            f"query_period {human_duration(period)}{how} is outside Sentinel's {human_duration(low)} to "
+            f"{human_duration(high)} (query_frequency {human_duration(frequency)})"
+        )
+    if period >= facts.LONG_PERIOD and frequency < facts.LONG_PERIOD_MIN_FREQUENCY:
+        raise ValueError(
+            f"query_period {human_duration(period)}{how} with query_frequency {human_duration(frequency)}: Sentinel "
+            f"runs a rule reading {human_duration(facts.LONG_PERIOD)} or more at most every "
+            f"{human_duration(facts.LONG_PERIOD_MIN_FREQUENCY)}; raise query_frequency or shorten query_period"
+        )
+    return settings
+
+
+def _check_nrt(settings: Settings) -> Settings:
+    """An NRT rule has no schedule and no trigger: settings for them contradict `kind: NRT`."""
+    default = Settings()
+    given = [
+        name
+        for name in ("query_frequency", "query_period", "trigger_operator", "trigger_threshold")
+        if getattr(settings, name) != getattr(default, name)
+    ]
+    if given:
+        raise ValueError(
+            f"kind NRT with {', '.join(given)}: a near-real-time rule runs every minute over the newly "
+            "ingested rows and alerts on every result, with no schedule or trigger; leave "
+            f"{'it' if len(given) == 1 else 'them'} out, or use kind Scheduled"
+        )
+    return settings
+
+
+def ingestion_bound(settings: Settings) -> str:
+    """The query line that keeps only the rows ingested since the previous run, so that runs tile
+    ingestion time and an event alerts in exactly one run (the look-back covers its delay)."""
+    return f"| where ingestion_time() > ago({yaml_duration(settings.query_frequency)})"

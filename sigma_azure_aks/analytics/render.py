@@ -36,9 +36,26 @@ def _entity_mappings(model: AnalyticsRule) -> list[dict[str, Any]]:
     ]
 
 
+def _without_schedule(document: dict[str, Any], model: AnalyticsRule) -> dict[str, Any]:
+    """An NRT rule's document has no schedule or trigger fields (sentinel_facts.NRT_ABSENT_FIELDS)."""
+    if model.settings.kind != facts.NRT_KIND:
+        return document
+    return {key: value for key, value in document.items() if key not in facts.NRT_ABSENT_FIELDS}
+
+
+def _api_version(model: AnalyticsRule) -> str:
+    return facts.ARM_NRT_API_VERSION if model.settings.kind == facts.NRT_KIND else facts.ARM_API_VERSION
+
+
 def properties(model: AnalyticsRule) -> dict[str, Any]:
-    """The `properties` of a Scheduled alert rule (ARM and REST, stable API)."""
+    """The `properties` of a Scheduled alert rule (ARM and REST, stable API), or of an NRT rule
+    (preview API: the same without schedule and trigger)."""
+    return _without_schedule(_scheduled_properties(model), model)
+
+
+def _scheduled_properties(model: AnalyticsRule) -> dict[str, Any]:
     s = model.settings
+    assert s.kind == facts.NRT_KIND or s.query_period is not None
     return {
         "displayName": model.display_name,
         "description": model.description,
@@ -46,7 +63,7 @@ def properties(model: AnalyticsRule) -> dict[str, Any]:
         "enabled": model.enabled,
         "query": model.query,
         "queryFrequency": iso_duration(s.query_frequency),
-        "queryPeriod": iso_duration(s.query_period),
+        "queryPeriod": iso_duration(s.query_period or 0),
         "triggerOperator": s.trigger_operator,
         "triggerThreshold": s.trigger_threshold,
         "suppressionDuration": iso_duration(s.suppression_duration),
@@ -82,9 +99,9 @@ def arm_resource(model: AnalyticsRule) -> dict[str, Any]:
     (a title `[listKeys(...)]` deploys as that text: :mod:`sigma_azure_aks.arm`)."""
     return {
         "type": facts.ARM_RESOURCE_TYPE,
-        "apiVersion": facts.ARM_API_VERSION,
+        "apiVersion": _api_version(model),
         "name": arm_resource_name(model.rule_id),
-        "kind": facts.RULE_KIND,
+        "kind": model.settings.kind,
         "properties": arm.literals(properties(model)),
     }
 
@@ -106,20 +123,20 @@ def arm_template(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def rest_body(model: AnalyticsRule) -> dict[str, Any]:
     """The REST API PUT body; `name` is the rule id for the URL (.../alertRules/{name}), read-only."""
-    return {"name": model.rule_id, "kind": facts.RULE_KIND, "properties": properties(model)}
+    return {"name": model.rule_id, "kind": model.settings.kind, "properties": properties(model)}
 
 
 def yaml_template(model: AnalyticsRule) -> dict[str, Any]:
     """The Azure-Sentinel analytics-rule template, in the repository's customary key order."""
     s = model.settings
-    return {
+    document = {
         "id": model.rule_id,
         "name": model.display_name,
         "description": model.description,
         "severity": model.severity,
         "requiredDataConnectors": [{"connectorId": model.connector_id, "dataTypes": list(model.data_types)}],
         "queryFrequency": yaml_duration(s.query_frequency),
-        "queryPeriod": yaml_duration(s.query_period),
+        "queryPeriod": yaml_duration(s.query_period or 0),
         "triggerOperator": _YAML_OPERATOR[s.trigger_operator],
         "triggerThreshold": s.trigger_threshold,
         "tactics": list(model.tactics),
@@ -130,8 +147,9 @@ def yaml_template(model: AnalyticsRule) -> dict[str, Any]:
         "alertDetailsOverride": {"alertDisplayNameFormat": model.alert_display_name_format},
         "eventGroupingSettings": {"aggregationKind": s.event_grouping},
         "version": s.version,
-        "kind": facts.RULE_KIND,
+        "kind": s.kind,
     }
+    return _without_schedule(document, model)
 
 
 class _Dumper(yaml.SafeDumper):

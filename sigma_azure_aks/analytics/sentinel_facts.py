@@ -270,3 +270,19 @@ ARM_RESOURCE_TYPE = "Microsoft.OperationalInsights/workspaces/providers/alertRul
 ARM_API_VERSION = "2025-09-01"  # stable; its schema has `techniques` (T####) but no `subTechniques`
 ARM_IMPORT_MAX_RULES = 50  # Analytics > Import takes at most 50 rules per file
 RULE_KIND = "Scheduled"
+NRT_KIND = "NRT"
+RULE_KINDS = (RULE_KIND, NRT_KIND)
+# Near-real-time rules (kind NRT) run about once a minute over the rows ingested since their previous
+# run: no queryFrequency, queryPeriod, triggerOperator or triggerThreshold. The stable API (and the
+# stored 2025-09-01 ARM schema) knows only Scheduled, Fusion and MicrosoftSecurityIncidentCreation
+# alert rules; NrtAlertRule is in the preview API versions (e.g. 2025-07-01-preview: Azure/bicep-types-az
+# generated/securityinsights/microsoft.securityinsights/2025-07-01-preview/types.md).
+ARM_NRT_API_VERSION = "2025-07-01-preview"
+# Fields of a Scheduled rule that an NRT rule does not have (YAML template and ARM/REST properties).
+NRT_ABSENT_FIELDS = ("queryFrequency", "queryPeriod", "triggerOperator", "triggerThreshold")
+# What Microsoft's "Considerations" for NRT rules exclude, as query operators
+# (learn.microsoft.com/azure/sentinel/near-real-time-rules#considerations): no joins or unions, one
+# table; and an NRT rule reads no look-back, so nothing that needs one (a correlation's windows).
+NRT_LIMITS_URL = "https://learn.microsoft.com/azure/sentinel/near-real-time-rules#considerations"
+NRT_EXCLUDED_OPERATORS = ("join", "union", "lookup")
+

@@ -100,13 +100,19 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_options(items: list[str]) -> dict[str, str]:
-    """`-O KEY=VALUE` items as a mapping; UsageError for an item without `=`."""
+    """`-O KEY=VALUE` items as a mapping; UsageError for an item without `=` or a key that is no
+    analytics-rule setting."""
     options: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise UsageError(f"option {item!r} is not KEY=VALUE")
         options[key.strip()] = value.strip()
+    from ..analytics.options import unknown_option_keys, unknown_option_message
+
+    unknown = unknown_option_keys(options)
+    if unknown:
+        raise UsageError(unknown_option_message(unknown[0], "option"))
     return options
 
 
@@ -197,15 +203,6 @@ class WarningPrinter:
             self.stream.write(details_block(more))
         elif more:
             self.hidden_details += 1
-
-
-def warn_unknown_options(options: dict[str, str], printer: WarningPrinter) -> None:
-    """One line per `-O` key that is no analytics-rule setting (the text the backend would warn)."""
-    from ..analytics.options import OPTION_KEYS, unknown_option_message
-
-    for key in options:
-        if key.strip().lower().replace("-", "_") not in OPTION_KEYS:
-            printer.show(unknown_option_message(key))
 
 
 # ---- progress and summary ------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from .common import (
     error,
     prepare,
     summary,
-    warn_unknown_options,
 )
 
 HELP = "print the KQL of each rule; report every failure and go on"
@@ -44,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
     queries: list[str] = []
     failures: list[str] = []
     guard = QueryGuard()  # no query Microsoft's parser rejects is written
-    with WarningPrinter(args.verbose, progress) as printer:
-        warn_unknown_options(options, printer)
+    with WarningPrinter(args.verbose, progress):
         items = iter_convert(files, pipeline, options, on_file=lambda _path: progress.advance(), guard=guard)
         for item in items:
             if hasattr(item, "query"):

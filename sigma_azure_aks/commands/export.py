@@ -20,7 +20,6 @@ from .common import (
     error,
     prepare,
     summary,
-    warn_unknown_options,
 )
 
 HELP = "write one file per rule and format, and Import-ready ARM bundles"
@@ -58,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
         return problem.code
     out = Path(args.out)
     progress = Progress(len(files), "Exporting")
-    with WarningPrinter(args.verbose, progress) as printer:
-        warn_unknown_options(options, printer)
+    with WarningPrinter(args.verbose, progress):
         try:
             result = export_files(files, formats, pipeline, options, on_file=lambda _path: progress.advance())
         finally:

@@ -23,7 +23,6 @@ from .common import (
     error,
     prepare,
     summary,
-    warn_unknown_options,
 )
 
 HELP = "run rules on events locally"
@@ -116,8 +115,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     # Exports are scanned by the engine in one pass per file; other files are read in Python.
     progress = Progress(len(args.events), "events files")
-    with WarningPrinter(args.verbose, progress) as printer:
-        warn_unknown_options(options, printer)
+    with WarningPrinter(args.verbose, progress):
         try:
             result = replay(
                 args.rules,

@@ -17,7 +17,6 @@ from .common import (
     details_block,
     error,
     prepare,
-    warn_unknown_options,
 )
 
 HELP = "check queries with Microsoft's KQL parser"
@@ -49,8 +48,7 @@ def run(args: argparse.Namespace) -> int:
         error(str(problem))
         return problem.code
     progress = Progress(len(files), "validating")
-    with WarningPrinter(args.verbose, progress) as printer:
-        warn_unknown_options(options, printer)
+    with WarningPrinter(args.verbose, progress):
         try:
             report = validate_paths(
                 files, pipeline, backend_options=options, on_file=lambda _path: progress.advance()
