@@ -8,33 +8,13 @@ from __future__ import annotations
 
 import json
 import operator
-import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any
 
 from ..sources import TABLES
+from .rows import read_datetime
 from .sql import COMBO_COLUMN, ROW_COLUMN, SQL_TYPES
-
-
-def _to_datetime(value: Any) -> Any:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    text = str(value).strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # Python reads at most 6 fraction digits; Kusto writes 7.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise ValueError(f"not a datetime: {value!r}") from error
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
 
 
 def _to_dynamic(value: Any) -> str | None:
@@ -68,7 +48,7 @@ def converter(kind: str) -> Any:
     if kind == "dynamic":
         return _to_dynamic
     if kind == "datetime":
-        return _to_datetime
+        return read_datetime
     if kind in {"real"}:
         return lambda v: None if v in (None, "") else float(v)
     if kind in {"long", "int"}:

@@ -11,7 +11,6 @@ from .base import (
     FieldMap,
     FieldTarget,
     PathPrefix,
-    RawRecordReader,
     Refusal,
     Source,
     Spellings,
@@ -19,6 +18,7 @@ from .base import (
     ValueRoute,
     describe_logsource,
 )
+from .raw_records import RawRecordReader
 from .registry import (
     SOURCES,
     TABLES,

@@ -27,10 +27,9 @@ from .base import (
     FieldMap,
     FieldTarget,
     PathPrefix,
-    RawRecordReader,
     Source,
-    nested_value,
 )
+from .raw_records import RawRecordReader, nested_value
 
 TABLE = "AKSAudit"
 ADMIN_TABLE = "AKSAuditAdmin"
@@ -319,9 +318,10 @@ def kube_audit_row(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def _raw_reader(category: str) -> RawRecordReader:
     return RawRecordReader(
-        "a kube-audit diagnostic record (category kube-audit or kube-audit-admin, properties.log)",
+        f"an AKS diagnostic record (category {category}, properties.log)",
         lambda record: is_kube_audit_record(record, category),
         kube_audit_row,
+        frozenset({"category", "properties"}),
         priority=1,
     )
 

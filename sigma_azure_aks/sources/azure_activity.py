@@ -21,12 +21,11 @@ from .base import (
     Feature,
     FieldMap,
     PathPrefix,
-    RawRecordReader,
     Source,
     Spellings,
     field_targets,
-    nested_value,
 )
+from .raw_records import RawRecordReader, nested_value
 
 TABLE = "AzureActivity"
 
@@ -186,8 +185,30 @@ _RESOURCE_ID = re.compile(
 )
 
 
+# The activity log's event categories (Microsoft's "Azure Activity Log event schema"): the REST
+# form writes one as `category.value`; the resource-log form (Event Hubs, storage) writes
+# Write/Delete/Action for an Administrative event and the category itself for the others, with
+# the event category in `properties.eventCategory`. Another `category` (a resource log's:
+# AuditEvent, kube-apiserver, SignInLogs, ...) is no activity-log record.
+EVENT_CATEGORIES = frozenset(
+    {"Administrative", "Security", "ServiceHealth", "Alert", "Recommendation", "Policy", "Autoscale",
+     "ResourceHealth"}
+)
+RESOURCE_LOG_CATEGORIES = EVENT_CATEGORIES | {"Write", "Delete", "Action"}
+
+
 def is_activity_record(record: Mapping[str, Any]) -> bool:
-    return "operationName" in record and any(k in record for k in ("time", "eventTimestamp", "resourceId"))
+    """A raw activity-log record, REST or resource-log form, by its category and shape."""
+    category = record.get("category")
+    operation = record.get("operationName")
+    if isinstance(category, Mapping):  # REST form: localizable strings
+        return category.get("value") in EVENT_CATEGORIES and isinstance(operation, Mapping)
+    event_category = nested_value(record, "properties.eventCategory")
+    return (
+        category in RESOURCE_LOG_CATEGORIES
+        and isinstance(operation, str)
+        and (event_category is None or event_category in EVENT_CATEGORIES)
+    )
 
 
 def activity_row(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -259,7 +280,11 @@ SOURCE = Source(
     profile=PROFILE,
     raw_records=(
         RawRecordReader(
-            "a raw activity-log record (operationName, time)", is_activity_record, activity_row
+            "a raw activity-log record (category Write, Delete, Action or an activity-log category, "
+            "operationName)",
+            is_activity_record,
+            activity_row,
+            frozenset({"category", "operationName"}),
         ),
     ),
 )

@@ -25,9 +25,10 @@ from .base import (
     Refusal,
     Source,
     diagnostic_names,
-    diagnostic_reader,
+    diagnostic_paths,
     member_prefixes,
 )
+from .raw_records import diagnostic_reader
 
 TABLE = "AADUserRiskEvents"
 
@@ -100,6 +101,8 @@ SOURCE = Source(
     summary_columns=("TimeGenerated", "RiskEventType", "UserPrincipalName", "RiskLevel"),
     row_markers=("RiskEventType",),
     profile=PROFILE,
-    raw_records=(diagnostic_reader("UserRiskEvents", FIELD_MAP, SCHEMA),),
+    raw_records=(
+        diagnostic_reader("UserRiskEvents", TABLE, SCHEMA, diagnostic_paths(SCHEMA, {"TimeGenerated": ("time",)})),
+    ),
     refused=(PIM_REFUSAL,),
 )
