@@ -71,7 +71,9 @@ def may_hold_raw_records(keys: set[str]) -> bool:
 # with up to 7 fraction digits and `Z` or an offset. Both readings below follow these facts.
 _PORTAL_DATETIME = r"^\d{1,2}/\d{1,2}/\d{4}, \d{1,2}:\d{2}:\d{2}(\.\d{1,6})? [AP]M$"
 _PORTAL_FORMATS = ("%m/%d/%Y, %I:%M:%S.%f %p", "%m/%d/%Y, %I:%M:%S %p")
-_ZONE = r"(Z|[+-]\d{2}:?\d{2})$"
+_OFFSET = r"(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)"  # Python has no offset of a day or more
+_ISO_DATETIME = rf"^\d{{4}}-\d{{2}}-\d{{2}}([T ]\d{{2}}:\d{{2}}:\d{{2}}(\.\d+)?)?{_OFFSET}?$"
+_ZONE = rf"{_OFFSET}$"
 _FRACTION_DIGITS = 6  # both readings keep microseconds: further digits are cut, not rounded
 _BLANKS = " \t\r\n"  # what both readings trim around the text
 _EXTRA_DIGITS = re.compile(rf"(\.\d{{{_FRACTION_DIGITS}}})\d+")
@@ -88,13 +90,15 @@ def read_datetime(value: Any) -> datetime | None:
     try:
         if re.fullmatch(_PORTAL_DATETIME, text):
             return datetime.strptime(text, _PORTAL_FORMATS[0] if "." in text else _PORTAL_FORMATS[1])
+        if not re.fullmatch(_ISO_DATETIME, text):
+            raise ValueError(text)
         if text.endswith("Z"):
             text = text[:-1] + "+00:00"
         parsed = datetime.fromisoformat(_EXTRA_DIGITS.sub(r"\1", text))
-    except ValueError as error:
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError) as error:  # OverflowError: before year 1 or after 9999 in UTC
         raise ValueError(f"not a datetime: {value!r}") from error
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
 
 
@@ -106,11 +110,16 @@ def datetime_sql(text: str) -> str:
     trimmed = f"trim({text}, {blanks})"
     cut = f"regexp_replace({trimmed}, '(\\.\\d{{{_FRACTION_DIGITS}}})\\d+', '\\1')"
     formats = ", ".join(f"'{f}'" for f in _PORTAL_FORMATS)
+    zoned = f"TRY_CAST({cut} AS TIMESTAMPTZ)"
     return (
         f"CASE WHEN {text} IS NULL OR {text} = '' THEN NULL "
+        # DuckDB reads year 0 as 1 BC; Python has no year 0
+        f"WHEN regexp_matches({trimmed}, '(^0000-|/0000, )') THEN NULL "
         f"WHEN regexp_matches({trimmed}, '{_PORTAL_DATETIME}') THEN try_strptime({trimmed}, [{formats}]) "
-        f"WHEN regexp_matches({trimmed}, '{_ZONE}') "
-        f"THEN TRY_CAST({cut} AS TIMESTAMPTZ) AT TIME ZONE 'UTC' "
+        f"WHEN NOT regexp_matches({trimmed}, '{_ISO_DATETIME}') THEN NULL "
+        f"WHEN regexp_matches({trimmed}, '{_ZONE}') THEN CASE WHEN {zoned} BETWEEN "
+        f"TIMESTAMPTZ '0001-01-01 00:00:00+00' AND TIMESTAMPTZ '9999-12-31 23:59:59.999999+00' "
+        f"THEN {zoned} AT TIME ZONE 'UTC' END "
         f"ELSE TRY_CAST({cut} AS TIMESTAMP) END"
     )
 
