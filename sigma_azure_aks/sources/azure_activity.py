@@ -25,7 +25,7 @@ from .base import (
     Spellings,
     field_targets,
 )
-from .raw_records import RawRecordReader, nested_value
+from .raw_records import RawRecordReader, nested_value, put
 
 TABLE = "AzureActivity"
 
@@ -194,7 +194,8 @@ EVENT_CATEGORIES = frozenset(
     {"Administrative", "Security", "ServiceHealth", "Alert", "Recommendation", "Policy", "Autoscale",
      "ResourceHealth"}
 )
-RESOURCE_LOG_CATEGORIES = EVENT_CATEGORIES | {"Write", "Delete", "Action"}
+OPERATION_KINDS = frozenset({"Write", "Delete", "Action"})
+RESOURCE_LOG_CATEGORIES = EVENT_CATEGORIES | OPERATION_KINDS
 
 
 def is_activity_record(record: Mapping[str, Any]) -> bool:
@@ -240,9 +241,14 @@ def activity_row(record: Mapping[str, Any]) -> dict[str, Any]:
         row[prefix.column] = json.dumps(container, ensure_ascii=False) if prefix.json_text else container
     # The event category lives in properties.eventCategory in the resource-log form, where
     # `category` is Write/Delete/Action; the field map names both, the first one wins.
+    # The schema's mapping: without properties.eventCategory, a Write/Delete/Action record is an
+    # Administrative event.
+    category_column = FIELD_MAP.exact["properties.eventCategory"].column
     event_category = nested_value(record, "properties.eventCategory")
     if event_category:
-        row[FIELD_MAP.exact["properties.eventCategory"].column] = event_category
+        row[category_column] = event_category
+    elif row.get(category_column) in OPERATION_KINDS:
+        row[category_column] = "Administrative"
     for text_column, dynamic_column in (
         ("Properties", "Properties_d"),
         ("Claims", "Claims_d"),
@@ -261,6 +267,44 @@ def activity_row(record: Mapping[str, Any]) -> dict[str, Any]:
                 row.setdefault("ResourceProviderValue", match.group("rp"))
     row["Type"] = TABLE
     return row
+
+
+# Where the REST form of a record holds each column it carries: the inverse of activity_row.
+REST_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "OperationNameValue": "operationName.value",
+        "ActivityStatusValue": "status.value",
+        "ActivitySubstatusValue": "subStatus.value",
+        "CategoryValue": "category.value",
+        "ResourceProviderValue": "resourceProviderName.value",
+        "_ResourceId": "resourceId",
+        "ResourceGroup": "resourceGroupName",
+        "SubscriptionId": "subscriptionId",
+        "Caller": "caller",
+        "CallerIpAddress": "callerIpAddress",
+        "CorrelationId": "correlationId",
+        "Level": "level",
+        "TimeGenerated": "eventTimestamp",
+        "EventSubmissionTimestamp": "submissionTimestamp",
+        "EventDataId": "eventDataId",
+        "OperationId": "operationId",
+        "Properties_d": "properties",
+        "Claims_d": "claims",
+        "Authorization_d": "authorization",
+    }
+)
+
+
+def activity_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The REST-form activity-log record that reads as an AzureActivity row (on REST_KEYS; an
+    event category the activity log does not have reads as Administrative)."""
+    record: dict[str, Any] = {"category": {"value": "Administrative"}, "operationName": {"value": ""}}
+    for column, key in REST_KEYS.items():
+        value = row.get(column)
+        if value is None or (column == "CategoryValue" and value not in EVENT_CATEGORIES):
+            continue
+        put(record, key, value)
+    return record
 
 
 SOURCE = Source(
@@ -285,6 +329,7 @@ SOURCE = Source(
             is_activity_record,
             activity_row,
             frozenset({"category", "operationName"}),
+            activity_record,
         ),
     ),
 )

@@ -27,14 +27,25 @@ class RawRecordReader:
     `recognise(record)` says whether a record is of this kind, by its category and shape;
     `to_row(record)` gives the row (it may raise ValueError for a record that is of this kind but
     does not read). `keys` are root keys every record of this kind has (the export scan leaves a
-    file whose rows have them all to the readers). When two readers recognise a record, the one
-    with the higher `priority` reads it."""
+    file whose rows have them all to the readers). `write(row)` is the inverse of `to_row`: a
+    record of this kind holding a row's values, on the columns the kind carries (replay's tests
+    write every input format of every source with it). When two readers recognise a record, the
+    one with the higher `priority` reads it."""
 
     description: str
     recognise: Callable[[Mapping[str, Any]], bool]
     to_row: Callable[[Mapping[str, Any]], dict[str, Any]]
     keys: frozenset[str]
+    write: Callable[[Mapping[str, Any]], dict[str, Any]]
     priority: int = 0
+
+
+def put(record: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set the value at a dotted path of a record, making the objects on the way."""
+    *heads, last = dotted.split(".")
+    for head in heads:
+        record = record.setdefault(head, {})
+    record[last] = value
 
 
 def record_value(record: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
@@ -81,11 +92,19 @@ def diagnostic_reader(
         row["Type"] = table
         return row
 
+    def write(row: Mapping[str, Any]) -> dict[str, Any]:
+        record: dict[str, Any] = {"category": category, "properties": {}}
+        for column, value in row.items():
+            if column in paths:
+                put(record, paths[column][0], value)
+        return record
+
     return RawRecordReader(
         f"an Entra ID diagnostic record (category {category})",
         recognise,
         to_row,
         frozenset({"category", "properties"}),
+        write,
         priority=2,
     )
 
