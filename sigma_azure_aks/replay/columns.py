@@ -42,6 +42,18 @@ def _to_string(value: Any) -> str:
     return str(value)
 
 
+_BOOLS = {"true": True, "false": False}  # Log Analytics exports write TRUE/FALSE (CSV) or true/false
+
+
+def _to_bool(value: Any) -> bool | None:
+    """A bool column's value: a JSON boolean, or its text in any case; '' (an empty CSV cell) null."""
+    if value is None or value == "" or isinstance(value, bool):
+        return value if value != "" else None
+    if isinstance(value, str) and value.strip().lower() in _BOOLS:
+        return _BOOLS[value.strip().lower()]
+    raise ValueError(f"not a bool: {value!r}")
+
+
 def converter(kind: str) -> Any:
     if kind == "string":
         return _to_string
@@ -53,6 +65,8 @@ def converter(kind: str) -> Any:
         return lambda v: None if v in (None, "") else float(v)
     if kind in {"long", "int"}:
         return lambda v: None if v in (None, "") else int(v)
+    if kind == "bool":
+        return _to_bool
     return lambda v: v
 
 

@@ -100,7 +100,7 @@ def analytics_row(
     return out
 
 
-_CHECKED_KINDS = {"datetime", "real", "long", "int"}  # kinds whose values may not read
+_CHECKED_KINDS = {"datetime", "real", "long", "int", "bool"}  # kinds whose values may not read
 
 
 def _shown(value: Any) -> str:
