@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from sigma_azure_aks.replay.rows import (
     column_name,
     datetime_sql,
-    datetime_unread_sql,
     read_datetime,
     table_of_row,
 )
@@ -83,13 +82,26 @@ def _python(text: str) -> datetime | None | str:
         return "unread"
 
 
-def _sql(duck: Any, texts: list[str]) -> list[datetime | None | str]:
+def _sql(duck: Any, texts: list[str], strict: bool = False) -> list[datetime | None | str]:
+    """The SQL readings of `texts`; "unread" where a text is not '' and reads as NULL (or, with
+    `strict`, where the reading fails)."""
+    if strict:
+        return [_strict(duck, text) for text in texts]
     rows = duck.execute(
-        f"SELECT {datetime_sql('t')}, {datetime_unread_sql('t')} "
+        f"SELECT t, {datetime_sql('t')} "
         "FROM (SELECT unnest($1::VARCHAR[]) AS t, generate_subscripts($1::VARCHAR[], 1) AS i) ORDER BY i",
         [texts],
     ).fetchall()
-    return ["unread" if unread else value for value, unread in rows]
+    return ["unread" if value is None and text != "" else value for text, value in rows]
+
+
+def _strict(duck: Any, text: str) -> datetime | None | str:
+    import duckdb
+
+    try:
+        return duck.execute(f"SELECT {datetime_sql('$1::VARCHAR', strict=True)}", [text]).fetchone()[0]
+    except duckdb.Error:
+        return "unread"
 
 
 TEXTS = st.one_of(PADDED, damaged(DATETIME_TEXTS), st.just(""), st.just("  "))
@@ -102,6 +114,9 @@ def test_the_sql_datetime_reading_equals_the_python_reading(duck: Any, texts: li
     gives the Python reading's value, or both find no datetime."""
     for text, sql in zip(texts, _sql(duck, texts), strict=True):
         assert sql == _python(text), text
+    # the export scan's strict form: the same values, an error where no datetime reads
+    sample = texts[:3]
+    assert _sql(duck, sample, strict=True) == [_python(text) for text in sample]
 
 
 def test_the_datetime_reading_on_known_texts() -> None:

@@ -20,7 +20,6 @@ from ..sources import TABLES
 from .rows import (
     column_name,
     datetime_sql,
-    datetime_unread_sql,
     may_hold_raw_records,
     table_of_row,
 )
@@ -179,8 +178,7 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
         elif kind == "datetime":
             if as_json:
                 checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR')")
-            checks.append(f"NOT {datetime_unread_sql(value)}")  # the loaders say why
-            select.append(datetime_sql(value))
+            select.append(datetime_sql(value, strict=True))  # an error: the loaders say why
         elif kind in {"real", "long", "int"}:
             if as_json:
                 checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')")

@@ -102,32 +102,30 @@ def read_datetime(value: Any) -> datetime | None:
     return parsed
 
 
-def datetime_sql(text: str) -> str:
+def datetime_sql(text: str, *, strict: bool = False) -> str:
     """SQL of :func:`read_datetime` over the SQL text expression `text` (a TIMESTAMP; NULL for
     NULL or ''): the same formats, the same cut of fraction digits, offsets to UTC. A text that
-    is not a datetime is NULL here (see :func:`datetime_unread_sql`)."""
+    is not a datetime is NULL, or with `strict` an error (the export scan then leaves the file to
+    the loaders, which say which value does not read)."""
     blanks = " || ".join(f"chr({ord(c)})" for c in _BLANKS)
     trimmed = f"trim({text}, {blanks})"
-    cut = f"regexp_replace({trimmed}, '(\\.\\d{{{_FRACTION_DIGITS}}})\\d+', '\\1')"
+    cut = f"regexp_replace({trimmed}, '{_EXTRA_DIGITS.pattern}', '\\1')"
     formats = ", ".join(f"'{f}'" for f in _PORTAL_FORMATS)
-    zoned = f"TRY_CAST({cut} AS TIMESTAMPTZ)"
+    unread = "error('not a datetime: ' || " + text + ")" if strict else "NULL"
+    cast = "CAST" if strict else "TRY_CAST"
+    zoned = f"{cast}({cut} AS TIMESTAMPTZ)"
     return (
         f"CASE WHEN {text} IS NULL OR {text} = '' THEN NULL "
         # DuckDB reads year 0 as 1 BC; Python has no year 0
-        f"WHEN regexp_matches({trimmed}, '(^0000-|/0000, )') THEN NULL "
-        f"WHEN regexp_matches({trimmed}, '{_PORTAL_DATETIME}') THEN try_strptime({trimmed}, [{formats}]) "
-        f"WHEN NOT regexp_matches({trimmed}, '{_ISO_DATETIME}') THEN NULL "
+        f"WHEN regexp_matches({trimmed}, '(^0000-|/0000, )') THEN {unread} "
+        f"WHEN regexp_matches({trimmed}, '{_PORTAL_DATETIME}') "
+        f"THEN {'strptime' if strict else 'try_strptime'}({trimmed}, [{formats}]) "
+        f"WHEN NOT regexp_matches({trimmed}, '{_ISO_DATETIME}') THEN {unread} "
         f"WHEN regexp_matches({trimmed}, '{_ZONE}') THEN CASE WHEN {zoned} BETWEEN "
         f"TIMESTAMPTZ '0001-01-01 00:00:00+00' AND TIMESTAMPTZ '9999-12-31 23:59:59.999999+00' "
-        f"THEN {zoned} AT TIME ZONE 'UTC' END "
-        f"ELSE TRY_CAST({cut} AS TIMESTAMP) END"
+        f"THEN {zoned} AT TIME ZONE 'UTC' ELSE {unread} END "
+        f"ELSE {cast}({cut} AS TIMESTAMP) END"
     )
-
-
-def datetime_unread_sql(text: str) -> str:
-    """SQL: the text `text` is not null or '' and yet :func:`datetime_sql` reads no datetime
-    from it (where :func:`read_datetime` raises ValueError)."""
-    return f"({text} IS NOT NULL AND {text} <> '' AND ({datetime_sql(text)}) IS NULL)"
 
 
 # ---- files -----------------------------------------------------------------------------------------
