@@ -20,6 +20,7 @@ engine, events loaded in Python for a correlation): one line, exit 2.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -262,3 +263,30 @@ def test_an_events_file_that_is_not_utf8_is_one_line_and_exit_2(
         "does not read as UTF-8; "
         "save the events as UTF-8 (Log Analytics exports are UTF-8)"
     ]
+
+
+# Records of a kind replay does not know, as a storage account holds them beside known ones.
+_FOREIGN_RECORDS = {
+    "key-vault": {"time": "2021-04-28T14:45:53Z", "category": "AuditEvent", "operationName": "VaultGet",
+                  "resourceId": "/SUBSCRIPTIONS/S1/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV1", "properties": {}},
+    "kube-apiserver": {"time": "2021-04-28T14:45:53Z", "category": "kube-apiserver",
+                       "operationName": "Microsoft.ContainerService/managedClusters/diagnosticLogs/Read",
+                       "properties": {"log": "I0420 started", "pod": "kube-apiserver-1"}},
+}
+
+
+@pytest.mark.parametrize("name", list(_FOREIGN_RECORDS))
+@pytest.mark.parametrize("rules", [_SCANNED_RULE, _CORRELATION], ids=["scanned", "loaded"])
+def test_a_record_replay_does_not_know_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, rules: str
+) -> None:
+    pytest.importorskip("duckdb_kql", reason="replay engine (duckdb-kql) not installed")
+    rule = tmp_path / "rule.yml"
+    rule.write_text(rules)
+    events = tmp_path / "events.jsonl"
+    known = {"time": "2021-04-28T14:45:53Z", "category": "Write", "operationName": "X/WRITE", "properties": {}}
+    events.write_text(json.dumps(known) + "\n" + json.dumps(_FOREIGN_RECORDS[name]) + "\n")
+    assert main(["replay", str(rule), "--events", str(events)]) == EXIT_USAGE
+    (line,) = capsys.readouterr().err.splitlines()
+    category = _FOREIGN_RECORDS[name]["category"]
+    assert line.startswith(f"error: {events}: line 2: not an event replay knows (category {category!r}; keys "), line

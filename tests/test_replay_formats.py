@@ -54,7 +54,10 @@ def _value(kind: str, rng: random.Random) -> Any:
 def generated_rows(source: Source) -> list[dict[str, Any]]:
     rng = random.Random(source.table)
     return [
-        {column: source.table if column == "Type" else _value(kind, rng) for column, kind in source.schema.items()}
+        {
+            column: source.table if column == "Type" else _value(kind, rng)
+            for column, kind in source.schema.items()
+        }
         for _ in range(ROWS)
     ]
 
@@ -130,8 +133,14 @@ def queried_columns(source: Source) -> list[str]:
     with a few others (a query costs a translation per engine)."""
     strings = [c for c, kind in source.schema.items() if kind == "string" and c != "Type"]
     named = {*source.row_markers, *source.kept_columns()}
-    others = random.Random(source.table).sample([c for c in strings if c not in named], k=min(6, len(strings)))
-    return [c for c, kind in source.schema.items() if (kind != "string" and c != "Type") or c in named or c in others]
+    others = random.Random(source.table).sample(
+        [c for c in strings if c not in named], k=min(6, len(strings))
+    )
+    return [
+        c
+        for c, kind in source.schema.items()
+        if (kind != "string" and c != "Type") or c in named or c in others
+    ]
 
 
 def loaded_rows(path: Path, source: Source) -> list[dict[str, Any]]:
@@ -139,7 +148,8 @@ def loaded_rows(path: Path, source: Source) -> list[dict[str, Any]]:
     events = read_events([path])
     assert {event.table for event in events} == {source.table}, path.name
     return [
-        {column: converter(kind)(event.row.get(column)) for column, kind in source.schema.items()} for event in events
+        {column: converter(kind)(event.row.get(column)) for column, kind in source.schema.items()}
+        for event in events
     ]
 
 
@@ -171,7 +181,11 @@ def test_every_input_format_replays_to_the_same_hits(tmp_path: Path, source: Sou
     on the columns it carries, which are at least those a replay report shows."""
     require_engine()
     rows = generated_rows(source)
-    files = {"json": tmp_path / "export.json", "csv": tmp_path / "export.csv", "jsonl": tmp_path / "export.jsonl"}
+    files = {
+        "json": tmp_path / "export.json",
+        "csv": tmp_path / "export.csv",
+        "jsonl": tmp_path / "export.jsonl",
+    }
     write_json(files["json"], rows)
     write_csv(files["csv"], source, rows)
     write_jsonl(files["jsonl"], rows)
@@ -189,8 +203,13 @@ def test_every_input_format_replays_to_the_same_hits(tmp_path: Path, source: Sou
         write_records(path, [reader.write(row) for row in rows])
         read = loaded_rows(path, source)
         # the columns a record of this kind carries: those it gives back as they were written
-        carried = [c for c in source.schema if all(r[c] == e[c] for r, e in zip(read, expected_rows, strict=True))]
-        assert set(source.kept_columns()) <= set(carried), (reader.description, set(source.kept_columns()) - set(carried))
+        carried = [
+            c for c in source.schema if all(r[c] == e[c] for r, e in zip(read, expected_rows, strict=True))
+        ]
+        assert set(source.kept_columns()) <= set(carried), (
+            reader.description,
+            set(source.kept_columns()) - set(carried),
+        )
         raw_queries = column_queries(source, [c for c in queried_columns(source) if c in carried])
         assert loaded_hits(path, source.table, raw_queries) == [
             hits for query, hits in zip(queries, expected, strict=True) if query in raw_queries

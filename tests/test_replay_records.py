@@ -114,7 +114,9 @@ def test_a_sign_in_record_maps_every_property_to_its_column() -> None:
     by_lower = {column.lower(): column for column in schema}
     for key, value in SIGN_IN["properties"].items():
         column = RENAMED.get(key) or by_lower[key.lower()]
-        expected = value if schema[column] == "dynamic" or not isinstance(value, (dict, list)) else json.dumps(value)
+        expected = (
+            value if schema[column] == "dynamic" or not isinstance(value, (dict, list)) else json.dumps(value)
+        )
         if schema[column] == "datetime":
             expected = read_datetime(value)
         assert row[column] == expected, key
@@ -161,9 +163,13 @@ def _activity() -> dict[str, Any]:
 
 def _kube(category: str) -> dict[str, Any]:
     audit = {"auditID": f"id-{category}", "verb": "get", "requestURI": "/api/v1/pods"}
-    return {"category": category, "time": "2025-04-20T16:29:59Z", "operationName": "Microsoft.ContainerService/"
-            "managedClusters/diagnosticLogs/Read", "resourceId": "/SUBSCRIPTIONS/S1/PROVIDERS/X",
-            "properties": {"log": json.dumps(audit), "pod": "kube-apiserver-1"}}
+    return {
+        "category": category,
+        "time": "2025-04-20T16:29:59Z",
+        "operationName": "Microsoft.ContainerService/managedClusters/diagnosticLogs/Read",
+        "resourceId": "/SUBSCRIPTIONS/S1/PROVIDERS/X",
+        "properties": {"log": json.dumps(audit), "pod": "kube-apiserver-1"},
+    }
 
 
 def _sign_in(category: str, number: int) -> dict[str, Any]:
@@ -173,9 +179,13 @@ def _sign_in(category: str, number: int) -> dict[str, Any]:
 # Records Log Analytics would put in another table (or in none replay has): each must be refused.
 FOREIGN = {
     "Key Vault AuditEvent": {
-        "time": "2021-04-28T14:45:53Z", "category": "AuditEvent", "operationName": "VaultGet",
+        "time": "2021-04-28T14:45:53Z",
+        "category": "AuditEvent",
+        "operationName": "VaultGet",
         "resourceId": "/SUBSCRIPTIONS/S1/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV1",
-        "resultType": "Success", "callerIpAddress": "203.0.113.9", "properties": {"id": "https://kv1/"},
+        "resultType": "Success",
+        "callerIpAddress": "203.0.113.9",
+        "properties": {"id": "https://kv1/"},
     },
     "kube-apiserver log": {**_kube("kube-apiserver"), "properties": {"log": "I0420 started", "pod": "p"}},
     "ADFS sign-in": _sign_in("ADFSSignInLogs", 0),
@@ -190,7 +200,9 @@ def test_a_record_of_no_known_kind_is_refused(tmp_path: Path, name: str) -> None
     events.write_text(json.dumps({"records": [_activity(), record]}))
     category = record.get("category")
     shape = f"category {category!r}" if category is not None else "no category"
-    with pytest.raises(EventsFormatError, match=rf"^{events}: records\[1\]: not an event replay knows \({shape}; "):
+    with pytest.raises(
+        EventsFormatError, match=rf"^{events}: records\[1\]: not an event replay knows \({shape}; "
+    ):
         read_events([events])
 
 
@@ -207,17 +219,27 @@ def test_a_mixed_file_counts_each_record_once_under_its_table(tmp_path: Path) ->
         _sign_in("NonInteractiveUserSignInLogs", 3),
         _sign_in("ServicePrincipalSignInLogs", 4),
         _sign_in("ManagedIdentitySignInLogs", 5),
-        {"category": "AuditLogs", "time": "2024-01-01T00:00:00Z", "operationName": "Add user",
-         "properties": {"id": "a-1", "activityDisplayName": "Add user"}},
+        {
+            "category": "AuditLogs",
+            "time": "2024-01-01T00:00:00Z",
+            "operationName": "Add user",
+            "properties": {"id": "a-1", "activityDisplayName": "Add user"},
+        },
         {"category": "UserRiskEvents", "time": "2024-01-01T00:00:00Z", "properties": {"id": "r-1"}},
     ]
     events = tmp_path / "mixed.jsonl"
     events.write_text("".join(json.dumps(record) + "\n" for record in records))
     read = read_events([events])
     assert Counter(event.table for event in read) == {
-        "AzureActivity": 2, "AKSAudit": 1, "AKSAuditAdmin": 1, "SigninLogs": 1,
-        "AADNonInteractiveUserSignInLogs": 2, "AADServicePrincipalSignInLogs": 1,
-        "AADManagedIdentitySignInLogs": 1, "AuditLogs": 1, "AADUserRiskEvents": 1,
+        "AzureActivity": 2,
+        "AKSAudit": 1,
+        "AKSAuditAdmin": 1,
+        "SigninLogs": 1,
+        "AADNonInteractiveUserSignInLogs": 2,
+        "AADServicePrincipalSignInLogs": 1,
+        "AADManagedIdentitySignInLogs": 1,
+        "AuditLogs": 1,
+        "AADUserRiskEvents": 1,
     }
     assert [event.number for event in read] == list(range(1, len(records) + 1))
     assert read[0].row["CategoryValue"] == "Administrative"  # a Delete record without eventCategory

@@ -64,9 +64,9 @@ def damaged(draw: Any, texts: st.SearchStrategy[str]) -> str:
 
 
 DATETIME_TEXTS = st.one_of(portal_datetimes(), iso_datetimes())
-PADDED = st.tuples(st.sampled_from(["", " ", "\t", "\r\n "]), DATETIME_TEXTS, st.sampled_from(["", " ", "\n"])).map(
-    "".join
-)
+PADDED = st.tuples(
+    st.sampled_from(["", " ", "\t", "\r\n "]), DATETIME_TEXTS, st.sampled_from(["", " ", "\n"])
+).map("".join)
 
 
 @pytest.fixture(scope="module")

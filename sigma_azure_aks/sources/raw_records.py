@@ -107,5 +107,3 @@ def diagnostic_reader(
         write,
         priority=2,
     )
-
-
