@@ -39,6 +39,7 @@ from sigma.types import (
 from . import kql
 from .analytics import FORMATS
 from .analytics import output_format as output_format_named
+from .analytics.options import refuse_unknown_options
 from .notices import RuleWarning
 from .pipelines.factories import require_table_pipeline, sentinel_default_pipeline
 from .pipelines.state import (
@@ -96,21 +97,6 @@ def _string_shape(value: SigmaString) -> tuple[str, str | None]:
     text = "".join(inner)  # type: ignore[arg-type]
     kind = "contains" if lead and trail else "endswith" if lead else "startswith" if trail else "eq"
     return kind, text
-
-
-def refuse_unknown_options(backend_options: dict[str, Any]) -> None:
-    """Every backend option (`-O KEY=VALUE`) is an analytics-rule setting; another key is refused, as a
-    TypeError naming it first (sigma-cli turns that into a usage error naming the key), after a warning
-    line with the nearest setting and the known ones."""
-    from .analytics.options import SentinelOptionWarning, unknown_option_keys, unknown_option_message
-    from .notices import emit
-
-    unknown = unknown_option_keys(backend_options)
-    if not unknown:
-        return
-    for key in unknown:
-        emit(SentinelOptionWarning(unknown_option_message(key)))
-    raise TypeError(f"'{unknown[0]}' " + unknown_option_message(unknown[0]).split(" ", 3)[3])
 
 
 class SentinelBackend(KustoBackend):

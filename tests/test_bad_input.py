@@ -13,10 +13,14 @@ sentinel <folder>`), whose behaviour on such folders is pinned below for the rec
   are converted and the exit code is 0.
 * An empty file is skipped silently; a 10 MB rule is converted (exit 0) though no analytics rule
   can hold its query.
+
+Bad events files go through `sigma-azure-aks replay` on both of its paths (an export scanned by the
+engine, events loaded in Python for a correlation): one line, exit 2.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -28,7 +32,7 @@ import pytest
 
 from sigma_azure_aks.batch import convert_paths
 from sigma_azure_aks.commands import main
-from sigma_azure_aks.commands.common import EXIT_FAILED
+from sigma_azure_aks.commands.common import EXIT_FAILED, EXIT_USAGE
 from sigma_azure_aks.kql_parser.checker import KqlChecker, KqlParserUnavailable
 
 BAD_RULES = Path(__file__).resolve().parent / "bad_rules"
@@ -207,3 +211,83 @@ def test_sigma_cli_converts_the_10mb_rule(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert result.stdout.count("AzureActivity\n| where") == len(GOOD) + 1
     assert len(result.stdout) > 10_000_000
+
+
+# ---- events files (replay) ---------------------------------------------------------------------------
+# A rule whose query is scanned over an export, and a correlation, which loads every event in Python:
+# the two paths an events file takes through `sigma-azure-aks replay`.
+_SCANNED_RULE = (
+    "title: Writes\nid: 0b6d2a0e-3333-4a4a-8a8a-000000000010\nstatus: test\n"
+    "logsource:\n    product: azure\n    service: activitylogs\n"
+    "detection:\n    sel:\n        operationName: X/WRITE\n    condition: sel\n"
+)
+_CORRELATION = (
+    _SCANNED_RULE.replace("status: test\n", "status: test\nname: writes\n")
+    + "---\ntitle: Many writes\nid: 0b6d2a0e-3333-4a4a-8a8a-000000000011\nstatus: test\n"
+    "correlation:\n    type: event_count\n    rules: [writes]\n    group-by: [caller]\n"
+    "    timespan: 1h\n    condition: {gte: 2}\n"
+)
+_LATE = 400  # rows before the bad one: past what the export scan reads of a file's head
+
+
+def _not_utf8_events(path: Path, kind: str, late: bool) -> tuple[int, int]:
+    """Write an events file with the byte 0xE9 (Latin-1 'é') in the value of its last row; returns the
+    line and column (1-based, in bytes) of that byte."""
+    good = _LATE if late else 0
+    if kind == "csv":
+        lines = ["OperationNameValue,EventDataId,Caller"] + [f"X/WRITE,id-{i},bob" for i in range(good)]
+        bad = b"X/WRITE,id-bad,caf\xe9"
+    else:
+        lines = [f'{{"$table": "AzureActivity", "OperationNameValue": "X/WRITE", "EventDataId": "id-{i}"}}'
+                 for i in range(good)]
+        bad = b'{"$table": "AzureActivity", "OperationNameValue": "X/WRITE", "Caller": "caf\xe9"}'
+    path.write_bytes("".join(line + "\n" for line in lines).encode() + bad + b"\n")
+    return len(lines) + 1, bad.index(b"\xe9") + 1
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+@pytest.mark.parametrize("late", [False, True], ids=["first-row", "late-row"])
+@pytest.mark.parametrize("rules", [_SCANNED_RULE, _CORRELATION], ids=["scanned", "loaded"])
+def test_an_events_file_that_is_not_utf8_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, late: bool, rules: str
+) -> None:
+    pytest.importorskip("duckdb_kql", reason="replay engine (duckdb-kql) not installed")
+    rule = tmp_path / "rule.yml"
+    rule.write_text(rules)
+    events = tmp_path / f"events.{kind}"
+    line, column = _not_utf8_events(events, kind, late)
+    assert main(["replay", str(rule), "--events", str(events)]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"error: {events}: not a UTF-8 text file: byte 0xE9 at line {line}, column {column} "
+        "does not read as UTF-8; "
+        "save the events as UTF-8 (Log Analytics exports are UTF-8)"
+    ]
+
+
+# Records of a kind replay does not know, as a storage account holds them beside known ones.
+_FOREIGN_RECORDS = {
+    "key-vault": {"time": "2021-04-28T14:45:53Z", "category": "AuditEvent", "operationName": "VaultGet",
+                  "resourceId": "/SUBSCRIPTIONS/S1/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV1", "properties": {}},
+    "kube-apiserver": {"time": "2021-04-28T14:45:53Z", "category": "kube-apiserver",
+                       "operationName": "Microsoft.ContainerService/managedClusters/diagnosticLogs/Read",
+                       "properties": {"log": "I0420 started", "pod": "kube-apiserver-1"}},
+}
+
+
+@pytest.mark.parametrize("name", list(_FOREIGN_RECORDS))
+@pytest.mark.parametrize("rules", [_SCANNED_RULE, _CORRELATION], ids=["scanned", "loaded"])
+def test_a_record_replay_does_not_know_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, rules: str
+) -> None:
+    pytest.importorskip("duckdb_kql", reason="replay engine (duckdb-kql) not installed")
+    rule = tmp_path / "rule.yml"
+    rule.write_text(rules)
+    events = tmp_path / "events.jsonl"
+    known = {"time": "2021-04-28T14:45:53Z", "category": "Write", "operationName": "X/WRITE", "properties": {}}
+    events.write_text(json.dumps(known) + "\n" + json.dumps(_FOREIGN_RECORDS[name]) + "\n")
+    assert main(["replay", str(rule), "--events", str(events)]) == EXIT_USAGE
+    (line,) = capsys.readouterr().err.splitlines()
+    category = _FOREIGN_RECORDS[name]["category"]
+    assert line.startswith(f"error: {events}: line 2: not an event replay knows (category {category!r}; keys "), line

@@ -517,7 +517,7 @@ def test_native_load_declines_what_the_loaders_read_otherwise(tmp_path: Path) ->
 
     eng = Engine()
     raw = tmp_path / "raw.jsonl"
-    raw.write_text(json.dumps({"operationName": "X/WRITE", "time": "2021-04-28T14:45:53Z"}) + "\n")
+    raw.write_text(json.dumps({"operationName": "X/WRITE", "category": "Write", "time": "2021-04-28T14:45:53Z"}) + "\n")
     array = tmp_path / "array.json"
     array.write_text(json.dumps(_export_rows(2)))
     mixed = tmp_path / "mixed.jsonl"
@@ -664,7 +664,7 @@ def test_scan_declines_what_the_native_load_declines(tmp_path: Path) -> None:
     from sigma_azure_aks.replay.engine import Engine
 
     raw = tmp_path / "raw.jsonl"
-    raw.write_text(json.dumps({"operationName": "X/WRITE", "time": "2021-04-28T14:45:53Z"}) + "\n")
+    raw.write_text(json.dumps({"operationName": "X/WRITE", "category": "Write", "time": "2021-04-28T14:45:53Z"}) + "\n")
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text(
         json.dumps(_export_rows(1)[0]) + "\n" + json.dumps({"$table": "AKSAudit", "AuditId": "a"}) + "\n"
@@ -691,7 +691,9 @@ def test_replay_scan_equals_replay_on_mixed_inputs(tmp_path: Path) -> None:
     _write_csv(export, _export_rows(40))
     raw = tmp_path / "raw.jsonl"
     raw.write_text(
-        json.dumps({"operationName": "MICROSOFT.KEYVAULT/VAULTS/DELETE", "time": "2021-04-28T14:45:53Z"})
+        json.dumps(
+            {"operationName": "MICROSOFT.KEYVAULT/VAULTS/DELETE", "category": "Delete", "time": "2021-04-28T14:45:53Z"}
+        )
         + "\n"
     )
     rows = [{"$table": "AzureActivity", "OperationNameValue": "Microsoft.KeyVault/vaults/delete"}]

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from ..notices import RuleWarning
+from ..notices import RuleWarning, emit
 from . import sentinel_facts as facts
 
 RULE_ATTRIBUTE = "sentinel"
@@ -257,3 +257,15 @@ def ingestion_bound(settings: Settings) -> str:
     """The query line that keeps only the rows ingested since the previous run, so that runs tile
     ingestion time and an event alerts in exactly one run (the look-back covers its delay)."""
     return f"| where ingestion_time() > ago({yaml_duration(settings.query_frequency)})"
+
+
+def refuse_unknown_options(backend_options: dict[str, Any]) -> None:
+    """Every backend option (`-O KEY=VALUE`) is an analytics-rule setting; another key is refused, as a
+    TypeError naming it first (sigma-cli turns that into a usage error naming the key), after a warning
+    line with the nearest setting and the known ones."""
+    unknown = unknown_option_keys(backend_options)
+    if not unknown:
+        return
+    for key in unknown:
+        emit(SentinelOptionWarning(unknown_option_message(key)))
+    raise TypeError(f"'{unknown[0]}' " + unknown_option_message(unknown[0]).split(" ", 3)[3])

@@ -8,33 +8,13 @@ from __future__ import annotations
 
 import json
 import operator
-import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from itertools import repeat
 from typing import Any
 
 from ..sources import TABLES
+from .rows import read_datetime
 from .sql import COMBO_COLUMN, ROW_COLUMN, SQL_TYPES
-
-
-def _to_datetime(value: Any) -> Any:
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value
-    text = str(value).strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # Python reads at most 6 fraction digits; Kusto writes 7.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise ValueError(f"not a datetime: {value!r}") from error
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
 
 
 def _to_dynamic(value: Any) -> str | None:
@@ -62,17 +42,31 @@ def _to_string(value: Any) -> str:
     return str(value)
 
 
+_BOOLS = {"true": True, "false": False}  # Log Analytics exports write TRUE/FALSE (CSV) or true/false
+
+
+def _to_bool(value: Any) -> bool | None:
+    """A bool column's value: a JSON boolean, or its text in any case; '' (an empty CSV cell) null."""
+    if value is None or value == "" or isinstance(value, bool):
+        return value if value != "" else None
+    if isinstance(value, str) and value.strip().lower() in _BOOLS:
+        return _BOOLS[value.strip().lower()]
+    raise ValueError(f"not a bool: {value!r}")
+
+
 def converter(kind: str) -> Any:
     if kind == "string":
         return _to_string
     if kind == "dynamic":
         return _to_dynamic
     if kind == "datetime":
-        return _to_datetime
+        return read_datetime
     if kind in {"real"}:
         return lambda v: None if v in (None, "") else float(v)
     if kind in {"long", "int"}:
         return lambda v: None if v in (None, "") else int(v)
+    if kind == "bool":
+        return _to_bool
     return lambda v: v
 
 

@@ -11,30 +11,19 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..sources import TABLES, all_sources
+from ..sources import TABLES
+from .rows import (
+    column_name,
+    datetime_sql,
+    may_hold_raw_records,
+    table_of_row,
+)
 from .sql import COMBO_COLUMN, ROW_COLUMN, ROWTEXT_COLUMN, SQL_TYPES, keeps_order, sql_ident, sql_text
-
-_HEADER_SUFFIX_RE = re.compile(r"\s*\[[A-Za-z]+\]$")  # as loaders: "TimeGenerated [UTC]"
-
-
-def _datetime_sql(text: str) -> str:
-    """A datetime column's text as the loaders and :mod:`.columns` read it: the portal's
-    `4/28/2021, 2:32:14.029 PM` (UTC), or ISO; an offset or `Z` converted to UTC; '' null."""
-    us = r"^\d{1,2}/\d{1,2}/\d{4}, \d{1,2}:\d{2}:\d{2}(\.\d{1,6})? [AP]M$"
-    return (
-        f"CASE WHEN {text} IS NULL OR {text} = '' THEN NULL "
-        f"WHEN regexp_matches(trim({text}), '{us}') THEN "
-        f"strptime(trim({text}), ['%m/%d/%Y, %I:%M:%S.%f %p', '%m/%d/%Y, %I:%M:%S %p']) "
-        f"WHEN regexp_matches(trim({text}), '(Z|[+-]\\d{{2}}:?\\d{{2}})$') "
-        f"THEN CAST(trim({text}) AS TIMESTAMPTZ) AT TIME ZONE 'UTC' "
-        f"ELSE CAST(trim({text}) AS TIMESTAMP) END"
-    )
 
 
 def _blank(text: str) -> str:
@@ -68,27 +57,28 @@ class NotNative(Exception):
 
 def _csv_head(path: Path) -> tuple[list[str], dict[str, Any]]:
     """The CSV's column names and first row as the loaders read them."""
-    with path.open(encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        row = next(reader, None)
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            row = next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as error:  # the loaders say why, in one line
+        raise NotNative from error
     if row is None or len(row) > len(header):
         raise NotNative
     return header, dict(zip(header, row, strict=False))
 
 
 def _first_json_line(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8-sig") as handle:
-        for line in handle:
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except ValueError as error:
-                    raise NotNative from error
-                if not isinstance(record, dict):
-                    raise NotNative
-                return record
-    raise NotNative
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            line = next((line for line in handle if line.strip()), None)
+        record = json.loads(line) if line is not None else None
+    except ValueError as error:  # not UTF-8 (UnicodeDecodeError) or not JSON: the loaders say why
+        raise NotNative from error
+    if not isinstance(record, dict):
+        raise NotNative
+    return record
 
 
 def _export_source(con: Any, path: Path) -> tuple[str, dict[str, str], bool, dict[str, Any], str]:
@@ -121,27 +111,19 @@ def _export_source(con: Any, path: Path) -> tuple[str, dict[str, str], bool, dic
     return source, {k: sql_ident(k) for k in names}, False, first, "true"
 
 
-def _raw_record_keys(keys: Mapping[str, Any]) -> bool:
-    """True when the keys are those of a raw record kind some source reads (its reader's `keys`)."""
-    readers = [reader for source in all_sources() for reader in source.raw_records]
-    return any(reader.keys and all(key in keys for key in reader.keys) for reader in readers)
-
-
 def export_plan(con: Any, path: Path) -> ExportPlan:
     """How the rows of an export file read as typed rows of their table, in SQL."""
-    from .loaders import _table_of_row
-
     source, raw, as_json, first, row_ok = _export_source(con, path)
 
-    if "records" in raw or _raw_record_keys(raw):  # raw records: the loaders read each
+    if may_hold_raw_records(set(raw)):  # the sources' raw record readers read such rows
         raise NotNative
     mapped: dict[str, str] = {}
     for key, expr in raw.items():
-        name = _HEADER_SUFFIX_RE.sub("", key)
+        name = column_name(key)
         if name in mapped:
             raise NotNative
         mapped[name] = expr
-    table = _table_of_row({_HEADER_SUFFIX_RE.sub("", k): v for k, v in first.items()})
+    table = table_of_row({column_name(k): v for k, v in first.items()})
     if table is None:
         raise NotNative
 
@@ -196,7 +178,7 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
         elif kind == "datetime":
             if as_json:
                 checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR')")
-            select.append(_datetime_sql(value))
+            select.append(datetime_sql(value, strict=True))  # an error: the loaders say why
         elif kind in {"real", "long", "int"}:
             if as_json:
                 checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')")

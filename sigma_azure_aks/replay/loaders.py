@@ -1,19 +1,17 @@
-"""Read events for replay: Log Analytics exports and raw Azure records, detected automatically.
+"""Read events for replay, the kind detected from the content, not the file name.
 
-Accepted inputs (the kind is detected from the content, not the file name):
+Files are CSV, a JSON array, JSON lines or ``{"records": [...]}``; each record is one of:
 
-* Log Analytics exports of any table a source declares (:data:`sigma_azure_aks.sources.TABLES`:
-  ``AzureActivity``, ``AKSAudit``, ``SigninLogs``, ``AuditLogs``, ``OfficeActivity``, ...) as CSV,
-  a JSON array or JSON lines. A row names its table with ``Type`` or ``$table``, else by the
-  source's ``row_markers``. CSV headers such as ``TimeGenerated [UTC]`` are read as the column;
-  dynamic columns held as JSON text (the CSV's ``*_d`` columns) are parsed; columns the table does
-  not have (a union export adds some) are dropped.
-* Raw records (``{"records": [...]}`` as Event Hubs and storage accounts export them, or one record
-  per line), each read by the first :class:`~sigma_azure_aks.sources.RawRecordReader` of any source
-  that recognises it (highest ``priority`` first): activity-log records (also the REST form),
-  AKS ``kube-audit`` / ``kube-audit-admin`` records, Entra ID diagnostic records.
+* a Log Analytics row of a registered table (an export): it names its table in ``$table`` /
+  ``Type`` or by the source's row markers (:func:`.rows.table_of_row`). CSV headers such as
+  ``TimeGenerated [UTC]`` are read as the column (:func:`.rows.column_name`); dynamic columns held
+  as JSON text are parsed; columns the table does not have (a union export adds some) are dropped;
+* a raw Azure record (activity log, resource logs of a diagnostic setting): read by the
+  ``RawRecordReader`` of the source that recognises it by its category and shape
+  (:func:`.rows.raw_reader_of`).
 
-Anything else is a :class:`EventsFormatError` naming the file and what was expected.
+Anything else, and a file that is not UTF-8, is an :class:`EventsFormatError` naming the file and
+the record.
 """
 
 from __future__ import annotations
@@ -21,19 +19,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..sources import TABLES, all_sources, source_for_table
+from ..sources import TABLES, source_for_table
 from .columns import converter
+from .rows import (
+    RECORDS_KEY,
+    EventsFormatError,
+    column_name,
+    raw_reader_of,
+    raw_readers,
+    read_text,
+    table_of_row,
+)
 
-
-class EventsFormatError(ValueError):
-    """An events file that is none of the accepted kinds."""
+__all__ = ["Event", "EventsFormatError", "check_readable", "read_events", "record_to_row"]
 
 
 @dataclass
@@ -69,33 +72,6 @@ def kept_columns(table: str) -> tuple[str, ...]:
 
 
 # ---- Log Analytics rows ------------------------------------------------------------------------
-_HEADER_SUFFIX = re.compile(r"\s*\[[A-Za-z]+\]$")  # "TimeGenerated [UTC]"
-_US_DATETIME = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}, \d{1,2}:\d{2}:\d{2}(\.\d+)? [AP]M$")
-
-
-def _export_datetime(value: Any) -> Any:
-    """The portal's CSV writes `4/28/2021, 2:32:14.029 PM` (UTC, per the header): read it as ISO."""
-    if isinstance(value, str) and _US_DATETIME.fullmatch(value.strip()):
-        text = value.strip()
-        fmt = "%m/%d/%Y, %I:%M:%S.%f %p" if "." in text else "%m/%d/%Y, %I:%M:%S %p"
-        parsed = datetime.strptime(text, fmt)
-        digits = len(text.split(".")[1].split()[0]) if "." in text else 0
-        fraction = f".{parsed.microsecond:06d}"[: digits + 1] if digits else ""
-        return parsed.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
-    return value
-
-
-def _table_of_row(row: Mapping[str, Any]) -> str | None:
-    for key in ("$table", "Type"):
-        value = row.get(key)
-        if isinstance(value, str) and value in TABLES:
-            return value
-    for source in all_sources():
-        if any(marker in row for marker in source.row_markers):
-            return source.table
-    return None
-
-
 def analytics_row(
     row: Mapping[str, Any], table: str, unreadable: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -106,7 +82,7 @@ def analytics_row(
     schema = TABLES[table]
     out: dict[str, Any] = {}
     for raw_name, value in row.items():
-        name = _HEADER_SUFFIX.sub("", raw_name)
+        name = column_name(raw_name)
         kind = schema.get(name)
         if kind is None:
             continue
@@ -119,14 +95,12 @@ def analytics_row(
                     raise ValueError(reason) from None
                 unreadable[name] = reason
                 value = None
-        elif kind == "datetime":
-            value = _export_datetime(value)
         out[name] = value
     out.setdefault("Type", table)
     return out
 
 
-_CHECKED_KINDS = {"datetime", "real", "long", "int"}  # kinds whose values may not read
+_CHECKED_KINDS = {"datetime", "real", "long", "int", "bool"}  # kinds whose values may not read
 
 
 def _shown(value: Any) -> str:
@@ -136,14 +110,17 @@ def _shown(value: Any) -> str:
 
 def _check_values(table: str, row: dict[str, Any], unreadable: dict[str, str]) -> None:
     """Null each datetime or number that does not read as its column's type, saying why in
-    `unreadable` (column -> reason)."""
+    `unreadable` (column -> reason); a datetime that reads becomes its value (one reading of
+    every export format: :func:`.rows.read_datetime`)."""
     schema = TABLES[table]
     for name, value in row.items():
         kind = schema.get(name)
         if kind not in _CHECKED_KINDS or value is None:
             continue
         try:
-            converter(kind)(value)
+            converted = converter(kind)(value)
+            if kind == "datetime":
+                row[name] = converted
         except (ValueError, TypeError, OverflowError):
             unreadable[name] = f"column {name}: {_shown(value)} is not a {kind}"
             row[name] = None
@@ -159,10 +136,8 @@ def record_to_row(
     if not isinstance(record, Mapping):
         raise EventsFormatError(f"{where}: expected a JSON object per event, got {type(record).__name__}")
     found: dict[str, str] = {}
-    readers = [(source, reader) for source in all_sources() for reader in source.raw_records]
-    recognised = [(source, reader) for source, reader in readers if reader.recognise(record)]
-    raw = max(recognised, key=lambda pair: pair[1].priority, default=None)
-    table = _table_of_row(record)
+    raw = raw_reader_of(record)
+    table = table_of_row(record)
     if table is not None and raw is None:
         row = analytics_row(record, table, found)
     elif raw is not None:
@@ -173,7 +148,7 @@ def record_to_row(
             raise EventsFormatError(str(error)) from error
         table = str(row.get("Type") or source.table)
     else:
-        raise _unknown_record(where, [reader.description for _, reader in readers])
+        raise _unknown_record(where, record, [reader.description for _, reader in raw_readers()])
     _check_values(table, row, found)
     if found and unreadable is None:
         raise EventsFormatError(f"{where}: {next(iter(found.values()))}")
@@ -182,11 +157,14 @@ def record_to_row(
     return table, row
 
 
-def _unknown_record(where: str, raw_kinds: list[str]) -> EventsFormatError:
+def _unknown_record(where: str, record: Mapping[str, Any], raw_kinds: list[str]) -> EventsFormatError:
     kinds = list(dict.fromkeys(raw_kinds))
+    category = record.get("category")
+    shape = f"category {category!r}" if category is not None else "no category"
+    keys = ", ".join(sorted(map(str, record))[:6]) + (", ..." if len(record) > 6 else "")
     return EventsFormatError(
-        f"{where}: not an event replay knows: expected a Log Analytics row of "
-        f"{', '.join(sorted(TABLES))} (with $table/Type or its columns), "
+        f"{where}: not an event replay knows ({shape}; keys {keys or 'none'}): expected a Log Analytics "
+        f"row of {', '.join(sorted(TABLES))} (with $table/Type or its columns), "
         f"{', '.join(kinds[:-1])} or {kinds[-1]}"
     )
 
@@ -205,7 +183,7 @@ def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
                 yield record, f"{source}: item {index}"
             return
         if isinstance(document, Mapping):
-            records = document.get("records")
+            records = document.get(RECORDS_KEY)
             if isinstance(records, list):
                 for index, record in enumerate(records, 1):
                     yield record, f"{source}: records[{index - 1}]"
@@ -222,7 +200,7 @@ def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
                     record = json.loads(line)
                 except ValueError as error:
                     raise EventsFormatError(f"{source}: line {number} is not JSON: {error}") from error
-                records = record.get("records") if isinstance(record, Mapping) else None
+                records = record.get(RECORDS_KEY) if isinstance(record, Mapping) else None
                 if isinstance(records, list):
                     for item in records:
                         yield item, f"{source}: line {number}"
@@ -240,7 +218,7 @@ def _csv_records(text: str, source: str) -> Iterator[tuple[Any, str]]:
         names = reader.fieldnames or []
     except csv.Error as error:
         raise EventsFormatError(f"{source}: the CSV header does not read: {error}") from error
-    header = [_HEADER_SUFFIX.sub("", name) for name in names]
+    header = [column_name(name) for name in names]
     if not any(name in table for table in TABLES.values() for name in header if name not in {"Type"}):
         raise EventsFormatError(
             f"{source}: not an events file: expected JSON, JSON lines, or a CSV export of "
@@ -261,7 +239,7 @@ def _csv_records(text: str, source: str) -> Iterator[tuple[Any, str]]:
         missing = [name for name in names if record.get(name) is None]
         if missing:
             raise EventsFormatError(
-                f"{source}: row {number} ends before column {_HEADER_SUFFIX.sub('', missing[0])} "
+                f"{source}: row {number} ends before column {column_name(missing[0])} "
                 f"({len(names) - len(missing)} of {len(names)} fields; a cut row?)"
             )
         yield record, f"{source}: row {number}"
@@ -280,10 +258,7 @@ def read_events(inputs: Iterable[str | Path | Mapping[str, Any]], first_number: 
             number += 1
             continue
         path = Path(item)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
-            raise EventsFormatError(f"{path}: cannot read events: {error}") from error
+        text = read_text(path)
         for record, where in _records_from_text(text, str(path)):
             unreadable = {}
             table, row = record_to_row(record, where, unreadable)

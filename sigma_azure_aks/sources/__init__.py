@@ -10,7 +10,6 @@ from .base import (
     FieldMap,
     FieldTarget,
     PathPrefix,
-    RawRecordReader,
     Refusal,
     Source,
     Spellings,
@@ -19,6 +18,7 @@ from .base import (
     describe_logsource,
 )
 from .features import BuiltPipeline, Feature
+from .raw_records import RawRecordReader
 from .registry import (
     SOURCES,
     TABLES,

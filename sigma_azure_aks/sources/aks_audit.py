@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -26,11 +27,10 @@ from .base import (
     FieldMap,
     FieldTarget,
     PathPrefix,
-    RawRecordReader,
     Source,
-    nested_value,
 )
 from .features import Feature
+from .raw_records import RawRecordReader, nested_value
 
 TABLE = "AKSAudit"
 ADMIN_TABLE = "AKSAuditAdmin"
@@ -330,13 +330,29 @@ def kube_audit_row(record: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+def kube_audit_record(category: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The kube-audit diagnostic record of `category` that reads as an AKSAudit row (the inverse of
+    :func:`kube_audit_row`)."""
+    audit = {key.key: row[key.column] for key in EVENT_KEYS if key.column in row}
+    for prefix, (column, base) in WHOLE_KEY_PREFIXES.items():
+        if not base and column in row:
+            audit[prefix[:-1]] = row[column]
+    return {
+        "category": category,
+        "resourceId": row.get("_ResourceId", ""),
+        "time": row.get("TimeGenerated"),
+        "properties": {"log": json.dumps(audit, ensure_ascii=False, default=str), "pod": row.get("PodName", "")},
+    }
+
+
 def _raw_reader(category: str) -> RawRecordReader:
     return RawRecordReader(
-        "a kube-audit diagnostic record (category kube-audit or kube-audit-admin, properties.log)",
+        f"an AKS diagnostic record (category {category}, properties.log)",
         lambda record: is_kube_audit_record(record, category),
         kube_audit_row,
+        frozenset({"category", "properties"}),
+        partial(kube_audit_record, category),
         priority=1,
-        keys=("category", "properties"),
     )
 
 

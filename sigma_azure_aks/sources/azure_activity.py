@@ -20,13 +20,12 @@ from .base import (
     EntityMappingSpec,
     FieldMap,
     PathPrefix,
-    RawRecordReader,
     Source,
     Spellings,
     field_targets,
-    nested_value,
 )
 from .features import BuiltPipeline, Feature
+from .raw_records import RawRecordReader, nested_value, put
 
 TABLE = "AzureActivity"
 
@@ -187,8 +186,31 @@ _RESOURCE_ID = re.compile(
 )
 
 
+# The activity log's event categories (Microsoft's "Azure Activity Log event schema"): the REST
+# form writes one as `category.value`; the resource-log form (Event Hubs, storage) writes
+# Write/Delete/Action for an Administrative event and the category itself for the others, with
+# the event category in `properties.eventCategory`. Another `category` (a resource log's:
+# AuditEvent, kube-apiserver, SignInLogs, ...) is no activity-log record.
+EVENT_CATEGORIES = frozenset(
+    {"Administrative", "Security", "ServiceHealth", "Alert", "Recommendation", "Policy", "Autoscale",
+     "ResourceHealth"}
+)
+OPERATION_KINDS = frozenset({"Write", "Delete", "Action"})
+RESOURCE_LOG_CATEGORIES = EVENT_CATEGORIES | OPERATION_KINDS
+
+
 def is_activity_record(record: Mapping[str, Any]) -> bool:
-    return "operationName" in record and any(k in record for k in ("time", "eventTimestamp", "resourceId"))
+    """A raw activity-log record, REST or resource-log form, by its category and shape."""
+    category = record.get("category")
+    operation = record.get("operationName")
+    if isinstance(category, Mapping):  # REST form: localizable strings
+        return category.get("value") in EVENT_CATEGORIES and isinstance(operation, Mapping)
+    event_category = nested_value(record, "properties.eventCategory")
+    return (
+        category in RESOURCE_LOG_CATEGORIES
+        and isinstance(operation, str)
+        and (event_category is None or event_category in EVENT_CATEGORIES)
+    )
 
 
 def activity_row(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -220,9 +242,14 @@ def activity_row(record: Mapping[str, Any]) -> dict[str, Any]:
         row[prefix.column] = json.dumps(container, ensure_ascii=False) if prefix.json_text else container
     # The event category lives in properties.eventCategory in the resource-log form, where
     # `category` is Write/Delete/Action; the field map names both, the first one wins.
+    # The schema's mapping: without properties.eventCategory, a Write/Delete/Action record is an
+    # Administrative event.
+    category_column = FIELD_MAP.exact["properties.eventCategory"].column
     event_category = nested_value(record, "properties.eventCategory")
     if event_category:
-        row[FIELD_MAP.exact["properties.eventCategory"].column] = event_category
+        row[category_column] = event_category
+    elif row.get(category_column) in OPERATION_KINDS:
+        row[category_column] = "Administrative"
     for text_column, dynamic_column in (
         ("Properties", "Properties_d"),
         ("Claims", "Claims_d"),
@@ -258,6 +285,44 @@ DATAPLANE_PIPELINE = BuiltPipeline(
     "aks_dataplane:dataplane_pipeline",
 )
 
+# Where the REST form of a record holds each column it carries: the inverse of activity_row.
+REST_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "OperationNameValue": "operationName.value",
+        "ActivityStatusValue": "status.value",
+        "ActivitySubstatusValue": "subStatus.value",
+        "CategoryValue": "category.value",
+        "ResourceProviderValue": "resourceProviderName.value",
+        "_ResourceId": "resourceId",
+        "ResourceGroup": "resourceGroupName",
+        "SubscriptionId": "subscriptionId",
+        "Caller": "caller",
+        "CallerIpAddress": "callerIpAddress",
+        "CorrelationId": "correlationId",
+        "Level": "level",
+        "TimeGenerated": "eventTimestamp",
+        "EventSubmissionTimestamp": "submissionTimestamp",
+        "EventDataId": "eventDataId",
+        "OperationId": "operationId",
+        "Properties_d": "properties",
+        "Claims_d": "claims",
+        "Authorization_d": "authorization",
+    }
+)
+
+
+def activity_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The REST-form activity-log record that reads as an AzureActivity row (on REST_KEYS; an
+    event category the activity log does not have reads as Administrative)."""
+    record: dict[str, Any] = {"category": {"value": "Administrative"}, "operationName": {"value": ""}}
+    for column, key in REST_KEYS.items():
+        value = row.get(column)
+        if value is None or (column == "CategoryValue" and value not in EVENT_CATEGORIES):
+            continue
+        put(record, key, value)
+    return record
+
+
 SOURCE = Source(
     table=TABLE,
     title="Azure activity logs",
@@ -276,10 +341,12 @@ SOURCE = Source(
     profile=PROFILE,
     raw_records=(
         RawRecordReader(
-            "a raw activity-log record (operationName, time)",
+            "a raw activity-log record (category Write, Delete, Action or an activity-log category, "
+            "operationName)",
             is_activity_record,
             activity_row,
-            keys=("operationName",),
+            frozenset({"category", "operationName"}),
+            activity_record,
         ),
     ),
 )

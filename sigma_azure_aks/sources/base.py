@@ -10,16 +10,15 @@ pipelines, the target, the analytics rules, replay and the docs all read them fr
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
 
 from sigma.rule import SigmaLogSource
 
 from .. import kql
 from .features import BuiltPipeline, Feature
+from .raw_records import RawRecordReader
 from .shapes import Enumeration, Structure, ValueRoute, member_spelling, unresolved_member
 
 
@@ -308,31 +307,6 @@ class AnalyticsProfile:
 
 
 # ---- the source ------------------------------------------------------------------------------------
-def nested_value(record: Mapping[str, Any], dotted: str) -> Any:
-    """The value at a dotted path of a JSON record, or None."""
-    value: Any = record
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
-@dataclass(frozen=True)
-class RawRecordReader:
-    """How replay reads one kind of raw Azure record (not a Log Analytics row) into a row.
-
-    `recognise(record)` says whether a record is of this kind; `to_row(record)` gives the row (it
-    may raise ValueError for a record that is of this kind but does not read). When two readers
-    recognise a record, the one with the higher `priority` reads it (a diagnostic record of one
-    category also has the shape of an activity-log record). `keys`: top-level keys every record
-    of this kind has (a file whose rows have them is not read as a table export)."""
-
-    description: str
-    recognise: Callable[[Mapping[str, Any]], bool]
-    to_row: Callable[[Mapping[str, Any]], dict[str, Any]]
-    priority: int = 0
-    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -344,38 +318,23 @@ class Refusal:
     reason: str
 
 
-def diagnostic_reader(category: str, field_map: FieldMap, schema: Mapping[str, str]) -> RawRecordReader:
-    """A reader of Entra ID diagnostic records (``{"records": [...]}`` from Event Hubs or a storage
-    account) of one `category`: root fields and ``properties.*`` become columns through the field
-    map (the same names the pipeline accepts); objects go into dynamic columns as they are and into
-    string columns as JSON text."""
-
-    def recognise(record: Mapping[str, Any]) -> bool:
-        return str(record.get("category", "")).lower() == category.lower() and isinstance(
-            record.get("properties"), Mapping
-        )
-
-    def to_row(record: Mapping[str, Any]) -> dict[str, Any]:
-        row: dict[str, Any] = {}
-        names = [(f"properties.{key}", value) for key, value in record["properties"].items()]
-        names += [(key, value) for key, value in record.items() if key != "properties"]
-        for name, value in names:
-            target = field_map.resolve(name)
-            if target is None or target.is_member or target.column in row:
-                continue
-            if schema.get(target.column) != "dynamic" and isinstance(value, (Mapping, list)):
-                value = json.dumps(value, ensure_ascii=False)
-            row[target.column] = value
-        row["Type"] = field_map.table
-        return row
-
-    return RawRecordReader(
-        f"an Entra ID diagnostic record (category {category}, properties)",
-        recognise,
-        to_row,
-        priority=2,
-        keys=("category", "properties"),
-    )
+def diagnostic_paths(
+    schema: Mapping[str, str], exceptions: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+) -> dict[str, tuple[str, ...]]:
+    """Where each column of a table fed by Entra ID / Microsoft 365 diagnostic records finds its
+    value in such a record: ``properties.<camelCase>`` then the root ``<camelCase>`` (Microsoft's
+    diagnostic schemas use the Microsoft Graph names, which Log Analytics capitalises), unless
+    `exceptions` ({column: (dotted paths...)}, () for a column no record holds) says otherwise.
+    Columns Log Analytics adds itself (``_BilledSize``, ``SourceSystem``, ``TenantId`` of the
+    workspace, ``Type``) come from no record."""
+    added = {"SourceSystem", "TenantId", "Type"}
+    paths = {
+        column: (f"properties.{camel(column)}", camel(column))
+        for column in schema
+        if not column.startswith("_") and column not in added
+    }
+    paths.update(exceptions)
+    return {column: found for column, found in paths.items() if found and column in schema}
 
 
 @dataclass(frozen=True)
@@ -489,6 +448,11 @@ class Source:
             found.append(f"{self.table}: pipeline {self.pipeline!r} needs a field map")
         if self.pipeline and not self.logsources:
             found.append(f"{self.table}: pipeline {self.pipeline!r} claims no log source")
+        found += [
+            f"{self.table}: raw record reader {reader.description!r} names no keys"
+            for reader in self.raw_records
+            if not reader.keys
+        ]
         return found
 
 

@@ -21,9 +21,10 @@ from .base import (
     Structure,
     ValueRoute,
     diagnostic_names,
-    diagnostic_reader,
+    diagnostic_paths,
     member_prefixes,
 )
+from .raw_records import diagnostic_reader
 
 TABLE = "AuditLogs"
 
@@ -118,6 +119,14 @@ FIELD_MAP = FieldMap(
     any_case=True,
 )
 
+# Where an audit diagnostic record (Microsoft's "audit logs schema in Azure Monitor") holds the
+# columns whose name is not its Graph property's (see diagnostic_paths for the others).
+RAW_PATHS: dict[str, tuple[str, ...]] = {
+    "TimeGenerated": ("time",),
+    "AADOperationType": ("properties.operationType",),
+    "AADTenantId": ("tenantId",),
+}
+
 PROFILE = AnalyticsProfile(
     table=TABLE,
     extend=(
@@ -153,5 +162,5 @@ SOURCE = Source(
     summary_columns=("TimeGenerated", "OperationName", "Result"),
     row_markers=("LoggedByService", "TargetResources"),
     profile=PROFILE,
-    raw_records=(diagnostic_reader("AuditLogs", FIELD_MAP, SCHEMA),),
+    raw_records=(diagnostic_reader("AuditLogs", TABLE, SCHEMA, diagnostic_paths(SCHEMA, RAW_PATHS)),),
 )

@@ -26,9 +26,10 @@ from .base import (
     Source,
     Structure,
     diagnostic_names,
-    diagnostic_reader,
+    diagnostic_paths,
     member_prefixes,
 )
+from .raw_records import diagnostic_reader
 
 TABLE = "AADUserRiskEvents"
 
@@ -111,6 +112,8 @@ SOURCE = Source(
     summary_columns=("TimeGenerated", "RiskEventType", "UserPrincipalName", "RiskLevel"),
     row_markers=("RiskEventType",),
     profile=PROFILE,
-    raw_records=(diagnostic_reader("UserRiskEvents", FIELD_MAP, SCHEMA),),
+    raw_records=(
+        diagnostic_reader("UserRiskEvents", TABLE, SCHEMA, diagnostic_paths(SCHEMA, {"TimeGenerated": ("time",)})),
+    ),
     refused=(PIM_REFUSAL,),
 )

@@ -27,9 +27,10 @@ from .base import (
     Structure,
     ValueRoute,
     diagnostic_names,
-    diagnostic_reader,
+    diagnostic_paths,
     member_prefixes,
 )
+from .raw_records import RawRecordReader, diagnostic_reader
 
 TABLE = "SigninLogs"
 
@@ -199,6 +200,44 @@ FIELD_MAP = FieldMap(
     any_case=True,
 )
 
+# ---- raw diagnostic records (replay) --------------------------------------------------------------
+# Where a diagnostic record of a sign-in category (Event Hubs, storage account) holds each column:
+# Microsoft's "sign-in logs schema in Azure Monitor" (learn.microsoft.com, entra/identity/
+# monitoring-health/reference-azure-monitor-sign-ins-log-schema) writes the sign-in's Microsoft
+# Graph signIn properties under `properties` and the common fields at the root. Every column not
+# named here is `properties.<camelCase>`, else the root `<camelCase>` (see diagnostic_paths).
+RAW_PATHS: dict[str, tuple[str, ...]] = {
+    "TimeGenerated": ("time",),
+    # root `location` is the two-letter country code; `properties.location` is the signInLocation
+    # object (city, state, countryOrRegion, geoCoordinates) that Log Analytics puts in LocationDetails
+    "Location": ("location", "properties.location.countryOrRegion"),
+    "LocationDetails": ("properties.location",),
+    "ConditionalAccessPolicies": (
+        "properties.appliedConditionalAccessPolicies",
+        "properties.conditionalAccessPolicies",
+    ),
+    "AppliedConditionalAccessPolicies": (),  # Graph's list goes to ConditionalAccessPolicies
+    "IPAddress": ("properties.ipAddress", "callerIpAddress"),
+    "AADTenantId": ("tenantId",),
+    # the root resourceId is the tenant's Microsoft.aadiam provider ("unmapped" in the schema);
+    # ResourceId is the resource signed in to
+    "ResourceId": ("properties.resourceId",),
+    "ProcessingTimeInMs": ("properties.processingTimeInMilliseconds",),
+}
+
+# The diagnostic setting's category of each sign-in table.
+CATEGORIES = {
+    TABLE: "SignInLogs",
+    NON_INTERACTIVE_TABLE: "NonInteractiveUserSignInLogs",
+    SERVICE_PRINCIPAL_TABLE: "ServicePrincipalSignInLogs",
+    MANAGED_IDENTITY_TABLE: "ManagedIdentitySignInLogs",
+}
+
+
+def _reader(table: str, schema: dict[str, str]) -> RawRecordReader:
+    return diagnostic_reader(CATEGORIES[table], table, schema, diagnostic_paths(schema, RAW_PATHS))
+
+
 PROFILE = AnalyticsProfile(
     table=TABLE,
     extend=(),
@@ -230,7 +269,7 @@ SOURCE = Source(
     summary_columns=("TimeGenerated", "UserPrincipalName", "AppDisplayName", "ResultType"),
     row_markers=("AuthenticationRequirement", "ConditionalAccessStatus"),
     profile=PROFILE,
-    raw_records=(diagnostic_reader("SignInLogs", FIELD_MAP, SCHEMA),),
+    raw_records=(_reader(TABLE, SCHEMA),),
     union=(NON_INTERACTIVE_TABLE, SERVICE_PRINCIPAL_TABLE, MANAGED_IDENTITY_TABLE),
     union_pipeline="azure_signinlogs_all",
 )
@@ -238,9 +277,11 @@ SOURCE = Source(
 SOURCES = (
     SOURCE,
     Source(table=NON_INTERACTIVE_TABLE, title="Entra ID non-interactive sign-ins", schema=NON_INTERACTIVE_SCHEMA,
-           id_column="Id"),
+           id_column="Id", raw_records=(_reader(NON_INTERACTIVE_TABLE, NON_INTERACTIVE_SCHEMA),)),
     Source(table=SERVICE_PRINCIPAL_TABLE, title="Entra ID service principal sign-ins",
-           schema=SERVICE_PRINCIPAL_SCHEMA, id_column="Id"),
+           schema=SERVICE_PRINCIPAL_SCHEMA, id_column="Id",
+           raw_records=(_reader(SERVICE_PRINCIPAL_TABLE, SERVICE_PRINCIPAL_SCHEMA),)),
     Source(table=MANAGED_IDENTITY_TABLE, title="Entra ID managed identity sign-ins",
-           schema=MANAGED_IDENTITY_SCHEMA, id_column="Id"),
+           schema=MANAGED_IDENTITY_SCHEMA, id_column="Id",
+           raw_records=(_reader(MANAGED_IDENTITY_TABLE, MANAGED_IDENTITY_SCHEMA),)),
 )
