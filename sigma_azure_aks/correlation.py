@@ -145,11 +145,19 @@ class CorrelationPlan:
                     found.append(table)
         return tuple(found)
 
-    def render(self, source_hook: SourceHook | None = None) -> str:
-        """The whole query: `let` statements, then the alert rows."""
-        lets: list[str] = []
-        body = _render_node(self, "", lets, source_hook or (lambda query: query))
+    def render(self, source_hook: SourceHook | None = None, evidence: bool = False) -> str:
+        """The whole query: `let` statements, then one row per alerting window (group keys, start,
+        end, metric). With `evidence`, each window also lists its events (`event_ids`): pairing
+        every alerting window with its events costs their product, for tests and small inputs."""
+        lets, body = self.statements(source_hook, evidence)
         return "".join(f"{text};\n" for text in lets) + body
+
+    def statements(self, source_hook: SourceHook | None = None, evidence: bool = False) -> tuple[list[str], str]:
+        """(the `let` statements, without their `;`, the query's last statement): see render.
+        The events the windows are read from are `let` `sigma_events`."""
+        lets: list[str] = []
+        body = _render_node(self, "", lets, source_hook or (lambda query: query), evidence)
+        return lets, body
 
 
 # ---- planning ------------------------------------------------------------------------------------
@@ -288,7 +296,7 @@ def _keys(plan: CorrelationPlan) -> str:
     return "".join(f"{group}, " for group in plan.groups)
 
 
-def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook) -> str:
+def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook, evidence: bool) -> str:
     columns = [
         f"sigma_time = {TIME_COLUMN}",
         f"sigma_event = tostring({source.id_column})",
@@ -298,12 +306,12 @@ def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook) ->
     if source.value is not None:
         reader = "toreal" if plan.kind in NUMERIC_KINDS else "tolower"
         columns.append(f"sigma_value = {reader}(tostring({source.value}))")
-    if plan.chained:
+    if plan.chained and (evidence or plan.kind not in SWEPT_KINDS):
         columns.append(f"sigma_evidence = pack_array(tostring({source.id_column}))")
     return f"{hook(source.query).rstrip()}\n| project {', '.join(columns)}"
 
 
-def _child_events(plan: CorrelationPlan, source: ChildSource, name: str) -> str:
+def _child_events(plan: CorrelationPlan, source: ChildSource, name: str, evidence: bool) -> str:
     child = source.plan
     identity = ", ".join(
         [
@@ -317,44 +325,214 @@ def _child_events(plan: CorrelationPlan, source: ChildSource, name: str) -> str:
         f"sigma_event = strcat({identity})",
         f"sigma_rule = {kql.string_literal(source.label)}",
         *(f"{ours} = {theirs}" for ours, theirs in source.groups),
-        f"sigma_evidence = {EVIDENCE}",
     ]
+    if evidence or plan.kind not in SWEPT_KINDS:
+        columns.append(f"sigma_evidence = {EVIDENCE}")
     return f"{name}\n| project {', '.join(columns)}"
 
 
-def _render_node(plan: CorrelationPlan, suffix: str, lets: list[str], hook: SourceHook) -> str:
+def _render_node(
+    plan: CorrelationPlan, suffix: str, lets: list[str], hook: SourceHook, evidence: bool = False
+) -> str:
     events = f"sigma_events{suffix}"
     parts = []
     for index, source in enumerate(plan.sources):
         if isinstance(source, ChildSource):
             child_name = f"sigma_alerts{suffix}_{index + 1}"
-            lets.append(
-                f"let {child_name} = {_render_node(source.plan, f'{suffix}_{index + 1}', lets, hook)}"
-            )
-            parts.append(_child_events(plan, source, child_name))
+            child = _render_node(source.plan, f"{suffix}_{index + 1}", lets, hook, evidence)
+            lets.append(f"let {child_name} = {child}")
+            parts.append(_child_events(plan, source, child_name, evidence))
         else:
-            parts.append(_base_events(plan, source, hook))
+            parts.append(_base_events(plan, source, hook, evidence))
     combined = parts[0] if len(parts) == 1 else "union\n" + ",\n".join(f"({part})" for part in parts)
     keep = " and ".join(["isnotnull(sigma_time)", *(f"isnotempty({g})" for g in plan.groups)])
     lets.append(f"let {events} = {combined}\n| where {keep}")
+    if plan.kind not in SWEPT_KINDS:
+        return _windowed(plan, events)
+    windows = _ordered_windows(plan, events, suffix, lets) if plan.kind == "temporal_ordered" else (
+        _swept_windows(plan, events, suffix, lets)
+    )
+    if not evidence:
+        return windows
+    name = f"sigma_windows{suffix}"
+    lets.append(f"let {name} = {windows}")
     if plan.kind == "temporal_ordered":
-        return _ordered(plan, events, suffix, lets)
-    return _windowed(plan, events)
+        return _ordered_evidence(plan, events, name, suffix, lets)
+    return _window_evidence(plan, events, name)
 
 
-def _window_join(plan: CorrelationPlan, events: str, right: str) -> list[str]:
-    """Lines pairing every window (one per group and event time) with the events inside it."""
+# ---- sweeps: windows without pairing events --------------------------------------------------------
+# A sweep is a `sort by` the group keys and time, then a running sum (`row_cumsum`) of a `sigma_delta`
+# column over the whole sorted stream. Every group's deltas sum to zero (or only rows of the same group
+# are compared), so a running sum over all groups is each group's own: no `restart`, no `prev()`.
+# At one time, rows are ordered by `sigma_kind`: entries (0) before the windows ending then (1) before
+# exits (2), so a window [t - timespan, t] holds the events at its both ends.
+SWEPT_KINDS = frozenset({"event_count", "value_count", "temporal", "temporal_ordered"})
+
+
+def _sorted_by(plan: CorrelationPlan, *columns: str) -> str:
+    return ", ".join(f"{column} asc" for column in (*plan.groups, *columns))
+
+
+def _sweep(plan: CorrelationPlan, branches: Sequence[str], running: str, *order: str) -> str:
+    """The union of `branches` (each with the group keys, sigma_time, sigma_kind, sigma_delta),
+    sorted, with the running sum of sigma_delta as `running`."""
+    combined = "union\n" + ",\n".join(f"({branch})" for branch in branches)
+    return (
+        f"{combined}\n| sort by {_sorted_by(plan, *order, 'sigma_time', 'sigma_kind')}\n"
+        f"| extend {running} = row_cumsum(sigma_delta)"
+    )
+
+
+def _swept_windows(plan: CorrelationPlan, events: str, suffix: str, lets: list[str]) -> str:
+    """event_count, value_count, temporal: the metric of the window ending at each event's time,
+    as a running sum of entries and exits, one row per alerting window."""
+    span = timespan_literal(plan.seconds)
+    keys = _keys(plan)
+    if plan.kind == "event_count":
+        # each (group, time) enters with its number of distinct events and leaves after `timespan`
+        counted = f"sigma_counts{suffix}"
+        lets.append(
+            f"let {counted} = {events}\n| distinct {keys}sigma_time, sigma_event\n"
+            f"| summarize sigma_delta = count() by {keys}sigma_time"
+        )
+        changes = [
+            f"{counted} | project {keys}sigma_time, sigma_kind = 0, sigma_delta",
+            f"{counted} | project {keys}sigma_time = sigma_time + {span}, sigma_kind = 2, sigma_delta = -sigma_delta",
+        ]
+    else:
+        # each (group, value) is present from its first time to `timespan` after its last one, over
+        # the runs of times less than `timespan` apart: one interval per run, found by a running
+        # count of the values' own entries and exits (an interval opens where it becomes 1, closes
+        # where it comes back to 0)
+        item = "sigma_rule" if plan.kind == "temporal" else "sigma_value"
+        values, cover = f"sigma_values{suffix}", f"sigma_cover{suffix}"
+        lets.append(
+            f"let {values} = {events}\n| where isnotempty({item})\n"
+            f"| project {keys}sigma_item = {item}, sigma_time\n| distinct {keys}sigma_item, sigma_time"
+        )
+        lets.append(
+            f"let {cover} = "
+            + _sweep(
+                plan,
+                [
+                    f"{values} | project {keys}sigma_item, sigma_time, sigma_kind = 0, sigma_delta = long(1)",
+                    f"{values} | project {keys}sigma_item, sigma_time = sigma_time + {span}, sigma_kind = 2, "
+                    "sigma_delta = long(-1)",
+                ],
+                "sigma_present",
+                "sigma_item",
+            )
+        )
+        changes = [
+            f"{cover}\n    | where (sigma_kind == 0 and sigma_present == 1) or (sigma_kind == 2 and sigma_present == 0)"
+            f"\n    | project {keys}sigma_time, sigma_kind, sigma_delta"
+        ]
+    swept = f"sigma_swept{suffix}"
+    ends = f"{events} | distinct {keys}sigma_time | project {keys}sigma_time, sigma_kind = 1, sigma_delta = long(0)"
+    lets.append(f"let {swept} = " + _sweep(plan, [*changes, ends], "sigma_total"))
+    metric = plan.metric
+    return "\n".join(
+        [
+            swept,
+            "| where sigma_kind == 1",
+            f"| project {keys}{WINDOW_START} = sigma_time - {span}, {WINDOW_END} = sigma_time, {metric} = sigma_total",
+            f"| where {metric} {plan.operator} {_number(plan.threshold)}",
+        ]
+    )
+
+
+def _ordered_windows(plan: CorrelationPlan, events: str, suffix: str, lets: list[str]) -> str:
+    """temporal_ordered: for each rule in turn, the latest start a chain of the rules so far can
+    have when it ends at each event of this rule (the latest chain start of the previous rule
+    strictly before it: that start only grows with time); a window ending at t alerts when the
+    last rule's latest chain ending by t started at t - timespan or later."""
+    span = timespan_literal(plan.seconds)
+    keys = _keys(plan)
+    on = f"{keys}sigma_seen"
+
+    def times(label: str) -> str:
+        return f"{events} | where sigma_rule == {kql.string_literal(label)} | distinct {keys}sigma_time"
+
+    def latest_before(chains: str, later: str, name: str, later_kind: int) -> None:
+        """`name`: the rows of `later` (group keys, sigma_time), each with the chain start of the
+        latest row of `chains` before it (strictly before when later_kind is 0, else at or before)."""
+        chain_kind = 1 - later_kind
+        stream = f"{name}_sweep"
+        lets.append(
+            f"let {stream} = "
+            + _sweep(
+                plan,
+                [
+                    f"{chains} | project {keys}sigma_time, sigma_start, sigma_kind = {chain_kind}, sigma_delta = long(1)",
+                    f"{later} | project {keys}sigma_time, sigma_start = datetime(null), sigma_kind = {later_kind}, "
+                    "sigma_delta = long(0)",
+                ],
+                "sigma_seen",
+            )
+        )
+        lets.append(
+            f"let {name} = {stream}\n| where sigma_kind == {later_kind} and sigma_seen > 0\n"
+            f"| join kind=inner ({stream} | where sigma_kind == {chain_kind} | project {keys}sigma_seen, "
+            f"sigma_from = sigma_start) on {on}\n"
+            f"| project {keys}sigma_time, sigma_start = sigma_from"
+        )
+
+    chains = f"sigma_chain{suffix}_1"
+    lets.append(f"let {chains} = {times(plan.sources[0].label)} | extend sigma_start = sigma_time")
+    for index, source in enumerate(plan.sources[1:], start=2):
+        step = f"sigma_chain{suffix}_{index}"
+        latest_before(chains, times(source.label), step, 0)
+        chains = step
+    final = f"sigma_chained{suffix}"
+    latest_before(chains, f"{events} | distinct {keys}sigma_time", final, 1)
+    return "\n".join(
+        [
+            final,
+            f"| where sigma_start >= sigma_time - {span}",
+            f"| project {keys}{WINDOW_START} = sigma_time - {span}, {WINDOW_END} = sigma_time, "
+            f"{plan.metric} = {len(plan.sources)}",
+        ]
+    )
+
+
+# ---- evidence: the events of each alerting window (pairs each window with its events) ---------------
+def _evidence_join(plan: CorrelationPlan, windows: str, right: str) -> list[str]:
+    """Lines pairing every alerting window with the events inside it."""
     span = timespan_literal(plan.seconds)
     keys = _keys(plan)
     return [
-        f"{events}",
-        f"| summarize by {keys}{WINDOW_END} = sigma_time",
-        f"| extend {WINDOW_START} = {WINDOW_END} - {span}",
+        windows,
         f"| extend sigma_bin = pack_array(bin({WINDOW_START}, {span}), bin({WINDOW_END}, {span}))",
         "| mv-expand sigma_bin to typeof(datetime)",
         f"| join kind=inner ({right}\n    | extend sigma_bin = bin(sigma_time, {span})) on {keys}sigma_bin",
         f"| where sigma_time between ({WINDOW_START} .. {WINDOW_END})",
     ]
+
+
+def _window_evidence(plan: CorrelationPlan, events: str, windows: str) -> str:
+    by = f"{_keys(plan)}{WINDOW_START}, {WINDOW_END}, {plan.metric}"
+    lines = _evidence_join(plan, windows, events)
+    if plan.chained:
+        lines.append("| mv-expand sigma_evidence to typeof(string)")
+        lines.append(f"| summarize {EVIDENCE} = make_set(sigma_evidence) by {by}")
+    else:
+        lines.append(f"| summarize {EVIDENCE} = make_set(sigma_event) by {by}")
+    lines.append(f"| project {by}, {EVIDENCE}")
+    return "\n".join(lines)
+
+
+def _window_join(plan: CorrelationPlan, events: str, right: str) -> list[str]:
+    """Lines pairing every window (one per group and event time) with the events inside it."""
+    span = timespan_literal(plan.seconds)
+    windows = "\n".join(
+        [
+            f"{events}",
+            f"| summarize by {_keys(plan)}{WINDOW_END} = sigma_time",
+            f"| extend {WINDOW_START} = {WINDOW_END} - {span}",
+        ]
+    )
+    return _evidence_join(plan, windows, right)
 
 
 def _windowed(plan: CorrelationPlan, events: str) -> str:
@@ -412,14 +590,14 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def _ordered(plan: CorrelationPlan, events: str, suffix: str, lets: list[str]) -> str:
-    """temporal_ordered: per window, the earliest time of the first rule, then of each next rule
-    strictly after the one before; a window where every step is found is an alert."""
+def _ordered_evidence(plan: CorrelationPlan, events: str, windows: str, suffix: str, lets: list[str]) -> str:
+    """temporal_ordered evidence: per alerting window, the earliest time of the first rule, then of
+    each next rule strictly after the one before; the events at those times."""
     keys = _keys(plan)
     by = f"{keys}{WINDOW_START}, {WINDOW_END}"
     matches = f"sigma_matches{suffix}"
     carried = ", sigma_evidence" if plan.chained else ""
-    lines = _window_join(plan, events, events)
+    lines = _evidence_join(plan, windows, events)
     lines.append(f"| project {by}, sigma_time, sigma_event, sigma_rule{carried}")
     lets.append(f"let {matches} = " + "\n".join(lines))
     steps: list[str] = []

@@ -231,7 +231,9 @@ def test_generated_correlations_agree_with_sqlite_backend(report: Any) -> None:
     rules = [make_rule(rng, index) for index in range(N_RULES)]
     started = time.monotonic()
     result = replay(
-        [base_rules() + "\n---\n" + "\n---\n".join(d for d, _ in rules)], [kusto_row(e) for e in events]
+        [base_rules() + "\n---\n" + "\n---\n".join(d for d, _ in rules)],
+        [kusto_row(e) for e in events],
+        every_window=True,
     )
     assert not result.failures, result.failures[:3]
     pairs = alerts = 0

@@ -55,7 +55,7 @@ def alerts(correlation: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]
     rule = f"title: Correlation\nid: {CORRELATION_ID}\nstatus: test\ncorrelation:\n" + "".join(
         f"    {line}\n" for line in correlation.strip().splitlines()
     )
-    result = replay(BASES + "---\n" + rule, rows)
+    result = replay(BASES + "---\n" + rule, rows, every_window=True)
     assert not result.failures, result.failures
     [hit] = [h for h in result.hits if h.rule_id == CORRELATION_ID]
     assert sorted(result[CORRELATION_ID]) == sorted({i for a in hit.alerts for i in a.event_ids})
