@@ -56,6 +56,32 @@ class RuleHit:
     alerts: list[Alert] | None = None  # correlation rules only
 
 
+@dataclass(frozen=True)
+class Segment:
+    """Rows an export file put into the engine itself (:meth:`Engine.load_export`): rows
+    `start` to `start + count` of `table`, the first of them record `number` of the inputs."""
+
+    table: str
+    start: int
+    count: int
+    source: str
+    number: int
+
+
+def _segment_events(engine: Any, segments: list[Segment], table: str, rows: list[int]) -> list[Event]:
+    """Events (their id and summary columns) of rows the engine loaded from export files."""
+    if not rows:
+        return []
+    details = engine.fetch(table, rows, kept_columns(table))
+    found = []
+    for row in rows:
+        for segment in segments:
+            if segment.table == table and segment.start <= row < segment.start + segment.count:
+                found.append(Event(table, details[row], segment.source, segment.number + row - segment.start))
+                break
+    return found
+
+
 class ReplayResult(dict[str, list[Any]]):
     """rule id -> ids of the matched events; also the details (`hits`, `failures`, `events`).
 
@@ -160,15 +186,34 @@ def replay(
     converted, failures = convert(rules, pipeline)
     engine = engine or Engine(memory_limit)
     if any(plan_of(c.rule) is not None for c in converted):
-        # a correlation reads events of every file at once: load them all, scan none
+        # a correlation reads events of every file at once: load them all, scan none; an export
+        # is loaded by the engine itself (no Python value per cell), other files by the loaders
         read: list[Event] = []
+        segments: list[Segment] = []
+        number = 1
         for item in inputs:
-            if on_reading is not None and isinstance(item, (str, Path)):
-                on_reading(str(item))
-            read.extend(read_events([item], first_number=len(read) + 1))
+            native = None
+            if isinstance(item, (str, Path)):
+                if on_reading is not None:
+                    on_reading(str(item))
+                before = dict(engine.row_counts)
+                native = engine.load_export(item)
+            if native is not None:
+                table, total = native
+                start = before.get(table, 0)
+                segments.append(Segment(table, start, total - start, str(item), number))
+                number += total - start
+                if on_loaded is not None:
+                    on_loaded(total - start)
+            else:
+                events = read_events([item], first_number=number)
+                read.extend(events)
+                number += len(events)
             if on_file is not None:
                 on_file(1)
-        return _run_loaded(converted, read, failures, on_loaded, engine, every_window=every_window)
+        return _run_loaded(
+            converted, read, failures, on_loaded, engine, every_window=every_window, segments=segments
+        )
     queries = [c.query for c in converted]
     found: list[list[Event]] = [[] for _ in queries]
     errors: dict[int, Exception] = {}
@@ -254,13 +299,19 @@ def _run_loaded(
     errors: dict[int, Exception] | None = None,
     *,
     every_window: bool = False,
+    segments: list[Segment] | None = None,
 ) -> ReplayResult:
     """Load `loaded` into the engine, run every rule, and add hits already `found` (per rule, by
-    a scan) and refusals already met (`errors`)."""
+    a scan) and refusals already met (`errors`). `segments`: rows the engine holds already, loaded
+    from export files before `loaded`."""
+    segments = segments or []
     result = ReplayResult()
     result.failures = failures
     result.events = loaded
-    result.event_count = len(loaded)
+    result.event_count = len(loaded) + sum(segment.count for segment in segments)
+    offsets: dict[str, int] = {}
+    for segment in segments:
+        offsets[segment.table] = offsets.get(segment.table, 0) + segment.count
     hits = found or [[] for _ in converted]
     errors = dict(errors or {})
     check_readable(loaded, _reader(converted))
@@ -278,12 +329,12 @@ def _run_loaded(
         for c, plan in zip(converted, plans, strict=True)
     ]
     # every query is checked by the engine, by a scan or here, even with no events of its table
-    run_here = by_table or found is None
+    run_here = by_table or segments or found is None
     outcomes = engine.matches_many(queries) if run_here else [[] for _ in queries]
     for index, (item, outcome) in enumerate(zip(converted, outcomes, strict=True)):
         key = _rule_key(item.rule)
         if plans[index] is not None:
-            _run_correlation(result, item, plans[index], loaded, engine, every_window)
+            _run_correlation(result, item, plans[index], loaded, engine, every_window, segments)
             continue
         error = errors.get(index) or (outcome if isinstance(outcome, Exception) else None)
         if error is not None:
@@ -293,7 +344,13 @@ def _run_loaded(
                 result.not_replayed.append(line)
             continue
         table_events = by_table.get(item.table, [])
-        events = hits[index] + [table_events[row] for row in outcome]  # type: ignore[union-attr]
+        offset = offsets.get(item.table, 0)
+        rows: list[int] = outcome  # type: ignore[assignment]
+        events = (
+            hits[index]
+            + _segment_events(engine, segments, item.table, [row for row in rows if row < offset])
+            + [table_events[row - offset] for row in rows if row >= offset]
+        )
         events.sort(key=lambda event: event.number)
         hit = RuleHit(key, str(item.rule.title), str(item.path), item.table, item.query, events)
         result.hits.append(hit)
@@ -302,7 +359,13 @@ def _run_loaded(
 
 
 def _run_correlation(
-    result: ReplayResult, item: Any, plan: Any, loaded: list[Event], engine: Any, every_window: bool
+    result: ReplayResult,
+    item: Any,
+    plan: Any,
+    loaded: list[Event],
+    engine: Any,
+    every_window: bool,
+    segments: list[Segment],
 ) -> None:
     """A correlation rule's alerts on the loaded events; its events are those its alerts list."""
     key = _rule_key(item.rule)
@@ -324,6 +387,9 @@ def _run_correlation(
         return
     behind = {event_id for alert in alerts for event_id in alert.event_ids}
     events = [event for event in loaded if event.table in plan.tables and str(event.event_id) in behind]
+    for table in {segment.table for segment in segments} & set(plan.tables):
+        events += _segment_events(engine, segments, table, engine.rows_with_ids(table, sorted(behind)))
+    events.sort(key=lambda event: event.number)
     hit = RuleHit(key, str(item.rule.title), str(item.path), item.table, item.query, events, alerts)
     result.hits.append(hit)
     result[key] = [event.event_id for event in events]

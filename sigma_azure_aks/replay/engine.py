@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..sources import TABLES
+from ..sources import TABLES, source_for_table
 from .columns import insert_columns
 from .errors import (
     EXTRA_HINT,
@@ -319,6 +319,18 @@ class Engine:
             [list(row_ids)],
         ).fetchall()
         return {r[0]: dict(zip(columns, r[1:], strict=True)) for r in rows}
+
+    def rows_with_ids(self, table: str, ids: Sequence[str]) -> list[int]:
+        """Row numbers of the rows of `table` whose id column (its source's) is one of `ids`."""
+        source = source_for_table(table)
+        if not ids or table not in self.row_counts or source is None or source.id_column is None:
+            return []
+        rows = self.con.execute(
+            f'SELECT {ROW_COLUMN} FROM "{table}" WHERE CAST("{source.id_column}" AS VARCHAR) IN '
+            "(SELECT unnest(?)) ORDER BY 1",
+            [list(ids)],
+        ).fetchall()
+        return [row[0] for row in rows]
 
     def close(self) -> None:
         self.con.close()
