@@ -645,3 +645,19 @@ def test_entra_and_m365_correlations_parse(body: str, kql: Any) -> None:
         correlated = [q for q in queries if "sigma_events" in q]
         assert len(correlated) == 1, queries
         assert not [str(d) for d in kql.diagnostics(correlated[0]) if d.is_error], correlated[0]
+
+
+def test_analytics_correlation_query_over_10000_characters_is_refused() -> None:
+    """The running sums' lines count too: a correlation over a long base rule is refused in the
+    analytics formats, not cut."""
+    users = ", ".join(f'"user{i:04d}@contoso.com"' for i in range(345))
+    long_rule = (
+        "title: Long\nid: 0c0f0000-0000-4000-8000-000000000009\nname: long_get\nstatus: test\n"
+        "logsource: {product: kubernetes, service: audit}\n"
+        f"detection:\n    sel: {{user.username: [{users}]}}\n    condition: sel\n"
+    )
+    body = "type: value_count\nrules: [long_get]\ngroup-by: [user.username]\ntimespan: 1h\ncondition: {gte: 3, field: verb}"
+    [query] = convert(long_rule, correlation(body))
+    assert query.startswith("let sigma_events = AKSAudit") and 9000 < len(query) < 10000
+    with pytest.raises(SigmaError, match="the query is 1[0-9]{4} characters; Sentinel accepts 1 to 10000"):
+        convert(long_rule, correlation(body), output_format="yaml")
