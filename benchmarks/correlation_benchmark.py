@@ -184,7 +184,7 @@ def main() -> int:
                 if found != addresses:
                     problems.append(f"{name}: {rule_id} alerted for {sorted(found)}, expected {sorted(addresses)}")
     base = runs["base rule alone"]
-    print(f"| rules | wall s | x base | peak RSS MiB | output | alerts (episodes) |")
+    print("| rules | wall s | x base | peak RSS MiB | output | alerts (episodes) |")
     print("|---|---|---|---|---|---|")
     for name, run in runs.items():
         alerts = ", ".join(
