@@ -79,7 +79,6 @@ class Engine:
             self.con.execute(f"SET memory_limit = {sql_text(memory_limit)}")
             self.con.execute(f"SET temp_directory = {sql_text(self._spill)}")
         self.row_counts: dict[str, int] = {}
-        self.statement_tables: set[str] = set()  # a correlation query's `let` tables (see alerts)
         self.fulltext = FullText(self.con, self._kql)
         self.treepaths = TreePaths(self.con, self._kql)
 
@@ -228,7 +227,7 @@ class Engine:
         """The alert rows of a correlation rule's plan (:mod:`sigma_azure_aks.correlation`) on the
         loaded events: the query the rule deploys (with `evidence`, its form listing each window's
         events), each base rule's query bridged as :meth:`sql` bridges it. Each `let` statement is
-        kept as a temporary table (:meth:`statement_table`) the next ones read; a running sum
+        kept as a temporary table the next ones read; a running sum
         (``sort by`` then ``row_cumsum``) runs as SQL's window sum (:func:`.kql_rewrite.running_sum`)."""
         for table in plan.tables:
             self._create(table)
@@ -246,7 +245,6 @@ class Engine:
                     break
                 self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
                 schema[name] = [row[0] for row in self.con.execute(f'DESCRIBE "{name}"').fetchall()]
-                self.statement_tables.add(name)
             else:
                 raise ReplayQueryError("the correlation query has no result statement")
         except ReplayQueryError:
