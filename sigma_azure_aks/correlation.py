@@ -43,6 +43,18 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from . import kql
 from .correlation_fields import UnkeyableField, event_value
+from .correlation_windows import (
+    EVIDENCE,
+    NUMERIC_KINDS,
+    SWEPT_KINDS,
+    WINDOW_END,
+    WINDOW_START,
+    ordered_evidence,
+    ordered_windows,
+    swept_windows,
+    window_evidence,
+    windowed,
+)
 from .pipelines.state import QUERY_TABLE, rule_label
 from .sources import source_for_table
 
@@ -63,7 +75,6 @@ METRIC_COLUMNS = {
     "temporal": "rule_count",
     "temporal_ordered": "rule_count",
 }
-NUMERIC_KINDS = frozenset({"value_sum", "value_avg", "value_median", "value_percentile"})
 VALUE_KINDS = NUMERIC_KINDS | {"value_count"}
 OPERATORS = {
     SigmaCorrelationConditionOperator.LT: "<",
@@ -73,8 +84,6 @@ OPERATORS = {
     SigmaCorrelationConditionOperator.EQ: "==",
     SigmaCorrelationConditionOperator.NEQ: "!=",
 }
-# Columns of every alert row besides the group keys and the metric.
-WINDOW_START, WINDOW_END, EVIDENCE = "window_start", "window_end", "event_ids"
 RESERVED = frozenset({WINDOW_START, WINDOW_END, EVIDENCE, *METRIC_COLUMNS.values()})
 INTERNAL_PREFIX = "sigma_"  # the query's own working columns (sigma_time, sigma_event, ...)
 SourceHook = Callable[[str], str]  # a base rule's KQL -> the KQL to read its events with
@@ -82,14 +91,6 @@ SourceHook = Callable[[str], str]  # a base rule's KQL -> the KQL to read its ev
 
 def _refuse(rule: Any, why: str) -> SigmaFeatureNotSupportedByBackendError:
     return SigmaFeatureNotSupportedByBackendError(f"correlation {rule_label(rule)}: {why}")
-
-
-def timespan_literal(seconds: int) -> str:
-    """Seconds as a KQL timespan literal in the largest whole unit: 1d, 2h, 10m, 90s."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def column_name(sigma_field: str) -> str:
@@ -149,11 +150,19 @@ class CorrelationPlan:
                     found.append(table)
         return tuple(found)
 
-    def render(self, source_hook: SourceHook | None = None) -> str:
-        """The whole query: `let` statements, then the alert rows."""
-        lets: list[str] = []
-        body = _render_node(self, "", lets, source_hook or (lambda query: query))
+    def render(self, source_hook: SourceHook | None = None, evidence: bool = False) -> str:
+        """The whole query: `let` statements, then one row per alerting window (group keys, start,
+        end, metric). With `evidence`, each window also lists its events (`event_ids`): pairing
+        every alerting window with its events costs their product, for tests and small inputs."""
+        lets, body = self.statements(source_hook, evidence)
         return "".join(f"{text};\n" for text in lets) + body
+
+    def statements(self, source_hook: SourceHook | None = None, evidence: bool = False) -> tuple[list[str], str]:
+        """(the `let` statements, without their `;`, the query's last statement): see render.
+        The events the windows are read from are `let` `sigma_events`."""
+        lets: list[str] = []
+        body = _render_node(self, "", lets, source_hook or (lambda query: query), evidence)
+        return lets, body
 
 
 # ---- planning ------------------------------------------------------------------------------------
@@ -295,11 +304,7 @@ def _source(
 
 
 # ---- rendering -----------------------------------------------------------------------------------
-def _keys(plan: CorrelationPlan) -> str:
-    return "".join(f"{kql.column_reference(group)}, " for group in plan.groups)
-
-
-def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook) -> str:
+def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook, evidence: bool) -> str:
     columns = [
         f"sigma_time = {TIME_COLUMN}",
         f"sigma_event = tostring({source.id_column})",
@@ -309,12 +314,12 @@ def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook) ->
     if source.value is not None:
         reader = "toreal" if plan.kind in NUMERIC_KINDS else "tolower"
         columns.append(f"sigma_value = {reader}(tostring({source.value}))")
-    if plan.chained:
+    if plan.chained and (evidence or plan.kind not in SWEPT_KINDS):
         columns.append(f"sigma_evidence = pack_array(tostring({source.id_column}))")
     return f"{hook(source.query).rstrip()}\n| project {', '.join(columns)}"
 
 
-def _child_events(plan: CorrelationPlan, source: ChildSource, name: str) -> str:
+def _child_events(plan: CorrelationPlan, source: ChildSource, name: str, evidence: bool) -> str:
     child = source.plan
     identity = ", ".join(
         [
@@ -328,137 +333,40 @@ def _child_events(plan: CorrelationPlan, source: ChildSource, name: str) -> str:
         f"sigma_event = strcat({identity})",
         f"sigma_rule = {kql.string_literal(source.label)}",
         *(f"{kql.column_reference(ours)} = {kql.column_reference(theirs)}" for ours, theirs in source.groups),
-        f"sigma_evidence = {EVIDENCE}",
     ]
+    if evidence or plan.kind not in SWEPT_KINDS:
+        columns.append(f"sigma_evidence = {EVIDENCE}")
     return f"{name}\n| project {', '.join(columns)}"
 
 
-def _render_node(plan: CorrelationPlan, suffix: str, lets: list[str], hook: SourceHook) -> str:
+def _render_node(
+    plan: CorrelationPlan, suffix: str, lets: list[str], hook: SourceHook, evidence: bool = False
+) -> str:
     events = f"sigma_events{suffix}"
     parts = []
     for index, source in enumerate(plan.sources):
         if isinstance(source, ChildSource):
             child_name = f"sigma_alerts{suffix}_{index + 1}"
-            lets.append(
-                f"let {child_name} = {_render_node(source.plan, f'{suffix}_{index + 1}', lets, hook)}"
-            )
-            parts.append(_child_events(plan, source, child_name))
+            child = _render_node(source.plan, f"{suffix}_{index + 1}", lets, hook, evidence)
+            lets.append(f"let {child_name} = {child}")
+            parts.append(_child_events(plan, source, child_name, evidence))
         else:
-            parts.append(_base_events(plan, source, hook))
+            parts.append(_base_events(plan, source, hook, evidence))
     combined = parts[0] if len(parts) == 1 else "union\n" + ",\n".join(f"({part})" for part in parts)
     keep = " and ".join(["isnotnull(sigma_time)", *(f"isnotempty({kql.column_reference(g)})" for g in plan.groups)])
     lets.append(f"let {events} = {combined}\n| where {keep}")
-    if plan.kind == "temporal_ordered":
-        return _ordered(plan, events, suffix, lets)
-    return _windowed(plan, events)
-
-
-def _window_join(plan: CorrelationPlan, events: str, right: str) -> list[str]:
-    """Lines pairing every window (one per group and event time) with the events inside it."""
-    span = timespan_literal(plan.seconds)
-    keys = _keys(plan)
-    return [
-        f"{events}",
-        f"| summarize by {keys}{WINDOW_END} = sigma_time",
-        f"| extend {WINDOW_START} = {WINDOW_END} - {span}",
-        f"| extend sigma_bin = pack_array(bin({WINDOW_START}, {span}), bin({WINDOW_END}, {span}))",
-        "| mv-expand sigma_bin to typeof(datetime)",
-        f"| join kind=inner ({right}\n    | extend sigma_bin = bin(sigma_time, {span})) on {keys}sigma_bin",
-        f"| where sigma_time between ({WINDOW_START} .. {WINDOW_END})",
-    ]
-
-
-def _windowed(plan: CorrelationPlan, events: str) -> str:
-    keys = _keys(plan)
-    by = f"{keys}{WINDOW_START}, {WINDOW_END}"
-    right = events
-    if plan.kind in NUMERIC_KINDS:
-        right = f"{events}\n    | where isnotnull(sigma_value)\n    | distinct sigma_time, sigma_event, {keys}sigma_value"
-    lines = _window_join(plan, events, right)
-    metric = plan.metric
-    if plan.chained:
-        lines.append("| mv-expand sigma_evidence to typeof(string)")
-        evidence = f"{EVIDENCE} = make_set(sigma_evidence)"
-    else:
-        evidence = f"{EVIDENCE} = make_set(sigma_event)"
-    if plan.kind == "event_count":
-        if plan.chained:
-            lines.append(f"| summarize {evidence}, sigma_ids = make_set(sigma_event) by {by}")
-            lines.append(f"| extend {metric} = array_length(sigma_ids)")
-        else:
-            lines.append(f"| summarize {evidence} by {by}")
-            lines.append(f"| extend {metric} = array_length({EVIDENCE})")
-    elif plan.kind == "temporal":
-        lines.append(f"| summarize {evidence}, sigma_rules = make_set(sigma_rule) by {by}")
-        lines.append(f"| extend {metric} = array_length(sigma_rules)")
-    elif plan.kind == "value_count":
-        lines.append(f"| summarize {evidence}, sigma_values = make_set(sigma_value) by {by}")
-        lines.append(
-            f'| extend {metric} = array_length(sigma_values) - iff(set_has_element(sigma_values, ""), 1, 0)'
-        )
-    elif plan.kind in ("value_sum", "value_avg"):
-        function = "sum" if plan.kind == "value_sum" else "avg"
-        lines.append(f"| summarize {evidence}, {metric} = {function}(sigma_value) by {by}")
-    else:
-        lines.append(f"| summarize {evidence}, sigma_values = make_list(sigma_value) by {by}")
-        lines.extend(_interpolated(metric, plan.percentile or 0.0))
-    lines.append(f"| where {metric} {plan.operator} {_number(plan.threshold)}")
-    lines.append(f"| project {by}, {metric}, {EVIDENCE}")
-    return "\n".join(lines)
-
-
-def _interpolated(metric: str, percentile: float) -> list[str]:
-    """The percentile of the window's values, linear between the two nearest ranks."""
-    return [
-        "| extend sigma_values = array_sort_asc(sigma_values)",
-        f"| extend sigma_rank = (array_length(sigma_values) - 1) * {percentile / 100!r}",
-        "| extend sigma_low = toint(floor(sigma_rank, 1))",
-        f"| extend {metric} = toreal(sigma_values[sigma_low]) * (1 - (sigma_rank - sigma_low))"
-        " + iff(sigma_low + 1 < array_length(sigma_values),"
-        " toreal(sigma_values[sigma_low + 1]) * (sigma_rank - sigma_low), 0.0)",
-    ]
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _ordered(plan: CorrelationPlan, events: str, suffix: str, lets: list[str]) -> str:
-    """temporal_ordered: per window, the earliest time of the first rule, then of each next rule
-    strictly after the one before; a window where every step is found is an alert."""
-    keys = _keys(plan)
-    by = f"{keys}{WINDOW_START}, {WINDOW_END}"
-    matches = f"sigma_matches{suffix}"
-    carried = ", sigma_evidence" if plan.chained else ""
-    lines = _window_join(plan, events, events)
-    lines.append(f"| project {by}, sigma_time, sigma_event, sigma_rule{carried}")
-    lets.append(f"let {matches} = " + "\n".join(lines))
-    steps: list[str] = []
-    body: list[str] = []
-    for index, source in enumerate(plan.sources):
-        step = f"sigma_step{index + 1}"
-        picked = f"{matches} | where sigma_rule == {kql.string_literal(source.label)}"
-        if index == 0:
-            body.append(picked)
-        else:
-            body.append(f"| join kind=inner ({picked}) on {by}")
-            body.append(f"| where sigma_time > {steps[-1]}")
-        body.append(f"| summarize {step} = min(sigma_time) by {by}{''.join(f', {s}' for s in steps)}")
-        steps.append(step)
-    chosen = " or ".join(
-        f"(sigma_rule == {kql.string_literal(source.label)} and sigma_time == {step})"
-        for source, step in zip(plan.sources, steps, strict=True)
+    if plan.kind not in SWEPT_KINDS:
+        return windowed(plan, events)
+    windows = ordered_windows(plan, events, suffix, lets) if plan.kind == "temporal_ordered" else (
+        swept_windows(plan, events, suffix, lets)
     )
-    body.append(f"| join kind=inner ({matches}) on {by}")
-    body.append(f"| where {chosen}")
-    if plan.chained:
-        body.append("| mv-expand sigma_evidence to typeof(string)")
-        body.append(f"| summarize {EVIDENCE} = make_set(sigma_evidence) by {by}")
-    else:
-        body.append(f"| summarize {EVIDENCE} = make_set(sigma_event) by {by}")
-    body.append(f"| extend {plan.metric} = {len(plan.sources)}")
-    body.append(f"| project {by}, {plan.metric}, {EVIDENCE}")
-    return "\n".join(body)
+    if not evidence:
+        return windows
+    name = f"sigma_windows{suffix}"
+    lets.append(f"let {name} = {windows}")
+    if plan.kind == "temporal_ordered":
+        return ordered_evidence(plan, events, name, suffix, lets)
+    return window_evidence(plan, events, name)
 
 
 def correlation_query(rule: SigmaCorrelationRule, state: Any = None) -> str:

@@ -21,7 +21,7 @@ from conftest import REPO_ROOT, shared_dir
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from sigma_azure_aks.batch import ConvertedRule, convert_paths
-from sigma_azure_aks.correlation import plan_of
+from sigma_azure_aks.correlation import SWEPT_KINDS, plan_of
 from sigma_azure_aks.kql_parser.checker import KqlChecker
 from sigma_azure_aks.sources import TABLES, all_sources
 
@@ -345,10 +345,14 @@ def test_own_rule_converts_and_parses_cleanly(kql: KqlChecker, path: Path) -> No
         if plan is None:
             check_converted(kql, converted)
             continue
-        # a correlation: one row per alert (see test_correlation.py for its text)
+        # a correlation: one row per alerting window (see test_correlation.py for its text); its
+        # form listing each window's events (replay's every_window) parses too
+        windows = [*plan.groups, "window_start", "window_end", plan.metric]
         analysis = kql.analyze(converted.query)
         assert analysis.errors == [], f"{converted.path}:\n" + "\n".join(map(str, analysis.errors))
-        assert analysis.columns == [*plan.groups, "window_start", "window_end", plan.metric, "event_ids"]
+        assert analysis.columns == windows + ([] if plan.kind in SWEPT_KINDS else ["event_ids"])
+        listed = kql.analyze(plan.render(evidence=True))
+        assert listed.errors == [] and listed.columns == [*windows, "event_ids"]
 
 
 # ---- the structure checks catch what they are meant to ----------------------------------------

@@ -15,6 +15,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 
 from sigma_azure_aks.backend import SentinelBackend
+from sigma_azure_aks.correlation import plan_of
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,6 +64,11 @@ def correlation(
 
 def convert(*documents: str, output_format: str = "default", **options: Any) -> list[Any]:
     """The correlation rules' outputs (the base rules no correlation reads are left out)."""
+    return converted(*documents, output_format=output_format, **options)[0]
+
+
+def converted(*documents: str, output_format: str = "default", **options: Any) -> tuple[list[Any], Any]:
+    """(the outputs, as `convert` gives them; the converted collection)."""
     collection = SigmaCollection.from_yaml("---\n".join([BASES, *documents]))
     backend = SentinelBackend(**options)
     backend.init_processing_pipeline(output_format)
@@ -76,7 +82,7 @@ def convert(*documents: str, output_format: str = "default", **options: Any) -> 
             outputs += converted if rule._output else []
         else:
             outputs += backend.convert_rule(rule, output_format)
-    return outputs
+    return outputs, collection
 
 
 def one(body: str) -> str:
@@ -98,19 +104,22 @@ def test_event_count_exact_query() -> None:
         '| project sigma_time = TimeGenerated, sigma_event = tostring(EventDataId), sigma_rule = "failed", '
         "caller = tolower(tostring(Caller))\n"
         "| where isnotnull(sigma_time) and isnotempty(caller);\n"
-        "sigma_events\n"
-        "| summarize by caller, window_end = sigma_time\n"
-        "| extend window_start = window_end - 10m\n"
-        "| extend sigma_bin = pack_array(bin(window_start, 10m), bin(window_end, 10m))\n"
-        "| mv-expand sigma_bin to typeof(datetime)\n"
-        "| join kind=inner (sigma_events\n"
-        "    | extend sigma_bin = bin(sigma_time, 10m)) on caller, sigma_bin\n"
-        "| where sigma_time between (window_start .. window_end)\n"
-        "| summarize event_ids = make_set(sigma_event) by caller, window_start, window_end\n"
-        "| extend event_count = array_length(event_ids)\n"
-        "| where event_count >= 5\n"
-        "| project caller, window_start, window_end, event_count, event_ids"
+        "let sigma_counts = sigma_events\n"
+        "| distinct caller, sigma_time, sigma_event\n"
+        "| summarize sigma_delta = count() by caller, sigma_time;\n"
+        "let sigma_swept = union\n"
+        "(sigma_counts | project caller, sigma_time, sigma_kind = 0, sigma_delta),\n"
+        "(sigma_counts | project caller, sigma_time = sigma_time + 10m, sigma_kind = 2, sigma_delta = -sigma_delta),\n"
+        "(sigma_events | distinct caller, sigma_time | project caller, sigma_time, sigma_kind = 1, "
+        "sigma_delta = long(0))\n"
+        "| sort by caller asc, sigma_time asc, sigma_kind asc\n"
+        "| extend sigma_total = row_cumsum(sigma_delta);\n"
+        "sigma_swept\n"
+        "| where sigma_kind == 1\n"
+        "| project caller, window_start = sigma_time - 10m, window_end = sigma_time, event_count = sigma_total\n"
+        "| where event_count >= 5"
     )
+    assert "join" not in query  # no pairing of events: a sort and a running sum
 
 
 def test_value_count_counts_distinct_non_empty_values() -> None:
@@ -125,11 +134,28 @@ def test_value_count_counts_distinct_non_empty_values() -> None:
     )
     assert "sigma_value = tolower(tostring(_ResourceId))" in query
     assert query.endswith(
-        "| summarize event_ids = make_set(sigma_event), sigma_values = make_set(sigma_value) by caller, "
-        "window_start, window_end\n"
-        '| extend value_count = array_length(sigma_values) - iff(set_has_element(sigma_values, ""), 1, 0)\n'
-        "| where value_count > 3\n"
-        "| project caller, window_start, window_end, value_count, event_ids"
+        "let sigma_values = sigma_events\n"
+        "| where isnotempty(sigma_value)\n"
+        "| project caller, sigma_item = sigma_value, sigma_time\n"
+        "| distinct caller, sigma_item, sigma_time;\n"
+        "let sigma_cover = union\n"
+        "(sigma_values | project caller, sigma_item, sigma_time, sigma_kind = 0, sigma_delta = long(1)),\n"
+        "(sigma_values | project caller, sigma_item, sigma_time = sigma_time + 1h, sigma_kind = 2, "
+        "sigma_delta = long(-1))\n"
+        "| sort by caller asc, sigma_item asc, sigma_time asc, sigma_kind asc\n"
+        "| extend sigma_present = row_cumsum(sigma_delta);\n"
+        "let sigma_swept = union\n"
+        "(sigma_cover\n"
+        "    | where (sigma_kind == 0 and sigma_present == 1) or (sigma_kind == 2 and sigma_present == 0)\n"
+        "    | project caller, sigma_time, sigma_kind, sigma_delta),\n"
+        "(sigma_events | distinct caller, sigma_time | project caller, sigma_time, sigma_kind = 1, "
+        "sigma_delta = long(0))\n"
+        "| sort by caller asc, sigma_time asc, sigma_kind asc\n"
+        "| extend sigma_total = row_cumsum(sigma_delta);\n"
+        "sigma_swept\n"
+        "| where sigma_kind == 1\n"
+        "| project caller, window_start = sigma_time - 1h, window_end = sigma_time, value_count = sigma_total\n"
+        "| where value_count > 3"
     )
 
 
@@ -197,12 +223,13 @@ def test_temporal_counts_distinct_rules() -> None:
         '| project sigma_time = TimeGenerated, sigma_event = tostring(EventDataId), sigma_rule = "written"'
         in query
     )
+    assert (
+        "let sigma_values = sigma_events\n| where isnotempty(sigma_rule)\n"
+        "| project caller, sigma_item = sigma_rule, sigma_time\n"
+    ) in query
     assert query.endswith(
-        "| summarize event_ids = make_set(sigma_event), sigma_rules = make_set(sigma_rule) by caller, "
-        "window_start, window_end\n"
-        "| extend rule_count = array_length(sigma_rules)\n"
-        "| where rule_count >= 2\n"
-        "| project caller, window_start, window_end, rule_count, event_ids"
+        "| project caller, window_start = sigma_time - 30m, window_end = sigma_time, rule_count = sigma_total\n"
+        "| where rule_count >= 2"
     )
 
 
@@ -216,18 +243,33 @@ def test_temporal_ordered_takes_each_rule_strictly_after_the_one_before() -> Non
         """
     )
     assert query.endswith(
-        "| project caller, window_start, window_end, sigma_time, sigma_event, sigma_rule;\n"
-        'sigma_matches | where sigma_rule == "failed"\n'
-        "| summarize sigma_step1 = min(sigma_time) by caller, window_start, window_end\n"
-        '| join kind=inner (sigma_matches | where sigma_rule == "written") on caller, window_start, window_end\n'
-        "| where sigma_time > sigma_step1\n"
-        "| summarize sigma_step2 = min(sigma_time) by caller, window_start, window_end, sigma_step1\n"
-        "| join kind=inner (sigma_matches) on caller, window_start, window_end\n"
-        '| where (sigma_rule == "failed" and sigma_time == sigma_step1) or '
-        '(sigma_rule == "written" and sigma_time == sigma_step2)\n'
-        "| summarize event_ids = make_set(sigma_event) by caller, window_start, window_end\n"
-        "| extend rule_count = 2\n"
-        "| project caller, window_start, window_end, rule_count, event_ids"
+        'let sigma_chain_1 = sigma_events | where sigma_rule == "failed" | distinct caller, sigma_time '
+        "| extend sigma_start = sigma_time;\n"
+        "let sigma_chain_2_sweep = union\n"
+        "(sigma_chain_1 | project caller, sigma_time, sigma_start, sigma_kind = 1, sigma_delta = long(1)),\n"
+        '(sigma_events | where sigma_rule == "written" | distinct caller, sigma_time | project caller, sigma_time, '
+        "sigma_start = datetime(null), sigma_kind = 0, sigma_delta = long(0))\n"
+        "| sort by caller asc, sigma_time asc, sigma_kind asc\n"
+        "| extend sigma_seen = row_cumsum(sigma_delta);\n"
+        "let sigma_chain_2 = sigma_chain_2_sweep\n"
+        "| where sigma_kind == 0 and sigma_seen > 0\n"
+        "| join kind=inner (sigma_chain_2_sweep | where sigma_kind == 1 | project caller, sigma_seen, "
+        "sigma_from = sigma_start) on caller, sigma_seen\n"
+        "| project caller, sigma_time, sigma_start = sigma_from;\n"
+        "let sigma_chained_sweep = union\n"
+        "(sigma_chain_2 | project caller, sigma_time, sigma_start, sigma_kind = 0, sigma_delta = long(1)),\n"
+        "(sigma_events | distinct caller, sigma_time | project caller, sigma_time, sigma_start = datetime(null), "
+        "sigma_kind = 1, sigma_delta = long(0))\n"
+        "| sort by caller asc, sigma_time asc, sigma_kind asc\n"
+        "| extend sigma_seen = row_cumsum(sigma_delta);\n"
+        "let sigma_chained = sigma_chained_sweep\n"
+        "| where sigma_kind == 1 and sigma_seen > 0\n"
+        "| join kind=inner (sigma_chained_sweep | where sigma_kind == 0 | project caller, sigma_seen, "
+        "sigma_from = sigma_start) on caller, sigma_seen\n"
+        "| project caller, sigma_time, sigma_start = sigma_from;\n"
+        "sigma_chained\n"
+        "| where sigma_start >= sigma_time - 30m\n"
+        "| project caller, window_start = sigma_time - 30m, window_end = sigma_time, rule_count = 2"
     )
 
 
@@ -246,7 +288,7 @@ def test_group_by_dynamic_member_and_aks_field() -> None:
         'sigma_event = tostring(AuditId), sigma_rule = "secret_get", user_username = tolower(tostring(User.username)), '
         "objectRef_namespace = tolower(tostring(ObjectRef.namespace))"
     ) in query
-    assert "on user_username, objectRef_namespace, sigma_bin" in query
+    assert "| sort by user_username asc, objectRef_namespace asc, sigma_time asc, sigma_kind asc\n" in query
 
 
 def test_aliases_and_chained_correlation() -> None:
@@ -275,15 +317,24 @@ def test_aliases_and_chained_correlation() -> None:
     )
     [query] = convert(burst, chained)
     assert query.startswith("let sigma_events_1 = AKSAudit\n")
-    assert "let sigma_alerts_1 = sigma_events_1\n" in query
+    assert "let sigma_alerts_1 = sigma_swept_1\n" in query
     assert (
         '(sigma_alerts_1\n| project sigma_time = window_end, sigma_event = strcat("burst|", tostring(window_end), '
-        '"|", user_username), sigma_rule = "burst", user = user_username, sigma_evidence = event_ids)'
+        '"|", user_username), sigma_rule = "burst", user = user_username)'
     ) in query
-    assert "user = tolower(tostring(Caller)), sigma_evidence = pack_array(tostring(EventDataId)))" in query
+    assert "user = tolower(tostring(Caller)))" in query
+    assert "sigma_evidence" not in query  # the windows are found without their events
+    _, collection = converted(burst, chained)
+    [plan] = [plan_of(r) for r in collection.rules if r.title == "Correlation"]
+    lets, body = plan.statements(evidence=True)
+    listed = "".join(f"{text};\n" for text in lets) + body
+    assert (
+        '"|", user_username), sigma_rule = "burst", user = user_username, sigma_evidence = event_ids)'
+    ) in listed
+    assert "user = tolower(tostring(Caller)), sigma_evidence = pack_array(tostring(EventDataId)))" in listed
     assert (
         "| mv-expand sigma_evidence to typeof(string)\n| summarize event_ids = make_set(sigma_evidence)"
-        in query
+        in listed
     )
 
 
@@ -362,7 +413,13 @@ def test_analytics_rule_period_covers_frequency_timespan_and_delay() -> None:
     assert (template["queryFrequency"], template["queryPeriod"]) == ("1h", "100m")
     assert template["query"].endswith(
         "| where window_end > ago(90m) and window_end <= ago(30m)\n"
-        "| summarize arg_min(window_end, *), alerting_windows = count() by caller, callerIpAddress\n"
+        "| summarize arg_min(window_end, *), alerting_windows = count() by caller, callerIpAddress;\n"
+        "sigma_first\n"
+        "| join kind=inner (sigma_events | project caller, callerIpAddress, sigma_time, sigma_event) on caller, "
+        "callerIpAddress\n"
+        "| where sigma_time between (window_start .. window_end)\n"
+        "| summarize event_ids = make_set(sigma_event, 100), window_events = count_distinct(sigma_event) by caller, "
+        "callerIpAddress, window_start, window_end, event_count, alerting_windows\n"
         '| extend caller_FullName = iff(caller contains "@", caller, ""), caller_AadUserId = iff(caller matches regex '
         '"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", caller, "")'
     )
@@ -383,6 +440,7 @@ def test_analytics_rule_period_covers_frequency_timespan_and_delay() -> None:
         "WindowStart": "window_start",
         "WindowEnd": "window_end",
         "AlertingWindows": "alerting_windows",
+        "WindowEvents": "window_events",
     }
     assert template["alertDetailsOverride"]["alertDisplayNameFormat"] == (
         "Correlation: {{event_count}} events for {{caller}}, {{callerIpAddress}}"
@@ -451,6 +509,12 @@ def test_microsoft_parser_accepts_every_correlation_query(kql: Any, report: Any)
             errors = [str(d) for d in kql.diagnostics(query) if d.is_error]
             assert not errors, (query, errors)
             checked += 1
+            if output_format == "default":  # the form listing each window's events (replay's every_window)
+                _, collection = converted(document)
+                [plan] = [plan_of(r) for r in collection.rules if r.title == "Correlation"]
+                listed = plan.render(evidence=True)
+                assert not [str(d) for d in kql.diagnostics(listed) if d.is_error], listed
+                checked += 1
     own = [
         *(REPO / "rules" / "correlations").glob("*.yml"),
         *(REPO / "examples" / "correlations").glob("*.yml"),
@@ -633,3 +697,19 @@ def test_a_list_valued_key_of_any_source_is_refused(base: str, key: str, table: 
 def test_a_member_of_a_single_object_is_a_key() -> None:
     query = _grouped_by(AUDITLOGS_BASE, "InitiatedBy.user.userPrincipalName")
     assert "tolower(tostring(InitiatedBy.user.userPrincipalName))" in query
+
+
+def test_analytics_correlation_query_over_10000_characters_is_refused() -> None:
+    """The running sums' lines count too: a correlation over a long base rule is refused in the
+    analytics formats, not cut."""
+    users = ", ".join(f'"user{i:04d}@contoso.com"' for i in range(345))
+    long_rule = (
+        "title: Long\nid: 0c0f0000-0000-4000-8000-000000000009\nname: long_get\nstatus: test\n"
+        "logsource: {product: kubernetes, service: audit}\n"
+        f"detection:\n    sel: {{user.username: [{users}]}}\n    condition: sel\n"
+    )
+    body = "type: value_count\nrules: [long_get]\ngroup-by: [user.username]\ntimespan: 1h\ncondition: {gte: 3, field: verb}"
+    [query] = convert(long_rule, correlation(body))
+    assert query.startswith("let sigma_events = AKSAudit") and 9000 < len(query) < 10000
+    with pytest.raises(SigmaError, match="the query is 1[0-9]{4} characters; Sentinel accepts 1 to 10000"):
+        convert(long_rule, correlation(body), output_format="yaml")

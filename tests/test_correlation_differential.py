@@ -36,6 +36,7 @@ from sigma.processing.transformations import FieldMappingTransformation  # noqa:
 SEED = 20261201
 N_RULES = int(os.environ.get("SIGMA_AZURE_AKS_CORRELATION_RULES", "300" if os.environ.get("CI") else "60"))
 N_EVENTS = 70
+N_BURST_RULES = int(os.environ.get("SIGMA_AZURE_AKS_CORRELATION_BURST_RULES", "40" if os.environ.get("CI") else "16"))
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Sigma field -> (AzureActivity placement, SQLite column)
@@ -62,10 +63,11 @@ COUNT_KINDS = ["event_count", "value_count", "value_sum", "value_avg", "value_me
 OPERATORS = ["gt", "gte", "lt", "lte", "eq", "neq"]
 
 
-def make_events(rng: random.Random) -> list[dict[str, Any]]:
+def make_events(rng: random.Random, count: int = N_EVENTS, slots: int = 40) -> list[dict[str, Any]]:
+    """`count` events on a grid of `slots` times 30 s apart (every timespan is a multiple of it)."""
     events = []
-    for index in range(N_EVENTS):
-        event: dict[str, Any] = {"eid": f"e{index:03d}", "ts": rng.randrange(0, 40) * 30}
+    for index in range(count):
+        event: dict[str, Any] = {"eid": f"e{index:04d}", "ts": rng.randrange(0, slots) * 30}
         event["operationName"] = rng.choice(OPERATIONS)
         for name, values, absent in (
             ("caller", CALLERS, 0.1),
@@ -80,15 +82,22 @@ def make_events(rng: random.Random) -> list[dict[str, Any]]:
     return events
 
 
-def _threshold(rng: random.Random, kind: str) -> Any:
+def _threshold(rng: random.Random, kind: str, burst: bool = False) -> Any:
     if kind in {"value_sum", "value_avg", "value_median", "value_percentile"}:
         return rng.choice([0, 1, 2, 2.5, 5, 7, 10, 15])
+    if burst and kind == "event_count":
+        return rng.choice([1, 40, 80, 120, 160, 200, 300])
     return rng.randint(0, 4)
 
 
-def make_rule(rng: random.Random, index: int) -> tuple[str, list[str]]:
-    """(YAML of the correlation, and of any correlation it chains), with its group-by."""
-    kind = rng.choice([*COUNT_KINDS, "temporal", "temporal", "temporal_ordered", "temporal_ordered", "chain"])
+def make_rule(rng: random.Random, index: int, kinds: list[str] | None = None) -> tuple[str, list[str]]:
+    """(YAML of the correlation, and of any correlation it chains), with its group-by. `kinds`
+    (default: every type, numeric ones and chains included) to choose from; event_count thresholds
+    reach hundreds when `kinds` is given (bursts)."""
+    burst = kinds is not None
+    kind = rng.choice(
+        kinds or [*COUNT_KINDS, "temporal", "temporal", "temporal_ordered", "temporal_ordered", "chain"]
+    )
     group = rng.choice(GROUPS)
     span = rng.choice(list(TIMESPANS))
     documents = []
@@ -98,7 +107,7 @@ def make_rule(rng: random.Random, index: int) -> tuple[str, list[str]]:
     if kind in COUNT_KINDS:
         body["type"] = kind
         body["rules"] = rng.sample(list(BASES), rng.randint(1, 2))
-        condition: dict[str, Any] = {rng.choice(OPERATORS): _threshold(rng, kind)}
+        condition: dict[str, Any] = {rng.choice(OPERATORS): _threshold(rng, kind, burst)}
         if kind != "event_count":
             condition["field"] = "properties.message" if kind == "value_count" else "properties.code"
         if kind == "value_percentile":
@@ -106,7 +115,8 @@ def make_rule(rng: random.Random, index: int) -> tuple[str, list[str]]:
         body["condition"] = condition
     elif kind in {"temporal", "temporal_ordered"}:
         body["type"] = kind
-        body["rules"] = rng.sample(list(BASES), rng.randint(2, 3))
+        # bursts: two rules (the sqlite backend's ordered windows cost grows steeply with rules)
+        body["rules"] = rng.sample(list(BASES), 2 if burst else rng.randint(2, 3))
     else:
         child = {
             "title": f"child {index}",
@@ -117,7 +127,7 @@ def make_rule(rng: random.Random, index: int) -> tuple[str, list[str]]:
                 "type": "event_count",
                 "rules": [rng.choice(list(BASES))],
                 "timespan": rng.choice(list(TIMESPANS)),
-                "condition": {"gte": rng.randint(1, 3)},
+                "condition": {"gte": rng.choice([40, 80, 120]) if burst else rng.randint(1, 3)},
                 **({"group-by": group} if group else {}),
             },
         }
@@ -224,15 +234,32 @@ def ours_alerts(result: Any, rule_id: str, group: list[str]) -> set[Any]:
 
 @pytest.mark.slow
 def test_generated_correlations_agree_with_sqlite_backend(report: Any) -> None:
-    require_engine()
-    from sigma_azure_aks.replay import replay
-
     rng = random.Random(SEED)
     events = make_events(rng)
     rules = [make_rule(rng, index) for index in range(N_RULES)]
+    compare(events, rules, report, "correlation differential")
+
+
+def test_bursts_agree_with_sqlite_backend(report: Any) -> None:
+    """Bursts: 500 events in 10 minutes over a few groups (hundreds per group and window), many
+    at the same time (21 times on a 30 s grid) and many exactly one timespan apart."""
+    rng = random.Random(SEED + 1)
+    events = make_events(rng, count=500, slots=21)
+    kinds = ["event_count", "event_count", "value_count", "temporal", "temporal_ordered", "chain"]
+    rules = [make_rule(rng, index, kinds) for index in range(N_BURST_RULES)]
+    compare(events, rules, report, "correlation differential, bursts")
+
+
+def compare(events: list[dict[str, Any]], rules: list[tuple[str, list[str]]], report: Any, name: str) -> None:
+    """Our alerts (every window, with its events) against the sqlite backend's, rule by rule."""
+    require_engine()
+    from sigma_azure_aks.replay import replay
+
     started = time.monotonic()
     result = replay(
-        [base_rules() + "\n---\n" + "\n---\n".join(d for d, _ in rules)], [kusto_row(e) for e in events]
+        [base_rules() + "\n---\n" + "\n---\n".join(d for d, _ in rules)],
+        [kusto_row(e) for e in events],
+        every_window=True,
     )
     assert not result.failures, result.failures[:3]
     pairs = alerts = 0
@@ -251,7 +278,7 @@ def test_generated_correlations_agree_with_sqlite_backend(report: Any) -> None:
             disagreements.append((documents, sorted(mine - theirs)[:3], sorted(theirs - mine)[:3]))
     elapsed = time.monotonic() - started
     report(
-        f"correlation differential: {pairs} correlation rules ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))}) "
+        f"{name}: {pairs} correlation rules ({', '.join(f'{k} {n}' for k, n in sorted(kinds.items()))}) "
         f"on {len(events)} events, {alerts} alerts compared (group keys, window, metric, event ids), "
         f"{len(disagreements)} disagreements, {elapsed:.1f} s"
     )

@@ -296,7 +296,7 @@ def test_group_by_every_declared_field_kind(report: Any) -> None:
         for index, case in chains.items():
             documents.append(correlation_rule(number * 1000 + 200 + index, number, case.name, chained=True))
         pipeline = all_pipelines()[str(source.pipeline)]()  # the source's own table, default or not
-        result = replay("\n---\n".join(documents), [row for _, row, _ in events], pipeline)
+        result = replay("\n---\n".join(documents), [row for _, row, _ in events], pipeline, every_window=True)
         failures = "\n".join(result.failures)
         for index, case in enumerate(cases):
             kinds[case.kind] = kinds.get(case.kind, 0) + 1

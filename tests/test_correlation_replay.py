@@ -55,7 +55,7 @@ def alerts(correlation: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]
     rule = f"title: Correlation\nid: {CORRELATION_ID}\nstatus: test\ncorrelation:\n" + "".join(
         f"    {line}\n" for line in correlation.strip().splitlines()
     )
-    result = replay(BASES + "---\n" + rule, rows)
+    result = replay(BASES + "---\n" + rule, rows, every_window=True)
     assert not result.failures, result.failures
     [hit] = [h for h in result.hits if h.rule_id == CORRELATION_ID]
     assert sorted(result[CORRELATION_ID]) == sorted({i for a in hit.alerts for i in a.event_ids})
@@ -200,3 +200,116 @@ def test_project_rules_alert_on_their_scenario() -> None:
     result = replay([REPO / "rules" / "correlations" / "role_assignment_write_failures.yml"], rows)
     assert not result.failures
     assert result["d310673d-8ae2-44c8-95a3-915e2c9390ef"] == ["f0", "f1", "f2", "f3", "f4"]
+
+
+# ---- alerts as the deployed rule reports them: one per episode of a group ---------------------------
+def episodes(correlation: str, rows: list[dict[str, Any]], **options: Any) -> list[Any]:
+    require_engine()
+    from sigma_azure_aks.replay import replay
+
+    rule = f"title: Correlation\nid: {CORRELATION_ID}\nstatus: test\ncorrelation:\n" + "".join(
+        f"    {line}\n" for line in correlation.strip().splitlines()
+    )
+    result = replay(BASES + "---\n" + rule, rows, **options)
+    assert not result.failures, result.failures
+    [hit] = [h for h in result.hits if h.rule_id == CORRELATION_ID]
+    return hit.alerts
+
+
+def seconds(value: Any) -> float:
+    return (value.replace(tzinfo=UTC) - EPOCH).total_seconds()
+
+
+def test_overlapping_alerting_windows_are_one_alert_per_group() -> None:
+    """Windows end at 120, 600, 660 (each starting before the one before ends): one episode from
+    the first window's start to the last one's end, with the highest count; 1,300 (below the
+    threshold) and 2,000..2,120 (a second episode) apart; bob's windows are his own."""
+    times = [0, 60, 120, 600, 660, 1300, 2000, 2060, 2120]
+    rows = [event(f"a{t}", t) for t in times] + [event(f"b{t}", t, caller="bob@contoso.com") for t in (5, 6, 7)]
+    found = episodes(COUNT_3_IN_10M, rows)
+    assert [
+        (a.groups["caller"], seconds(a.window_start), seconds(a.last_window_end), a.windows, a.metric, a.event_total)
+        for a in found
+    ] == [
+        ("bob@contoso.com", -593, 7, 1, 3, 3),
+        ("alice@contoso.com", -480, 660, 3, 4, 5),
+        ("alice@contoso.com", 1520, 2120, 1, 3, 3),
+    ]
+    assert found[1].event_ids == ["a0", "a60", "a120", "a600", "a660"]  # by time
+    assert seconds(found[1].window_end) == 120 and seconds(found[1].last_window_start) == 60
+
+
+def test_an_episode_lists_its_earliest_events_and_counts_them_all() -> None:
+    rows = [event(f"e{i:03d}", i) for i in range(250)]
+    [alert] = episodes(COUNT_3_IN_10M, rows)
+    assert alert.windows == 248 and alert.metric == 250 and alert.event_total == 250
+    assert alert.event_ids == [f"e{i:03d}" for i in range(100)]
+    [every] = [a for a in episodes(COUNT_3_IN_10M, rows, every_window=True) if seconds(a.window_end) == 249]
+    assert len(every.event_ids) == 250
+
+
+def test_an_export_file_is_loaded_by_the_engine_with_the_same_alerts(tmp_path: Any) -> None:
+    """A JSON lines export with a correlation: loaded by DuckDB itself (scan=True, as the command
+    runs), the same alerts and events as the rows read by the loaders."""
+    import json
+
+    require_engine()
+    from sigma_azure_aks.replay import replay
+
+    rows = [event(f"e{i}", 45 * i, caller=f"user{i % 3}@contoso.com") for i in range(60)]
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps({**row, "Type": row.pop("$table")}) + "\n" for row in rows))
+    rule = f"title: Correlation\nid: {CORRELATION_ID}\nstatus: test\ncorrelation:\n" + "".join(
+        f"    {line}\n" for line in COUNT_3_IN_10M.strip().splitlines()
+    )
+    [read] = [h for h in replay(BASES + "---\n" + rule, [path]).hits if h.rule_id == CORRELATION_ID]
+    result = replay(BASES + "---\n" + rule, [path], scan=True)
+    [scanned] = [h for h in result.hits if h.rule_id == CORRELATION_ID]
+    assert scanned.alerts == read.alerts and len(read.alerts) == 3
+    assert [(e.event_id, e.number) for e in scanned.events] == [(e.event_id, e.number) for e in read.events]
+    assert len(read.events) == 60
+    assert result.event_count == 60
+
+
+# ---- the one window function replay runs ------------------------------------------------------------
+def test_a_running_sum_after_a_sort_is_read_and_other_window_functions_are_refused() -> None:
+    from sigma_azure_aks.replay.errors import ReplayQueryError
+    from sigma_azure_aks.replay.kql_rewrite import running_sum, statements
+
+    assert running_sum('T | where x == "a|b"\n| sort by a asc, b desc, c\n| extend n = row_cumsum(d)') == (
+        'T | where x == "a|b"',
+        [("a", True), ("b", False), ("c", True)],
+        "n",
+        "d",
+    )
+    assert running_sum("T | sort by a asc | extend n = d + 1") is None
+    for refused in (
+        "T | sort by a asc | extend p = prev(a)",
+        "T | sort by a asc | extend n = row_cumsum(d + 1)",
+        "T | sort by a asc | extend n = row_cumsum(d) | where n > 1",
+        "T | extend n = row_cumsum(d)",
+        "T | sort by tolower(a) asc | extend n = row_cumsum(d)",
+        "T | serialize | extend n = row_cumsum(d)",
+    ):
+        with pytest.raises(ReplayQueryError, match="row_cumsum"):
+            running_sum(refused)
+    assert statements('let a = T | where x == ";";\nlet b = a;\nb | count') == [
+        ("a", 'T | where x == ";"'),
+        ("b", "a"),
+        (None, "b | count"),
+    ]
+
+
+def test_the_running_sum_is_kustos_row_cumsum() -> None:
+    """Ties in the sort keys aside, each row's sum is of the rows up to it in the sorted order,
+    integers stay integers, and nulls add nothing."""
+    require_engine()
+    from sigma_azure_aks.replay.engine import Engine
+    from sigma_azure_aks.replay.kql_rewrite import running_sum_sql
+
+    engine = Engine()
+    engine.con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('b', 1, 5), ('a', 2, 7), ('a', 1, NULL), ('b', 0, -2)) v(g, o, d)")
+    sql = running_sum_sql("SELECT * FROM t", [("g", True), ("o", False)], "n", "d", integer=True)
+    rows = engine.con.execute(f"SELECT g, o, n, typeof(n) FROM ({sql}) ORDER BY g, o DESC").fetchall()
+    assert rows == [("a", 2, 7, "BIGINT"), ("a", 1, 7, "BIGINT"), ("b", 1, 12, "BIGINT"), ("b", 0, 10, "BIGINT")]
+    engine.close()

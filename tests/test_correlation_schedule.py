@@ -143,7 +143,7 @@ def deployed(collection_text: str) -> dict[str, tuple[int, int, int, int]]:
 def windows(engine: Any, plan: Any) -> set[tuple[str, int, int, float, frozenset[str]]]:
     """(group, window start, window end, metric, events) of every alerting window."""
     found = set()
-    for row in engine.alerts(plan):
+    for row in engine.alerts(plan, evidence=True):
         ids = row["event_ids"]
         ids = json.loads(ids) if isinstance(ids, str) else list(ids or [])
         start, end = (int((row[c].replace(tzinfo=UTC) - EPOCH).total_seconds()) for c in ("window_start", "window_end"))

@@ -26,7 +26,15 @@ from dataclasses import replace
 from typing import Any
 
 from .. import kql
-from ..correlation import EVIDENCE, WINDOW_END, WINDOW_START, BaseSource, ChildSource, CorrelationPlan
+from ..correlation import (
+    EVIDENCE,
+    SWEPT_KINDS,
+    WINDOW_END,
+    WINDOW_START,
+    BaseSource,
+    ChildSource,
+    CorrelationPlan,
+)
 from ..sources import EntityMappingSpec, source_for_table
 from . import sentinel_facts as facts
 from .model import (
@@ -46,6 +54,8 @@ from .render import render
 # Minutes an event may take to reach the workspace; windows are reported this long after they end.
 INGESTION_DELAY = 30
 WINDOWS_COLUMN = "alerting_windows"
+EVENTS_COLUMN = "window_events"  # how many events the reported window holds
+ALERT_EVENTS = 100  # event ids an alert lists
 METRIC_WORDS = {
     "event_count": "events",
     "value_count": "distinct values",
@@ -190,17 +200,35 @@ def schedule(plan: CorrelationPlan, settings: Settings) -> Settings:
 
 
 def analytics_query(plan: CorrelationPlan, settings: Settings, extend: list[tuple[str, str]]) -> str:
-    """The correlation query, limited to the windows this run reports, one row per group."""
-    by = f" by {', '.join(kql.column_reference(g) for g in plan.groups)}" if plan.groups else ""
-    lines = [
-        plan.render(),
+    """The correlation query, limited to the windows this run reports, one row per group: its
+    first alerting window with the events inside it (up to ALERT_EVENTS of them)."""
+    columns = [kql.column_reference(group) for group in plan.groups]
+    groups = ", ".join(columns)
+    by = f" by {groups}" if plan.groups else ""
+    lets, body = plan.statements()
+    run = [
         f"| where {WINDOW_END} > ago({settings.query_frequency + INGESTION_DELAY}m) "
         f"and {WINDOW_END} <= ago({INGESTION_DELAY}m)",
         f"| summarize arg_min({WINDOW_END}, *), {WINDOWS_COLUMN} = count(){by}",
     ]
+    if plan.kind in SWEPT_KINDS:  # the windows carry no events: the first ones are joined with theirs
+        keys = [*columns] or ["sigma_one"]
+        one = "" if plan.groups else "\n| extend sigma_one = 1"
+        lets.append("let sigma_first = " + "\n".join([body, *run]) + one)
+        by_window = ", ".join([*columns, WINDOW_START, WINDOW_END, plan.metric, WINDOWS_COLUMN])
+        lines = [
+            "sigma_first",
+            f"| join kind=inner (sigma_events{one.replace(chr(10), ' ')} | project {', '.join(keys)}, "
+            f"sigma_time, sigma_event) on {', '.join(keys)}",
+            f"| where sigma_time between ({WINDOW_START} .. {WINDOW_END})",
+            f"| summarize {EVIDENCE} = make_set(sigma_event, {ALERT_EVENTS}), {EVENTS_COLUMN} = "
+            f"count_distinct(sigma_event) by {by_window}",
+        ]
+    else:
+        lines = [body, *run]
     if extend:
         lines.append("| extend " + ", ".join(f"{name} = {expression}" for name, expression in extend))
-    return "\n".join(lines)
+    return "".join(f"{text};\n" for text in lets) + "\n".join(lines)
 
 
 def build_correlation_rule(plan: CorrelationPlan, backend_options: Mapping[str, Any] | None) -> AnalyticsRule:
@@ -227,6 +255,7 @@ def build_correlation_rule(plan: CorrelationPlan, backend_options: Mapping[str, 
         ("WindowStart", WINDOW_START),
         ("WindowEnd", WINDOW_END),
         ("AlertingWindows", WINDOWS_COLUMN),
+        *([("WindowEvents", EVENTS_COLUMN)] if plan.kind in SWEPT_KINDS else []),
     ]
     shown = ", ".join(f"{{{{{column}}}}}" for column in plan.groups[:2])
     suffix = f"{{{{{metric}}}}} {METRIC_WORDS[plan.kind]}" + (f" for {shown}" if shown else "")
@@ -238,6 +267,7 @@ def build_correlation_rule(plan: CorrelationPlan, backend_options: Mapping[str, 
         metric,
         EVIDENCE,
         WINDOWS_COLUMN,
+        *([EVENTS_COLUMN] if plan.kind in SWEPT_KINDS else []),
         *(n for n, _ in extend),
     }
     model = AnalyticsRule(

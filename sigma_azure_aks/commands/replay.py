@@ -55,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help=f"memory the engine may use before it spills to a temporary folder (default {DEFAULT_MEMORY_LIMIT})",
     )
+    parser.add_argument(
+        "--every-window",
+        action="store_true",
+        help="a correlation rule: list every alerting window with all its events, instead of one alert per "
+        "episode of overlapping windows of a group (as the deployed rule reports it); the list grows with the "
+        "square of a burst",
+    )
     add_common_arguments(parser)
 
 
@@ -126,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
                 scan=True,
                 on_progress=progress.within,
                 memory_limit=args.memory_limit,
+                every_window=args.every_window,
             )
         except EventsFormatError as problem:
             progress.close()
@@ -168,15 +176,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_alerts(out: Any, hit: Any) -> None:
-    """A correlation rule: each alert with its group keys, window, metric and event ids."""
+    """A correlation rule: each alert with its group keys, its span (the first window's start to
+    the last one's end), metric and event ids, and how many events and windows it holds."""
     out.write(
         f"{hit.title} ({hit.rule_id}) [{hit.path}]: {len(hit.alerts)} alert(s), {len(hit.events)} event(s)\n"
     )
     for alert in hit.alerts[:50]:
         groups = " ".join(f"{name}={_cell(value)}" for name, value in alert.groups.items())
         out.write(
-            f"  {alert.window_start} .. {alert.window_end}  {groups}  metric={alert.metric}  "
-            f"events={','.join(alert.event_ids[:20])}{' ...' if len(alert.event_ids) > 20 else ''}\n"
+            f"  {alert.window_start} .. {alert.last_window_end}  {groups}  metric={alert.metric}  "
+            f"events={','.join(alert.event_ids[:20])}{' ...' if alert.event_total > 20 else ''}  "
+            f"({alert.event_total} event(s), {alert.windows} window(s))\n"
         )
     if len(hit.alerts) > 50:
         out.write(f"  ... {len(hit.alerts) - 50} more\n")
@@ -191,8 +201,12 @@ def _json_hit(hit: Any, result: Any) -> Any:
             "groups": alert.groups,
             "window_start": alert.window_start,
             "window_end": alert.window_end,
+            "last_window_start": alert.last_window_start,
+            "last_window_end": alert.last_window_end,
+            "windows": alert.windows,
             "metric": alert.metric,
             "event_ids": alert.event_ids,
+            "event_total": alert.event_total,
         }
         for alert in hit.alerts
     ]

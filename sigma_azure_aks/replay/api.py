@@ -14,16 +14,33 @@ from .errors import ReplayQueryError, ReplayUnsupportedError
 from .kql_rewrite import columns_read
 from .loaders import Event, check_readable, kept_columns, read_events
 
+# Events listed per alert; an alert also tells how many events it holds.
+ALERT_EVENTS = 100
+
 
 @dataclass
 class Alert:
-    """One alert of a correlation rule: its group keys, its window and the events behind it."""
+    """One alert of a correlation rule, as the deployed rule reports a group: an episode of
+    overlapping alerting windows of one group (each window starting before the one before it
+    ends), from its first window (`window_start`, `window_end`) to its last, its highest metric
+    and the events inside it (up to ALERT_EVENTS of them, the earliest; `event_total` counts
+    them all). Listing every window (`replay(..., every_window=True)`), an alert is one window and
+    its events, all of them."""
 
     groups: dict[str, Any]
     window_start: Any
     window_end: Any
     metric: Any
     event_ids: list[str]
+    last_window_start: Any = None
+    last_window_end: Any = None
+    windows: int = 1
+    event_total: int = 0
+
+    def __post_init__(self) -> None:
+        if self.last_window_start is None:
+            self.last_window_start, self.last_window_end = self.window_start, self.window_end
+        self.event_total = max(self.event_total, len(self.event_ids))
 
 
 @dataclass
@@ -37,6 +54,32 @@ class RuleHit:
     query: str
     events: list[Event] = field(default_factory=list)
     alerts: list[Alert] | None = None  # correlation rules only
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Rows an export file put into the engine itself (:meth:`Engine.load_export`): rows
+    `start` to `start + count` of `table`, the first of them record `number` of the inputs."""
+
+    table: str
+    start: int
+    count: int
+    source: str
+    number: int
+
+
+def _segment_events(engine: Any, segments: list[Segment], table: str, rows: list[int]) -> list[Event]:
+    """Events (their id and summary columns) of rows the engine loaded from export files."""
+    if not rows:
+        return []
+    details = engine.fetch(table, rows, kept_columns(table))
+    found = []
+    for row in rows:
+        for segment in segments:
+            if segment.table == table and segment.start <= row < segment.start + segment.count:
+                found.append(Event(table, details[row], segment.source, segment.number + row - segment.start))
+                break
+    return found
 
 
 class ReplayResult(dict[str, list[Any]]):
@@ -86,6 +129,7 @@ def replay(
     on_reading: Callable[[str], None] | None = None,
     on_progress: Callable[[str, float], None] | None = None,
     memory_limit: str | None = None,
+    every_window: bool = False,
 ) -> ReplayResult:
     """Run `rules` on `events`; see the package docstring.
 
@@ -96,24 +140,45 @@ def replay(
     events either way. `on_reading(name)` is called as each file is opened, `on_file(1)` as each
     input has been read or scanned, `on_progress(name, share)` (from another thread) as a scan
     of a file goes on. `memory_limit` bounds the engine's memory (see :class:`Engine`); a
-    given `engine` keeps its own."""
+    given `engine` keeps its own. A correlation rule reports one alert per episode of a group
+    (see :class:`Alert`); `every_window` lists every alerting window with all its events instead
+    (their number grows with the square of a burst: for tests and small inputs)."""
     inputs = [events] if isinstance(events, (str, Path)) else list(events)
     if not scan:
-        return replay_events(rules, read_events(inputs), pipeline, on_loaded, engine)
+        return replay_events(rules, read_events(inputs), pipeline, on_loaded, engine, every_window=every_window)
     from .engine import Engine
 
     converted, failures = convert(rules, pipeline)
     engine = engine or Engine(memory_limit)
     if any(plan_of(c.rule) is not None for c in converted):
-        # a correlation reads events of every file at once: load them all, scan none
+        # a correlation reads events of every file at once: load them all, scan none; an export
+        # is loaded by the engine itself (no Python value per cell), other files by the loaders
         read: list[Event] = []
+        segments: list[Segment] = []
+        number = 1
         for item in inputs:
-            if on_reading is not None and isinstance(item, (str, Path)):
-                on_reading(str(item))
-            read.extend(read_events([item], first_number=len(read) + 1))
+            native = None
+            if isinstance(item, (str, Path)):
+                if on_reading is not None:
+                    on_reading(str(item))
+                before = dict(engine.row_counts)
+                native = engine.load_export(item)
+            if native is not None:
+                table, total = native
+                start = before.get(table, 0)
+                segments.append(Segment(table, start, total - start, str(item), number))
+                number += total - start
+                if on_loaded is not None:
+                    on_loaded(total - start)
+            else:
+                events = read_events([item], first_number=number)
+                read.extend(events)
+                number += len(events)
             if on_file is not None:
                 on_file(1)
-        return _run_loaded(converted, read, failures, on_loaded, engine)
+        return _run_loaded(
+            converted, read, failures, on_loaded, engine, every_window=every_window, segments=segments
+        )
     queries = [c.query for c in converted]
     found: list[list[Event]] = [[] for _ in queries]
     errors: dict[int, Exception] = {}
@@ -149,7 +214,9 @@ def replay(
         if on_file is not None:
             on_file(1)
     # a scan checked every query; without one, the loaded engine checks them
-    result = _run_loaded(converted, loaded, failures, on_loaded, engine, found if files else None, errors)
+    result = _run_loaded(
+        converted, loaded, failures, on_loaded, engine, found if files else None, errors, every_window=every_window
+    )
     result.event_count += scanned
     return result
 
@@ -160,12 +227,14 @@ def replay_events(
     pipeline: Any = None,
     on_loaded: Callable[[int], None] | None = None,
     engine: Any = None,
+    *,
+    every_window: bool = False,
 ) -> ReplayResult:
-    """Run `rules` on events already read (:func:`read_events`)."""
+    """Run `rules` on events already read (:func:`read_events`); `every_window`: see :func:`replay`."""
     from .engine import Engine
 
     converted, failures = convert(rules, pipeline)
-    return _run_loaded(converted, loaded, failures, on_loaded, engine or Engine())
+    return _run_loaded(converted, loaded, failures, on_loaded, engine or Engine(), every_window=every_window)
 
 
 def _reader(converted: list[Any]) -> Callable[[str], set[str]]:
@@ -193,13 +262,21 @@ def _run_loaded(
     engine: Any,
     found: list[list[Event]] | None = None,
     errors: dict[int, Exception] | None = None,
+    *,
+    every_window: bool = False,
+    segments: list[Segment] | None = None,
 ) -> ReplayResult:
     """Load `loaded` into the engine, run every rule, and add hits already `found` (per rule, by
-    a scan) and refusals already met (`errors`)."""
+    a scan) and refusals already met (`errors`). `segments`: rows the engine holds already, loaded
+    from export files before `loaded`."""
+    segments = segments or []
     result = ReplayResult()
     result.failures = failures
     result.events = loaded
-    result.event_count = len(loaded)
+    result.event_count = len(loaded) + sum(segment.count for segment in segments)
+    offsets: dict[str, int] = {}
+    for segment in segments:
+        offsets[segment.table] = offsets.get(segment.table, 0) + segment.count
     hits = found or [[] for _ in converted]
     errors = dict(errors or {})
     check_readable(loaded, _reader(converted))
@@ -217,12 +294,12 @@ def _run_loaded(
         for c, plan in zip(converted, plans, strict=True)
     ]
     # every query is checked by the engine, by a scan or here, even with no events of its table
-    run_here = by_table or found is None
+    run_here = by_table or segments or found is None
     outcomes = engine.matches_many(queries) if run_here else [[] for _ in queries]
     for index, (item, outcome) in enumerate(zip(converted, outcomes, strict=True)):
         key = _rule_key(item.rule)
         if plans[index] is not None:
-            _run_correlation(result, item, plans[index], loaded, engine)
+            _run_correlation(result, item, plans[index], loaded, engine, every_window, segments)
             continue
         error = errors.get(index) or (outcome if isinstance(outcome, Exception) else None)
         if error is not None:
@@ -232,7 +309,13 @@ def _run_loaded(
                 result.not_replayed.append(line)
             continue
         table_events = by_table.get(item.table, [])
-        events = hits[index] + [table_events[row] for row in outcome]  # type: ignore[union-attr]
+        offset = offsets.get(item.table, 0)
+        rows: list[int] = outcome  # type: ignore[assignment]
+        events = (
+            hits[index]
+            + _segment_events(engine, segments, item.table, [row for row in rows if row < offset])
+            + [table_events[row - offset] for row in rows if row >= offset]
+        )
         events.sort(key=lambda event: event.number)
         hit = RuleHit(key, str(item.rule.title), str(item.path), item.table, item.query, events)
         result.hits.append(hit)
@@ -240,24 +323,76 @@ def _run_loaded(
     return result
 
 
-def _run_correlation(result: ReplayResult, item: Any, plan: Any, loaded: list[Event], engine: Any) -> None:
-    """A correlation rule's alerts on the loaded events; its events are those behind its alerts."""
-    from ..correlation import EVIDENCE, WINDOW_END, WINDOW_START
-
+def _run_correlation(
+    result: ReplayResult,
+    item: Any,
+    plan: Any,
+    loaded: list[Event],
+    engine: Any,
+    every_window: bool,
+    segments: list[Segment],
+) -> None:
+    """A correlation rule's alerts on the loaded events; its events are those its alerts list."""
     key = _rule_key(item.rule)
     try:
-        rows = engine.alerts(plan)
+        if every_window:
+            alerts = _window_alerts(plan, engine.alerts(plan, evidence=True))
+            alerts.sort(key=lambda a: (a.window_end, [str(v) for v in a.groups.values()]))
+        elif plan.chained:  # a chain's events are its referenced alerts' events: listed per window
+            alerts = _episodes(plan, _window_alerts(plan, engine.alerts(plan, evidence=True)))
+        else:
+            alerts = _episodes(plan, _window_alerts(plan, engine.alerts(plan)))
+            listed = engine.events_between(
+                plan.groups, [(a.groups, a.window_start, a.last_window_end) for a in alerts], ALERT_EVENTS
+            )
+            for alert, (ids, total) in zip(alerts, listed, strict=True):
+                alert.event_ids, alert.event_total = ids, total
     except ValueError as error:
         result.failures.append(f"{item.path}: {key}: {error}")
         return
-    alerts = []
-    for row in sorted(rows, key=lambda r: (str(r[WINDOW_END]), [str(r[g]) for g in plan.groups])):
-        ids = row[EVIDENCE]
-        ids = json.loads(ids) if isinstance(ids, str) else list(ids or [])
-        groups = {column: row[column] for column in plan.groups}
-        alerts.append(Alert(groups, row[WINDOW_START], row[WINDOW_END], row[plan.metric], sorted(ids)))
     behind = {event_id for alert in alerts for event_id in alert.event_ids}
     events = [event for event in loaded if event.table in plan.tables and str(event.event_id) in behind]
+    for table in {segment.table for segment in segments} & set(plan.tables):
+        events += _segment_events(engine, segments, table, engine.rows_with_ids(table, sorted(behind)))
+    events.sort(key=lambda event: event.number)
     hit = RuleHit(key, str(item.rule.title), str(item.path), item.table, item.query, events, alerts)
     result.hits.append(hit)
     result[key] = [event.event_id for event in events]
+
+
+def _window_alerts(plan: Any, rows: list[dict[str, Any]]) -> list[Alert]:
+    """One alert per alerting window row (its events when the row lists them), by group and time."""
+    from ..correlation import EVIDENCE, WINDOW_END, WINDOW_START
+
+    alerts = []
+    for row in sorted(rows, key=lambda r: ([str(r[g]) for g in plan.groups], r[WINDOW_END])):
+        ids = row.get(EVIDENCE)
+        ids = json.loads(ids) if isinstance(ids, str) else list(ids or [])
+        groups = {column: row[column] for column in plan.groups}
+        alerts.append(Alert(groups, row[WINDOW_START], row[WINDOW_END], row[plan.metric], sorted(ids)))
+    return alerts
+
+
+def _episodes(plan: Any, windows: list[Alert]) -> list[Alert]:
+    """Per group, each run of alerting windows (by group, then end) where every window starts
+    at or before the end of the one before it, as one alert; the events of its windows, up to
+    ALERT_EVENTS."""
+    episodes: list[Alert] = []
+    for window in windows:
+        last = episodes[-1] if episodes else None
+        if last is not None and last.groups == window.groups and window.window_start <= last.last_window_end:
+            last.last_window_start, last.last_window_end = window.window_start, window.window_end
+            last.windows += 1
+            last.metric = window.metric if _higher(window.metric, last.metric) else last.metric
+            last.event_ids = sorted(set(last.event_ids) | set(window.event_ids))
+            last.event_total = len(last.event_ids)
+            continue
+        episodes.append(window)
+    for episode in episodes:
+        episode.event_ids = episode.event_ids[:ALERT_EVENTS]
+    episodes.sort(key=lambda a: (a.window_end, [str(v) for v in a.groups.values()]))
+    return episodes
+
+
+def _higher(metric: Any, than: Any) -> bool:
+    return than is None or (metric is not None and metric > than)

@@ -25,12 +25,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..sources import TABLES
+from ..sources import TABLES, source_for_table
 from .columns import insert_columns
 from .errors import ReplayQueryError, engine_refusal, import_engine
 from .exports import NotNative, export_plan, insert_export
 from .fulltext import FullText, reads_text_columns
-from .kql_rewrite import rewrite_query
+from .kql_rewrite import rewrite_query, running_sum, running_sum_sql, statements
 from .scan import ExportScan, scan
 from .sql import (
     COMBO_COLUMN,
@@ -207,26 +207,79 @@ class Engine:
             results[index] = rows
         return results
 
-    def alerts(self, plan: Any) -> list[dict[str, Any]]:
+    def alerts(self, plan: Any, evidence: bool = False) -> list[dict[str, Any]]:
         """The alert rows of a correlation rule's plan (:mod:`sigma_azure_aks.correlation`) on the
-        loaded events: each base rule's query bridged as :meth:`sql` bridges it, the rest run as is."""
+        loaded events: the query the rule deploys (with `evidence`, its form listing each window's
+        events), each base rule's query bridged as :meth:`sql` bridges it. Each `let` statement is
+        kept as a temporary table the next ones read; a running sum
+        (``sort by`` then ``row_cumsum``) runs as SQL's window sum (:func:`.kql_rewrite.running_sum`)."""
         for table in plan.tables:
             self._create(table)
-        text = plan.render(self._bridged)
+        text = plan.render(self._bridged, evidence)
         schema = {
             table: [row[0] for row in self.con.execute(f'DESCRIBE "{table}"').fetchall()] for table in plan.tables
         }
         try:
-            sql = str(self._kql.to_sql(text, schema=schema))
-            # duckdb-kql sorts a dynamic array by the JSON text of its elements (10 before 2.5);
-            # Kusto sorts numbers as numbers. The only array a correlation sorts holds reals.
-            sql = sql.replace(_JSON_SORT, _NUMBER_SORT)
-            cursor = self.con.execute(sql)
-            names = [column[0] for column in cursor.description]
-            rows = cursor.fetchall()
+            for name, expression in statements(text):
+                sql = self._statement_sql(expression, schema)
+                if name is None:
+                    cursor = self.con.execute(sql)
+                    names = [column[0] for column in cursor.description]
+                    rows = cursor.fetchall()
+                    break
+                self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+                schema[name] = [row[0] for row in self.con.execute(f'DESCRIBE "{name}"').fetchall()]
+            else:
+                raise ReplayQueryError("the correlation query has no result statement")
+        except ReplayQueryError:
+            raise
         except Exception as error:  # duckdb-kql's refusal, or DuckDB's
             raise ReplayQueryError(f"the replay engine cannot run this correlation: {error}") from error
         return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def events_between(
+        self, groups: Sequence[str], spans: Sequence[tuple[Mapping[str, Any], Any, Any]], cap: int
+    ) -> list[tuple[list[str], int]]:
+        """For each (group keys, first time, last time): the ids of the distinct events of the
+        last correlation run (:meth:`alerts`) of that group in that time range, the earliest `cap`
+        of them (by time, then id), and how many there are."""
+        if not spans:
+            return []
+        columns = ["sigma_span", *groups, "sigma_low", "sigma_high"]
+        values = [
+            list(range(len(spans))),
+            *([str(keys[g]) for keys, _, _ in spans] for g in groups),
+            [low for _, low, _ in spans],
+            [high for _, _, high in spans],
+        ]
+        selected = ", ".join(f'unnest(${n + 1}) AS "{c}"' for n, c in enumerate(columns))
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE sigma_spans AS SELECT {selected}", values)
+        on = "".join(f' AND e."{g}" = s."{g}"' for g in groups)
+        rows = self.con.execute(
+            "SELECT sigma_span, list(sigma_event ORDER BY sigma_time, sigma_event) FILTER (WHERE sigma_rank <= ?), "
+            "count(*) FROM (SELECT sigma_span, sigma_event, sigma_time, row_number() OVER "
+            "(PARTITION BY sigma_span ORDER BY sigma_time, sigma_event) AS sigma_rank FROM "
+            "(SELECT DISTINCT s.sigma_span, e.sigma_event, min(e.sigma_time) OVER "
+            "(PARTITION BY s.sigma_span, e.sigma_event) AS sigma_time FROM sigma_spans s JOIN sigma_events e "
+            f"ON e.sigma_time BETWEEN s.sigma_low AND s.sigma_high{on})) GROUP BY sigma_span",
+            [cap],
+        ).fetchall()
+        found = {span: (list(ids or []), total) for span, ids, total in rows}
+        return [found.get(n, ([], 0)) for n in range(len(spans))]
+
+    def _statement_sql(self, expression: str, schema: dict[str, list[str]]) -> str:
+        window = running_sum(expression)
+        rows = window[0] if window is not None else expression
+        sql = str(self._kql.to_sql(rows, schema=schema))
+        # duckdb-kql sorts a dynamic array by the JSON text of its elements (10 before 2.5);
+        # Kusto sorts numbers as numbers. The only array a correlation sorts holds reals.
+        sql = sql.replace(_JSON_SORT, _NUMBER_SORT)
+        if window is None:
+            return sql
+        _, order, name, column = window
+        kind = dict(self.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {sql})").fetchall())
+        integer = str(kind.get(column, "")).upper() in _INTEGER_TYPES
+        return running_sum_sql(sql, order, name, column, integer)
 
     def _bridged(self, query: str) -> str:
         """A base rule's query, gaps bridged as :meth:`sql` bridges them (the table is loaded)."""
@@ -238,6 +291,29 @@ class Engine:
         self.treepaths.ensure(table, trees)
         return text
 
+    def fetch(self, table: str, row_ids: Sequence[int], columns: Sequence[str]) -> dict[int, dict[str, Any]]:
+        """Selected columns of some rows (the events of correlation alerts, for reports)."""
+        if not row_ids or table not in self.row_counts:
+            return {}
+        cols = ", ".join(f'"{c}"' for c in columns)
+        rows = self.con.execute(
+            f'SELECT {ROW_COLUMN}, {cols} FROM "{table}" WHERE {ROW_COLUMN} IN (SELECT unnest(?))',
+            [list(row_ids)],
+        ).fetchall()
+        return {r[0]: dict(zip(columns, r[1:], strict=True)) for r in rows}
+
+    def rows_with_ids(self, table: str, ids: Sequence[str]) -> list[int]:
+        """Row numbers of the rows of `table` whose id column (its source's) is one of `ids`."""
+        source = source_for_table(table)
+        if not ids or table not in self.row_counts or source is None or source.id_column is None:
+            return []
+        rows = self.con.execute(
+            f'SELECT {ROW_COLUMN} FROM "{table}" WHERE CAST("{source.id_column}" AS VARCHAR) IN '
+            "(SELECT unnest(?)) ORDER BY 1",
+            [list(ids)],
+        ).fetchall()
+        return [row[0] for row in rows]
+
     def close(self) -> None:
         self.con.close()
         if self._spill is not None:
@@ -248,3 +324,4 @@ class Engine:
 # numbers as numbers. The only array a correlation sorts holds reals (see Engine.alerts).
 _JSON_SORT = 'to_json(list_sort(CAST(to_json("sigma_values") AS JSON[])))'
 _NUMBER_SORT = 'to_json(list_sort(CAST(to_json("sigma_values") AS DOUBLE[])))'
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}

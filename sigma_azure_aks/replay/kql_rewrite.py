@@ -273,3 +273,84 @@ def columns_read(query: str) -> tuple[str, set[str]]:
     names = identifiers(text).union(*map(identifiers, trees.values()))
     schema = TABLES[table]
     return table, {c for c in schema if c in names or text_column(c) in names}
+
+
+# ---- running sums: the one window function correlation queries use --------------------------------
+# duckdb-kql has no serialized row sets (`sort by` then `row_cumsum()`, `prev()`, ...). A correlation
+# query writes exactly one form of them, as the last two operators of a `let` statement:
+#     <rows> | sort by <column> asc|desc, ... | extend <name> = row_cumsum(<column>)
+# which is SQL's `sum(<column>) OVER (ORDER BY <columns> ROWS UNBOUNDED PRECEDING)` on the rows.
+# Any other use of a window function is refused.
+_WINDOW_FUNCTIONS = {"row_cumsum", "prev", "next", "row_number", "row_rank_min", "row_rank_dense", "serialize"}
+_SORT = re.compile(r"\s*(?:sort|order)\s+by\s+(.+?)\s*", re.S)
+# a sort key: a plain column name or one in bracket form (`["time"]`, a keyword as a column name)
+_SORT_KEY = re.compile(r'\s*(?:([A-Za-z_][A-Za-z0-9_]*)|\[\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\])(?:\s+(asc|desc))?\s*')
+_RUNNING_SUM = re.compile(
+    r"\s*extend\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*row_cumsum\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*"
+)
+
+
+def statements(text: str) -> list[tuple[str | None, str]]:
+    """A query's statements as (name of a `let`, or None for the query's result; its expression)."""
+    found: list[tuple[str | None, str]] = []
+    current: list[str] = []
+    for kind, value in _tokens(text) + [("punct", ";")]:
+        if not (kind == "punct" and value == ";"):
+            current.append(value)
+            continue
+        statement = "".join(current).strip()
+        current = []
+        if not statement:
+            continue
+        match = re.match(r"let\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*", statement)
+        found.append((match.group(1), statement[match.end() :]) if match else (None, statement))
+    return found
+
+
+def _pipe_segments(text: str) -> list[str]:
+    """A tabular expression split at its top-level pipes."""
+    segments: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for kind, value in _tokens(text):
+        if kind == "punct" and value in "([{":
+            depth += 1
+        elif kind == "punct" and value in ")]}":
+            depth -= 1
+        if kind == "punct" and value == "|" and depth == 0:
+            segments.append("".join(current))
+            current = []
+            continue
+        current.append(value)
+    segments.append("".join(current))
+    return segments
+
+
+def running_sum(expression: str) -> tuple[str, list[tuple[str, bool]], str, str] | None:
+    """For `<rows> | sort by a asc, b desc | extend n = row_cumsum(c)`: (the rows' KQL, the sort keys
+    as (column, ascending), n, c); None for an expression without window functions. Raises
+    ReplayQueryError for any other use of one."""
+    if not identifiers(expression) & _WINDOW_FUNCTIONS:
+        return None
+    segments = _pipe_segments(expression)
+    if len(segments) >= 3:
+        total = _RUNNING_SUM.fullmatch(segments[-1])
+        order = _SORT.fullmatch(segments[-2])
+        keys = [_SORT_KEY.fullmatch(part) for part in order.group(1).split(",")] if order else []
+        rows = "|".join(segments[:-2])
+        if total and keys and all(keys) and not identifiers(rows) & _WINDOW_FUNCTIONS:
+            ordered = [(key.group(1) or key.group(2), key.group(3) != "desc") for key in keys if key is not None]
+            return rows.strip(), ordered, total.group(1), total.group(2)
+    raise ReplayQueryError(
+        "replay runs a window function only as '| sort by <columns> | extend <name> = row_cumsum(<column>)' "
+        "at the end of a let statement"
+    )
+
+
+def running_sum_sql(rows_sql: str, order: list[tuple[str, bool]], name: str, column: str, integer: bool) -> str:
+    """SQL for the running sum over rows (their SQL) in the given order: Kusto's `row_cumsum`
+    (integers stay 64-bit; nulls add nothing). Kusto sorts nulls first ascending, last descending."""
+    keys = ", ".join(f'"{key}" {"ASC NULLS FIRST" if up else "DESC NULLS LAST"}' for key, up in order)
+    total = f'sum("{column}") OVER (ORDER BY {keys} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
+    total = f"CAST(coalesce({total}, 0) AS {'BIGINT' if integer else 'DOUBLE'})"
+    return f'SELECT *, {total} AS "{name}" FROM ({rows_sql})'
