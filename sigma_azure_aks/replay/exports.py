@@ -103,13 +103,20 @@ def _export_source(con: Any, path: Path) -> tuple[str, dict[str, str], bool, dic
     file = sql_text(str(path))
     if head[0] == "{":
         first = _first_json_line(path)
-        source = f"(SELECT json AS j FROM read_ndjson_objects({file}))"
-        query = f"SELECT DISTINCT unnest(json_keys(j)) FROM {source} WHERE json_type(j) = 'OBJECT'"
+        objects = f"read_ndjson_objects({file})"
+        # one parse per line (a line that is not an object fails the read below)
+        query = f"SELECT DISTINCT unnest(json_keys(json)) FROM {objects}"
         keys = [r[0] for r in con.execute(query).fetchall()]
-        if any('"' in k or "\\" in k for k in keys):
+        if not keys or any('"' in k or "\\" in k for k in keys):
             raise NotNative
-        raw = {k: "(j -> " + sql_text("$." + sql_ident(k)) + ")" for k in keys}
-        return source, raw, True, first, "json_type(j) = 'OBJECT'"
+        # each line parsed once into the file's keys as JSON values (a line that is not an
+        # object is DuckDB's error: not native); an absent key reads as null
+        declared = ", ".join(f"{sql_text(k)}: 'JSON'" for k in keys)
+        source = (
+            f"read_json({file}, format = 'newline_delimited', records = true, "
+            f"columns = {{{declared}}})"
+        )
+        return source, {k: sql_ident(k) for k in keys}, True, first, "true"
     header, first = _csv_head(path)
     source = (
         f"read_csv({file}, header = true, all_varchar = true, delim = ',', quote = '\"', "
@@ -203,6 +210,13 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
             select.append(
                 f"CASE WHEN {value} IS NULL OR {value} = '' THEN NULL ELSE CAST({value} AS {sql_kind}) END"
             )
+        elif kind == "bool":  # JSON true/false, or their text in any case; other text: the loaders
+            words = f"regexp_full_match({value}, '(?i)true|false')"
+            if as_json:
+                checks.append(f"({jtype(expr)} IN ('NULL', 'BOOLEAN') OR {words})")
+            else:
+                checks.append(f"({value} IS NULL OR {words})")
+            select.append(f"CAST({value} AS BOOLEAN)")
         else:
             raise NotNative
     return ExportPlan(source, table, mapped, select, checks)
