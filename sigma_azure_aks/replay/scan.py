@@ -181,7 +181,8 @@ def scan(
         # conditions evaluated in the pass itself: their flags stored, not the columns they read
         passed, pass_sql = _pass_flags(kql, text_view, conditions)
         stage_sql = _stage_sql(
-            schema, reads(passed), kept, keywords, trees, plain, passed, text_view, pass_sql
+            schema, reads(passed), kept, keywords, trees, plain, passed, text_view, pass_sql,
+            only_hits=len(passed) == len(conditions),
         )
         try:  # the file read: a value that does not read (JSON text, a datetime) is not native
             stack.enter_context(_in_lists_as_expressions(con))
@@ -302,19 +303,35 @@ def _stage_sql(
     passed: Mapping[int, str],
     text_view: str,
     pass_sql: str,
+    only_hits: bool = False,
 ) -> str:
     """SQL of the rows a scan stores from its pass: the kept columns, the flags of the conditions
-    evaluated in the pass (`passed`, over `pass_sql`), and what the other conditions `read`."""
+    evaluated in the pass (`passed`, over `pass_sql`), and what the other conditions `read`.
+    With `only_hits` (every condition is evaluated in the pass), a kept column no condition
+    reads is stored on the rows some flag holds, null on the others: the other rows' values
+    are neither converted nor written."""
+    hit = " OR ".join(map(sql_ident, passed.values())) or "false"
+
+    def value(name: str) -> str:
+        if only_hits and name not in read:
+            return f"CASE WHEN {hit} THEN {sql_ident(name)} END AS {sql_ident(name)}"
+        return sql_ident(name)
+
     stored = [
-        *(n for n in schema if n in read or n in kept),
-        *(text_column(n) for n in schema if needs_text(schema[n]) and text_column(n) in read),
-        *(_star_column(i) for i in keywords.values() if _star_column(i) in read),
-        *(n for n in trees if n in read),  # the argument: its treepath() is computed below
-        *passed.values(),
-        plain,
+        *(value(n) for n in schema if n in read or n in kept),
+        *map(
+            sql_ident,
+            [
+                *(text_column(n) for n in schema if needs_text(schema[n]) and text_column(n) in read),
+                *(_star_column(i) for i in keywords.values() if _star_column(i) in read),
+                *(n for n in trees if n in read),  # the argument: its treepath() is computed below
+                *passed.values(),
+                plain,
+            ],
+        ),
     ]
     source = f"({pass_sql})" if passed else f'"{text_view}"'
-    return f"SELECT {', '.join(map(sql_ident, stored))} FROM {source}"
+    return f"SELECT {', '.join(stored)} FROM {source}"
 
 
 def _scan_text_sql(
