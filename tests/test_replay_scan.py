@@ -192,14 +192,22 @@ def test_scan_of_json_lines_with_booleans_answers_as_the_loaded_engine(tmp_path:
     assert {row: scan.details[row] for row in hits} == loaded.fetch("SigninLogs", hits, kept)
 
 
-def test_scan_of_json_lines_with_an_unreadable_boolean_is_left_to_the_loaders(tmp_path: Path) -> None:
-    """A boolean written as text other than true/false is not read natively: the file goes to the
-    loaders."""
+def test_scan_of_json_lines_with_an_unusual_boolean(tmp_path: Path) -> None:
+    """A boolean written as text other than true/false (which DuckDB reads its own way): a file
+    where a query reads that column goes to the loaders; where none does, it is scanned, with
+    the loaded engine's answers."""
     require_engine()
     from sigma_azure_aks.replay.engine import Engine
+    from sigma_azure_aks.replay.loaders import read_events
 
     path = tmp_path / "signins.jsonl"
     _write_signins(path, 30)
     with path.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps({"$table": "SigninLogs", "Id": "odd", "IsInteractive": "yes"}) + "\n")
-    assert Engine().scan_export(path, ['SigninLogs\n| where ResultType == "0"'], ["Id"]) is None
+    assert Engine().scan_export(path, ["SigninLogs\n| where IsInteractive == true"], ["Id"]) is None
+    queries = ['SigninLogs\n| where ResultType == "0"', 'SigninLogs\n| where ResultType == ""']
+    scan = Engine().scan_export(path, queries, ["Id"])
+    loaded = Engine()
+    loaded.load("SigninLogs", [e.row for e in read_events([path])])
+    assert scan is not None and scan.matches == loaded.matches_many(queries)
+    assert scan.matches[1] == [30]

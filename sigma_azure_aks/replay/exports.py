@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,18 +48,25 @@ _COMBO_SAMPLE = 2_000  # rows of an export judged for combinations
 class ExportPlan:
     """An export file read as rows of `table`: `select` holds, per column of the table in schema
     order, the SQL of its typed value over `source`; `checks` the SQL conditions that a row is
-    plain (read alike by the loaders); `raw` the SQL of each present column's raw value."""
+    plain (read alike by the loaders), those of the row as a whole, `column_checks` those of one
+    column's value; `raw` the SQL of each present column's raw value."""
 
     source: str
     table: str
     raw: Mapping[str, str]
     select: Sequence[str]
     checks: Sequence[str]
+    column_checks: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def plain(self) -> str:
         """SQL: the row passes every check (false, not null, when one is null)."""
-        return f"coalesce({' AND '.join(f'({c})' for c in self.checks)}, false)"
+        return self.plain_in(self.column_checks)
+
+    def plain_in(self, columns: Iterable[str], whole_row: bool = True) -> str:
+        """SQL: the row passes the checks of `columns` (and, with `whole_row`, of the row)."""
+        checks = [*(self.checks if whole_row else ()), *(self.column_checks[n] for n in columns if n in self.column_checks)]
+        return f"coalesce({' AND '.join(f'({c})' for c in checks) or 'true'}, false)"
 
 
 class NotNative(Exception):
@@ -169,6 +176,7 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
     if not choices:
         raise NotNative
     checks = [row_ok, f"coalesce({', '.join(choices)}) IS NOT DISTINCT FROM {sql_text(table)}"]
+    column_checks: dict[str, str] = {}
     schema = TABLES[table]
     select: list[str] = []
     for name, kind in schema.items():
@@ -183,7 +191,7 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
         value = text(expr)
         if kind == "string":
             if as_json:
-                checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BOOLEAN', 'BIGINT', 'UBIGINT')")
+                column_checks[name] = f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BOOLEAN', 'BIGINT', 'UBIGINT')"
             else:  # the loaders read a CSV with universal newlines: CR LF and CR are LF
                 value = (
                     f"CASE WHEN contains({value}, chr(13)) THEN replace(replace({value}, "
@@ -202,24 +210,24 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
                 )
         elif kind == "datetime":
             if as_json:
-                checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR')")
+                column_checks[name] = f"{jtype(expr)} IN ('NULL', 'VARCHAR')"
             select.append(_datetime_sql(value))
         elif kind in {"real", "long", "int"}:
             if as_json:
-                checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')")
+                column_checks[name] = f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')"
             select.append(
                 f"CASE WHEN {value} IS NULL OR {value} = '' THEN NULL ELSE CAST({value} AS {sql_kind}) END"
             )
         elif kind == "bool":  # JSON true/false, or their text in any case; other text: the loaders
             words = f"regexp_full_match({value}, '(?i)true|false')"
             if as_json:
-                checks.append(f"({jtype(expr)} IN ('NULL', 'BOOLEAN') OR {words})")
+                column_checks[name] = f"({jtype(expr)} IN ('NULL', 'BOOLEAN') OR {words})"
             else:
-                checks.append(f"({value} IS NULL OR {words})")
+                column_checks[name] = f"({value} IS NULL OR {words})"
             select.append(f"CAST({value} AS BOOLEAN)")
         else:
             raise NotNative
-    return ExportPlan(source, table, mapped, select, checks)
+    return ExportPlan(source, table, mapped, select, checks, column_checks)
 
 
 def insert_export(

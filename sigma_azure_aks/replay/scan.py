@@ -165,15 +165,20 @@ def scan(
     typed_view, text_view = f"{ROW_COLUMN}_scan_rows", f"{ROW_COLUMN}_scan_text"
     stage, staged = f"{ROW_COLUMN}_scan", f"{ROW_COLUMN}_scan_numbered"
     plain, with_ips = f"{ROW_COLUMN}_plain", f"{ROW_COLUMN}_scan_ips"
+    plain_kept = f"{ROW_COLUMN}_plain_kept"
     made: list[str] = []  # tables of the hoisted IP parses
     stack = ExitStack()
     try:
         typed = ", ".join(
             f"{sql} AS {sql_ident(name)}" for name, sql in zip(schema, plan.select, strict=True)
         )
+        # a value is checked (read alike by the loaders) where it counts: on every row for the
+        # columns a condition reads, on the rows a condition matched for the others kept
+        texts = [c for _, c in conditions] + list(trees.values())
+        needed = {n for n in schema if keywords or n in ips_read(ips) or any(n in t for t in texts)}
         con.execute(
-            f'CREATE OR REPLACE TEMP VIEW "{typed_view}" AS SELECT {typed}, {plan.plain} AS {plain} '
-            f"FROM {plan.source}"
+            f'CREATE OR REPLACE TEMP VIEW "{typed_view}" AS SELECT {typed}, {plan.plain_in(needed)} AS {plain}, '
+            f"{plan.plain_in(set(kept) - needed, whole_row=False)} AS {plain_kept} FROM {plan.source}"
         )
         con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{text_view}" AS {_scan_text_sql(con, kql, typed_view, schema, keywords, trees)}'
@@ -181,14 +186,16 @@ def scan(
         # conditions evaluated in the pass itself: their flags stored, not the columns they read
         passed, pass_sql = _pass_flags(kql, text_view, conditions)
         stage_sql = _stage_sql(
-            schema, reads(passed), kept, keywords, trees, plain, passed, text_view, pass_sql,
+            schema, reads(passed), kept, keywords, trees, (plain, plain_kept), passed, text_view, pass_sql,
             only_hits=len(passed) == len(conditions),
         )
         try:  # the file read: a value that does not read (JSON text, a datetime) is not native
             stack.enter_context(_in_lists_as_expressions(con))
             if passed and not keeps_order(con, stage_sql):
                 passed = {}
-                stage_sql = _stage_sql(schema, reads({}), kept, keywords, trees, plain, {}, text_view, "")
+                stage_sql = _stage_sql(
+                    schema, reads({}), kept, keywords, trees, (plain, plain_kept), {}, text_view, ""
+                )
             if not keeps_order(con, stage_sql):
                 return None
             with _watching(con, on_progress):
@@ -247,6 +254,11 @@ def scan(
     return ExportScan(plan.table, int(rows), results, details)
 
 
+def ips_read(ips: IpCalls) -> set[str]:
+    """The columns the hoisted IP parses read."""
+    return {column for _, column in ips.values()}
+
+
 def _in_pass(condition: str) -> bool:
     """Whether a condition can be evaluated in the file's pass: it reads no hoisted IP parse, no
     treepath() and no function duckdb-kql writes as a subquery (a plan of projections only)."""
@@ -299,18 +311,22 @@ def _stage_sql(
     kept: list[str],
     keywords: Mapping[str, int],
     trees: Mapping[str, str],
-    plain: str,
+    plain: tuple[str, str],
     passed: Mapping[int, str],
     text_view: str,
     pass_sql: str,
     only_hits: bool = False,
 ) -> str:
     """SQL of the rows a scan stores from its pass: the kept columns, the flags of the conditions
-    evaluated in the pass (`passed`, over `pass_sql`), and what the other conditions `read`.
-    With `only_hits` (every condition is evaluated in the pass), a kept column no condition
-    reads is stored on the rows some flag holds, null on the others: the other rows' values
-    are neither converted nor written."""
+    evaluated in the pass (`passed`, over `pass_sql`), and what the other conditions `read`;
+    `plain` names the flags of the row's checks (those of the columns the conditions read, those
+    of the other kept columns), stored as one under the first name. With `only_hits` (every
+    condition is evaluated in the pass), a kept column no condition reads is stored, and
+    checked, on the rows some flag holds only, null on the others: the other rows' values are
+    neither converted nor written."""
     hit = " OR ".join(map(sql_ident, passed.values())) or "false"
+    checked, kept_checked = map(sql_ident, plain)
+    kept_rows = f"(NOT ({hit}) OR {kept_checked})" if only_hits else kept_checked
 
     def value(name: str) -> str:
         if only_hits and name not in read:
@@ -326,9 +342,9 @@ def _stage_sql(
                 *(_star_column(i) for i in keywords.values() if _star_column(i) in read),
                 *(n for n in trees if n in read),  # the argument: its treepath() is computed below
                 *passed.values(),
-                plain,
             ],
         ),
+        f"{checked} AND {kept_rows} AS {checked}",
     ]
     source = f"({pass_sql})" if passed else f'"{text_view}"'
     return f"SELECT {', '.join(stored)} FROM {source}"
