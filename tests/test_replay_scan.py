@@ -211,3 +211,24 @@ def test_scan_of_json_lines_with_an_unusual_boolean(tmp_path: Path) -> None:
     loaded.load("SigninLogs", [e.row for e in read_events([path])])
     assert scan is not None and scan.matches == loaded.matches_many(queries)
     assert scan.matches[1] == [30]
+
+
+def test_json_lines_with_keys_differing_in_case_only_are_left_to_the_loaders(tmp_path: Path) -> None:
+    """Keys that differ only in case are two columns to the loaders, one name to DuckDB: such a
+    file is not scanned natively, and replay reads it with the loaders."""
+    require_engine()
+    from sigma_azure_aks.replay import replay
+    from sigma_azure_aks.replay.engine import Engine
+
+    path = tmp_path / "signins.jsonl"
+    rows = [{"$table": "SigninLogs", "Id": "a", "ResultType": "1"}, {"$table": "SigninLogs", "ID": "b", "ResultType": "1"}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    assert Engine().scan_export(path, ['SigninLogs\n| where ResultType == "1"'], ["Id"]) is None
+    rule = tmp_path / "rule.yml"
+    rule.write_text(
+        "title: t\nid: 1d5f0a2e-3b4c-4d5e-8f60-7a8b9c0d1e2f\nlogsource: {product: azure, service: signinlogs}\n"
+        "detection:\n    sel: {ResultType: '1'}\n    condition: sel\n",
+        encoding="utf-8",
+    )
+    result = replay([rule], path, scan=True)
+    assert result["1d5f0a2e-3b4c-4d5e-8f60-7a8b9c0d1e2f"] == ["a", 2]

@@ -116,6 +116,8 @@ def _export_source(con: Any, path: Path) -> tuple[str, dict[str, str], bool, dic
         keys = [r[0] for r in con.execute(query).fetchall()]
         if not keys or any('"' in k or "\\" in k for k in keys):
             raise NotNative
+        if len({k.lower() for k in keys}) < len(keys):  # DuckDB's names ignore case: not read alike
+            raise NotNative
         # each line parsed once into the file's keys as JSON values (a line that is not an
         # object is DuckDB's error: not native); an absent key reads as null
         declared = ", ".join(f"{sql_text(k)}: 'JSON'" for k in keys)
