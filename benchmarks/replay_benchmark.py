@@ -31,7 +31,16 @@ adds this repository's rules (rules/) to the SigmaHQ ones.
     python benchmarks/replay_benchmark.py [--rows N] [--shared PATH] [--python-load] [--narrow]
         [--memory-limit SIZE] [--unlimited] [--own-rules] [--skip-bare] [--skip-sqlite]
         [--skip-baseline] [--baseline-max-memory GIB] [--baseline-slice-rows N]
-        [--baseline-in-slices] [--skip-loaded]
+        [--baseline-in-slices] [--skip-loaded] [--scan-speed] [--scan-speed-csv]
+
+``--scan-speed`` measures instead the scan of one base rule (failed sign-ins) against DuckDB's own
+read of the same file: it writes ``--rows`` SigninLogs rows as JSON lines (ordinary sign-ins over
+one day, columns and types as the SigninLogs source declares them) and the same rows' first 1,000,
+runs ``sigma-azure-aks replay --format json`` on each in a fresh process (the 1,000-row run stands
+for start-up), loads the large file into a DuckDB table itself (``read_json`` with the file's
+columns declared in their DuckDB types), and prints replay's time beyond start-up, DuckDB's load
+and their ratio (RATIO line; target <= 3). ``--scan-speed-csv`` does the same on the AzureActivity
+CSV export with one SigmaHQ rule, against DuckDB's ``read_csv`` of the same file.
 
 ``--narrow`` writes rows of only the columns the rules read plus the id and summary columns (with
 ``Properties_d`` reduced to its ``message``): not what an export holds, but a measure of the
@@ -302,8 +311,20 @@ def run(folder: Path) -> int:
         action="store_true",
         help="rows of only the columns the rules read, the id and the summary columns (not a real export)",
     )
+    parser.add_argument(
+        "--scan-speed",
+        action="store_true",
+        help="time the replay command on SigninLogs JSON lines against DuckDB's own load of the file",
+    )
+    parser.add_argument(
+        "--scan-speed-csv",
+        action="store_true",
+        help="with --scan-speed: also the AzureActivity CSV export against DuckDB's own read_csv",
+    )
     args = parser.parse_args()
     shared = shared_dir(args.shared)
+    if args.scan_speed:
+        return scan_speed(folder, args, shared)
 
     import duckdb_kql
 
@@ -586,6 +607,145 @@ def sqlite_rows(export: Path, targets: list) -> list[tuple]:
                 values.append(value or None)
             rows.append((record[eid], *values, "\n".join(v for v in record[1:] if v)))
     return rows
+
+
+# ---- scan speed: the replay command against DuckDB's own read of the same file ----
+_FAILED_SIGNIN = """\
+title: Failed sign-in, wrong password
+id: 5f3c2a4e-7d1b-4c8e-9a60-2b1d0e9f8a31
+status: test
+logsource: {product: azure, service: signinlogs}
+detection:
+    sel: {ResultType: 50126}
+    condition: sel
+level: low
+"""
+
+_SIGNIN_RESULTS = [
+    *[("0", "", 0)] * 7,
+    ("50126", "Invalid username or password or Invalid on-premise username or password.", 50126),
+    ("50074", "Strong Authentication is required.", 50074),
+]
+
+
+def write_signins(path: Path, n: int, seed: int) -> Path:
+    """`n` ordinary SigninLogs rows over one day as a Log Analytics JSON-lines export; each value
+    of its column's type in the SigninLogs source (strings, dynamic objects, a bool, a long)."""
+    from datetime import datetime, timedelta
+
+    from sigma_azure_aks.sources import TABLES
+
+    schema = TABLES["SigninLogs"]
+    rng = random.Random(seed)
+    users = [f"user{i}@contoso.com" for i in range(2_000)]
+    apps = [
+        ("Azure Portal", "c44b4083-3bb0-49c1-b47d-974e53cbdf3c"),
+        ("Microsoft Teams", "1fec8e78-bce4-4aaf-ab1b-5451cc387264"),
+        ("Office 365 Exchange Online", "00000002-0000-0ff1-ce00-000000000000"),
+    ]
+    start = datetime(2024, 5, 1)
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(n):
+            time_text = (start + timedelta(microseconds=86_400_000_000 * i // n)).strftime("%Y-%m-%dT%H:%M:%S.%f")
+            app, app_id = apps[i % len(apps)]
+            code, description, error = rng.choice(_SIGNIN_RESULTS)
+            row = {
+                "$table": "SigninLogs",
+                "TimeGenerated": time_text + "0Z",
+                "Id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "Category": "SignInLogs",
+                "ResultType": code,
+                "ResultDescription": description,
+                "UserPrincipalName": rng.choice(users),
+                "AppDisplayName": app,
+                "AppId": app_id,
+                "IPAddress": f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+                "ClientAppUsed": "Browser",
+                "IsInteractive": True,
+                "DurationMs": rng.randrange(50, 900),
+                "Status": {"errorCode": error},
+                "LocationDetails": {"countryOrRegion": "US", "city": "Redmond"},
+            }
+            assert all(name in schema for name in row if name != "$table")
+            handle.write(json.dumps(row) + "\n")
+    return path
+
+
+def replay_command(rule: Path, events: Path) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS MiB, bytes of JSON written) of ``sigma-azure-aks replay --format
+    json`` on `events`, in a fresh process (the peak is the largest of this process's children so
+far); its output is checked to be one rule's JSON."""
+    command = [sys.executable, "-m", "sigma_azure_aks.commands", "replay", str(rule), "--events", str(events)]
+    t = time.perf_counter()
+    done = subprocess.run([*command, "--format", "json"], capture_output=True, check=True)
+    elapsed = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert len(json.loads(done.stdout)) == 1, done.stdout[:200]
+    return elapsed, peak // 1024, len(done.stdout)
+
+
+def duckdb_load(path: Path, table: str) -> float:
+    """Seconds for DuckDB itself to load every column of the file into a table, the file's
+    columns declared in their DuckDB types (JSON lines), or read as text (CSV)."""
+    import duckdb
+
+    from sigma_azure_aks.replay.sql import SQL_TYPES
+    from sigma_azure_aks.sources import TABLES
+
+    con = duckdb.connect()
+    file = "'" + str(path).replace("'", "''") + "'"
+    if path.suffix == ".jsonl":
+        with path.open(encoding="utf-8") as handle:
+            names = list(json.loads(handle.readline()))
+        schema = TABLES[table]
+        declared = ", ".join(f"'{n}': '{SQL_TYPES[schema[n]] if n in schema else 'VARCHAR'}'" for n in names)
+        source = f"read_json({file}, format = 'newline_delimited', columns = {{{declared}}})"
+    else:
+        source = f"read_csv({file}, header = true, all_varchar = true, quote = '\"', escape = '\"')"
+    t = time.perf_counter()
+    con.execute(f"CREATE TABLE t AS SELECT * FROM {source}")
+    elapsed = time.perf_counter() - t
+    con.close()
+    return elapsed
+
+
+def scan_speed_line(label: str, rule: Path, small: Path, large: Path, rows: int, table: str) -> None:
+    """Time the replay command on `small` (1,000 rows: start-up) and `large`, DuckDB's own load of
+    `large`, and print them with the ratio."""
+    startup, _, _ = replay_command(rule, small)
+    whole, peak, written = replay_command(rule, large)
+    own = duckdb_load(large, table)
+    beyond = whole - startup
+    print(
+        f"{label}: {rows:,} rows, {large.stat().st_size / 1e6:,.0f} MB; replay command {whole:.2f} s "
+        f"(peak RSS {peak:,} MiB, {written / 1e6:.1f} MB of JSON), start-up (1,000 rows) {startup:.2f} s, "
+        f"beyond start-up {beyond:.2f} s; DuckDB's own load of the file {own:.2f} s  ({load_average()})"
+    )
+    print(f"RATIO replay beyond start-up / DuckDB's own load, {label} (target <= 3): {beyond / own:.2f}x")
+
+
+def scan_speed(folder: Path, args, shared: Path) -> int:
+    """``--scan-speed``: see the module's docstring."""
+    print(f"scan speed: {args.rows:,} rows, cpus: {os.cpu_count()}  {load_average()}")
+    rule = folder / "failed_signin.yml"
+    rule.write_text(_FAILED_SIGNIN, encoding="utf-8")
+    t = time.perf_counter()
+    large = write_signins(folder / "SigninLogs.jsonl", args.rows, args.seed)
+    small = write_signins(folder / "SigninLogs-1000.jsonl", 1_000, args.seed)
+    print(f"write the SigninLogs JSON lines: {time.perf_counter() - t:.1f} s")
+    scan_speed_line("SigninLogs JSON lines, one base rule", rule, small, large, args.rows, "SigninLogs")
+    if not args.scan_speed_csv:
+        return 0
+    from sigma_azure_aks.replay.loaders import read_events
+
+    base = [e.row for e in read_events([shared / "samples" / "azureactivity_training_lab.jsonl"])]
+    (folder / "small").mkdir()
+    operations = ["MICROSOFT.KEYVAULT/VAULTS/DELETE", "MICROSOFT.KEYVAULT/VAULTS/WRITE"]
+    large = write_export(synthesise(base, operations, args.rows, args.seed), args.rows, folder)
+    small = write_export(synthesise(base, operations, 1_000, args.seed), 1_000, folder / "small")
+    rule = shared / "corpus" / "sigmahq" / "activitylogs" / "azure_keyvault_modified_or_deleted.yml"
+    scan_speed_line("AzureActivity CSV export, one base rule", rule, small, large, args.rows, "AzureActivity")
+    return 0
 
 
 if __name__ == "__main__":

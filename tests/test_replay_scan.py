@@ -131,3 +131,105 @@ def test_in_pass_flags_keep_file_order(tmp_path: Path, threads: int) -> None:
     assert scan.matches[0] == [i for i in range(150_000) if operations[(i * 7) % 30] in chosen]
     assert scan.matches[1] == [i for i in range(150_000) if i % 5 == 3]
     engine.close()
+
+
+def _write_signins(path: Path, count: int) -> None:
+    """SigninLogs JSON lines of every column kind, with absent keys, nulls and booleans written as
+    JSON booleans or as text in any case."""
+    flags = [True, False, None, "True", "false", "TRUE"]
+    with path.open("w", encoding="utf-8") as handle:
+        for i in range(count):
+            row: dict = {
+                "$table": "SigninLogs",
+                "TimeGenerated": f"2024-05-01T{i % 24:02d}:{i % 60:02d}:07.1234567Z",
+                "Id": f"id-{i}",
+                "ResultType": ["0", "50126", "50074"][i % 3],
+                "UserPrincipalName": f"user{i % 7}@contoso.com",
+                "AppDisplayName": ["Azure Portal", "Microsoft Teams"][i % 2],
+                "IsInteractive": flags[i % len(flags)],
+                "DurationMs": i * 10 if i % 5 else None,
+                "Status": {"errorCode": [0, 50126, 50074][i % 3]},
+                "IPAddress": f"10.0.{i % 4}.{i % 250}",
+            }
+            if i % 11 == 0:
+                del row["AppDisplayName"]  # an absent key reads as the column's empty value
+            handle.write(json.dumps(row) + "\n")
+
+
+_SIGNIN_CONDITIONS = [
+    'ResultType == "50126"',
+    "IsInteractive == true",
+    'tostring(IsInteractive) =~ "false"',
+    "isnull(IsInteractive)",
+    "DurationMs > 500",
+    "toint(Status.errorCode) == 50074",
+    'AppDisplayName == ""',
+    '* contains "user3@"',
+    'ipv4_is_in_range(IPAddress, "10.0.2.0/24")',
+]
+
+
+@pytest.mark.parametrize("conditions", [_SIGNIN_CONDITIONS[:1], _SIGNIN_CONDITIONS])
+def test_scan_of_json_lines_with_booleans_answers_as_the_loaded_engine(tmp_path: Path, conditions: list) -> None:
+    """A SigninLogs JSON-lines export (a boolean column among every kind) is scanned natively, and
+    each query's rows, in file order, and the kept columns of its hits are the loaded engine's on
+    the rows the loaders read."""
+    require_engine()
+    from sigma_azure_aks.replay.engine import Engine
+    from sigma_azure_aks.replay.loaders import kept_columns, read_events
+
+    path = tmp_path / "signins.jsonl"
+    _write_signins(path, 600)
+    queries = [f"SigninLogs\n| where {c}" for c in conditions]
+    kept = list(kept_columns("SigninLogs"))
+    scan = Engine().scan_export(path, queries, kept)
+    loaded = Engine()
+    loaded.load("SigninLogs", [e.row for e in read_events([path])])
+    expected = loaded.matches_many(queries)
+    assert scan is not None and scan.rows == 600
+    assert scan.matches == expected
+    assert all(rows for rows in expected)  # each condition finds rows here
+    hits = sorted({row for rows in expected for row in rows})  # type: ignore[union-attr]
+    assert {row: scan.details[row] for row in hits} == loaded.fetch("SigninLogs", hits, kept)
+
+
+def test_scan_of_json_lines_with_an_unusual_boolean(tmp_path: Path) -> None:
+    """A boolean written as text other than true/false (which DuckDB reads its own way): a file
+    where a query reads that column goes to the loaders; where none does, it is scanned, with
+    the loaded engine's answers."""
+    require_engine()
+    from sigma_azure_aks.replay.engine import Engine
+    from sigma_azure_aks.replay.loaders import read_events
+
+    path = tmp_path / "signins.jsonl"
+    _write_signins(path, 30)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"$table": "SigninLogs", "Id": "odd", "IsInteractive": "yes"}) + "\n")
+    assert Engine().scan_export(path, ["SigninLogs\n| where IsInteractive == true"], ["Id"]) is None
+    queries = ['SigninLogs\n| where ResultType == "0"', 'SigninLogs\n| where ResultType == ""']
+    scan = Engine().scan_export(path, queries, ["Id"])
+    loaded = Engine()
+    loaded.load("SigninLogs", [e.row for e in read_events([path])])
+    assert scan is not None and scan.matches == loaded.matches_many(queries)
+    assert scan.matches[1] == [30]
+
+
+def test_json_lines_with_keys_differing_in_case_only_are_left_to_the_loaders(tmp_path: Path) -> None:
+    """Keys that differ only in case are two columns to the loaders, one name to DuckDB: such a
+    file is not scanned natively, and replay reads it with the loaders."""
+    require_engine()
+    from sigma_azure_aks.replay import replay
+    from sigma_azure_aks.replay.engine import Engine
+
+    path = tmp_path / "signins.jsonl"
+    rows = [{"$table": "SigninLogs", "Id": "a", "ResultType": "1"}, {"$table": "SigninLogs", "ID": "b", "ResultType": "1"}]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    assert Engine().scan_export(path, ['SigninLogs\n| where ResultType == "1"'], ["Id"]) is None
+    rule = tmp_path / "rule.yml"
+    rule.write_text(
+        "title: t\nid: 1d5f0a2e-3b4c-4d5e-8f60-7a8b9c0d1e2f\nlogsource: {product: azure, service: signinlogs}\n"
+        "detection:\n    sel: {ResultType: '1'}\n    condition: sel\n",
+        encoding="utf-8",
+    )
+    result = replay([rule], path, scan=True)
+    assert result["1d5f0a2e-3b4c-4d5e-8f60-7a8b9c0d1e2f"] == ["a", 2]

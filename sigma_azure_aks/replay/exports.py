@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +37,25 @@ _COMBO_SAMPLE = 2_000  # rows of an export judged for combinations
 class ExportPlan:
     """An export file read as rows of `table`: `select` holds, per column of the table in schema
     order, the SQL of its typed value over `source`; `checks` the SQL conditions that a row is
-    plain (read alike by the loaders); `raw` the SQL of each present column's raw value."""
+    plain (read alike by the loaders), those of the row as a whole, `column_checks` those of one
+    column's value; `raw` the SQL of each present column's raw value."""
 
     source: str
     table: str
     raw: Mapping[str, str]
     select: Sequence[str]
     checks: Sequence[str]
+    column_checks: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def plain(self) -> str:
         """SQL: the row passes every check (false, not null, when one is null)."""
-        return f"coalesce({' AND '.join(f'({c})' for c in self.checks)}, false)"
+        return self.plain_in(self.column_checks)
+
+    def plain_in(self, columns: Iterable[str], whole_row: bool = True) -> str:
+        """SQL: the row passes the checks of `columns` (and, with `whole_row`, of the row)."""
+        checks = [*(self.checks if whole_row else ()), *(self.column_checks[n] for n in columns if n in self.column_checks)]
+        return f"coalesce({' AND '.join(f'({c})' for c in checks) or 'true'}, false)"
 
 
 class NotNative(Exception):
@@ -93,13 +100,22 @@ def _export_source(con: Any, path: Path) -> tuple[str, dict[str, str], bool, dic
     file = sql_text(str(path))
     if head[0] == "{":
         first = _first_json_line(path)
-        source = f"(SELECT json AS j FROM read_ndjson_objects({file}))"
-        query = f"SELECT DISTINCT unnest(json_keys(j)) FROM {source} WHERE json_type(j) = 'OBJECT'"
+        objects = f"read_ndjson_objects({file})"
+        # one parse per line (a line that is not an object fails the read below)
+        query = f"SELECT DISTINCT unnest(json_keys(json)) FROM {objects}"
         keys = [r[0] for r in con.execute(query).fetchall()]
-        if any('"' in k or "\\" in k for k in keys):
+        if not keys or any('"' in k or "\\" in k for k in keys):
             raise NotNative
-        raw = {k: "(j -> " + sql_text("$." + sql_ident(k)) + ")" for k in keys}
-        return source, raw, True, first, "json_type(j) = 'OBJECT'"
+        if len({k.lower() for k in keys}) < len(keys):  # DuckDB's names ignore case: not read alike
+            raise NotNative
+        # each line parsed once into the file's keys as JSON values (a line that is not an
+        # object is DuckDB's error: not native); an absent key reads as null
+        declared = ", ".join(f"{sql_text(k)}: 'JSON'" for k in keys)
+        source = (
+            f"read_json({file}, format = 'newline_delimited', records = true, "
+            f"columns = {{{declared}}})"
+        )
+        return source, {k: sql_ident(k) for k in keys}, True, first, "true"
     header, first = _csv_head(path)
     source = (
         f"read_csv({file}, header = true, all_varchar = true, delim = ',', quote = '\"', "
@@ -144,6 +160,7 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
     if not choices:
         raise NotNative
     checks = [row_ok, f"coalesce({', '.join(choices)}) IS NOT DISTINCT FROM {sql_text(table)}"]
+    column_checks: dict[str, str] = {}
     schema = TABLES[table]
     select: list[str] = []
     for name, kind in schema.items():
@@ -158,7 +175,7 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
         value = text(expr)
         if kind == "string":
             if as_json:
-                checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BOOLEAN', 'BIGINT', 'UBIGINT')")
+                column_checks[name] = f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BOOLEAN', 'BIGINT', 'UBIGINT')"
             else:  # the loaders read a CSV with universal newlines: CR LF and CR are LF
                 value = (
                     f"CASE WHEN contains({value}, chr(13)) THEN replace(replace({value}, "
@@ -177,17 +194,24 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
                 )
         elif kind == "datetime":
             if as_json:
-                checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR')")
+                column_checks[name] = f"{jtype(expr)} IN ('NULL', 'VARCHAR')"
             select.append(datetime_sql(value, strict=True))  # an error: the loaders say why
         elif kind in {"real", "long", "int"}:
             if as_json:
-                checks.append(f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')")
+                column_checks[name] = f"{jtype(expr)} IN ('NULL', 'VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')"
             select.append(
                 f"CASE WHEN {value} IS NULL OR {value} = '' THEN NULL ELSE CAST({value} AS {sql_kind}) END"
             )
+        elif kind == "bool":  # JSON true/false, or their text in any case; other text: the loaders
+            words = f"regexp_full_match({value}, '(?i)true|false')"
+            if as_json:
+                column_checks[name] = f"({jtype(expr)} IN ('NULL', 'BOOLEAN') OR {words})"
+            else:
+                column_checks[name] = f"({value} IS NULL OR {words})"
+            select.append(f"CAST({value} AS BOOLEAN)")
         else:
             raise NotNative
-    return ExportPlan(source, table, mapped, select, checks)
+    return ExportPlan(source, table, mapped, select, checks, column_checks)
 
 
 def insert_export(

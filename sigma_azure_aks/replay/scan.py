@@ -165,15 +165,22 @@ def scan(
     typed_view, text_view = f"{ROW_COLUMN}_scan_rows", f"{ROW_COLUMN}_scan_text"
     stage, staged = f"{ROW_COLUMN}_scan", f"{ROW_COLUMN}_scan_numbered"
     plain, with_ips = f"{ROW_COLUMN}_plain", f"{ROW_COLUMN}_scan_ips"
+    plain_kept = f"{ROW_COLUMN}_plain_kept"
     made: list[str] = []  # tables of the hoisted IP parses
     stack = ExitStack()
     try:
         typed = ", ".join(
             f"{sql} AS {sql_ident(name)}" for name, sql in zip(schema, plan.select, strict=True)
         )
+        # a value is checked (read alike by the loaders) where it counts: on every row for the
+        # columns a condition reads, on the rows a condition matched for the others kept
+        texts = [c for _, c in conditions] + list(trees.values())
+        needed = {n for n in schema if keywords or n in ips_read(ips) or any(n in t for t in texts)}
+        lazy = _lazy_columns(plan, [n for n in kept if n not in needed])
+        raws = "".join(f", {plan.raw[n]} AS {sql_ident(_raw_column(n))}" for n in lazy)
         con.execute(
-            f'CREATE OR REPLACE TEMP VIEW "{typed_view}" AS SELECT {typed}, {plan.plain} AS {plain} '
-            f"FROM {plan.source}"
+            f'CREATE OR REPLACE TEMP VIEW "{typed_view}" AS SELECT {typed}, {plan.plain_in(needed)} AS {plain}, '
+            f"{plan.plain_in(set(kept) - needed, whole_row=False)} AS {plain_kept}{raws} FROM {plan.source}"
         )
         con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{text_view}" AS {_scan_text_sql(con, kql, typed_view, schema, keywords, trees)}'
@@ -181,13 +188,16 @@ def scan(
         # conditions evaluated in the pass itself: their flags stored, not the columns they read
         passed, pass_sql = _pass_flags(kql, text_view, conditions)
         stage_sql = _stage_sql(
-            schema, reads(passed), kept, keywords, trees, plain, passed, text_view, pass_sql
+            schema, reads(passed), kept, keywords, trees, (plain, plain_kept), passed, text_view, pass_sql,
+            lazy if len(passed) == len(conditions) else None,
         )
         try:  # the file read: a value that does not read (JSON text, a datetime) is not native
             stack.enter_context(_in_lists_as_expressions(con))
             if passed and not keeps_order(con, stage_sql):
                 passed = {}
-                stage_sql = _stage_sql(schema, reads({}), kept, keywords, trees, plain, {}, text_view, "")
+                stage_sql = _stage_sql(
+                    schema, reads({}), kept, keywords, trees, (plain, plain_kept), {}, text_view, ""
+                )
             if not keeps_order(con, stage_sql):
                 return None
             with _watching(con, on_progress):
@@ -246,6 +256,32 @@ def scan(
     return ExportScan(plan.table, int(rows), results, details)
 
 
+def _raw_column(name: str) -> str:
+    """A scan's column: the raw value in the file of column `name`."""
+    return f"{ROW_COLUMN}_raw_{name}"
+
+
+def _lazy_columns(plan: ExportPlan, names: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """For each of `names` present in the file: (SQL of its typed value, SQL of its value's
+    check), both over its raw value under :func:`_raw_column`, to evaluate on some rows only.
+    A column whose raw value's SQL is not found alone in them is left out (evaluated on all)."""
+    lazy: dict[str, tuple[str, str]] = {}
+    position = {name: i for i, name in enumerate(TABLES[plan.table])}
+    for name in names:
+        raw = plan.raw.get(name)
+        typed, check = plan.select[position[name]], plan.column_checks.get(name, "true")
+        if raw is None or any(other in typed or other in check for other in plan.raw.values() if other != raw):
+            continue
+        hidden = sql_ident(_raw_column(name))
+        lazy[name] = (typed.replace(raw, hidden), check.replace(raw, hidden))
+    return lazy
+
+
+def ips_read(ips: IpCalls) -> set[str]:
+    """The columns the hoisted IP parses read."""
+    return {column for _, column in ips.values()}
+
+
 def _in_pass(condition: str) -> bool:
     """Whether a condition can be evaluated in the file's pass: it reads no hoisted IP parse, no
     treepath() and no function duckdb-kql writes as a subquery (a plan of projections only)."""
@@ -298,23 +334,48 @@ def _stage_sql(
     kept: list[str],
     keywords: Mapping[str, int],
     trees: Mapping[str, str],
-    plain: str,
+    plain: tuple[str, str],
     passed: Mapping[int, str],
     text_view: str,
     pass_sql: str,
+    lazy: Mapping[str, tuple[str, str]] | None = None,
 ) -> str:
     """SQL of the rows a scan stores from its pass: the kept columns, the flags of the conditions
-    evaluated in the pass (`passed`, over `pass_sql`), and what the other conditions `read`."""
+    evaluated in the pass (`passed`, over `pass_sql`), and what the other conditions `read`;
+    `plain` names the flags of the row's checks (those of the columns the conditions read, those
+    of the other kept columns), stored as one under the first name. With `lazy` (given when every
+    condition is evaluated in the pass: see :func:`_lazy_columns`), a kept column no condition
+    reads is stored, and checked, on the rows some flag holds only, null on the others: the
+    other rows' values are neither converted nor written."""
+    hit = " OR ".join(map(sql_ident, passed.values())) or "false"
+    checked, kept_checked = map(sql_ident, plain)
+    if lazy is None:
+        kept_rows = kept_checked
+    else:
+        lazy_checks = " AND ".join(f"({check})" for _, check in lazy.values()) or "true"
+        kept_rows = f"(NOT ({hit}) OR coalesce({lazy_checks}, false))"
+
+    def value(name: str) -> str:
+        if lazy is None or name in read:
+            return sql_ident(name)
+        typed = lazy[name][0] if name in lazy else sql_ident(name)
+        return f"CASE WHEN {hit} THEN {typed} END AS {sql_ident(name)}"
+
     stored = [
-        *(n for n in schema if n in read or n in kept),
-        *(text_column(n) for n in schema if needs_text(schema[n]) and text_column(n) in read),
-        *(_star_column(i) for i in keywords.values() if _star_column(i) in read),
-        *(n for n in trees if n in read),  # the argument: its treepath() is computed below
-        *passed.values(),
-        plain,
+        *(value(n) for n in schema if n in read or n in kept),
+        *map(
+            sql_ident,
+            [
+                *(text_column(n) for n in schema if needs_text(schema[n]) and text_column(n) in read),
+                *(_star_column(i) for i in keywords.values() if _star_column(i) in read),
+                *(n for n in trees if n in read),  # the argument: its treepath() is computed below
+                *passed.values(),
+            ],
+        ),
+        f"{checked} AND {kept_rows} AS {checked}",
     ]
     source = f"({pass_sql})" if passed else f'"{text_view}"'
-    return f"SELECT {', '.join(map(sql_ident, stored))} FROM {source}"
+    return f"SELECT {', '.join(stored)} FROM {source}"
 
 
 def _scan_text_sql(

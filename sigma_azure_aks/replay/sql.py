@@ -47,7 +47,7 @@ def hit_lists(con: Any, pairs_sql: str) -> list[tuple[int, list[int]]]:
     return con.execute(f"SELECT q, list(r ORDER BY r) FROM ({pairs_sql}) GROUP BY q").fetchall()
 
 
-_ORDER_KEEPING = {"PROJECTION", "READ_CSV", "READ_CSV_AUTO", "READ_NDJSON_OBJECTS", "READ_JSON_OBJECTS"}
+_ORDER_KEEPING = {"PROJECTION", "READ_CSV", "READ_CSV_AUTO", "READ_NDJSON_OBJECTS", "READ_JSON_OBJECTS", "READ_JSON"}
 
 
 def keeps_order(con: Any, sql: str) -> bool:
