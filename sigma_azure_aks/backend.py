@@ -327,8 +327,7 @@ class SentinelBackend(KustoBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         if cond.field.startswith("parse_json(") and kql.is_member_access(cond.field):
-            # A member of JSON text: absent or JSON null, not "" (the text tells them apart).
-            return f"isnull({cond.field})"
+            return f"isnull({cond.field})"  # a JSON-text member: absent or JSON null, not ""
         return f"isempty({self._string_operand(cond.field, state)})"
 
     def convert_condition_field_exists(

@@ -36,9 +36,9 @@ from .base import (
     FieldTarget,
     RawRecordReader,
     Source,
-    json_text_prefixes,
     nested_value,
 )
+from .json_text import json_text_prefixes
 
 TABLE = "AWSCloudTrail"
 

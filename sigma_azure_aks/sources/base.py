@@ -10,7 +10,6 @@ pipelines, the target, the analytics rules, replay and the docs all read them fr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -291,19 +290,6 @@ def member_prefixes(schema: Mapping[str, str], note: Mapping[str, str] = Mapping
     )
 
 
-def json_text_prefixes(
-    columns: Mapping[str, str], arrays: Mapping[str, tuple[str, ...]] = MappingProxyType({})
-) -> tuple[PathPrefix, ...]:
-    """Member access into string columns that hold JSON text ({field name: column}): ``<name>.<path>``
-    reads ``parse_json(<column>).<path>`` (AWSCloudTrail ``requestParameters.attribute``). A value on
-    the whole field still compares the text. `arrays` ({column: member paths}): members that hold
-    arrays of objects, whose elements' members are refused (:attr:`PathPrefix.arrays`)."""
-    return tuple(
-        PathPrefix(f"{name}.", column, json_text=True, note=f"{column} holds JSON text", arrays=arrays.get(column, ()))
-        for name, column in columns.items()
-    )
-
-
 # ---- value rules ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Spellings:
@@ -388,40 +374,6 @@ class Refusal:
 
     logsource: SigmaLogSource
     reason: str
-
-
-def diagnostic_reader(category: str, field_map: FieldMap, schema: Mapping[str, str]) -> RawRecordReader:
-    """A reader of Entra ID diagnostic records (``{"records": [...]}`` from Event Hubs or a storage
-    account) of one `category`: root fields and ``properties.*`` become columns through the field
-    map (the same names the pipeline accepts); objects go into dynamic columns as they are and into
-    string columns as JSON text."""
-
-    def recognise(record: Mapping[str, Any]) -> bool:
-        return str(record.get("category", "")).lower() == category.lower() and isinstance(
-            record.get("properties"), Mapping
-        )
-
-    def to_row(record: Mapping[str, Any]) -> dict[str, Any]:
-        row: dict[str, Any] = {}
-        names = [(f"properties.{key}", value) for key, value in record["properties"].items()]
-        names += [(key, value) for key, value in record.items() if key != "properties"]
-        for name, value in names:
-            target = field_map.resolve(name)
-            if target is None or target.is_member or target.column in row:
-                continue
-            if schema.get(target.column) != "dynamic" and isinstance(value, (Mapping, list)):
-                value = json.dumps(value, ensure_ascii=False)
-            row[target.column] = value
-        row["Type"] = field_map.table
-        return row
-
-    return RawRecordReader(
-        f"an Entra ID diagnostic record (category {category}, properties)",
-        recognise,
-        to_row,
-        priority=2,
-        keys=("category", "properties"),
-    )
 
 
 @dataclass(frozen=True)

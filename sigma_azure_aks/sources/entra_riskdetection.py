@@ -25,9 +25,9 @@ from .base import (
     Refusal,
     Source,
     diagnostic_names,
-    diagnostic_reader,
     member_prefixes,
 )
+from .readers import diagnostic_reader
 
 TABLE = "AADUserRiskEvents"
 

@@ -27,9 +27,9 @@ from .base import (
     Structure,
     ValueRoute,
     diagnostic_names,
-    diagnostic_reader,
     member_prefixes,
 )
+from .readers import diagnostic_reader
 
 TABLE = "SigninLogs"
 
