@@ -177,16 +177,16 @@ FIELD_MAP = FieldMap(
 )
 
 # Microsoft's own AWSCloudTrail templates (Azure/Azure-Sentinel `Solutions/Amazon Web Services/
-# Analytic Rules/`, e.g. AWS_ConsoleLogonWithoutMFA.yaml, AWS_ClearStopChangeTrailLogs.yaml) map
-# Account.FullName from UserIdentityUserName and IP.Address from SourceIpAddress, and name the data
-# connector `AWS` with data type AWSCloudTrail. An assumed role has no user name: the ARN names it.
+# Analytic Rules/`, e.g. AWS_ConsoleLogonWithoutMFA.yaml, AWS_ClearStopChangeTrailLogs.yaml,
+# AWS_S3ObjectExfiltrationByAnonymousUser.yaml) map Account.FullName from UserIdentityUserName and
+# IP.Address from SourceIpAddress, and no cloud application; they name the data connector `AWS` with
+# data type AWSCloudTrail. An assumed role has no user name: its ARN names it.
 PROFILE = AnalyticsProfile(
     table=TABLE,
     extend=(("AccountName", "iff(isnotempty(UserIdentityUserName), UserIdentityUserName, UserIdentityArn)"),),
     entity_mappings=(
         EntityMappingSpec("Account", (("FullName", "AccountName"),)),
         EntityMappingSpec("IP", (("Address", "SourceIpAddress"),)),
-        EntityMappingSpec("CloudApplication", (("Name", "EventSource"),)),
     ),
     custom_details=(
         ("EventName", "EventName"),
