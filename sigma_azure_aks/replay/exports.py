@@ -129,11 +129,11 @@ def _raw_record_keys(keys: Mapping[str, Any]) -> bool:
 
 def export_plan(con: Any, path: Path) -> ExportPlan:
     """How the rows of an export file read as typed rows of their table, in SQL."""
-    from .loaders import _table_of_row
+    from .loaders import _table_of_row, envelope_keys
 
     source, raw, as_json, first, row_ok = _export_source(con, path)
 
-    if "records" in raw or _raw_record_keys(raw):  # raw records: the loaders read each
+    if any(key in raw for key in envelope_keys()) or _raw_record_keys(raw):  # raw records: the loaders read each
         raise NotNative
     mapped: dict[str, str] = {}
     for key, expr in raw.items():

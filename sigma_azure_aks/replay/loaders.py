@@ -191,6 +191,23 @@ def _unknown_record(where: str, raw_kinds: list[str]) -> EventsFormatError:
     )
 
 
+def envelope_keys() -> tuple[str, ...]:
+    """The keys of the lists that hold raw records in an export file (``records``, CloudTrail's
+    ``Records``), as the sources' readers declare them."""
+    keys = {"records"} | {reader.envelope for source in all_sources() for reader in source.raw_records}
+    return tuple(sorted(keys))
+
+
+def _enveloped(document: Any) -> tuple[str, list[Any]] | None:
+    """(key, records) of an export file's envelope, or None."""
+    if not isinstance(document, Mapping):
+        return None
+    for key in envelope_keys():
+        if isinstance(document.get(key), list):
+            return key, document[key]
+    return None
+
+
 def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
     stripped = text.lstrip("\ufeff").strip()
     if not stripped:
@@ -205,10 +222,10 @@ def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
                 yield record, f"{source}: item {index}"
             return
         if isinstance(document, Mapping):
-            records = document.get("records")
-            if isinstance(records, list):
-                for index, record in enumerate(records, 1):
-                    yield record, f"{source}: records[{index - 1}]"
+            enveloped = _enveloped(document)
+            if enveloped is not None:
+                for index, record in enumerate(enveloped[1], 1):
+                    yield record, f"{source}: {enveloped[0]}[{index - 1}]"
                 return
             yield document, source
             return
@@ -222,9 +239,9 @@ def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
                     record = json.loads(line)
                 except ValueError as error:
                     raise EventsFormatError(f"{source}: line {number} is not JSON: {error}") from error
-                records = record.get("records") if isinstance(record, Mapping) else None
-                if isinstance(records, list):
-                    for item in records:
+                enveloped = _enveloped(record)
+                if enveloped is not None:
+                    for item in enveloped[1]:
                         yield item, f"{source}: line {number}"
                 else:
                     yield record, f"{source}: line {number}"

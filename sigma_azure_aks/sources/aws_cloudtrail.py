@@ -203,7 +203,8 @@ PROFILE = AnalyticsProfile(
 
 # ---- raw CloudTrail records (replay) ------------------------------------------------------------
 def is_cloudtrail_record(record: Mapping[str, Any]) -> bool:
-    return "eventSource" in record and "eventName" in record and "eventVersion" in record
+    """Every CloudTrail record names its service and action (`eventVersion` may be trimmed away)."""
+    return isinstance(record.get("eventSource"), str) and isinstance(record.get("eventName"), str)
 
 
 def _column_value(column: str, value: Any) -> Any:
@@ -218,6 +219,30 @@ def _column_value(column: str, value: Any) -> Any:
     return value
 
 
+# The security-group request members the table lifts into columns of their own ("located under
+# RequestParameters ... used to specify the IP permissions for a security group rule"): read from
+# requestParameters itself or from its first `ipPermissions.items` element (`cidrIp` there under
+# `ipRanges.items`). Our reading of the column descriptions; the connector's code is not public.
+SECURITY_GROUP_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {"cidrIp": "CidrIp", "ipProtocol": "IpProtocol", "fromPort": "SourcePort", "toPort": "DestinationPort"}
+)
+
+
+def _security_group_values(request: Any) -> dict[str, Any]:
+    if not isinstance(request, Mapping):
+        return {}
+    items = nested_value(request, "ipPermissions.items")
+    first = items[0] if isinstance(items, list) and items and isinstance(items[0], Mapping) else {}
+    ranges = nested_value(first, "ipRanges.items")
+    first_range = ranges[0] if isinstance(ranges, list) and ranges and isinstance(ranges[0], Mapping) else {}
+    values = {}
+    for member, column in SECURITY_GROUP_COLUMNS.items():
+        value = request.get(member, first.get(member, first_range.get(member)))
+        if value is not None and value != "":
+            values[column] = _column_value(column, value)
+    return values
+
+
 def cloudtrail_row(record: Mapping[str, Any]) -> dict[str, Any]:
     """A CloudTrail record (one element of an S3 object's ``Records``) as an AWSCloudTrail row,
     field by field as :data:`RECORD_COLUMNS` pairs them; objects become compact JSON text."""
@@ -226,6 +251,7 @@ def cloudtrail_row(record: Mapping[str, Any]) -> dict[str, Any]:
         value = nested_value(record, name)
         if value is not None and value != "":
             row[column] = _column_value(column, value)
+    row.update(_security_group_values(record.get("requestParameters")))
     row["OperationName"] = "CloudTrail"
     row["Type"] = TABLE
     return row
@@ -246,10 +272,11 @@ SOURCE = Source(
     profile=PROFILE,
     raw_records=(
         RawRecordReader(
-            "a CloudTrail record (eventVersion, eventSource, eventName)",
+            "a CloudTrail record (eventSource, eventName)",
             is_cloudtrail_record,
             cloudtrail_row,
-            keys=("eventVersion", "eventSource", "eventName"),
+            keys=("eventSource", "eventName"),
+            envelope="Records",
         ),
     ),
 )

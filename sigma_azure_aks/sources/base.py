@@ -358,13 +358,15 @@ class RawRecordReader:
     may raise ValueError for a record that is of this kind but does not read). When two readers
     recognise a record, the one with the higher `priority` reads it (a diagnostic record of one
     category also has the shape of an activity-log record). `keys`: top-level keys every record
-    of this kind has (a file whose rows have them is not read as a table export)."""
+    of this kind has (a file whose rows have them is not read as a table export). `envelope`: the
+    key of the list that holds such records in an export file (``{"Records": [...]}``)."""
 
     description: str
     recognise: Callable[[Mapping[str, Any]], bool]
     to_row: Callable[[Mapping[str, Any]], dict[str, Any]]
     priority: int = 0
     keys: tuple[str, ...] = ()
+    envelope: str = "records"
 
 
 @dataclass(frozen=True)
