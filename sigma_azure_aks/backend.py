@@ -327,7 +327,7 @@ class SentinelBackend(KustoBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         if cond.field.startswith("parse_json(") and kql.is_member_access(cond.field):
-            return f"isnull({cond.field})"  # a JSON-text member: absent or JSON null, not ""
+            return f'gettype({cond.field}) == "null"'  # a JSON-text member: absent or JSON null, not ""
         return f"isempty({self._string_operand(cond.field, state)})"
 
     def convert_condition_field_exists(

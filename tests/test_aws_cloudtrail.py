@@ -1,0 +1,238 @@
+"""AWS CloudTrail on AWSCloudTrail: both field spellings, members of the JSON-text columns (parsed,
+with Sigma's meaning for case, numbers, booleans, absent, empty and null), refusals with their
+reason, the analytics profile, Microsoft's parser on every query, and replay of the samples on the
+Sentinel row shape and on the raw ``{"Records": [...]}`` export (the same hits)."""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from typing import Any
+
+import pytest
+import yaml
+from replay_support import require_engine, shared_path
+from sigma.collection import SigmaCollection
+
+from sigma_azure_aks.backend import SentinelBackend
+from sigma_azure_aks.sources import source_for_pipeline
+from sigma_azure_aks.sources.aws_cloudtrail import RECORD_COLUMNS, SCHEMA, cloudtrail_row
+
+RULE_ID = "11111111-2222-4333-8444-555555555555"
+
+
+def rule(detection: str, condition: str = "sel") -> str:
+    body = "\n".join("    " + line for line in detection.strip("\n").splitlines())
+    return (
+        f"title: t\nid: {RULE_ID}\nlogsource:\n    product: aws\n    service: cloudtrail\n"
+        f"detection:\n{body}\n    condition: {condition}\n"
+    )
+
+
+def convert(text: str, output_format: str = "default") -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = SentinelBackend().convert(SigmaCollection.from_yaml(text), output_format)
+    if isinstance(result, list):
+        (result,) = result
+    return str(result)
+
+
+def where(detection: str) -> str:
+    query = convert(rule(detection))
+    assert query.startswith("AWSCloudTrail\n| where "), query
+    return query.split("\n| where ", 1)[1]
+
+
+# ---- exact queries --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "detection, expected",
+    [
+        ("sel: {eventName: ConsoleLogin}", 'EventName =~ "ConsoleLogin"'),
+        ("sel: {EventName: ConsoleLogin}", 'EventName =~ "ConsoleLogin"'),
+        ("sel: {userIdentity.type: Root}", 'UserIdentityType =~ "Root"'),
+        ("sel: {userIdentity.sessionContext.sessionIssuer.type: Role}", 'SessionIssuerType =~ "Role"'),
+        ("sel: {sourceIPAddress: 1.2.3.4}", 'SourceIpAddress =~ "1.2.3.4"'),
+        ("sel: {errorCode: null}", "isempty(ErrorCode)"),
+        (
+            "sel: {additionalEventData.MFAUsed: 'NO'}",
+            'tostring(parse_json(AdditionalEventData).MFAUsed) =~ "NO"',
+        ),
+        (
+            "sel: {ResponseElements.ConsoleLogin: Success}",
+            'tostring(parse_json(ResponseElements).ConsoleLogin) =~ "Success"',
+        ),
+        ("sel: {requestParameters.port: 22}", "toreal(parse_json(RequestParameters).port) == 22"),
+        ("sel: {requestParameters.name: null}", 'gettype(parse_json(RequestParameters).name) == "null"'),
+        ("sel: {requestParameters.name|exists: true}", 'bag_has_key(parse_json(RequestParameters), "name")'),
+        ("sel: {requestParameters|contains: Suspended}", 'RequestParameters contains "Suspended"'),
+        (
+            "sel: {userIdentity.arn|fieldref: requestParameters.userName}",
+            "(isnotempty(tostring(parse_json(RequestParameters).userName)) and UserIdentityArn =~ "
+            "tostring(parse_json(RequestParameters).userName))",
+        ),
+    ],
+)
+def test_cloudtrail_queries(detection: str, expected: str) -> None:
+    assert where(detection) == expected
+
+
+def test_both_spellings_give_the_same_query() -> None:
+    for name, column in RECORD_COLUMNS.items():
+        if SCHEMA[column] != "string":
+            continue
+        assert where(f"sel: {{{name}: x}}") == where(f"sel: {{{column}: x}}") == f'{column} =~ "x"', name
+
+
+@pytest.mark.parametrize(
+    "detection, reason",
+    [
+        ("sel: {status: success}", "a CloudTrail record has no `status` field"),
+        (
+            "sel: {requestParameters.containerDefinitions.command|contains: x}",
+            "requestParameters.containerDefinitions is an array of objects in RequestParameters",
+        ),
+        ("sel: {resources.ARN: x}", "field 'resources.ARN' has no AWSCloudTrail column"),
+    ],
+)
+def test_refusals_name_the_reason(detection: str, reason: str) -> None:
+    with pytest.raises(Exception, match=re.escape(reason)):
+        convert(rule(detection))
+
+
+def test_a_field_name_as_a_value_warns_and_stays_text() -> None:
+    text = rule("sel: {userIdentity.arn|contains: responseElements.accessKey.userName}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (query,) = SentinelBackend().convert(SigmaCollection.from_yaml(text))
+    assert query.endswith('UserIdentityArn contains "responseElements.accessKey.userName"')
+    assert any("write it with |fieldref" in str(w.message) for w in caught)
+
+
+def test_the_pipeline_and_default() -> None:
+    source = source_for_pipeline("aws_cloudtrail")
+    assert source is not None and source.table == "AWSCloudTrail" and source.default
+
+
+def test_analytics_rule_profile() -> None:
+    template = yaml.safe_load(convert(rule("sel: {eventName: ConsoleLogin}"), "yaml"))
+    assert template["requiredDataConnectors"] == [{"connectorId": "AWS", "dataTypes": ["AWSCloudTrail"]}]
+    entities = {e["entityType"]: e["fieldMappings"] for e in template["entityMappings"]}
+    assert entities == {
+        "Account": [{"identifier": "FullName", "columnName": "AccountName"}],
+        "IP": [{"identifier": "Address", "columnName": "SourceIpAddress"}],
+    }
+
+
+# ---- the SigmaHQ corpus and Microsoft's parser ---------------------------------------------------
+def _corpus() -> tuple[list[str], list[str]]:
+    converted, refused = [], []
+    for file in sorted(shared_path("corpus", "sigmahq", "aws_cloudtrail").glob("*.yml")):
+        try:
+            converted.append(convert(file.read_text(encoding="utf-8")))
+        except Exception as error:  # noqa: BLE001 - a refusal is counted with its message
+            refused.append(str(error))
+    return converted, refused
+
+
+def test_sigmahq_corpus_counts() -> None:
+    converted, refused = _corpus()
+    assert len(converted) >= 55
+    assert len(refused) == 2
+    assert any("no `status` field" in m for m in refused)
+    assert any("containerDefinitions is an array of objects" in m for m in refused)
+
+
+def test_microsoft_parser_accepts_every_query(kql: Any) -> None:
+    converted, _ = _corpus()
+    for detection in ("sel: {requestParameters.name: null}", "sel: {requestParameters.port: 22}",
+                      "sel: {requestParameters.name|exists: false}", "sel: {responseElements.x|re: '^a'}"):
+        converted.append(convert(rule(detection)))
+    for query in converted:
+        assert [str(e) for e in kql.errors(query)] == [], query
+
+
+# ---- replay ------------------------------------------------------------------------------------------
+def _hits(rules: Any, events: Any) -> dict[str, list[str]]:
+    from sigma_azure_aks.replay import replay
+
+    result = replay(rules, events)
+    return {rule_id: sorted(map(str, ids)) for rule_id, ids in result.items()}
+
+
+def _rows(**columns: Any) -> dict[str, Any]:
+    return {"$table": "AWSCloudTrail", "EventName": "UpdateDetector", **columns}
+
+
+def test_json_text_members_keep_sigmas_meaning() -> None:
+    require_engine()
+    rows = [
+        _rows(AwsEventId="bool-false", RequestParameters='{"enable":false}'),
+        _rows(AwsEventId="text-upper", RequestParameters='{"enable":"FALSE"}'),
+        _rows(AwsEventId="true", RequestParameters='{"enable":true}'),
+        _rows(AwsEventId="key-case", RequestParameters='{"Enable":false}'),
+        _rows(AwsEventId="nested", RequestParameters='{"x":{"enable":false}}'),
+        _rows(AwsEventId="in-text", RequestParameters='{"note":"enable false"}'),
+        _rows(AwsEventId="empty-column"),
+    ]
+    hits = _hits(rule("sel: {requestParameters.enable: 'false'}"), rows)
+    assert hits == {RULE_ID: ["bool-false", "text-upper"]}
+
+
+def test_json_text_numbers_null_and_empty() -> None:
+    require_engine()
+    rows = [
+        _rows(AwsEventId="number", RequestParameters='{"port":22,"name":null}'),
+        _rows(AwsEventId="text-number", RequestParameters='{"port":"22","name":""}'),
+        _rows(AwsEventId="other", RequestParameters='{"port":220}'),
+        _rows(AwsEventId="absent"),
+    ]
+    assert _hits(rule("sel: {requestParameters.port: 22}"), rows) == {RULE_ID: ["number", "text-number"]}
+    assert _hits(rule("sel: {requestParameters.name: null}"), rows) == {RULE_ID: ["absent", "number", "other"]}
+    assert _hits(rule("sel: {requestParameters.name|exists: true}"), rows) == {RULE_ID: ["number", "text-number"]}
+    assert _hits(rule("sel: {requestParameters.name: ''}"), rows) == {RULE_ID: ["text-number"]}
+
+
+def test_console_login_without_mfa_on_the_sentinel_sample() -> None:
+    require_engine()
+    rows = shared_path("samples", "aws_cloudtrail", "awscloudtrail_rows_sentinel_sample.jsonl")
+    path = shared_path("corpus", "sigmahq", "aws_cloudtrail", "aws_cloudtrail_console_login_success_without_mfa.yml")
+    hits = _hits(path.read_text(encoding="utf-8"), rows)
+    events = [json.loads(line) for line in rows.read_text(encoding="utf-8").splitlines() if line.strip()]
+    expected = sorted(
+        str(e["AwsEventId"]) for e in events
+        if e.get("EventName") == "ConsoleLogin"
+        and json.loads(e.get("AdditionalEventData", "{}")).get("MFAUsed", "").lower() == "no"
+        and json.loads(e.get("ResponseElements", "{}")).get("ConsoleLogin", "").lower() == "success"
+    )
+    assert expected and list(hits.values()) == [expected]
+
+
+@pytest.mark.parametrize("name", ["stratus", "panther"])
+def test_raw_records_and_rows_fire_alike(name: str) -> None:
+    require_engine()
+    folder = shared_path("samples", "aws_cloudtrail")
+    corpus = shared_path("corpus", "sigmahq", "aws_cloudtrail")
+    texts = []
+    for file in sorted(corpus.glob("*.yml")):
+        text = file.read_text(encoding="utf-8")
+        try:
+            convert(text)
+        except Exception:  # noqa: BLE001 - refused rules are tested above
+            continue
+        texts.append(text)
+    rules = "\n---\n".join(texts)
+    raw = _hits(rules, folder / f"cloudtrail_records_{name}.json")
+    rows = _hits(rules, folder / f"awscloudtrail_rows_{name}.jsonl")
+    assert raw == rows
+    assert sum(1 for ids in raw.values() if ids) >= (10 if name == "stratus" else 30)
+
+
+def test_a_raw_record_reads_as_the_sample_row() -> None:
+    folder = shared_path("samples", "aws_cloudtrail")
+    records = json.loads((folder / "cloudtrail_records_stratus.json").read_text(encoding="utf-8"))["Records"]
+    lines = (folder / "awscloudtrail_rows_stratus.jsonl").read_text(encoding="utf-8").splitlines()
+    for record, line in zip(records, lines, strict=True):
+        row = {k: v for k, v in json.loads(line).items() if not k.startswith("$")}
+        assert cloudtrail_row(record) == row
