@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from replay_support import require_engine, shared_path
 from sigma.collection import SigmaCollection
 
@@ -236,3 +238,30 @@ def test_a_raw_record_reads_as_the_sample_row() -> None:
     for record, line in zip(records, lines, strict=True):
         row = {k: v for k, v in json.loads(line).items() if not k.startswith("$")}
         assert cloudtrail_row(record) == row
+
+
+# ---- property: a JSON-text member equals a rule value exactly when Sigma says so --------------------
+_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+
+
+def _sigma_literal(value: str) -> str:
+    """The value as a YAML double-quoted Sigma string with no wildcard."""
+    escaped = value.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+    return json.dumps(escaped)
+
+
+@settings(max_examples=25, deadline=None)
+@given(value=_TEXT, others=st.lists(_TEXT, max_size=4))
+def test_json_text_member_equality_property(value: str, others: list[str]) -> None:
+    require_engine()
+    members = [value, value.upper(), value.lower(), value + "x", *others]
+    rows = [
+        _rows(AwsEventId=f"r{index}", RequestParameters=json.dumps({"m": member, "other": value + "!"}))
+        for index, member in enumerate(members)
+    ]
+    rows.append(_rows(AwsEventId="number", RequestParameters=json.dumps({"m": 5})))
+    expected = sorted(f"r{i}" for i, member in enumerate(members) if member.lower() == value.lower())
+    if value == "5":
+        expected = sorted([*expected, "number"])
+    hits = _hits(rule(f"sel: {{requestParameters.m: {_sigma_literal(value)}}}"), rows)
+    assert hits.get(RULE_ID, []) == expected
