@@ -122,7 +122,7 @@ def test_analytics_rule_profile() -> None:
     assert template["requiredDataConnectors"] == [{"connectorId": "AWS", "dataTypes": ["AWSCloudTrail"]}]
     entities = {e["entityType"]: e["fieldMappings"] for e in template["entityMappings"]}
     assert entities == {
-        "Account": [{"identifier": "FullName", "columnName": "AccountName"}],
+        "Account": [{"identifier": "FullName", "columnName": "UserIdentityArn"}],
         "IP": [{"identifier": "Address", "columnName": "SourceIpAddress"}],
     }
 

@@ -71,7 +71,9 @@ def render(_current: str) -> str:
         "## Analytics rules",
         "",
         f"Data connector `{profile.connector_id}` ({_code(profile.data_types)}), as Microsoft's own AWSCloudTrail",
-        "templates name it; entities as those templates map them:",
+        "templates name it. Entities: an IP as those templates map it, and the Account by its ARN (the templates",
+        "take the user name, which an assumed role lacks; a correlation grouped by `userIdentity.arn` maps the",
+        "same entity):",
         "",
         *(
             f"- {m.entity_type}: " + ", ".join(f"{identifier} ← `{column}`" for identifier, column in m.field_mappings)

@@ -178,24 +178,26 @@ FIELD_MAP = FieldMap(
 
 # Microsoft's own AWSCloudTrail templates (Azure/Azure-Sentinel `Solutions/Amazon Web Services/
 # Analytic Rules/`, e.g. AWS_ConsoleLogonWithoutMFA.yaml, AWS_ClearStopChangeTrailLogs.yaml,
-# AWS_S3ObjectExfiltrationByAnonymousUser.yaml) map Account.FullName from UserIdentityUserName and
-# IP.Address from SourceIpAddress, and no cloud application; they name the data connector `AWS` with
-# data type AWSCloudTrail. An assumed role has no user name: its ARN names it.
+# AWS_S3ObjectExfiltrationByAnonymousUser.yaml) map an Account and IP.Address from SourceIpAddress,
+# and no cloud application; they name the data connector `AWS` with data type AWSCloudTrail. Their
+# Account is UserIdentityUserName (or a part of the principal id); here it is UserIdentityArn, which
+# every IAM identity has (an assumed role has no user name) and which a correlation grouped by
+# `userIdentity.arn` maps as the same entity; the user name is a custom detail.
 PROFILE = AnalyticsProfile(
     table=TABLE,
-    extend=(("AccountName", "iff(isnotempty(UserIdentityUserName), UserIdentityUserName, UserIdentityArn)"),),
+    extend=(),
     entity_mappings=(
-        EntityMappingSpec("Account", (("FullName", "AccountName"),)),
+        EntityMappingSpec("Account", (("FullName", "UserIdentityArn"),)),
         EntityMappingSpec("IP", (("Address", "SourceIpAddress"),)),
     ),
     custom_details=(
         ("EventName", "EventName"),
         ("EventSource", "EventSource"),
-        ("UserIdentityArn", "UserIdentityArn"),
+        ("UserIdentityUserName", "UserIdentityUserName"),
         ("AWSRegion", "AWSRegion"),
         ("ErrorCode", "ErrorCode"),
     ),
-    alert_display_name_format="{{EventName}} by {{AccountName}}",
+    alert_display_name_format="{{EventName}} by {{UserIdentityArn}}",
     connector_id="AWS",
     data_types=(TABLE,),
 )
