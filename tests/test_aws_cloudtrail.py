@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from replay_support import require_engine, shared_path
+from replay_support import REPO, require_engine, shared_path
 from sigma.collection import SigmaCollection
 
 from sigma_azure_aks.backend import SentinelBackend
@@ -265,3 +266,45 @@ def test_json_text_member_equality_property(value: str, others: list[str]) -> No
         expected = sorted([*expected, "number"])
     hits = _hits(rule(f"sel: {{requestParameters.m: {_sigma_literal(value)}}}"), rows)
     assert hits.get(RULE_ID, []) == expected
+
+
+# ---- correlations and raw input ------------------------------------------------------------------------
+def test_correlation_grouped_by_arn_maps_the_account() -> None:
+    path = REPO / "examples" / "correlations" / "aws_s3_storage_enumeration.yml"
+    collection = SigmaCollection.load_ruleset([str(path)])
+    (document,) = yaml.safe_load_all(SentinelBackend().convert(collection, "yaml"))
+    entities = {e["entityType"]: e["fieldMappings"] for e in document["entityMappings"]}
+    assert entities == {"Account": [{"identifier": "FullName", "columnName": "userIdentity_arn"}]}
+
+
+def test_a_profile_expression_reading_another_column_maps_no_correlation_entity() -> None:
+    from sigma_azure_aks.analytics.correlation import _source_entities
+    from sigma_azure_aks.sources import AnalyticsProfile, EntityMappingSpec, Source, registered
+
+    toy = Source(
+        table="ToyTwoColumns",
+        title="toy",
+        schema={"A": "string", "B": "string"},
+        profile=AnalyticsProfile(
+            table="ToyTwoColumns",
+            extend=(("Both", "iff(isnotempty(B), B, A)"), ("OnlyA", "tolower(A)")),
+            entity_mappings=(EntityMappingSpec("Account", (("FullName", "Both"),)),
+                             EntityMappingSpec("Host", (("HostName", "OnlyA"),))),
+            custom_details=(),
+            alert_display_name_format="x",
+            connector_id="AWS",
+            data_types=("AWSCloudTrail",),
+        ),
+    )
+    with registered(toy):
+        assert _source_entities("ToyTwoColumns", "A") == (("Host", (("HostName", "tolower({0})"),)),)
+
+
+def test_an_unknown_record_in_a_records_file_is_refused(tmp_path: Path) -> None:
+    from sigma_azure_aks.replay import replay
+    from sigma_azure_aks.replay.loaders import EventsFormatError
+
+    events = tmp_path / "trail.json"
+    events.write_text(json.dumps({"Records": [{"eventSource": "s3.amazonaws.com", "eventName": "x"}, {"foo": 1}]}))
+    with pytest.raises(EventsFormatError, match=re.escape("Records[1]: not an event replay knows")):
+        replay(rule("sel: {eventName: x}"), events)
