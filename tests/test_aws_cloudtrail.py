@@ -308,3 +308,22 @@ def test_an_unknown_record_in_a_records_file_is_refused(tmp_path: Path) -> None:
     events.write_text(json.dumps({"Records": [{"eventSource": "s3.amazonaws.com", "eventName": "x"}, {"foo": 1}]}))
     with pytest.raises(EventsFormatError, match=re.escape("Records[1]: not an event replay knows")):
         replay(rule("sel: {eventName: x}"), events)
+
+
+def test_json_text_declarations_are_the_reference_json_in_string_columns() -> None:
+    """Every source's JSON-text prefixes name string columns, and those the table reference lists in
+    `_json_in_string` when it has the list; AWSCloudTrail declares all of them but `Resources` (an
+    array: whole text only)."""
+    from sigma_azure_aks.sources import all_sources
+
+    for source in all_sources():
+        path = shared_path("reference", "tables") / f"{source.table}.json"
+        if source.field_map is None or not path.exists():
+            continue
+        listed = set(json.loads(path.read_text(encoding="utf-8")).get("_json_in_string", []))
+        declared = {p.column for p in source.field_map.prefixes if p.json_text}
+        assert all(source.schema[c] == "string" for c in declared), source.table
+        assert not listed or declared <= listed, source.table
+        if source.table == "AWSCloudTrail":
+            assert declared == listed - {"Resources"}
+            assert "Resources" in source.field_map.notes
