@@ -16,9 +16,9 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS))
 
-from pages import aks, commands, entra, formats, lifecycle, mapping, sources  # noqa: E402
+from pages import aks, aws, commands, entra, formats, lifecycle, mapping, sources  # noqa: E402
 
-PAGES = (mapping, formats, aks, commands, sources, entra, lifecycle)
+PAGES = (mapping, formats, aks, commands, sources, entra, lifecycle, aws)
 
 
 def stale_pages() -> list[tuple[Path, str]]:

@@ -328,6 +328,8 @@ class SentinelBackend(KustoBackend):
     def convert_condition_field_eq_val_null(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
+        if cond.field.startswith("parse_json(") and kql.is_member_access(cond.field):
+            return f'gettype({cond.field}) == "null"'  # a JSON-text member: absent or JSON null, not ""
         return f"isempty({self._string_operand(cond.field, state)})"
 
     def convert_condition_field_exists(
@@ -480,9 +482,6 @@ def _as_number(expression: str, number: int | float) -> str:
 
 def _null_safe_always(test: str) -> str:
     return f"coalesce({test}, false)"
-
-
-# Tables where one column holds the whole event: keywords are searched there, not in every column.
 
 
 def _null_safe(cond: Any, test: str) -> str:

@@ -63,6 +63,11 @@ RUNS: dict[str, tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
         "corpus/sigmahq/m365_audit",
         (("sentinel", ()), ("kusto", ("m365_audit",))),
     ),
+    "sigmahq_aws_cloudtrail": (
+        "shared",
+        "corpus/sigmahq/aws_cloudtrail",
+        (("sentinel", ()), ("kusto", ("aws_cloudtrail",))),
+    ),
     **{
         f"sigmahq_{folder}": ("shared", f"corpus/sigmahq/{folder}", (("sentinel", ()),))
         for folder in ("pim", "m365_threat_management", "m365_threat_detection", "m365_exchange")

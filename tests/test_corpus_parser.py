@@ -52,7 +52,7 @@ RANGE_FUNCTIONS = frozenset({"ipv4_is_in_range", "ipv6_is_in_range"})
 # presence of a member: (the bag, "key"); the key literal names a member, like ["key"]
 PRESENCE_FUNCTIONS = frozenset({"bag_has_key", "set_has_element"})
 ONE_ARG_FUNCTIONS = frozenset({"isempty", "isnotempty", "isnull", "isnotnull", "toreal", "not"})
-CONVERSIONS = frozenset({"tostring", "toreal", "tolong", "bag_keys"})
+CONVERSIONS = frozenset({"tostring", "toreal", "tolong", "bag_keys", "gettype"})
 BOOLEAN = frozenset({"and", "or", "not", "true", "false"})
 
 
@@ -142,7 +142,7 @@ def _operand_before(tokens: list[Token], end: int) -> list[Token]:
 
 
 def _is_field_operand(operand: list[Token], table_columns: set[str]) -> bool:
-    """`*`, Col, Col.a["b"], parse_json(Col).a, or tostring()/toreal()/tolong()/bag_keys() of such
+    """`*`, Col, Col.a["b"], parse_json(Col).a, or tostring()/toreal()/tolong()/bag_keys()/gettype() of such
     an access."""
     texts = [t.text for t in operand]
     if texts == ["*"]:

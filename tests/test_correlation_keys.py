@@ -94,8 +94,10 @@ def field_cases(source: Source) -> list[FieldCase]:
     cases: list[FieldCase] = []
     seen: set[FieldTarget] = set()
     own = {str(source.id_column), "TimeGenerated", "Type"}  # the events' id, time and table
+    # a JSON-text column is keyed by its members (its whole text is a plain string column)
+    json_text = {p.column for p in fields.prefixes if p.json_text}
     for name, target in sorted(fields.exact.items()):
-        if target in seen or name.lower() in routed or target.column in {*structures, *own}:
+        if target in seen or name.lower() in routed or target.column in {*structures, *own, *json_text}:
             continue
         seen.add(target)
         if target.column in source.deprecated:

@@ -52,6 +52,13 @@ CASES = {
         f"warning: {LABEL}: field 'AuthenticationRequirement' (AuthenticationRequirement) holds one of "
         "singleFactorAuthentication, multiFactorAuthentication",
     ),
+    "FieldValueWarning: a field name as a value": (
+        ("aws", "cloudtrail", "    userIdentity.arn|contains: responseElements.accessKey.userName"),
+        (),
+        f"warning: {LABEL}: the value 'responseElements.accessKey.userName' of field 'userIdentity.arn' names a "
+        "field of AWSCloudTrail, and Sigma compares it as text; if the rule means that field's value, write it "
+        "with |fieldref",
+    ),
     "AksDataPlaneWarning: not in AzureActivity": (
         ("azure", "activitylogs", OPERATION.format("MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/PODS/DELETE")),
         (),

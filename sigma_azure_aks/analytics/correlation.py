@@ -86,7 +86,10 @@ def _source_entities(table: str, field_kql: str) -> tuple[tuple[str, tuple[tuple
         identifiers = []
         for identifier, column in mapping.field_mappings:
             expression = extends.get(column, column)
-            if not _reads(expression, field_kql):
+            # read from this field alone: after the correlation's summarize no other column is left
+            if not _reads(expression, field_kql) or any(
+                c != field_kql and _reads(expression, c) for c in source.schema
+            ):
                 break
             pattern = rf"(?<![\w.]){re.escape(field_kql)}(?![\w.\[])"
             template = re.sub(pattern, "{0}", expression.replace("{", "{{").replace("}", "}}"))

@@ -93,13 +93,16 @@ class MapFieldsTransformation(RuleDetectionItemTransformation):
             return None
         target = self.field_map.resolve(name)
         if target is None:
-            reason = self.field_map.missing.get(name)
+            reason = self.field_map.missing_reason(name)
             raise SigmaTransformationError(
                 f"{rule_label(self._rule)}: field '{name}' has no {self.field_map.table} column"
                 f"{' (' + reason + ')' if reason else ''}. "
                 f"Supported fields: {', '.join(self.field_map.supported_fields())}. "
                 "Use one of them, or map the field with your own pipeline."
             )
+        from .values import warn_field_names_as_values
+
+        warn_field_names_as_values(self.field_map, detection_item, rule_label(self._rule))
         detection_item.field = target.kql()
         for value in detection_item.value:
             if isinstance(value, SigmaFieldReference):

@@ -62,6 +62,31 @@ def _any_value(value: Any) -> bool:
     )
 
 
+def warn_field_names_as_values(field_map: FieldMap, item: SigmaDetectionItem, label: str) -> None:
+    """Warn when a value (wildcards at its ends aside) is the dotted name of a field of the table
+    (``userIdentity.arn|contains: responseElements.accessKey.userName``): Sigma compares it as text,
+    and the rule most likely meant |fieldref."""
+    for value in item.value:
+        if not isinstance(value, SigmaString):
+            continue
+        parts = list(value.s)
+        while parts and parts[0] == SpecialChars.WILDCARD_MULTI:
+            parts.pop(0)
+        while parts and parts[-1] == SpecialChars.WILDCARD_MULTI:
+            parts.pop()
+        if len(parts) != 1 or not isinstance(parts[0], str) or "." not in parts[0]:
+            continue
+        text = parts[0]
+        if field_map.resolves_exactly(text):
+            emit(
+                FieldValueWarning(
+                    f"{label}: the value '{text}' of field '{item.field}' names a field of "
+                    f"{field_map.table}, and Sigma compares it as text; if the rule means that "
+                    "field's value, write it with |fieldref"
+                )
+            )
+
+
 def _plain(value: Any) -> str | None:
     if isinstance(value, SigmaNumber):
         return str(value.number)

@@ -27,9 +27,9 @@ from typing import Any
 from ..sources import TABLES, source_for_table
 from .columns import converter
 from .rows import (
-    RECORDS_KEY,
     EventsFormatError,
     column_name,
+    envelope_keys,
     raw_reader_of,
     raw_readers,
     read_text,
@@ -169,6 +169,16 @@ def _unknown_record(where: str, record: Mapping[str, Any], raw_kinds: list[str])
     )
 
 
+def _enveloped(document: Any) -> tuple[str, list[Any]] | None:
+    """(key, records) of an export file's envelope, or None."""
+    if not isinstance(document, Mapping):
+        return None
+    for key in envelope_keys():
+        if isinstance(document.get(key), list):
+            return key, document[key]
+    return None
+
+
 def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
     stripped = text.lstrip("\ufeff").strip()
     if not stripped:
@@ -183,10 +193,10 @@ def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
                 yield record, f"{source}: item {index}"
             return
         if isinstance(document, Mapping):
-            records = document.get(RECORDS_KEY)
-            if isinstance(records, list):
-                for index, record in enumerate(records, 1):
-                    yield record, f"{source}: records[{index - 1}]"
+            enveloped = _enveloped(document)
+            if enveloped is not None:
+                for index, record in enumerate(enveloped[1], 1):
+                    yield record, f"{source}: {enveloped[0]}[{index - 1}]"
                 return
             yield document, source
             return
@@ -200,9 +210,9 @@ def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
                     record = json.loads(line)
                 except ValueError as error:
                     raise EventsFormatError(f"{source}: line {number} is not JSON: {error}") from error
-                records = record.get(RECORDS_KEY) if isinstance(record, Mapping) else None
-                if isinstance(records, list):
-                    for item in records:
+                enveloped = _enveloped(record)
+                if enveloped is not None:
+                    for item in enveloped[1]:
                         yield item, f"{source}: line {number}"
                 else:
                     yield record, f"{source}: line {number}"

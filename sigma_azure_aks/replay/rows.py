@@ -59,10 +59,16 @@ def raw_reader_of(record: Mapping[str, Any]) -> tuple[Source, RawRecordReader] |
     return max(recognised, key=lambda pair: pair[1].priority, default=None)
 
 
+def envelope_keys() -> tuple[str, ...]:
+    """The keys of the lists that hold raw records in an export file (``records``, CloudTrail's
+    ``Records``), as the sources' readers declare them."""
+    return tuple(sorted({RECORDS_KEY} | {reader.envelope for _, reader in raw_readers()}))
+
+
 def may_hold_raw_records(keys: set[str]) -> bool:
     """Whether rows with these keys (every key of a file's rows) may hold a raw record of some
-    reader: its `keys` are all there, or the file wraps records in ``records``."""
-    return RECORDS_KEY in keys or any(reader.keys <= keys for _, reader in raw_readers())
+    reader: its `keys` are all there, or the file wraps records in an envelope (``records``)."""
+    return bool(keys & set(envelope_keys())) or any(reader.keys <= keys for _, reader in raw_readers())
 
 
 # ---- datetimes -----------------------------------------------------------------------------------

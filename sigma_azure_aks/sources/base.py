@@ -65,15 +65,26 @@ class PathPrefix:
     json_text: bool = False
     note: str = ""
     base: tuple[str, ...] = ()
+    # Member paths (dotted, after the prefix) that hold arrays of objects: a field reaching into
+    # their elements does not resolve (member access on an array is null in KQL, so such a query
+    # would never match); `through_array` names the array for the error.
+    arrays: tuple[str, ...] = ()
 
     def target(self, field_name: str) -> FieldTarget | None:
         if not field_name.startswith(self.prefix) or len(field_name) == len(self.prefix):
             return None
         rest = field_name[len(self.prefix) :]
         path = (rest,) if self.whole_key else tuple(rest.split("."))
-        if any(segment == "" for segment in path):
+        if any(segment == "" for segment in path) or self.through_array(field_name):
             return None
         return FieldTarget(self.column, self.base + path, self.json_text)
+
+    def through_array(self, field_name: str) -> str | None:
+        """The array (as a Sigma field name) that `field_name` reaches into, or None."""
+        rest = field_name[len(self.prefix) :] if field_name.startswith(self.prefix) else None
+        if rest is None:
+            return None
+        return next((self.prefix + a for a in self.arrays if rest.startswith(a + ".")), None)
 
 
 @dataclass(frozen=True)
@@ -172,6 +183,20 @@ class FieldMap:
                 return target
         return None
 
+    def missing_reason(self, field_name: str) -> str:
+        """Why a field has no target: the declared reason, or the array of objects it reaches into."""
+        reason = self.missing.get(field_name)
+        if reason:
+            return reason
+        for prefix in self.prefixes:
+            array = prefix.through_array(field_name)
+            if array is not None:
+                return (
+                    f"{array} is an array of objects in {prefix.column}, and KQL reads no member of its "
+                    f"elements in a `where`; match {array} or {prefix.prefix[:-1]} with |contains"
+                )
+        return ""
+
     def resolves_exactly(self, field_name: str) -> bool:
         """True when the name resolves as written (not only ignoring case)."""
         return self._resolve(field_name) is not None
@@ -217,7 +242,12 @@ class FieldMap:
             for p in self.prefixes
             if not implied(p.prefix[:-1], p.column)
         ]
-        implied_note = ["(any case; each column also as camelCase and properties.<camelCase>)"] if self.any_case else []
+        diagnostic = any(name.startswith("properties.") for name in self.exact)
+        implied_note = (
+            ["(any case; each column also as camelCase and properties.<camelCase>)"]
+            if self.any_case and diagnostic
+            else ["(any case)"] if self.any_case else []
+        )
         return names + patterns + implied_note
 
     def targeted_columns(self) -> list[str]:

@@ -43,5 +43,10 @@ CONNECTOR_DATA_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
         "Office365": frozenset(
             {"OfficeActivity (SharePoint)", "OfficeActivity (Exchange)", "OfficeActivity (Teams)"}
         ),
+        # Solutions/Amazon Web Services/Data Connectors/template_AWS.json (id AWS, in
+        # ValidConnectorIds.json) and template_AwsS3.json (id AwsS3); Microsoft's AWSCloudTrail
+        # templates name both (the S3 one spelled AWSS3).
+        "AWS": frozenset({"AWSCloudTrail"}),
+        "AwsS3": frozenset({"AWSGuardDuty", "AWSVPCFlow", "AWSCloudTrail"}),
     }
 )

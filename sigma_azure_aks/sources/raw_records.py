@@ -30,7 +30,8 @@ class RawRecordReader:
     file whose rows have them all to the readers). `write(row)` is the inverse of `to_row`: a
     record of this kind holding a row's values, on the columns the kind carries (replay's tests
     write every input format of every source with it). When two readers recognise a record, the
-    one with the higher `priority` reads it."""
+    one with the higher `priority` reads it. `envelope`: the key of the list that holds such
+    records in an export file (``{"Records": [...]}`` for CloudTrail)."""
 
     description: str
     recognise: Callable[[Mapping[str, Any]], bool]
@@ -38,6 +39,7 @@ class RawRecordReader:
     keys: frozenset[str]
     write: Callable[[Mapping[str, Any]], dict[str, Any]]
     priority: int = 0
+    envelope: str = "records"
 
 
 def put(record: dict[str, Any], dotted: str, value: Any) -> None:

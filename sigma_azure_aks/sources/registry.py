@@ -11,7 +11,15 @@ from collections.abc import Iterator, Mapping
 
 from sigma.rule import SigmaLogSource
 
-from . import aks_audit, azure_activity, entra_auditlogs, entra_riskdetection, entra_signinlogs, m365_audit
+from . import (
+    aks_audit,
+    aws_cloudtrail,
+    azure_activity,
+    entra_auditlogs,
+    entra_riskdetection,
+    entra_signinlogs,
+    m365_audit,
+)
 from .base import Source, describe_logsource
 from .connectors import CONNECTOR_DATA_TYPES
 
@@ -22,6 +30,7 @@ SOURCES: list[Source] = [
     *entra_signinlogs.SOURCES,
     entra_riskdetection.SOURCE,
     m365_audit.SOURCE,
+    aws_cloudtrail.SOURCE,
 ]
 
 
