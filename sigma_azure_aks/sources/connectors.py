@@ -13,6 +13,13 @@ from types import MappingProxyType
 #   Solutions/Microsoft Entra ID/Data Connectors/template_AzureActiveDirectory.JSON (id AzureActiveDirectory;
 #   the data types of the tables this package queries)
 #   Solutions/Microsoft 365/Data Connectors/Office365.JSON (id Office365)
+# SaaS sources (Okta, GitHub, OneLogin, Cisco Duo), from each connector's definition file:
+#   Solutions/Okta Single Sign-On/Data Connectors/OktaNativePollerConnectorV2/OktaSSOv2_DataConnectorDefinition.json
+#   (id OktaSSOv2; its one data type is its graphQueriesTableName, the OktaSSO parser)
+#   Solutions/GitHub/Data Connectors/GitHubAuditLogs_CCP/GitHubAuditLogs_ConnectorDefinition.json (id GitHubAuditDefinitionV2)
+#   Solutions/OneLoginIAM/Data Connectors/OneLoginIAMLogs_ccp/OneLoginIAMLogs_ConnectorDefinition.json
+#   (id OneLoginIAMLogsCCPDefinition; it declares OneLoginV2_CL, not the OneLoginEventsV2_CL its DCR writes)
+#   Solutions/CiscoDuoSecurity/Data Connectors/CiscoDuo_API_FunctionApp.json (id CiscoDuoSecurity)
 # The ids are in .script/tests/detectionTemplateSchemaValidation/ValidConnectorIds.json. A rule's
 # requiredDataConnectors names one of these with its data types (Sentinel shows them and its template
 # checks test them); `registry.problems()` holds every source's analytics profile to this table.
@@ -43,5 +50,10 @@ CONNECTOR_DATA_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
         "Office365": frozenset(
             {"OfficeActivity (SharePoint)", "OfficeActivity (Exchange)", "OfficeActivity (Teams)"}
         ),
+        # SaaS sources
+        "OktaSSOv2": frozenset({"OktaSSO"}),
+        "GitHubAuditDefinitionV2": frozenset({"GitHubAuditLogsV2_CL"}),
+        "OneLoginIAMLogsCCPDefinition": frozenset({"OneLoginV2_CL"}),
+        "CiscoDuoSecurity": frozenset({"CiscoDuo_CL"}),
     }
 )

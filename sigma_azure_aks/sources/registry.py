@@ -11,7 +11,18 @@ from collections.abc import Iterator, Mapping
 
 from sigma.rule import SigmaLogSource
 
-from . import aks_audit, azure_activity, entra_auditlogs, entra_riskdetection, entra_signinlogs, m365_audit
+from . import (
+    aks_audit,
+    azure_activity,
+    cisco_duo,
+    entra_auditlogs,
+    entra_riskdetection,
+    entra_signinlogs,
+    github,
+    m365_audit,
+    okta,
+    onelogin,
+)
 from .base import Source, describe_logsource
 from .connectors import CONNECTOR_DATA_TYPES
 
@@ -22,6 +33,11 @@ SOURCES: list[Source] = [
     *entra_signinlogs.SOURCES,
     entra_riskdetection.SOURCE,
     m365_audit.SOURCE,
+    # SaaS identity and code platforms (their Sentinel connectors' tables)
+    okta.SOURCE,
+    github.SOURCE,
+    onelogin.SOURCE,
+    cisco_duo.SOURCE,
 ]
 
 
