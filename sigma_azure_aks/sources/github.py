@@ -214,9 +214,22 @@ def audit_row(entry: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+# A GitHub audit action is `<category>.<operation>` (repo.destroy, org.update_member); an entry
+# with another action is one when it has a key only GitHub entries have. Duo's administrator log
+# also has a string `action` (admin_login), without the dot and without those keys.
+ACTION = re.compile(r"[a-z0-9_]+(?:\.[a-z0-9_]+)+")
+ENTRY_KEYS = ("actor", "org", "repo", "created_at", "@timestamp", "_document_id")
+
+
+def is_audit_entry(entry: Mapping[str, Any]) -> bool:
+    action = entry.get("action")
+    if not isinstance(action, str):
+        return False
+    return ACTION.fullmatch(action) is not None or any(key in entry for key in ENTRY_KEYS)
+
 RAW_READER = RawRecordReader(
-    "a GitHub audit-log entry (action, with created_at or @timestamp)",
-    lambda entry: isinstance(entry.get("action"), str) and ("created_at" in entry or "@timestamp" in entry),
+    "a GitHub audit-log entry (action: <category>.<operation>, or action with actor/org/repo/created_at)",
+    is_audit_entry,
     audit_row,
     priority=1,
     keys=("action",),

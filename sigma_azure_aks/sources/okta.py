@@ -204,12 +204,15 @@ def system_log_row(event: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+# Keys every System Log LogEvent has (Okta's System Log API reference: required properties).
+SYSTEM_LOG_KEYS = ("eventType", "severity", "version")
+
 RAW_READER = RawRecordReader(
-    "an Okta System Log event (eventType, uuid, published)",
-    lambda event: all(key in event for key in ("eventType", "uuid", "published")),
+    "an Okta System Log event (eventType, severity, version)",
+    lambda event: all(key in event for key in SYSTEM_LOG_KEYS),
     system_log_row,
     priority=1,
-    keys=("eventType", "uuid", "published"),
+    keys=SYSTEM_LOG_KEYS,
 )
 
 SOURCE = Source(
