@@ -67,6 +67,11 @@ RUNS: dict[str, tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
         f"sigmahq_{folder}": ("shared", f"corpus/sigmahq/{folder}", (("sentinel", ()),))
         for folder in ("pim", "m365_threat_management", "m365_threat_detection", "m365_exchange")
     },
+    # SaaS sources (the pipeline of each is named as its corpus folder)
+    **{
+        f"sigmahq_{folder}": ("shared", f"corpus/sigmahq/{folder}", (("sentinel", ()), ("kusto", (folder,))))
+        for folder in ("okta", "github", "onelogin", "cisco_duo")
+    },
 }
 FORMATS = {"sentinel": ("default", "yaml", "arm", "json"), "kusto": ("default",)}
 
