@@ -294,3 +294,51 @@ def test_github_raw_entry_reads_into_the_connector_columns() -> None:
     }
     assert row["Config"] == '{"url": "https://x"}'
     assert "not_a_column" not in row and "NotAColumn" not in row
+
+
+# ---- the legacy Okta table (pipeline okta_legacy) -------------------------------------------------
+def legacy(detection: str) -> str:
+    from sigma_azure_aks.batch import resolve_pipelines
+
+    backend = SentinelBackend(processing_pipeline=resolve_pipelines(("okta_legacy",)))
+    [query] = backend.convert(SigmaCollection.from_yaml(rule("okta", detection)))
+    return query
+
+
+@pytest.mark.parametrize(
+    ("detection", "expected"),
+    [
+        ("        eventType: user.session.start", 'Okta_CL\n| where eventType_s =~ "user.session.start"'),
+        ("        actor.alternateId: a@b.c", 'Okta_CL\n| where actor_alternateId_s =~ "a@b.c"'),
+        ("        securityContext.isProxy: 'true'", 'Okta_CL\n| where tostring(securityContext_isProxy_b) =~ "true"'),
+        ("        debugContext.debugData.requestUri|contains: admin",
+         'Okta_CL\n| where debugContext_debugData_requestUri_s contains "admin"'),
+    ],
+)
+def test_okta_legacy_exact(kql: KqlChecker, detection: str, expected: str) -> None:
+    query = legacy(detection)
+    assert query == expected
+    assert kql.errors(query) == []
+
+
+def test_okta_legacy_refuses_a_field_its_schema_lacks() -> None:
+    with pytest.raises(Exception, match="debugContext.debugData.behaviors' has no Okta_CL column.*okta pipeline"):
+        legacy("        debugContext.debugData.behaviors|contains: POSITIVE")
+
+
+def test_okta_legacy_target_member_matches_inside_the_json_text() -> None:
+    require_engine()
+    from sigma_azure_aks.replay import replay
+
+    rows = [
+        {"Type": "Okta_CL", "uuid_g": "hit", "target_s": '[{"id":"1","displayName":"Okta Admin Console"}]'},
+        {"Type": "Okta_CL", "uuid_g": "spaced", "target_s": '[{"id": "1"}, {"displayName": "okta admin console"}]'},
+        {"Type": "Okta_CL", "uuid_g": "other_member", "target_s": '[{"alternateId":"Okta Admin Console"}]'},
+        {"Type": "Okta_CL", "uuid_g": "longer", "target_s": '[{"displayName":"Okta Admin Console 2"}]'},
+    ]
+    text_ = rule("okta", "        target.displayName: Okta Admin Console")
+    from sigma_azure_aks.batch import resolve_pipelines
+
+    result = replay(text_, rows, pipeline=resolve_pipelines(("okta_legacy",)))
+    assert not result.failures, result.failures
+    assert sorted(result.get("5d0c1b3a-0000-4000-8000-0000000000aa")) == ["hit", "spaced"]

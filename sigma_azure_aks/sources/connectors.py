@@ -15,7 +15,9 @@ from types import MappingProxyType
 #   Solutions/Microsoft 365/Data Connectors/Office365.JSON (id Office365)
 # SaaS sources (Okta, GitHub, OneLogin, Cisco Duo), from each connector's definition file:
 #   Solutions/Okta Single Sign-On/Data Connectors/OktaNativePollerConnectorV2/OktaSSOv2_DataConnectorDefinition.json
-#   (id OktaSSOv2; its one data type is its graphQueriesTableName, the OktaSSO parser)
+#   (id OktaSSOv2; its one data type is its graphQueriesTableName, the OktaSSO parser); the legacy
+#   Azure Functions connector OktaSSO with data type Okta_CL, as Microsoft's Okta templates name it
+#   (Solutions/Okta Single Sign-On/Analytic Rules/MFAFatigue.yaml requiredDataConnectors)
 #   Solutions/GitHub/Data Connectors/GitHubAuditLogs_CCP/GitHubAuditLogs_ConnectorDefinition.json (id GitHubAuditDefinitionV2)
 #   Solutions/OneLoginIAM/Data Connectors/OneLoginIAMLogs_ccp/OneLoginIAMLogs_ConnectorDefinition.json
 #   (id OneLoginIAMLogsCCPDefinition; it declares OneLoginV2_CL, not the OneLoginEventsV2_CL its DCR writes)
@@ -52,6 +54,7 @@ CONNECTOR_DATA_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
         ),
         # SaaS sources
         "OktaSSOv2": frozenset({"OktaSSO"}),
+        "OktaSSO": frozenset({"Okta_CL"}),
         "GitHubAuditDefinitionV2": frozenset({"GitHubAuditLogsV2_CL"}),
         "OneLoginIAMLogsCCPDefinition": frozenset({"OneLoginV2_CL"}),
         "CiscoDuoSecurity": frozenset({"CiscoDuo_CL"}),

@@ -21,6 +21,7 @@ from . import (
     github,
     m365_audit,
     okta,
+    okta_legacy,
     onelogin,
 )
 from .base import Source, describe_logsource
@@ -35,6 +36,7 @@ SOURCES: list[Source] = [
     m365_audit.SOURCE,
     # SaaS identity and code platforms (their Sentinel connectors' tables)
     okta.SOURCE,
+    okta_legacy.SOURCE,
     github.SOURCE,
     onelogin.SOURCE,
     cisco_duo.SOURCE,
