@@ -342,3 +342,23 @@ def test_okta_legacy_target_member_matches_inside_the_json_text() -> None:
     result = replay(text_, rows, pipeline=resolve_pipelines(("okta_legacy",)))
     assert not result.failures, result.failures
     assert sorted(result.get("5d0c1b3a-0000-4000-8000-0000000000aa")) == ["hit", "spaced"]
+
+
+# ---- the deprecated GitHub table (pipeline github_legacy) ------------------------------------------
+@pytest.mark.parametrize(
+    ("detection", "expected"),
+    [
+        ("        action: repo.destroy", 'GitHubAuditLogPolling_CL\n| where action_s =~ "repo.destroy"'),
+        ("        actor: octocat", 'GitHubAuditLogPolling_CL\n| where actor_s =~ "octocat"'),
+        ("        actor_location.country_code: US", 'GitHubAuditLogPolling_CL\n| where actor_location_country_code_s =~ "US"'),
+        ("        _document_id: d1", 'GitHubAuditLogPolling_CL\n| where _document_id_s =~ "d1"'),
+        ("        created_at: 1", "GitHubAuditLogPolling_CL\n| where created_at_d == 1"),
+    ],
+)
+def test_github_legacy_exact(kql: KqlChecker, detection: str, expected: str) -> None:
+    from sigma_azure_aks.batch import resolve_pipelines
+
+    backend = SentinelBackend(processing_pipeline=resolve_pipelines(("github_legacy",)))
+    [query] = backend.convert(SigmaCollection.from_yaml(rule("github", detection)))
+    assert query == expected
+    assert kql.errors(query) == []

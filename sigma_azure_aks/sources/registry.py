@@ -19,6 +19,7 @@ from . import (
     entra_riskdetection,
     entra_signinlogs,
     github,
+    github_legacy,
     m365_audit,
     okta,
     okta_legacy,
@@ -38,6 +39,7 @@ SOURCES: list[Source] = [
     okta.SOURCE,
     okta_legacy.SOURCE,
     github.SOURCE,
+    github_legacy.SOURCE,
     onelogin.SOURCE,
     cisco_duo.SOURCE,
 ]
