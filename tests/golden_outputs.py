@@ -69,8 +69,12 @@ RUNS: dict[str, tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
     },
     # SaaS sources (the pipeline of each is named as its corpus folder)
     **{
-        f"sigmahq_{folder}": ("shared", f"corpus/sigmahq/{folder}", (("sentinel", ()), ("kusto", (folder,))))
-        for folder in ("okta", "github", "onelogin", "cisco_duo")
+        f"sigmahq_{folder}": (
+            "shared",
+            f"corpus/sigmahq/{folder}",
+            (("sentinel", ()), ("kusto", (folder,)), *((("sentinel", (f"{folder}_legacy",)),) if legacy else ())),
+        )
+        for folder, legacy in (("okta", True), ("github", True), ("onelogin", False), ("cisco_duo", False))
     },
 }
 FORMATS = {"sentinel": ("default", "yaml", "arm", "json"), "kusto": ("default",)}
