@@ -1,7 +1,7 @@
 """GitHubAuditLogPolling_CL: Sigma `product: github, service: audit` rules on the deprecated GitHub
 table (pipeline `github_legacy`).
 
-The deprecated GitHub Enterprise Audit Log polling connector (`GitHubEcAuditLogPolling`) wrote each
+The deprecated GitHub Enterprise Audit Log polling connector wrote each
 audit-log key as a custom-log column with a type suffix (`action_s`, `actor_s`, `org_s`,
 `created_at_d`, `_document_id_s`); nested keys are joined with `_` (`actor_location_country_code_s`).
 Columns: Azure/Azure-Sentinel `.script/tests/KqlvalidationsTests/CustomTables/GitHubAuditLogPolling_CL.json`,
