@@ -362,3 +362,48 @@ def test_github_legacy_exact(kql: KqlChecker, detection: str, expected: str) -> 
     [query] = backend.convert(SigmaCollection.from_yaml(rule("github", detection)))
     assert query == expected
     assert kql.errors(query) == []
+
+
+# ---- adversarial rows --------------------------------------------------------------------------------
+def replay_ids(service: str, detection: str, rows: list[dict[str, Any]]) -> list[str]:
+    require_engine()
+    from sigma_azure_aks.replay import replay
+
+    result = replay(rule(service, detection), rows)
+    assert not result.failures, result.failures
+    return sorted(map(str, result.get("5d0c1b3a-0000-4000-8000-0000000000aa")))
+
+
+def test_okta_bool_column_matches_the_sigma_text_true_only_on_true() -> None:
+    rows = [
+        {"Type": "OktaV2_CL", "EventOriginalUid": "true", "SecurityContextIsProxy": True},
+        {"Type": "OktaV2_CL", "EventOriginalUid": "false", "SecurityContextIsProxy": False},
+        {"Type": "OktaV2_CL", "EventOriginalUid": "null", "SecurityContextIsProxy": None},
+        {"Type": "OktaV2_CL", "EventOriginalUid": "absent"},
+    ]
+    assert replay_ids("okta", "        securityContext.isProxy: 'true'", rows) == ["true"]
+    assert replay_ids("okta", "        securityContext.isProxy: 'false'", rows) == ["false"]
+
+
+def test_okta_debugdata_member_of_other_types_and_cases() -> None:
+    rows = [
+        {"Type": "OktaV2_CL", "EventOriginalUid": "text", "DebugData": {"requestUri": "/api/v1/ADMIN/x"}},
+        {"Type": "OktaV2_CL", "EventOriginalUid": "other_case_key", "DebugData": {"RequestUri": "/admin"}},
+        {"Type": "OktaV2_CL", "EventOriginalUid": "number", "DebugData": {"requestUri": 12}},
+        {"Type": "OktaV2_CL", "EventOriginalUid": "nested", "DebugData": {"x": {"requestUri": "/admin"}}},
+        {"Type": "OktaV2_CL", "EventOriginalUid": "absent", "DebugData": {}},
+    ]
+    # member names are case-sensitive in the System Log and in KQL: only the exact member matches
+    assert replay_ids("okta", "        debugContext.debugData.requestUri|contains: admin", rows) == ["text"]
+    assert replay_ids("okta", "        debugContext.debugData.requestUri: 12", rows) == ["number"]
+
+
+def test_okta_target_member_is_matched_per_element() -> None:
+    rows = [
+        {"Type": "OktaV2_CL", "EventOriginalUid": "second", "OriginalTarget": [{"displayName": "x"},
+                                                                              {"displayName": "OKTA admin console"}]},
+        {"Type": "OktaV2_CL", "EventOriginalUid": "other_member", "OriginalTarget": [{"alternateId": "Okta Admin Console"}]},
+        {"Type": "OktaV2_CL", "EventOriginalUid": "longer", "OriginalTarget": [{"displayName": "Okta Admin Console!"}]},
+        {"Type": "OktaV2_CL", "EventOriginalUid": "empty", "OriginalTarget": []},
+    ]
+    assert replay_ids("okta", "        target.displayName: Okta Admin Console", rows) == ["second"]
