@@ -5,7 +5,8 @@ Exact queries for the field names SigmaHQ writes; every SigmaHQ rule of these se
 `-t sentinel` and Microsoft's parser; the analytics rule's connector and entities; and replay of the
 SigmaHQ rules on the shared samples, compared with a small Python reading of the same rules on the
 vendors' own events (Okta System Log, GitHub audit log, OneLogin events, Duo logs), both as Sentinel
-rows and, for Okta and GitHub, as the raw API events replay maps to rows the way the connector does.
+rows and, for Okta, GitHub and OneLogin, as the raw API events replay maps to rows the way the
+connector does.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ SERVICES: dict[str, tuple[str, str, int, str, str]] = {
     "cisco_duo": ("product: cisco\n    service: duo", "CiscoDuo_CL", 1,
                   "ciscoduo_rows_panther.jsonl", "duo_logs_panther.jsonl"),
 }
-RAW_READ = ("okta", "github")  # services whose raw API events replay reads itself
+RAW_READ = ("okta", "github", "onelogin")  # services whose raw API events replay reads itself
 
 
 def rule(service: str, detection: str, condition: str = "sel") -> str:

@@ -15,10 +15,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from sigma.rule import SigmaLogSource
 
-from .base import AnalyticsProfile, EntityMappingSpec, FieldMap, FieldTarget, Source, field_targets
+from .base import (
+    AnalyticsProfile,
+    EntityMappingSpec,
+    FieldMap,
+    FieldTarget,
+    RawRecordReader,
+    Source,
+    field_targets,
+)
 
 TABLE = "OneLoginEventsV2_CL"
 
@@ -77,6 +86,25 @@ PROFILE = AnalyticsProfile(
     data_types=("OneLoginV2_CL",),
 )
 
+
+
+# ---- raw events API entries (replay) -----------------------------------------------------------------
+def event_row(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A OneLogin events API entry (`/api/1/events`, or a webhook batch element) as a
+    OneLoginEventsV2_CL row: each field into its column (API_FIELDS), fields with no column dropped."""
+    row = {API_FIELDS[key]: value for key, value in event.items() if key in API_FIELDS}
+    row["Type"] = TABLE
+    return row
+
+
+RAW_READER = RawRecordReader(
+    "a OneLogin events API entry (event_type_id)",
+    lambda event: "event_type_id" in event,
+    event_row,
+    priority=1,
+    keys=("event_type_id",),
+)
+
 SOURCE = Source(
     table=TABLE,
     title="OneLogin events",
@@ -89,4 +117,5 @@ SOURCE = Source(
     summary_columns=("TimeGenerated", "EventTypeId", "UserName", "ActorUserName"),
     row_markers=("EventTypeId",),
     profile=PROFILE,
+    raw_records=(RAW_READER,),
 )
