@@ -16,9 +16,18 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS))
 
-from pages import aks, commands, entra, formats, lifecycle, mapping, sources  # noqa: E402
+from pages import (  # noqa: E402
+    aks,
+    commands,
+    entra,
+    formats,
+    lifecycle,
+    mapping,
+    saas,
+    sources,
+)
 
-PAGES = (mapping, formats, aks, commands, sources, entra, lifecycle)
+PAGES = (mapping, formats, aks, commands, sources, entra, lifecycle, saas)
 
 
 def stale_pages() -> list[tuple[Path, str]]:
