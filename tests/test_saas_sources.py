@@ -5,7 +5,7 @@ Exact queries for the field names SigmaHQ writes; every SigmaHQ rule of these se
 `-t sentinel` and Microsoft's parser; the analytics rule's connector and entities; and replay of the
 SigmaHQ rules on the shared samples, compared with a small Python reading of the same rules on the
 vendors' own events (Okta System Log, GitHub audit log, OneLogin events, Duo logs), both as Sentinel
-rows and, for Okta, GitHub and OneLogin, as the raw API events replay maps to rows the way the
+rows and as the raw API events replay maps to rows the way the
 connector does.
 """
 
@@ -25,9 +25,10 @@ from sigma.collection import SigmaCollection
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.kql_parser.checker import KqlChecker
 from sigma_azure_aks.sources import source_for_table
-from sigma_azure_aks.sources.cisco_duo import duo_keys
+from sigma_azure_aks.sources.cisco_duo import duo_keys, duo_row
 from sigma_azure_aks.sources.github import audit_row
 from sigma_azure_aks.sources.okta import system_log_row
+from sigma_azure_aks.sources.onelogin import event_row
 
 # service folder -> (Sigma logsource, table, SigmaHQ rule count, rows file, raw events file)
 SERVICES: dict[str, tuple[str, str, int, str, str]] = {
@@ -40,7 +41,7 @@ SERVICES: dict[str, tuple[str, str, int, str, str]] = {
     "cisco_duo": ("product: cisco\n    service: duo", "CiscoDuo_CL", 1,
                   "ciscoduo_rows_panther.jsonl", "duo_logs_panther.jsonl"),
 }
-RAW_READ = ("okta", "github", "onelogin")  # services whose raw API events replay reads itself
+RAW_READ = ("okta", "github", "onelogin", "cisco_duo")  # services whose raw API events replay reads itself
 
 
 def rule(service: str, detection: str, condition: str = "sel") -> str:
@@ -265,6 +266,25 @@ def test_replay_reads_the_raw_api_events_as_the_connector_rows(service: str) -> 
         on_rows, on_raw = replay(text_, rows), replay(text_, raw)
         assert not on_rows.failures and not on_raw.failures
         assert on_raw.get(rule_id) == on_rows.get(rule_id), path.name
+
+
+READERS = {"okta": system_log_row, "github": audit_row, "onelogin": event_row, "cisco_duo": duo_row}
+TIME_COLUMNS = {"TimeGenerated", "isotimestamp_t", "surfaced_auth_isotimestamp_t"}
+
+
+@pytest.mark.parametrize("service", list(READERS))
+def test_raw_readers_write_the_sample_rows(service: str) -> None:
+    """Each reader gives the row the samples' connector re-implementation gives, column by column
+    (times aside: the samples write them in ISO form); for GitHub and Duo, whose samples keep only
+    some columns, on the columns the sample row has."""
+    _, table, _, rows_name, raw_name = SERVICES[service]
+    schema = source_for_table(table).schema  # type: ignore[union-attr]
+    for number, (event, sample) in enumerate(zip(samples(service, raw_name), samples(service, rows_name), strict=True)):
+        row = READERS[service](event)
+        columns = {c for c in sample if c in schema} if service in ("github", "cisco_duo") else set(row) | set(sample)
+        differing = {c: (row.get(c), sample.get(c)) for c in columns - TIME_COLUMNS
+                     if not c.startswith("$") and row.get(c) != sample.get(c) and {row.get(c), sample.get(c)} != {"", None}}
+        assert differing == {}, f"{raw_name} line {number + 1}"
 
 
 def test_okta_raw_event_reads_into_the_connector_columns() -> None:

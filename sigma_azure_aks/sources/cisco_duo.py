@@ -12,12 +12,22 @@ text in `_s` columns (`_json_in_string` of the reference file).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from sigma.rule import SigmaLogSource
 
-from .base import AnalyticsProfile, EntityMappingSpec, FieldMap, FieldTarget, Source, field_targets
+from .base import (
+    AnalyticsProfile,
+    EntityMappingSpec,
+    FieldMap,
+    FieldTarget,
+    RawRecordReader,
+    Source,
+    field_targets,
+)
 
 TABLE = "CiscoDuo_CL"
 
@@ -121,6 +131,65 @@ PROFILE = AnalyticsProfile(
     data_types=(TABLE,),
 )
 
+
+
+# ---- raw Admin API log entries (replay) --------------------------------------------------------------
+# The log kind the connector writes into eventtype_s (it polls one Admin API endpoint per kind), told
+# from the keys only that kind's entries have: (kind, keys).
+LOG_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("authentication", ("txid", "access_device", "auth_device", "factor")),
+    ("telephony", ("credits", "phone")),
+    ("administrator", ("action",)),
+)
+# Keys the Data Collector types other than by their JSON value (the reference schema's columns).
+TYPED_KEYS: Mapping[str, str] = MappingProxyType({"isotimestamp": "_t", "txid": "_g"})
+
+
+def log_kind(entry: Mapping[str, Any]) -> str | None:
+    return next((kind for kind, keys in LOG_KINDS if any(key in entry for key in keys)), None)
+
+
+def _columns(entry: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The HTTP Data Collector naming: nested keys joined with `_`, a suffix by value type, arrays
+    as JSON text."""
+    row: dict[str, Any] = {}
+    for key, value in entry.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            row.update(_columns(value, f"{name}_"))
+        elif value is None:
+            continue
+        elif name in TYPED_KEYS:
+            row[name + TYPED_KEYS[name]] = value
+        elif isinstance(value, bool):
+            row[f"{name}_b"] = value
+        elif isinstance(value, (int, float)):
+            row[f"{name}_d"] = value
+        elif isinstance(value, list):
+            row[f"{name}_s"] = json.dumps(value)
+        else:
+            row[f"{name}_s"] = value
+    return row
+
+
+def duo_row(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A Duo Admin API log entry (authentication, administrator or telephony log) as a CiscoDuo_CL
+    row, named the way the connector's HTTP Data Collector upload names it (the reference schema's
+    columns; others dropped), with the log kind in eventtype_s."""
+    row = {column: value for column, value in _columns(entry).items() if column in SCHEMA}
+    row["eventtype_s"] = log_kind(entry)
+    row["Type"] = TABLE
+    return row
+
+
+RAW_READER = RawRecordReader(
+    "a Duo Admin API log entry (authentication: txid/access_device/auth_device/factor; telephony: "
+    "credits/phone; administrator: action without a dot)",
+    lambda entry: log_kind(entry) is not None and "." not in str(entry.get("action", "")),
+    duo_row,
+    priority=0,
+)
+
 SOURCE = Source(
     table=TABLE,
     title="Cisco Duo",
@@ -133,4 +202,5 @@ SOURCE = Source(
     summary_columns=("TimeGenerated", "eventtype_s", "event_type_s", "result_s", "user_name_s"),
     row_markers=("eventtype_s",),
     profile=PROFILE,
+    raw_records=(RAW_READER,),
 )

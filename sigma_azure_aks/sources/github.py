@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -199,7 +200,7 @@ def audit_row(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A GitHub audit-log entry (REST `/orgs/{org}/audit-log` or the enterprise stream) as a
     GitHubAuditLogsV2_CL row, the way GitHubAuditLogs_DCR.json renames it: each key into its column
     (AUDIT_KEYS), arrays and objects into string columns as JSON text, keys with no column dropped;
-    TimeGenerated from `@timestamp`, else `created_at`."""
+    TimeGenerated from `@timestamp`, else `created_at` (epoch milliseconds)."""
     row: dict[str, Any] = {}
     for key, value in _flat(entry).items():
         column = AUDIT_KEYS.get(key)
@@ -209,7 +210,11 @@ def audit_row(entry: Mapping[str, Any]) -> dict[str, Any]:
             value = json.dumps(value, ensure_ascii=False)
         row[column] = value
     if "TimeGenerated" not in row and "created_at" in entry:
-        row["TimeGenerated"] = entry["created_at"]
+        created = entry["created_at"]
+        row["TimeGenerated"] = (
+            datetime.fromtimestamp(created / 1000, UTC).isoformat() if isinstance(created, (int, float))
+            else created
+        )
     row["Type"] = TABLE
     return row
 

@@ -180,26 +180,46 @@ PROFILE = AnalyticsProfile(
 
 
 # ---- raw System Log events (replay) ---------------------------------------------------------------
-def _outcome_result(result: Any) -> str:
-    """EventResult as the DCR maps outcome.result."""
-    mapped = {"SUCCESS": "Success", "ALLOW": "Success", "DENY": "Failure", "SKIPPED": "Failure",
-              "FAILURE": "Failure", "CHALLENGE": "Partial", "UNKNOWN": "NA"}
-    return mapped.get(str(result or "").upper(), "")
+# Columns the DCR derives by mapping a System Log value (OktaSSOv2_DCR.json transformKql, as the
+# reference table's descriptions give them): column -> (System Log field, {value: column value}).
+DERIVED: Mapping[str, tuple[str, Mapping[str, str]]] = MappingProxyType(
+    {
+        "EventResult": ("outcome.result", {"SUCCESS": "Success", "ALLOW": "Success", "DENY": "Failure",
+                                           "SKIPPED": "Failure", "FAILURE": "Failure", "CHALLENGE": "Partial",
+                                           "UNKNOWN": "NA"}),
+        "DvcAction": ("outcome.result", {"ALLOW": "Allow", "DENY": "Deny", "SKIPPED": "Drop"}),
+        "EventSeverity": ("severity", {"DEBUG": "Informational", "INFO": "Informational", "WARN": "Medium",
+                                       "ERROR": "High"}),
+        "ActorUserType": ("actor.type", {"SystemPrincipal": "System Principal", "PublicClientApp": "Application",
+                                         "User": "Regular"}),
+        "SrcDeviceType": ("client.device", {"Computer": "Computer"}),
+    }
+)
 
 
 def system_log_row(event: Mapping[str, Any]) -> dict[str, Any]:
     """An Okta System Log event (`/api/v1/logs`) as an OktaV2_CL row, the way OktaSSOv2_DCR.json's
     transformKql writes it: each field into its column (SYSTEM_LOG_FIELDS), objects and arrays kept
-    in the dynamic columns, and the connector's derived columns (EventResult, ActorUsername)."""
+    in the dynamic columns, and the connector's derived columns (DERIVED, the actor's id and UPN,
+    the client id's type)."""
     row: dict[str, Any] = {}
     for name, column in SYSTEM_LOG_FIELDS.items():
         value = nested_value(event, name)
         if value is not None:
             row[column] = value
-    row["EventResult"] = _outcome_result(nested_value(event, "outcome.result"))
+    for column, (name, mapping) in DERIVED.items():
+        mapped = mapping.get(str(nested_value(event, name)))
+        if mapped is not None:
+            row[column] = mapped
+    actor_id = nested_value(event, "actor.id")
+    if actor_id not in (None, "", "unknown"):
+        row["ActorUserId"], row["ActorUserIdType"] = actor_id, "OktaId"
     alternate = str(nested_value(event, "actor.alternateId") or "")
     if "@" in alternate:
         row["ActorUsername"], row["ActorUsernameType"] = alternate, "UPN"
+    if nested_value(event, "client.id") not in (None, ""):
+        row["SrcDvcIdType"] = "OktaId"
+    row["ActingAppType"] = "Browser"  # a constant in the DCR
     row["Type"] = TABLE
     return row
 
