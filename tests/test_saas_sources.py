@@ -428,3 +428,15 @@ def test_okta_target_member_is_matched_per_element() -> None:
         {"Type": "OktaV2_CL", "EventOriginalUid": "empty", "OriginalTarget": []},
     ]
     assert replay_ids("okta", "        target.displayName: Okta Admin Console", rows) == ["second"]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [{"action": "foo"}, {"event_type": "authentication"}, {"eventType": "x"}, {"username": "a", "timestamp": 1}],
+    ids=["bare_action", "duo_event_type_alone", "okta_event_type_alone", "no_kind"],
+)
+def test_records_of_no_known_shape_are_refused(record: dict[str, Any]) -> None:
+    from sigma_azure_aks.replay.loaders import read_events
+
+    with pytest.raises(Exception, match="not an event replay knows"):
+        read_events([record])

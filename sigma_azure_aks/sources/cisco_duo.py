@@ -135,18 +135,22 @@ PROFILE = AnalyticsProfile(
 
 # ---- raw Admin API log entries (replay) --------------------------------------------------------------
 # The log kind the connector writes into eventtype_s (it polls one Admin API endpoint per kind), told
-# from the keys only that kind's entries have: (kind, keys).
-LOG_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("authentication", ("txid", "access_device", "auth_device", "factor")),
-    ("telephony", ("credits", "phone")),
-    ("administrator", ("action",)),
+# by keys every entry of that kind has (Duo Admin API reference): (kind, all of these, one of these).
+LOG_KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("authentication", ("event_type",), ("txid", "access_device", "auth_device", "factor")),
+    ("telephony", ("credits", "phone"), ("context", "timestamp")),
+    ("administrator", ("action", "username"), ("isotimestamp", "timestamp")),
 )
 # Keys the Data Collector types other than by their JSON value (the reference schema's columns).
 TYPED_KEYS: Mapping[str, str] = MappingProxyType({"isotimestamp": "_t", "txid": "_g"})
 
 
 def log_kind(entry: Mapping[str, Any]) -> str | None:
-    return next((kind for kind, keys in LOG_KINDS if any(key in entry for key in keys)), None)
+    return next(
+        (kind for kind, every, some in LOG_KINDS
+         if all(key in entry for key in every) and any(key in entry for key in some)),
+        None,
+    )
 
 
 def _columns(entry: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -183,8 +187,8 @@ def duo_row(entry: Mapping[str, Any]) -> dict[str, Any]:
 
 
 RAW_READER = RawRecordReader(
-    "a Duo Admin API log entry (authentication: txid/access_device/auth_device/factor; telephony: "
-    "credits/phone; administrator: action without a dot)",
+    "a Duo Admin API log entry (authentication: event_type with txid/access_device/auth_device/factor; "
+    "telephony: credits, phone; administrator: action (no dot), username, timestamp)",
     lambda entry: log_kind(entry) is not None and "." not in str(entry.get("action", "")),
     duo_row,
     priority=0,
