@@ -440,3 +440,28 @@ def test_records_of_no_known_shape_are_refused(record: dict[str, Any]) -> None:
 
     with pytest.raises(Exception, match="not an event replay knows"):
         read_events([record])
+
+
+@pytest.mark.parametrize(
+    ("service", "pipeline", "table", "refused"),
+    [
+        ("okta", "okta_legacy", "Okta_CL", {"okta_new_behaviours_admin_console.yml": "debugContext.debugData.behaviors"}),
+        ("github", "github_legacy", "GitHubAuditLogPolling_CL", {}),
+    ],
+)
+def test_sigmahq_rules_on_the_legacy_tables(
+    kql: KqlChecker, service: str, pipeline: str, table: str, refused: dict[str, str]
+) -> None:
+    """Every SigmaHQ rule converts to the legacy table and parses, or is refused naming the field."""
+    from sigma_azure_aks.batch import resolve_pipelines
+
+    backend = SentinelBackend(processing_pipeline=resolve_pipelines((pipeline,)))
+    for path in corpus(service):
+        collection = SigmaCollection.from_yaml(path.read_text(encoding="utf-8"))
+        if path.name in refused:
+            with pytest.raises(Exception, match=f"field '{refused[path.name]}' has no {table} column"):
+                backend.convert(collection)
+            continue
+        [query] = backend.convert(collection)
+        assert query.startswith(f"{table}\n| where "), path.name
+        assert kql.errors(query) == [], path.name
