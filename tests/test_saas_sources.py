@@ -110,6 +110,8 @@ def test_unknown_field_is_refused_naming_the_table() -> None:
 def test_duo_keys_are_the_data_collector_column_without_its_suffix() -> None:
     assert duo_keys("access_device_ip_s") == ("access_device_ip", "access_device.ip")
     assert duo_keys("txid_g") == ("txid",)
+    assert duo_keys("user_name_s") == ("user_name", "user.name")
+    assert duo_keys("username_s") == ("username",)
     assert duo_keys("isotimestamp_t") == ("isotimestamp",)
 
 

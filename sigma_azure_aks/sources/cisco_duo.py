@@ -84,7 +84,7 @@ def duo_keys(column: str) -> tuple[str, ...]:
     base = column[: -len(suffix)] if (suffix := column[-2:]) in SUFFIXES else column
     nested = {
         "access_device_": "access_device.", "auth_device_": "auth_device.",
-        "surfaced_auth_": "surfaced_auth.",
+        "surfaced_auth_": "surfaced_auth.", "application_": "application.", "user_": "user.",
     }
     names = [base]
     for flat, dotted in nested.items():
