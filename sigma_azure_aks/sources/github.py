@@ -168,8 +168,9 @@ FIELD_MAP = FieldMap(
 )
 
 # Entity mappings: Microsoft's GitHub templates map the account from Actor (Solutions/GitHub/Analytic
-# Rules/(Preview) GitHub - Repository was destroyed.yaml: Account FullName = Actor); the address is
-# actor_ip (ActorIp). Connector: GitHubAuditLogs_ConnectorDefinition.json declares the table itself.
+# Rules/(Preview) GitHub - Repository was destroyed.yaml: Account FullName = Actor). They map no
+# address (the GitHubAuditData parser they query keeps none); the table has one, actor_ip (ActorIp),
+# mapped here as IP. Connector: GitHubAuditLogs_ConnectorDefinition.json declares the table itself.
 PROFILE = AnalyticsProfile(
     table=TABLE,
     extend=(),

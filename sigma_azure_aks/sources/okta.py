@@ -159,7 +159,7 @@ FIELD_MAP = FieldMap(
 # Entity mappings: Microsoft's Okta templates map the account from the actor (Solutions/Okta Single
 # Sign-On/Analytic Rules/MFAFatigue.yaml: Account Name = actor_alternateId_s, DisplayName =
 # actor_displayName_s, the OktaSSO names of OriginalActorAlternateId and ActorDisplayName) and the
-# address from client.ipAddress (SrcIpAddr). The connector (OktaSSOv2_DataConnectorDefinition.json)
+# address from client.ipAddress (PasswordSpray.yaml: IP Address = client_ipAddress_s, here SrcIpAddr). The connector (OktaSSOv2_DataConnectorDefinition.json)
 # declares one data type, `OktaSSO` (its graphQueriesTableName), the one those templates name.
 PROFILE = AnalyticsProfile(
     table=TABLE,

@@ -117,7 +117,8 @@ FIELD_MAP = FieldMap(
 
 # Entity mappings exactly as Microsoft's Okta template on this table maps them (Solutions/Okta Single
 # Sign-On/Analytic Rules/MFAFatigue.yaml: Account Name = actor_alternateId_s, DisplayName =
-# actor_displayName_s; requiredDataConnectors OktaSSO with data type Okta_CL), plus the client address.
+# actor_displayName_s; requiredDataConnectors OktaSSO with data type Okta_CL; PasswordSpray.yaml:
+# IP Address = client_ipAddress_s).
 PROFILE = AnalyticsProfile(
     table=TABLE,
     extend=(),
