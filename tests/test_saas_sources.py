@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import yaml
 from conftest import shared_dir
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from replay_support import require_engine
 from sigma.collection import SigmaCollection
 
@@ -320,6 +322,9 @@ def test_github_raw_entry_reads_into_the_connector_columns() -> None:
 
 
 # ---- the legacy Okta table (pipeline okta_legacy) -------------------------------------------------
+LEGACY = "Okta_CL\n| extend OktaTarget = parse_json(target_s)\n| where "  # the target array parsed once
+
+
 def legacy(detection: str) -> str:
     from sigma_azure_aks.batch import resolve_pipelines
 
@@ -331,11 +336,11 @@ def legacy(detection: str) -> str:
 @pytest.mark.parametrize(
     ("detection", "expected"),
     [
-        ("        eventType: user.session.start", 'Okta_CL\n| where eventType_s =~ "user.session.start"'),
-        ("        actor.alternateId: a@b.c", 'Okta_CL\n| where actor_alternateId_s =~ "a@b.c"'),
-        ("        securityContext.isProxy: 'true'", 'Okta_CL\n| where tostring(securityContext_isProxy_b) =~ "true"'),
+        ("        eventType: user.session.start", LEGACY + 'eventType_s =~ "user.session.start"'),
+        ("        actor.alternateId: a@b.c", LEGACY + 'actor_alternateId_s =~ "a@b.c"'),
+        ("        securityContext.isProxy: 'true'", LEGACY + 'tostring(securityContext_isProxy_b) =~ "true"'),
         ("        debugContext.debugData.requestUri|contains: admin",
-         'Okta_CL\n| where debugContext_debugData_requestUri_s contains "admin"'),
+         LEGACY + 'debugContext_debugData_requestUri_s contains "admin"'),
     ],
 )
 def test_okta_legacy_exact(kql: KqlChecker, detection: str, expected: str) -> None:
@@ -445,14 +450,14 @@ def test_records_of_no_known_shape_are_refused(record: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("service", "pipeline", "table", "refused"),
+    ("service", "pipeline", "head", "refused"),
     [
-        ("okta", "okta_legacy", "Okta_CL", {"okta_new_behaviours_admin_console.yml": "debugContext.debugData.behaviors"}),
-        ("github", "github_legacy", "GitHubAuditLogPolling_CL", {}),
+        ("okta", "okta_legacy", LEGACY, {"okta_new_behaviours_admin_console.yml": "debugContext.debugData.behaviors"}),
+        ("github", "github_legacy", "GitHubAuditLogPolling_CL\n| where ", {}),
     ],
 )
 def test_sigmahq_rules_on_the_legacy_tables(
-    kql: KqlChecker, service: str, pipeline: str, table: str, refused: dict[str, str]
+    kql: KqlChecker, service: str, pipeline: str, head: str, refused: dict[str, str]
 ) -> None:
     """Every SigmaHQ rule converts to the legacy table and parses, or is refused naming the field."""
     from sigma_azure_aks.batch import resolve_pipelines
@@ -461,9 +466,48 @@ def test_sigmahq_rules_on_the_legacy_tables(
     for path in corpus(service):
         collection = SigmaCollection.from_yaml(path.read_text(encoding="utf-8"))
         if path.name in refused:
-            with pytest.raises(Exception, match=f"field '{refused[path.name]}' has no {table} column"):
+            with pytest.raises(Exception, match=f"field '{refused[path.name]}' has no {head.split()[0]} column"):
                 backend.convert(collection)
             continue
         [query] = backend.convert(collection)
-        assert query.startswith(f"{table}\n| where "), path.name
+        assert query.startswith(head), path.name
         assert kql.errors(query) == [], path.name
+
+
+# ---- property: the target array, dynamic (OktaV2_CL) and JSON text (Okta_CL) -----------------------
+_TEXT = st.text(alphabet=st.sampled_from('aAbZ 0"\\[]{}:,.-_é'), max_size=6)
+_ELEMENT = st.dictionaries(st.sampled_from(["displayName", "alternateId", "type"]), _TEXT, max_size=3)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(targets=st.lists(st.lists(_ELEMENT, max_size=3), min_size=1, max_size=4), pick=st.integers(0, 20),
+       other=_TEXT)
+def test_target_member_is_sigmas_meaning_on_both_tables(
+    targets: list[list[dict[str, str]]], pick: int, other: str
+) -> None:
+    """`target.displayName: v` matches a row exactly when some element's displayName equals v
+    (ignoring case), on the dynamic column and on its JSON text, whatever the strings hold."""
+    require_engine()
+    from sigma_azure_aks.batch import resolve_pipelines
+    from sigma_azure_aks.replay.engine import Engine
+
+    names = [e["displayName"] for t in targets for e in t if "displayName" in e]
+    value = names[pick % len(names)] if names and pick < 15 else other
+    if any(c in value for c in "*?\\") or value.strip() != value or not value:
+        value = "plain"  # Sigma wildcards and escapes are another test's concern
+    detection = f"        target.displayName: {json.dumps(value)}"
+    expected = [i for i, t in enumerate(targets)
+                if any(e.get("displayName", "").lower() == value.lower() for e in t)]
+    for pipeline, table, column, encode in (
+        ("okta", "OktaV2_CL", "OriginalTarget", lambda t: t),
+        ("okta_legacy", "Okta_CL", "target_s", json.dumps),  # the ingester may escape non-ASCII
+        ("okta_legacy", "Okta_CL", "target_s", lambda t: json.dumps(t, ensure_ascii=False)),
+    ):
+        backend = SentinelBackend(processing_pipeline=resolve_pipelines((pipeline,)))
+        [query] = backend.convert(SigmaCollection.from_yaml(rule("okta", detection)))
+        engine = Engine()
+        try:
+            engine.load(table, [{column: encode(t)} for t in targets])
+            assert engine.matches(query) == expected, (table, value, targets)
+        finally:
+            engine.close()

@@ -91,22 +91,29 @@ SYSTEM_LOG_FIELDS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# target_s holds the target array as the ingester wrote its JSON text (escapes included); the
+# preamble parses it once, so element members are matched on Kusto's own JSON of the array.
+TARGET = "OktaTarget"
+PREAMBLE = f"{TABLE}\n| extend {TARGET} = parse_json(target_s)"
+
 FIELD_MAP = FieldMap(
     table=TABLE,
     exact=MappingProxyType(
         {
             **field_targets({column: (column,) for column in SCHEMA if not column.startswith("_")}),
             **{name: FieldTarget(column) for name, column in SYSTEM_LOG_FIELDS.items()},
+            TARGET: FieldTarget(TARGET),
         }
     ),
     notes=MappingProxyType(
         {
-            "target_s": "target: the target array as JSON text; target.<member> matches that member of some element",
+            "target_s": "target: the target array as JSON text (target.<member>: see OktaTarget)",
+            TARGET: "target_s parsed (the query's preamble): target.<member> matches that member of some element",
             "securityContext_isProxy_b": "securityContext.isProxy, a bool column",
         }
     ),
-    prefixes=(PathPrefix("target.", "target_s", json_text=True), PathPrefix("target_s.", "target_s", json_text=True)),
-    structures=(Structure("target_s", members=TARGET_MEMBERS),),
+    prefixes=(PathPrefix("target.", TARGET), PathPrefix("target_s.", TARGET)),
+    structures=(Structure(TARGET, members=TARGET_MEMBERS),),
     missing=MappingProxyType(
         {
             "debugContext.debugData.behaviors": "Okta_CL's schema has no debugContext_debugData_behaviors_s; "
@@ -143,4 +150,6 @@ SOURCE = Source(
     summary_columns=("TimeGenerated", "eventType_s", "actor_alternateId_s", "outcome_result_s"),
     row_markers=("eventType_s",),
     profile=PROFILE,
+    preamble=PREAMBLE,
+    preamble_columns={TARGET: "dynamic"},
 )
