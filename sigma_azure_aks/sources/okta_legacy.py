@@ -112,7 +112,7 @@ FIELD_MAP = FieldMap(
             "securityContext_isProxy_b": "securityContext.isProxy, a bool column",
         }
     ),
-    prefixes=(PathPrefix("target.", TARGET), PathPrefix("target_s.", TARGET)),
+    prefixes=(PathPrefix("target.", TARGET), PathPrefix("target_s.", TARGET), PathPrefix(f"{TARGET}.", TARGET)),
     structures=(Structure(TARGET, members=TARGET_MEMBERS),),
     missing=MappingProxyType(
         {
