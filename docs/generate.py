@@ -16,9 +16,19 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS))
 
-from pages import aks, aws, commands, entra, formats, lifecycle, mapping, sources  # noqa: E402
+from pages import (  # noqa: E402
+    aks,
+    aws,
+    commands,
+    entra,
+    formats,
+    lifecycle,
+    mapping,
+    saas,
+    sources,
+)
 
-PAGES = (mapping, formats, aks, commands, sources, entra, lifecycle, aws)
+PAGES = (mapping, formats, aks, commands, sources, entra, lifecycle, aws, saas)
 
 
 def stale_pages() -> list[tuple[Path, str]]:

@@ -72,6 +72,15 @@ RUNS: dict[str, tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
         f"sigmahq_{folder}": ("shared", f"corpus/sigmahq/{folder}", (("sentinel", ()),))
         for folder in ("pim", "m365_threat_management", "m365_threat_detection", "m365_exchange")
     },
+    # SaaS sources (the pipeline of each is named as its corpus folder)
+    **{
+        f"sigmahq_{folder}": (
+            "shared",
+            f"corpus/sigmahq/{folder}",
+            (("sentinel", ()), ("kusto", (folder,)), *((("sentinel", (f"{folder}_legacy",)),) if legacy else ())),
+        )
+        for folder, legacy in (("okta", True), ("github", True), ("onelogin", False), ("cisco_duo", False))
+    },
 }
 FORMATS = {"sentinel": ("default", "yaml", "arm", "json"), "kusto": ("default",)}
 

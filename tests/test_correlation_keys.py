@@ -81,7 +81,10 @@ def sampled(cases: list[FieldCase], rng: random.Random) -> list[FieldCase]:
 
 
 def correlatable(source: Source) -> bool:
-    return bool(source.pipeline and source.field_map and source.id_column and source.logsources)
+    """A source the generated events can run on: they are told apart by an `ev…` text in the id
+    column (OneLoginEventsV2_CL's EventId is a number: not one)."""
+    return bool(source.pipeline and source.field_map and source.id_column and source.logsources
+                and source.schema.get(source.id_column) == "string")
 
 
 def field_cases(source: Source) -> list[FieldCase]:

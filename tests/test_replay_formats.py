@@ -199,6 +199,8 @@ def test_every_input_format_replays_to_the_same_hits(tmp_path: Path, source: Sou
         scanned = scanned_hits(files[name], queries)
         assert scanned is None or scanned == expected, f"{name} scanned"
     for number, reader in enumerate(source.raw_records):
+        if reader.write is None:  # no inverse written: the kind is tested on its samples
+            continue
         path = tmp_path / f"records-{number}.json"
         write_records(path, [reader.write(row) for row in rows])
         read = loaded_rows(path, source)

@@ -199,7 +199,7 @@ class PrependTableTransformation(QueryPostprocessingTransformation):
         if any(item.identifier == STOCK_KUSTO_PREPEND_ID for item in self._pipeline.postprocessing_items):
             return query
         header = f"{table}\n| where "
-        if query.startswith(header):
+        if query.startswith(f"{table}\n| "):  # a where clause, or a source's preamble (extend, where)
             return query
         return header + query
 

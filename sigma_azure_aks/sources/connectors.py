@@ -13,6 +13,15 @@ from types import MappingProxyType
 #   Solutions/Microsoft Entra ID/Data Connectors/template_AzureActiveDirectory.JSON (id AzureActiveDirectory;
 #   the data types of the tables this package queries)
 #   Solutions/Microsoft 365/Data Connectors/Office365.JSON (id Office365)
+# SaaS sources (Okta, GitHub, OneLogin, Cisco Duo), from each connector's definition file:
+#   Solutions/Okta Single Sign-On/Data Connectors/OktaNativePollerConnectorV2/OktaSSOv2_DataConnectorDefinition.json
+#   (id OktaSSOv2; its one data type is its graphQueriesTableName, the OktaSSO parser); the legacy
+#   Azure Functions connector OktaSSO with data type Okta_CL, as Microsoft's Okta templates name it
+#   (Solutions/Okta Single Sign-On/Analytic Rules/MFAFatigue.yaml requiredDataConnectors)
+#   Solutions/GitHub/Data Connectors/GitHubAuditLogs_CCP/GitHubAuditLogs_ConnectorDefinition.json (id GitHubAuditDefinitionV2)
+#   Solutions/OneLoginIAM/Data Connectors/OneLoginIAMLogs_ccp/OneLoginIAMLogs_ConnectorDefinition.json
+#   (id OneLoginIAMLogsCCPDefinition; it declares OneLoginV2_CL, not the OneLoginEventsV2_CL its DCR writes)
+#   Solutions/CiscoDuoSecurity/Data Connectors/CiscoDuo_API_FunctionApp.json (id CiscoDuoSecurity)
 # The ids are in .script/tests/detectionTemplateSchemaValidation/ValidConnectorIds.json. A rule's
 # requiredDataConnectors names one of these with its data types (Sentinel shows them and its template
 # checks test them); `registry.problems()` holds every source's analytics profile to this table.
@@ -48,5 +57,11 @@ CONNECTOR_DATA_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
         # templates name both (the S3 one spelled AWSS3).
         "AWS": frozenset({"AWSCloudTrail"}),
         "AwsS3": frozenset({"AWSGuardDuty", "AWSVPCFlow", "AWSCloudTrail"}),
+        # SaaS sources
+        "OktaSSOv2": frozenset({"OktaSSO"}),
+        "OktaSSO": frozenset({"Okta_CL"}),
+        "GitHubAuditDefinitionV2": frozenset({"GitHubAuditLogsV2_CL"}),
+        "OneLoginIAMLogsCCPDefinition": frozenset({"OneLoginV2_CL"}),
+        "CiscoDuoSecurity": frozenset({"CiscoDuo_CL"}),
     }
 )

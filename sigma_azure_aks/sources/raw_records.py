@@ -37,9 +37,23 @@ class RawRecordReader:
     recognise: Callable[[Mapping[str, Any]], bool]
     to_row: Callable[[Mapping[str, Any]], dict[str, Any]]
     keys: frozenset[str]
-    write: Callable[[Mapping[str, Any]], dict[str, Any]]
+    write: Callable[[Mapping[str, Any]], dict[str, Any]] | None
     priority: int = 0
     envelope: str = "records"
+
+
+def mapped_record(
+    fields: Mapping[str, str], row: Mapping[str, Any], base: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The record that holds a row's values at the record paths `fields` ({dotted path: column})
+    pairs them with (an inverse of a reader that reads each path into its column), over `base`
+    (the keys a record of the kind always has)."""
+    record: dict[str, Any] = dict(base or {})
+    for dotted, column in fields.items():
+        value = row.get(column)
+        if value is not None and value != "":
+            put(record, dotted, value)
+    return record
 
 
 def put(record: dict[str, Any], dotted: str, value: Any) -> None:

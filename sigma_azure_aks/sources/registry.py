@@ -15,10 +15,16 @@ from . import (
     aks_audit,
     aws_cloudtrail,
     azure_activity,
+    cisco_duo,
     entra_auditlogs,
     entra_riskdetection,
     entra_signinlogs,
+    github,
+    github_legacy,
     m365_audit,
+    okta,
+    okta_legacy,
+    onelogin,
 )
 from .base import Source, describe_logsource
 from .connectors import CONNECTOR_DATA_TYPES
@@ -31,6 +37,13 @@ SOURCES: list[Source] = [
     entra_riskdetection.SOURCE,
     m365_audit.SOURCE,
     aws_cloudtrail.SOURCE,
+    # SaaS identity and code platforms (their Sentinel connectors' tables)
+    okta.SOURCE,
+    okta_legacy.SOURCE,
+    github.SOURCE,
+    github_legacy.SOURCE,
+    onelogin.SOURCE,
+    cisco_duo.SOURCE,
 ]
 
 
