@@ -178,8 +178,10 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
         kubernetes = tuple(op for name, op in candidates.items() if accepts(name))
         arm = tuple(sorted(name for name in arm_names if accepts(name)))
     else:  # only names some value matches can be accepted
-        kubernetes = tuple(op for name, op in candidates.items() if name in matched and accepts(name))
-        arm = tuple(sorted(name for name in arm_names if name in matched and accepts(name)))
+        kubernetes = (
+            tuple(op for name, op in candidates.items() if name in matched and accepts(name)) if matched else ()
+        )
+        arm = tuple(sorted(name for name in matched if name in arm_names and accepts(name)))
     return Accepted(kubernetes, arm, other, keywords, _generic(kubernetes, values, decide))
 
 
@@ -260,11 +262,11 @@ def _catalogue_order() -> dict[str, int]:
 
 def _matches_by_name(value: Any, names: list[str]) -> dict[str, bool | None]:
     """value_matches(value, name) for every name, as a mapping in which a missing name is False;
-    plain Sigma strings go through one compiled pattern."""
+    plain Sigma strings go through one whole-value test."""
     if isinstance(value, SigmaString):
-        compiled = string_matcher(value)
-        if compiled is not None:
-            return dict.fromkeys(filter(compiled.fullmatch, names), True)
+        test = string_matcher(value)
+        if test is not None:
+            return dict.fromkeys(filter(test, names), True)
     return {name: value_matches(value, name) for name in names}
 
 
