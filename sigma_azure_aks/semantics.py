@@ -139,13 +139,11 @@ def glob_matcher(parts: tuple[Any, ...], cased: bool) -> TextTest | None:
     """A Sigma glob (string parts and wildcards) as a whole-value test of a text; None when it
     holds an unexpanded placeholder. A value with `*` only at its ends is tested with string
     methods (no pattern to compile); any other glob with its compiled pattern."""
-    body = kql.glob_pattern(parts, literal=re.escape)
-    if body is None:
-        return None
     flags = re.DOTALL | (0 if cased else re.IGNORECASE)
     affix = _affix_shape(parts)
     if affix is None or not (cased or affix[1].isascii()):
-        return _fullmatch_test(re.compile(body, flags))
+        body = kql.glob_pattern(parts, literal=re.escape)
+        return None if body is None else _fullmatch_test(re.compile(body, flags))
     lead, text, trail = affix
     if cased:
         return _affix_test(lead, text, trail)
@@ -157,7 +155,7 @@ def glob_matcher(parts: tuple[Any, ...], cased: bool) -> TextTest | None:
     def test(candidate: str) -> bool:
         if candidate.isascii():
             return lowered(candidate.lower())
-        return re.fullmatch(body, candidate, flags) is not None
+        return re.fullmatch(kql.glob_pattern(parts, literal=re.escape) or "", candidate, flags) is not None
 
     return test
 
