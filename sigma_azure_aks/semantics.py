@@ -111,6 +111,8 @@ def negated_items(rule: SigmaRule) -> set[int]:
 # ---- evaluation ------------------------------------------------------------------------------------
 def evaluate(node: Any, lookup: Lookup) -> bool | None:
     """Kleene three-valued evaluation of a parsed Sigma condition."""
+    if type(node) is ConditionFieldEqualsValueExpression:  # the common leaf, without ABC checks
+        return lookup(node.field, node.value)
     if isinstance(node, ConditionAND):
         results = [evaluate(arg, lookup) for arg in node.args]
         return False if False in results else (True if all(r is True for r in results) else None)

@@ -38,6 +38,7 @@ from ..semantics import (
     Unknown,
     condition_fields,
     field_nodes,
+    leaves,
     parsed_conditions,
     possibly_accepts,
     string_matcher,
@@ -91,10 +92,14 @@ def _plain(value: Any) -> bool:
 def literal_operations(conditions: list[Any]) -> set[str]:
     """Operation names a rule's parsed conditions write out in full (plain values of operation-name
     fields)."""
+    return _literals([node for node in field_nodes(conditions) if node.field in OPERATION_FIELDS])
+
+
+def _literals(nodes: list[Any]) -> set[str]:
+    """The plain string values of operation-name nodes."""
     return {
         value.to_plain()
-        for node in field_nodes(conditions)
-        if node.field in OPERATION_FIELDS
+        for node in nodes
         for value in values_of(node.value)
         if isinstance(value, SigmaString) and not value.contains_special()
     }
@@ -116,14 +121,15 @@ class Accepted:
 def accepted_operations(rule: SigmaRule) -> Accepted:
     """Enumerate the catalogue (and the rule's literal operations) against the whole detection."""
     conditions = parsed_conditions(rule)
-    fields, keywords = condition_fields(rule, conditions)
+    all_leaves = list(leaves(conditions))
+    fields, keywords = condition_fields(rule, all_leaves)
     other = tuple(sorted(f for f in fields if f not in OPERATION_FIELDS))
     if not fields & OPERATION_FIELDS:
         return Accepted((), (), other, keywords)
 
     # The detection's truth depends on an operation name only through its operation-name values:
     # match those (a few patterns) per name, and evaluate the condition once per distinct outcome.
-    nodes = [node for node in field_nodes(conditions) if node.field in OPERATION_FIELDS]
+    nodes = [node for node in field_nodes(all_leaves) if node.field in OPERATION_FIELDS]
     values = [node.value for node in nodes]
     outcomes: dict[tuple[bool | None, ...], bool] = {}
     catalogue: dict[str, KubernetesOperation] = {}
@@ -134,7 +140,7 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
         catalogue, arm_base = _catalogue_dict(), _arm_names()
     extra: dict[str, KubernetesOperation] = {}
     extra_arm: set[str] = set()
-    for literal in literal_operations(conditions):
+    for literal in _literals(nodes):
         parsed = parse_operation(literal)
         if parsed is not None:
             if parsed.name not in catalogue:
@@ -147,7 +153,6 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
     if extra and not catalogue:
         order = _catalogue_order()
         candidates = dict(sorted(extra.items(), key=lambda item: order.get(item[0], len(order))))
-    arm_names = arm_base | extra_arm
     # Each value matched against the names at once (a compiled pattern run by filter()): against
     # the catalogue through its index, which hands over only the names the value's literal prefix
     # or suffix allows; a name that no value matches has the all-False outcome, decided once.
@@ -176,13 +181,16 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
 
     if decide(unmatched):
         kubernetes = tuple(op for name, op in candidates.items() if accepts(name))
-        arm = tuple(sorted(name for name in arm_names if accepts(name)))
+        arm = tuple(sorted(name for name in arm_base | extra_arm if accepts(name)))
     else:  # only names some value matches can be accepted
         kubernetes = (
             tuple(op for name, op in candidates.items() if name in matched and accepts(name)) if matched else ()
         )
-        arm = tuple(sorted(name for name in matched if name in arm_names and accepts(name)))
-    return Accepted(kubernetes, arm, other, keywords, _generic(kubernetes, values, decide))
+        arm = tuple(
+            sorted(name for name in matched if (name in arm_base or name in extra_arm) and accepts(name))
+        )
+    generic = bool(kubernetes) and _generic(kubernetes, values, decide)  # nothing to probe without them
+    return Accepted(kubernetes, arm, other, keywords, generic)
 
 
 def _generic(
