@@ -37,6 +37,7 @@ from ..notices import RuleWarning, emit
 from ..semantics import (
     Unknown,
     condition_fields,
+    detection_items,
     field_nodes,
     leaves,
     parsed_conditions,
@@ -452,12 +453,30 @@ class DataPlaneNoticeTransformation(PreprocessingTransformation):
             return
         if not _names_kubernetes_provider(rule):
             return  # cheap pre-check: a rule about Kubernetes names its provider (or uses a regex)
+        if names_no_kubernetes_operation(rule):
+            return  # second pre-check: only whole names, none a Kubernetes operation, none negated
         accepted = accepted_operations(rule)
         if accepted.kubernetes and not accepted.generic:
             _warn(*dataplane_warning_text(rule, accepted.kubernetes))
 
 
 _KUBERNETES_PROVIDERS = ("MANAGEDCLUSTERS", "CONNECTEDCLUSTERS")
+
+
+def names_no_kubernetes_operation(rule: SigmaRule) -> bool:
+    """True when every operation-name value of the rule is a whole name (no wildcard, no pattern)
+    that is not a Kubernetes data-plane operation, and no condition can negate one. Then
+    accepted_operations() weighs only the rule's own names, none of them Kubernetes ones: it accepts
+    no Kubernetes operation, which this tells without parsing the condition."""
+    if any("not" in condition.lower() for condition in rule.detection.condition):
+        return False  # (a conservative reading: any `not`, or a name containing it)
+    for detection in rule.detection.detections.values():
+        for item in detection_items(detection):
+            if item.field in OPERATION_FIELDS:
+                for value in item.value:
+                    if not _plain(value) or parse_operation(value.to_plain()) is not None:
+                        return False
+    return True
 
 
 def _names_kubernetes_provider(rule: SigmaRule) -> bool:
