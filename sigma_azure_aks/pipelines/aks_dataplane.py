@@ -90,14 +90,8 @@ def _plain(value: Any) -> bool:
     return isinstance(value, SigmaString) and not value.contains_special()
 
 
-def literal_operations(conditions: list[Any]) -> set[str]:
-    """Operation names a rule's parsed conditions write out in full (plain values of operation-name
-    fields)."""
-    return _literals([node for node in field_nodes(conditions) if node.field in OPERATION_FIELDS])
-
-
-def _literals(nodes: list[Any]) -> set[str]:
-    """The plain string values of operation-name nodes."""
+def literal_operations(nodes: list[Any]) -> set[str]:
+    """Operation names a rule's operation-name nodes (of its parsed conditions) write out in full."""
     return {
         value.to_plain()
         for node in nodes
@@ -141,7 +135,7 @@ def accepted_operations(rule: SigmaRule) -> Accepted:
         catalogue, arm_base = _catalogue_dict(), _arm_names()
     extra: dict[str, KubernetesOperation] = {}
     extra_arm: set[str] = set()
-    for literal in _literals(nodes):
+    for literal in literal_operations(nodes):
         parsed = parse_operation(literal)
         if parsed is not None:
             if parsed.name not in catalogue:
