@@ -401,12 +401,12 @@ class SentinelBackend(KustoBackend):
         chosen = output_format_named(output_format)
         if chosen is None or chosen.name != output_format:
             return super().finalize_query(rule, query, index, state, output_format)
-        from .correlation import BASE_QUERY
-
         if isinstance(rule, SigmaCorrelationRule):
             return self._correlation_analytics(rule, query, state, output_format)
         kql_text = self.last_processing_pipeline.postprocess_query(rule, query)
         if rule._backreferences:  # a correlation reads this rule's events
+            from .correlation import BASE_QUERY
+
             state.processing_state[BASE_QUERY] = kql_text
             if not rule._output:
                 return kql_text

@@ -30,6 +30,7 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaRegularExpressionFlag,
     SigmaString,
+    SpecialChars,
 )
 
 from . import kql
@@ -110,6 +111,8 @@ def negated_items(rule: SigmaRule) -> set[int]:
 # ---- evaluation ------------------------------------------------------------------------------------
 def evaluate(node: Any, lookup: Lookup) -> bool | None:
     """Kleene three-valued evaluation of a parsed Sigma condition."""
+    if type(node) is ConditionFieldEqualsValueExpression:  # the common leaf, without ABC checks
+        return lookup(node.field, node.value)
     if isinstance(node, ConditionAND):
         results = [evaluate(arg, lookup) for arg in node.args]
         return False if False in results else (True if all(r is True for r in results) else None)
@@ -130,18 +133,68 @@ def possibly_accepts(conditions: list[Any], lookup: Lookup) -> bool:
 
 
 # ---- matching a value ---------------------------------------------------------------------------------
+TextTest = Callable[[str], bool]
+
+
 @functools.lru_cache(maxsize=4096)
-def glob_matcher(parts: tuple[Any, ...], cased: bool) -> re.Pattern[str] | None:
-    """A Sigma glob (string parts and wildcards) as a compiled whole-value pattern; None when it
-    holds an unexpanded placeholder."""
-    body = kql.glob_pattern(parts, literal=re.escape)
-    if body is None:
+def glob_matcher(parts: tuple[Any, ...], cased: bool) -> TextTest | None:
+    """A Sigma glob (string parts and wildcards) as a whole-value test of a text; None when it
+    holds an unexpanded placeholder. A value with `*` only at its ends is tested with string
+    methods (no pattern to compile); any other glob with its compiled pattern."""
+    flags = re.DOTALL | (0 if cased else re.IGNORECASE)
+    affix = _affix_shape(parts)
+    if affix is None or not (cased or affix[1].isascii()):
+        body = kql.glob_pattern(parts, literal=re.escape)
+        return None if body is None else _fullmatch_test(re.compile(body, flags))
+    lead, text, trail = affix
+    if cased:
+        return _affix_test(lead, text, trail)
+    # ASCII text ignoring case: lower-casing an ASCII candidate is exactly `re.IGNORECASE`; a
+    # non-ASCII candidate may still match through Unicode case folding (the Kelvin sign reads as
+    # `k`), so it goes through the pattern.
+    lowered = _affix_test(lead, text.lower(), trail)
+
+    def test(candidate: str) -> bool:
+        if candidate.isascii():
+            return lowered(candidate.lower())
+        return re.fullmatch(kql.glob_pattern(parts, literal=re.escape) or "", candidate, flags) is not None
+
+    return test
+
+
+def _fullmatch_test(compiled: re.Pattern[str]) -> TextTest:
+    def test(candidate: str) -> bool:
+        return compiled.fullmatch(candidate) is not None
+
+    return test
+
+
+def _affix_shape(parts: tuple[Any, ...]) -> tuple[bool, str, bool] | None:
+    """(a `*` leads, the text, a `*` trails) of a glob whose only wildcards are `*` at its ends;
+    None for any other glob."""
+    start, end = 0, len(parts)
+    while start < end and parts[start] == SpecialChars.WILDCARD_MULTI:
+        start += 1
+    while end > start and parts[end - 1] == SpecialChars.WILDCARD_MULTI:
+        end -= 1
+    inner = parts[start:end]
+    if not all(isinstance(part, str) for part in inner):
         return None
-    return re.compile(body, re.DOTALL | (0 if cased else re.IGNORECASE))
+    return start > 0, "".join(inner), end < len(parts)
 
 
-def string_matcher(value: SigmaString) -> re.Pattern[str] | None:
-    """The whole-value pattern of a Sigma string; None for an unexpanded placeholder."""
+def _affix_test(lead: bool, text: str, trail: bool) -> TextTest:
+    if lead and trail:
+        return lambda candidate: text in candidate
+    if lead:
+        return lambda candidate: candidate.endswith(text)
+    if trail:
+        return lambda candidate: candidate.startswith(text)
+    return lambda candidate: candidate == text
+
+
+def string_matcher(value: SigmaString) -> TextTest | None:
+    """The whole-value test of a Sigma string; None for an unexpanded placeholder."""
     try:
         return glob_matcher(tuple(value.s), isinstance(value, SigmaCasedString))
     except TypeError:
@@ -167,8 +220,8 @@ def value_matches(value: Any, text: str | None) -> bool | None:
     if text is None:
         return False
     if isinstance(value, SigmaString):
-        compiled = string_matcher(value)
-        return None if compiled is None else compiled.fullmatch(text) is not None
+        test = string_matcher(value)
+        return None if test is None else test(text)
     if isinstance(value, SigmaRegularExpression):
         flags = 0
         for flag in value.flags:

@@ -534,7 +534,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from sigma.types import SigmaCasedString, SigmaString  # noqa: E402
 
-from sigma_azure_aks.pipelines.aks_dataplane import NameIndex, _catalogue_index  # noqa: E402
+from sigma_azure_aks.pipelines.aks_dataplane_analysis import NameIndex, _catalogue_index  # noqa: E402
 from sigma_azure_aks.semantics import value_matches  # noqa: E402
 
 _NAMES = _catalogue_index().names

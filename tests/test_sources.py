@@ -282,6 +282,11 @@ def _particular_names() -> tuple[set[str], set[str]]:
     names = {s.table for s in all_sources()} | source_modules | behaviour_modules
     names |= {p for s in all_sources() for p in (s.pipeline, s.union_pipeline, *(b.pipeline for b in s.built_pipelines)) if p}
     allowed = {f"sources/{m}.py" for m in source_modules} | {f"pipelines/{m}.py" for m in behaviour_modules}
+    # a behaviour's own helper modules carry its name as their prefix (pipelines/aks_dataplane_analysis.py)
+    allowed |= {
+        f"pipelines/{p.name}" for p in (PACKAGE / "pipelines").glob("*_*.py")
+        if any(p.stem.startswith(f"{m}_") for m in behaviour_modules)
+    }
     allowed |= {"sources/registry.py", "analytics/sentinel_facts.py"}  # the list; connector data types
     return names, allowed
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline, QueryPostprocessingItem
 
 from ..sources import (
     Source,
@@ -110,9 +110,28 @@ def named_pipelines() -> dict[str, Callable[..., ProcessingPipeline]]:
 def sentinel_default_pipeline() -> ProcessingPipeline:
     """What `-t sentinel` applies when the user gives none of our pipelines: the pipelines of the
     sources marked default, each claiming only its own log sources."""
-    return sum(
+    combined = sum(
         (source_pipeline(source) for source in all_sources() if source.default and source.pipeline),
         ProcessingPipeline(),
+    )
+    # Each source's pipeline ends with the same table prepend; a prepend right after another finds
+    # the table written already, so one of a run of them does the same for every query.
+    combined.postprocessing_items = [
+        item
+        for index, item in enumerate(combined.postprocessing_items)
+        if not (index and _same_prepend(combined.postprocessing_items[index - 1], item))
+    ]
+    return combined
+
+
+def _same_prepend(previous: QueryPostprocessingItem, item: QueryPostprocessingItem) -> bool:
+    from .transformations import PrependTableTransformation
+
+    return (
+        previous.identifier == item.identifier
+        and type(previous.transformation) is type(item.transformation) is PrependTableTransformation
+        and not previous.rule_conditions
+        and not item.rule_conditions
     )
 
 

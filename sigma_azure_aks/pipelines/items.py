@@ -32,10 +32,23 @@ from .values import FieldValuesTransformation
 
 
 def claim_item(claimer: str, table: str, logsources: tuple[SigmaLogSource, ...]) -> ProcessingItem:
-    return ProcessingItem(
+    return UnclaimedProcessingItem(
         identifier=f"{ITEM_PREFIX}{claimer}_claim_table",
         transformation=ClaimTableTransformation(claimer, table, logsources),
     )
+
+
+@dataclass
+class UnclaimedProcessingItem(ProcessingItem):
+    """A table claim: it applies only to a rule no pipeline claimed yet. Once a rule is claimed,
+    the claims of the other sources pass it by here, without pySigma's item machinery (the claim
+    itself would change nothing)."""
+
+    def apply(self, rule: Any) -> bool:
+        pipeline = self._pipeline
+        if pipeline is not None and pipeline.state.get(CLAIMED_BY) is not None:
+            return False
+        return super().apply(rule)
 
 
 @dataclass
