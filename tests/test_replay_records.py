@@ -252,6 +252,8 @@ def test_every_reader_writes_records_only_it_recognises_with_its_keys() -> None:
     """The readers' kinds do not overlap (no record is read twice or by priority), and `keys`
     holds for every record a reader writes (the export scan relies on it)."""
     for source, reader in raw_readers():
+        if reader.write is None:  # no inverse written (tested on the samples)
+            continue
         row = {column: "x" for column, kind in source.schema.items() if kind == "string"}
         record = reader.write(row)
         assert [r for _, r in raw_readers() if r.recognise(record)] == [reader], reader.description
