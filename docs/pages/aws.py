@@ -10,11 +10,10 @@ from sigma_azure_aks.sources.aws_cloudtrail import (
     SECURITY_GROUP_COLUMNS,
 )
 
+from . import code_list
+
 PAGE = "aws.md"
 
-
-def _code(items) -> str:
-    return ", ".join(f"`{item}`" for item in items) or "—"
 
 
 def render(_current: str) -> str:
@@ -47,7 +46,7 @@ def render(_current: str) -> str:
         "",
         "## JSON inside string columns",
         "",
-        f"{_code(JSON_TEXT_OBJECTS.values())} are `string` columns holding the CloudTrail object as compact JSON",
+        f"{code_list(JSON_TEXT_OBJECTS.values())} are `string` columns holding the CloudTrail object as compact JSON",
         "text. A member (`requestParameters.attribute`) is read with `parse_json` and compared with Sigma's",
         "meaning: strings case-insensitively (`tostring(parse_json(RequestParameters).attribute) =~ \"userData\"`),",
         "a JSON boolean also by its text (`'false'` matches `false` and `\"FALSE\"`), a number as a number",
@@ -58,7 +57,7 @@ def render(_current: str) -> str:
         "Members that hold arrays of objects cannot be read element by element in a KQL `where`, so a field",
         "reaching into their elements is refused (member access on an array is null and would never match):",
         "",
-        *(f"- `{column}`: {_code(paths)}" for column, paths in ARRAY_MEMBERS.items()),
+        *(f"- `{column}`: {code_list(paths)}" for column, paths in ARRAY_MEMBERS.items()),
         "",
         "## Refusals and warnings",
         "",
@@ -70,7 +69,7 @@ def render(_current: str) -> str:
         "",
         "## Analytics rules",
         "",
-        f"Data connector `{profile.connector_id}` ({_code(profile.data_types)}), as Microsoft's own AWSCloudTrail",
+        f"Data connector `{profile.connector_id}` ({code_list(profile.data_types)}), as Microsoft's own AWSCloudTrail",
         "templates name it. Entities: an IP as those templates map it, and the Account by its ARN (the templates",
         "take the user name, which an assumed role lacks; a correlation grouped by `userIdentity.arn` maps the",
         "same entity):",

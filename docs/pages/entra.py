@@ -5,13 +5,12 @@ from __future__ import annotations
 from sigma_azure_aks.sources import Source, all_sources, describe_logsource
 from sigma_azure_aks.sources.base import camel
 
+from . import code_list
+
 PAGE = "entra.md"
 
 _TABLES = ("AuditLogs", "SigninLogs", "AADUserRiskEvents", "OfficeActivity")
 
-
-def _code(items) -> str:
-    return ", ".join(f"`{item}`" for item in items) or "—"
 
 
 def _field_rows(source: Source) -> list[str]:
@@ -27,11 +26,11 @@ def _field_rows(source: Source) -> list[str]:
     for route in field_map.routes:
         conditions = "; ".join(f"`{value}` → `{condition}`" for value, condition in route.conditions.items())
         rows.append(
-            f"| {_code(route.fields)} | {conditions}; `null`, `\\|exists`, `'*'` → `{route.itself}` (the field "
-            f"itself); any other value → {_code(route.other)} (any) | {route.note} |"
+            f"| {code_list(route.fields)} | {conditions}; `null`, `\\|exists`, `'*'` → `{route.itself}` (the field "
+            f"itself); any other value → {code_list(route.other)} (any) | {route.note} |"
         )
     for target, names in sorted(by_target.items()):
-        rows.append(f"| {_code(sorted(names))} | `{target}` | {field_map.notes.get(target, '')} |")
+        rows.append(f"| {code_list(sorted(names))} | `{target}` | {field_map.notes.get(target, '')} |")
     for structure in field_map.structures:
         if structure.kind == "pairs":
             key, value = structure.pair
@@ -73,12 +72,12 @@ def _source_section(source: Source) -> list[str]:
     if field_map.members:
         lines += ["Member names of dynamic columns are read in their real spelling at every level (KQL member",
                   "access is case-sensitive); a level not listed is read as written, with a warning:", ""]
-        lines += [f"- `{column}`: {_code(members)}" for column, members in field_map.members.items()]
+        lines += [f"- `{column}`: {code_list(members)}" for column, members in field_map.members.items()]
         lines.append("")
     if field_map.enumerations:
         lines += ["Documented values (a plain rule value outside them never matches; conversion warns):", ""]
         lines += [
-            f"- `{e.target}`: {_code(e.values)}" + (f" ({e.source})" if e.source else "")
+            f"- `{e.target}`: {code_list(e.values)}" + (f" ({e.source})" if e.source else "")
             for e in field_map.enumerations
         ]
         lines.append("")
@@ -93,12 +92,12 @@ def _source_section(source: Source) -> list[str]:
     if source.profile:
         profile = source.profile
         lines += [
-            f"Analytics rules: connector `{profile.connector_id}` ({_code(profile.data_types)}); entities "
+            f"Analytics rules: connector `{profile.connector_id}` ({code_list(profile.data_types)}); entities "
             + "; ".join(
                 f"{m.entity_type} ({', '.join(f'{i} = `{c}`' for i, c in m.field_mappings)})"
                 for m in profile.entity_mappings
             )
-            + (f"; added columns {_code(name for name, _ in profile.extend)}" if profile.extend else "")
+            + (f"; added columns {code_list(name for name, _ in profile.extend)}" if profile.extend else "")
             + ".",
             "",
         ]

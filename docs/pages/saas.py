@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from sigma_azure_aks.sources import Source, all_sources, describe_logsource
 
+from . import code_list
+
 PAGE = "saas.md"
 
 # The tables of this family, current connector first, each with its legacy variant.
 _TABLES = ("OktaV2_CL", "Okta_CL", "GitHubAuditLogsV2_CL", "GitHubAuditLogPolling_CL", "OneLoginEventsV2_CL", "CiscoDuo_CL")
 
-
-def _code(items) -> str:
-    return ", ".join(f"`{item}`" for item in items) or "—"
 
 
 def _field_rows(source: Source) -> list[str]:
@@ -22,7 +21,7 @@ def _field_rows(source: Source) -> list[str]:
     for name, target in field_map.exact.items():
         if name != target.column:
             by_target.setdefault(target.kql(), []).append(name)
-    rows = [f"| {_code(sorted(names))} | `{target}` | {field_map.notes.get(target, '')} |"
+    rows = [f"| {code_list(sorted(names))} | `{target}` | {field_map.notes.get(target, '')} |"
             for target, names in sorted(by_target.items(), key=lambda item: item[0].lower())]
     rows += [f"| `{p.prefix}<path>` | `{p.column}` member | {field_map.notes.get(p.column, '')} |"
              for p in field_map.prefixes]
@@ -54,7 +53,7 @@ def _source_section(source: Source) -> list[str]:
     if source.profile:
         profile = source.profile
         lines += [
-            f"Analytics rules: connector `{profile.connector_id}` ({_code(profile.data_types)}); entities "
+            f"Analytics rules: connector `{profile.connector_id}` ({code_list(profile.data_types)}); entities "
             + "; ".join(
                 f"{m.entity_type} ({', '.join(f'{i} = `{c}`' for i, c in m.field_mappings)})"
                 for m in profile.entity_mappings
