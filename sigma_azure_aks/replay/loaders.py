@@ -169,11 +169,11 @@ def _unknown_record(where: str, record: Mapping[str, Any], raw_kinds: list[str])
     )
 
 
-def _enveloped(document: Any) -> tuple[str, list[Any]] | None:
-    """(key, records) of an export file's envelope, or None."""
+def _enveloped(document: Any, keys: tuple[str, ...]) -> tuple[str, list[Any]] | None:
+    """(key, records) of an export file's envelope (one of `keys`, the readers' envelope keys), or None."""
     if not isinstance(document, Mapping):
         return None
-    for key in envelope_keys():
+    for key in keys:
         if isinstance(document.get(key), list):
             return key, document[key]
     return None
@@ -184,6 +184,7 @@ def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
     if not stripped:
         raise EventsFormatError(f"{source}: empty file, no events")
     if stripped[0] in "[{":
+        envelopes = envelope_keys()  # once a file, not once a line
         try:
             document = json.loads(stripped)
         except ValueError:
@@ -193,7 +194,7 @@ def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
                 yield record, f"{source}: item {index}"
             return
         if isinstance(document, Mapping):
-            enveloped = _enveloped(document)
+            enveloped = _enveloped(document, envelopes)
             if enveloped is not None:
                 for index, record in enumerate(enveloped[1], 1):
                     yield record, f"{source}: {enveloped[0]}[{index - 1}]"
@@ -210,7 +211,7 @@ def _records_from_text(text: str, source: str) -> Iterator[tuple[Any, str]]:
                     record = json.loads(line)
                 except ValueError as error:
                     raise EventsFormatError(f"{source}: line {number} is not JSON: {error}") from error
-                enveloped = _enveloped(record)
+                enveloped = _enveloped(record, envelopes)
                 if enveloped is not None:
                     for item in enveloped[1]:
                         yield item, f"{source}: line {number}"
