@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sigma_azure_aks.sources import all_sources, describe_logsource
 
-from . import code_list
-
 PAGE = "sources.md"
 
+
+def _code(items) -> str:
+    return ", ".join(f"`{item}`" for item in items) or "—"
 
 
 def render(current: str = "") -> str:
@@ -26,11 +27,11 @@ def render(current: str = "") -> str:
     for source in all_sources():
         logsources = "; ".join(describe_logsource(ls) for ls in source.logsources) or "—"
         connector = (
-            f"`{source.profile.connector_id}` ({code_list(source.profile.data_types)})" if source.profile else "—"
+            f"`{source.profile.connector_id}` ({_code(source.profile.data_types)})" if source.profile else "—"
         )
         lines.append(
-            f"| `{source.table}` | {logsources} | {code_list([source.pipeline] if source.pipeline else [])} | "
-            f"{'yes' if source.default else 'no'} | {code_list([source.id_column] if source.id_column else [])} | "
+            f"| `{source.table}` | {logsources} | {_code([source.pipeline] if source.pipeline else [])} | "
+            f"{'yes' if source.default else 'no'} | {_code([source.id_column] if source.id_column else [])} | "
             f"{connector} |"
         )
     lines += ["", "## Per source", ""]
@@ -45,13 +46,13 @@ def render(current: str = "") -> str:
             lines += [f"- `{built.pipeline}`: {built.description}" for built in source.built_pipelines]
             lines.append("")
         if source.deprecated:
-            lines += [f"Columns never queried (empty in current data): {code_list(sorted(source.deprecated))}.", ""]
+            lines += [f"Columns never queried (empty in current data): {_code(sorted(source.deprecated))}.", ""]
         if source.keyword_column:
             lines += [f"Keyword searches look in `{source.keyword_column}` only.", ""]
         if source.preamble:
             lines += ["Every query starts with:", "", "```", source.preamble, "```", ""]
         lines += [
-            f"Replay shows of a hit: {code_list(source.kept_columns())}; raw records read: "
+            f"Replay shows of a hit: {_code(source.kept_columns())}; raw records read: "
             + ("; ".join(reader.description for reader in source.raw_records) or "none")
             + ".",
             "",
@@ -66,5 +67,5 @@ def render(current: str = "") -> str:
                 for m in source.profile.entity_mappings
             )
             lines += [f"Analytics rule entities: {entities}.", ""]
-        lines += [f"Columns: {code_list(source.schema)}.", ""]
+        lines += [f"Columns: {_code(source.schema)}.", ""]
     return "\n".join(lines)
