@@ -147,11 +147,15 @@ def detection_rule(model: AnalyticsRule) -> dict[str, Any]:
     problem = _refusal(model)
     if problem:
         raise ValueError(f"format defender: {problem}")
+    try:
+        schedule = {"frequency": frequency(model.settings)}
+    except ValueError as error:
+        raise ValueError(f"format defender: {error}") from None
     return {
         "displayName": model.display_name,
         "isEnabled": model.enabled,
         "queryCondition": {"queryText": model.query},
-        "schedule": {"frequency": frequency(model.settings)},
+        "schedule": schedule,
         "detectionAction": {
             "alertTemplate": {
                 "title": model.display_name,
