@@ -31,7 +31,9 @@ from . import sentinel_facts as facts
 from .model import AnalyticsRule
 from .options import INGESTION_MARGIN, Settings, human_duration, iso_duration
 
-REQUIRED_COLUMNS_URL = "https://learn.microsoft.com/defender-xdr/custom-detection-rules#required-columns-in-the-query-results"
+REQUIRED_COLUMNS_URL = (
+    "https://learn.microsoft.com/defender-xdr/custom-detection-rules#required-columns-in-the-query-results"
+)
 FREQUENCY_URL = "https://learn.microsoft.com/defender-xdr/custom-detection-rules#rule-frequency"
 GRAPH_URL = "https://learn.microsoft.com/graph/api/resources/security-detectionrule?view=graph-rest-1.0"
 
@@ -64,7 +66,10 @@ ENTITY_PROPERTIES: Mapping[str, tuple[str, Mapping[str, str]]] = MappingProxyTyp
         ),
         "IP": ("ips", MappingProxyType({"Address": "addressColumn"})),
         "AzureResource": ("azureResources", MappingProxyType({"ResourceId": "resourceIdColumn"})),
-        "CloudApplication": ("cloudApplications", MappingProxyType({"AppId": "appIdColumn", "Name": "nameColumn"})),
+        "CloudApplication": (
+            "cloudApplications",
+            MappingProxyType({"AppId": "appIdColumn", "Name": "nameColumn"}),
+        ),
     }
 )
 
