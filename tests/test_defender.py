@@ -229,6 +229,26 @@ def test_trigger_is_refused_with_the_reason() -> None:
     )
 
 
+def test_nrt_runs_only_on_the_tables_microsoft_lists() -> None:
+    from sigma_azure_aks.pipelines import all_pipelines
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(SigmaError) as raised:
+            SentinelBackend(all_pipelines()["aks_dataplane"](), kind="nrt").convert(
+                SigmaCollection.from_yaml(seed_rule()), "defender"
+            )
+    assert str(raised.value).endswith(
+        "format defender: kind NRT: Defender runs custom detections continuously only on the tables Microsoft "
+        "lists (https://learn.microsoft.com/defender-xdr/custom-detection-rules#tables-that-support-continuous-"
+        "nrt-frequency), and AKSAudit is not one of them; leave out kind (a scheduled custom detection, every 5 "
+        "minutes at the least)"
+    )
+    assert json.loads(convert(seed_rule(), {"kind": "nrt"}))["schedule"] == {
+        "frequency": "PT0S"
+    }  # AzureActivity
+
+
 def test_correlation_is_refused_with_the_reason() -> None:
     path = REPO_ROOT / "rules" / "correlations" / "mass_resource_deletion.yml"
     assert refusal(path.read_text(encoding="utf-8")).endswith(

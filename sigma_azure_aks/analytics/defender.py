@@ -7,16 +7,23 @@ mappings, query with its ingestion bound), then checked against what a v1.0 cust
 * v1.0 shape only: `schedule.frequency` (ISO 8601), `alertTemplate.tactics` with their techniques and
   `alertTemplate.entityMappings`. The beta `schedule.period`, `category`, `mitreTechniques` and
   `impactedAssets` were removed on 2026-10-01 and are never written.
-* Required result columns: a custom detection's query must return a time column (`Timestamp` in
-  Defender XDR tables, `TimeGenerated` in Microsoft Sentinel tables) and the columns its entities
-  map; the unique event id (`ReportId`, ...) is required of Defender XDR tables only (Microsoft:
-  "Required columns in the query results", :data:`REQUIRED_COLUMNS_URL`). Every table of this package
-  is a Sentinel table and the query keeps every column (no `project`, no `summarize`), so the
-  table's `TimeGenerated` and the profile's `extend` columns are in the results; both are checked.
-* Frequency: Microsoft's choices (continuous NRT, 1, 3, 12, 24 hours) and, for rules on Sentinel
-  data only, any custom frequency from 5 minutes to 14 days (:data:`FREQUENCY_URL`). A v1.0 rule has
-  no look-back or trigger setting, so a `query_period`, trigger or a correlation's window cannot be
-  expressed: such rules are refused with the reason.
+* Required result columns (Microsoft, "Required columns in the query results",
+  :data:`REQUIRED_COLUMNS_URL`): a time column, `Timestamp` in Defender XDR tables or `TimeGenerated`
+  in Microsoft Sentinel tables; the unique event id (`ReportId`, `DeviceId`) and a strong asset
+  identifier column are required of Defender XDR tables. Every table of this package is a Sentinel
+  table and the query keeps every column (no `project`, no `summarize`: "simple queries ... typically
+  return these common columns"), so `TimeGenerated` and the profile's `extend` columns (which the
+  entity mappings name) are in the results; both are checked here and, with Microsoft's parser, in
+  the tests.
+* The query keeps its ingestion bound (`| where ingestion_time() > ago(<frequency>)`), the filter of
+  Microsoft's own custom-detection sample: Defender pre-filters each run on the event time with a
+  look-back longer than the frequency (every hour: 4 hours; 3 hours: 12; 12 hours: 48; a day: 30
+  days), so an event that reaches the workspace less than look-back - frequency after its event time
+  alerts in exactly one run. Microsoft asks not to filter on the time column, which the query does not.
+* Frequency (:data:`FREQUENCY_URL`): continuous (NRT, `PT0S`) on the tables Microsoft lists, every 1,
+  3, 12 or 24 hours, and, for rules on Sentinel data only, any custom frequency from 5 minutes to 14
+  days. A v1.0 rule has no look-back or trigger setting, so a `query_period`, a trigger or a
+  correlation's window cannot be expressed: such rules are refused with the reason.
 """
 
 from __future__ import annotations
@@ -41,6 +48,36 @@ TIME_COLUMN = "TimeGenerated"  # the time column of a Sentinel table's results
 NRT_FREQUENCY = "PT0S"  # `Continuous (NRT)`: a frequency of zero
 STANDARD_FREQUENCIES = (60, 3 * 60, 12 * 60, 24 * 60)  # minutes: every 1, 3, 12, 24 hours
 SENTINEL_FREQUENCY_RANGE = (5, 14 * 24 * 60)  # custom frequency, rules on Sentinel data only
+
+# The Microsoft Sentinel tables on which a custom detection can run continuously (NRT), from
+# Microsoft's "Tables that support Continuous (NRT) frequency" (:data:`NRT_TABLES_URL`). The stored
+# copy of that page (MicrosoftDocs/defender-docs, 2025-02-10) lists Defender XDR tables only; the
+# Sentinel tables were added later and are read from a transcription of the current page. Continuous
+# runs also need one table, no join, union or `externaldata`, and no comment lines.
+NRT_TABLES_URL = "https://learn.microsoft.com/defender-xdr/custom-detection-rules#tables-that-support-continuous-nrt-frequency"
+NRT_SENTINEL_TABLES = frozenset(
+    {
+        "ABAPAuditLog_CL",
+        "AuditLogs",
+        "AWSCloudTrail",
+        "AWSGuardDuty",
+        "AzureActivity",
+        "Cisco_Umbrella_dns_CL",
+        "Cisco_Umbrella_proxy_CL",
+        "CommonSecurityLog",
+        "GCPAuditLogs",
+        "MicrosoftGraphActivityLogs",
+        "OfficeActivity",
+        "Okta_CL",
+        "OktaV2_CL",
+        "ProofpointPOD",
+        "ProofPointTAPClicksPermitted_CL",
+        "ProofPointTAPMessagesDelivered_CL",
+        "SecurityAlert",
+        "SecurityEvent",
+        "SigninLogs",
+    }
+)
 
 # Sentinel severity -> Graph `microsoft.graph.security.alertSeverity` member.
 SEVERITY = MappingProxyType({severity: severity.lower() for severity in facts.SEVERITIES})
@@ -107,6 +144,12 @@ def _refusal(model: AnalyticsRule) -> str | None:
         return (
             "a custom detection alerts on every result row and has no trigger setting; leave trigger_operator "
             "and trigger_threshold out for the defender format"
+        )
+    if s.kind == facts.NRT_KIND and model.table not in NRT_SENTINEL_TABLES:
+        return (
+            f"kind NRT: Defender runs custom detections continuously only on the tables Microsoft lists "
+            f"({NRT_TABLES_URL}), and {model.table} is not one of them; leave out kind (a scheduled custom "
+            "detection, every 5 minutes at the least)"
         )
     if TIME_COLUMN not in model.result_columns:
         return f"the query on {model.table} returns no {TIME_COLUMN}, which a custom detection requires ({REQUIRED_COLUMNS_URL})"
