@@ -6,6 +6,7 @@ Layout under --out (names are stable, so re-exports overwrite the same files):
     yaml/<slug>_<id8>.yaml        Azure-Sentinel analytics-rule template
     arm/<slug>_<id8>.json         ARM template with one rule
     json/<slug>_<id8>.json        REST API rule body
+    defender/<slug>_<id8>.json    Defender XDR custom detection rule (Graph v1.0 detectionRule body)
     bundles/azure-sentinel-rules-001.json   ARM templates of at most 50 rules (Analytics > Import)
     sentinel-manifest.json        the alert rules this export manages (with `arm` or `json`)
 

@@ -24,4 +24,4 @@ def test_formats_page_examples_match_the_code():
 def test_formats_page_has_every_example():
     page = load_page("formats")
     names = [m.group("name") for m in page.BLOCK.finditer((DOCS / "formats.md").read_text(encoding="utf-8"))]
-    assert names == ["rule", "kql", "yaml", "arm", "json", "aksyaml"]
+    assert names == ["rule", "kql", "yaml", "arm", "json", "defender", "aksyaml"]

@@ -65,12 +65,15 @@ HOW: dict[str, int | str] = {
     # docs/formats.md
     "sigma convert -t sentinel -f arm azure_kubernetes_cronjob.yml > cronjob.json": 0,
     "sigma-azure-aks export rules/ --out out --format arm,yaml,kql,json": 0,
+    "sigma-azure-aks export rules/azure_activity --out out --format defender": 0,
+    # (rules/ as a whole exits 1: its correlation rules cannot be custom detections, docs/formats.md)
     "sigma-azure-aks export RULES... --out DIR [--format arm,yaml,kql,json] [-p PIPELINE]... [-O KEY=VALUE]...": (
         "a synopsis; its concrete forms are above"
     ),
     "sigma convert -t sentinel -f yaml": FRAGMENT,
     "sigma convert -t sentinel -f arm": FRAGMENT,
     "sigma convert -t sentinel -f json": FRAGMENT,
+    "sigma convert -t sentinel -f defender": FRAGMENT,
     "sigma convert -t sentinel -p aks_dataplane -f yaml": FRAGMENT,
     "python docs/generate.py": "rewrites the generated docs; test_docs runs it with --check",
     "sigma-azure-aks export": FRAGMENT,

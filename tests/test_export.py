@@ -159,7 +159,7 @@ def test_options_and_pipeline(tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--format", "arm,pdf"], "error: unknown format(s) pdf; choose from kql, yaml, arm, json\n"),
+        (["--format", "arm,pdf"], "error: unknown format(s) pdf; choose from kql, yaml, arm, json, defender\n"),
         (["-p", "no_such_pipeline"], "error: unknown pipeline 'no_such_pipeline'"),
         (["-O", "query_frequency"], "error: option 'query_frequency' is not KEY=VALUE\n"),
     ],

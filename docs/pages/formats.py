@@ -2,7 +2,7 @@
 
 The worked example is the Sigma rule in the block between `<!-- BEGIN example: rule -->` and
 `<!-- END example: rule -->`; every other `example: <name>` block is its conversion:
-`kql`, `yaml`, `arm`, `json` (sigma-cli formats of target `sentinel`) and `aksyaml` (`yaml` with
+`kql`, `yaml`, `arm`, `json`, `defender` (sigma-cli formats of target `sentinel`) and `aksyaml` (`yaml` with
 `-p aks_dataplane`). The block between `<!-- BEGIN profiles -->` and `<!-- END profiles -->` is the
 table of the sources' analytics profiles.
 """
@@ -25,6 +25,7 @@ FORMATS = {
     "yaml": ("yaml", ()),
     "arm": ("arm", ()),
     "json": ("json", ()),
+    "defender": ("defender", ()),
     "aksyaml": ("yaml", ("aks_dataplane",)),
 }
 

@@ -1,4 +1,5 @@
-"""Sentinel scheduled analytics rules from converted Sigma rules (formats `yaml`, `arm`, `json`).
+"""Sentinel scheduled analytics rules from converted Sigma rules (formats `yaml`, `arm`, `json`), and
+Defender XDR custom detection rules (format `defender`).
 
 Import-light: the model and renderers load when a rule is first rendered.
 """
@@ -37,6 +38,12 @@ FORMATS: tuple[OutputFormat, ...] = (
         "arm", "ARM template of Sentinel scheduled analytics rules (Analytics > Import, az deployment)", "arm", "json"
     ),
     OutputFormat("json", "Sentinel REST API analytics rule bodies (JSON)", "json", "json"),
+    OutputFormat(
+        "defender",
+        "Defender XDR custom detection rule bodies (Microsoft Graph v1.0 security/rules/detectionRules, JSON)",
+        "defender",
+        "json",
+    ),
 )
 EXTENSIONS = {f.export_name: f.extension for f in FORMATS}
 """The file extension of each export name (`kql/<name>.kql`, `arm/<name>.json`, ...)."""

@@ -188,6 +188,10 @@ def render(model: AnalyticsRule, output_format: str) -> str:
         return dump_json(arm_template([arm_resource(model)]))
     if output_format == "json":
         return dump_json(rest_body(model))
+    if output_format == "defender":
+        from .defender import detection_rule
+
+        return dump_json(detection_rule(model))
     raise ValueError(f"unknown analytics-rule format {output_format!r}; known: {', '.join(ANALYTICS_FORMATS)}")
 
 
@@ -238,4 +242,8 @@ def combine(documents: Sequence[str], output_format: str) -> str:
             return docs[0]
         _refuse_shared_names(docs, output_format)
         return dump_json([json.loads(document) for document in docs])
+    if output_format == "defender":
+        from .defender import combine as combine_defender
+
+        return combine_defender(docs)
     raise ValueError(f"unknown analytics-rule format {output_format!r}; known: {', '.join(ANALYTICS_FORMATS)}")
