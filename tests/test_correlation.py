@@ -515,13 +515,13 @@ def test_microsoft_parser_accepts_every_correlation_query(kql: Any, report: Any)
                 listed = plan.render(evidence=True)
                 assert not [str(d) for d in kql.diagnostics(listed) if d.is_error], listed
                 checked += 1
-    own = [
-        *(REPO / "rules" / "correlations").glob("*.yml"),
-        *(REPO / "examples" / "correlations").glob("*.yml"),
-    ]
-    for path in sorted(own):
+    # each folder's correlations with the base rules beside them (one rule a file, as SigmaHQ writes
+    # them), the base rules first: the backend converts a collection in order
+    own = [REPO / "rules" / "correlations", REPO / "examples" / "correlations"]
+    for folder in own:
+        files = sorted(folder.glob("*.yml"), key=lambda path: (path.name.startswith("correlation_"), path.name))
         for output_format in ("default", "yaml"):
-            collection = SigmaCollection.load_ruleset([str(path)])
+            collection = SigmaCollection.load_ruleset([str(path) for path in files])
             output = SentinelBackend().convert(collection, output_format)
             queries = (
                 output if output_format == "default" else [d["query"] for d in yaml.safe_load_all(output)]
@@ -580,8 +580,12 @@ def test_replay_command_lists_alerts(tmp_path: Path, capsys: Any) -> None:
 
 def test_readme_example_schedule() -> None:
     """What the README says of the project's failed role-assignment rule."""
+    folder = REPO / "rules" / "correlations"
     collection = SigmaCollection.load_ruleset(
-        [str(REPO / "rules" / "correlations" / "role_assignment_write_failures.yml")]
+        [
+            str(folder / "azure_role_assignment_write_failed.yml"),
+            str(folder / "correlation_azure_role_assignment_write_failures.yml"),
+        ]
     )
     template = yaml.safe_load(SentinelBackend().convert(collection, "yaml"))
     assert (template["queryFrequency"], template["queryPeriod"]) == ("1h", "100m")
