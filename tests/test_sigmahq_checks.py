@@ -3,7 +3,8 @@ tests (`tests/test_rules.py`, `tests/test_logsource.py`), yamllint with its conf
 `sigma check --fail-on-error --fail-on-issues` with its validator configuration.
 
 Everything comes from the pinned copy in `tests/sigmahq/` (its README names the commit, the licences
-and the one change made: the list of rule folders). Network-free: the validators' reference data is
+and the one change made: the list of rule folders); SigmaHQ's tools run in `.venv-sigmahq`, which
+scripts/test.sh makes (its validators fetch data when imported: kept out of our environments). Network-free: the validators' reference data is
 the one their package ships, and MITRE ATT&CK comes from SigmaHQ's own ATT&CK coverage layer
 (ATT&CK 19.1, every technique SigmaHQ's rules use with all of its tactics), turned into the STIX
 bundle that pySigma reads; MITRE D3FEND is an empty ontology (neither SigmaHQ nor we use d3fend tags).
@@ -13,11 +14,10 @@ Which files are Sigma rules is decided by content: YAML whose every document has
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,9 @@ VENDORED = REPO_ROOT / "tests" / "sigmahq"
 RULE_FOLDERS = ("rules", "examples")
 RULE_SECTIONS = frozenset({"detection", "correlation", "filter"})
 TIMEOUT_SECONDS = 600
+# The environment of SigmaHQ's tools (scripts/test.sh makes it): its validators fetch reference data
+# when sigma-cli imports them, so they stay out of the project's own environments.
+CHECKS_PYTHON = Path(os.environ.get("SIGMAHQ_CHECKS_PYTHON", REPO_ROOT / ".venv-sigmahq" / "bin" / "python"))
 
 
 def is_sigma_rule_file(path: Path) -> bool:
@@ -128,11 +131,15 @@ def outcome(result: subprocess.CompletedProcess[str]) -> str:
 
 
 def require_modules(*names: str) -> None:
-    missing = [name for name in names if importlib.util.find_spec(name) is None]
-    if missing:
-        pytest.skip(
-            f"not installed: {', '.join(missing)} (the [test] extra and scripts/test.sh install them)"
-        )
+    """Skips, saying how to get them, when SigmaHQ's tools are not in CHECKS_PYTHON's environment."""
+    how = "scripts/test.sh makes .venv-sigmahq; or set SIGMAHQ_CHECKS_PYTHON"
+    if not CHECKS_PYTHON.is_file():
+        pytest.skip(f"no environment for SigmaHQ's checks at {CHECKS_PYTHON} ({how})")
+    probe = (
+        "import importlib.util, sys; sys.exit(any(importlib.util.find_spec(n) is None for n in sys.argv[1:]))"
+    )
+    if subprocess.run([str(CHECKS_PYTHON), "-c", probe, *names], timeout=60).returncode:
+        pytest.skip(f"not all installed beside {CHECKS_PYTHON}: {', '.join(names)} ({how})")
 
 
 SIGMA_CHECK = """
@@ -156,7 +163,7 @@ def sigma_check(tree: Path, work: Path, *paths: str) -> subprocess.CompletedProc
     attack.write_text(json.dumps(attack_data()))
     d3fend = work / "d3fend.json"
     d3fend.write_text(json.dumps({"@graph": []}))
-    command = [sys.executable, "-c", SIGMA_CHECK, str(attack), str(d3fend), str(work / "cache")]
+    command = [str(CHECKS_PYTHON), "-c", SIGMA_CHECK, str(attack), str(d3fend), str(work / "cache")]
     options = [
         "--fail-on-error",
         "--fail-on-issues",
@@ -215,14 +222,14 @@ def test_attack_bundle_carries_the_layer_tactics() -> None:
 @pytest.mark.parametrize("script", ["test_rules.py", "test_logsource.py"])
 def test_sigmahq_rule_tests(script: str, detection_rule_tree: Path, tmp_path: Path) -> None:
     require_modules("colorama")
-    result = run([sys.executable, str(VENDORED / script)], cwd=detection_rule_tree, home=tmp_path)
+    result = run([str(CHECKS_PYTHON), str(VENDORED / script)], cwd=detection_rule_tree, home=tmp_path)
     assert result.returncode == 0, outcome(result)
     assert "OK" in result.stderr
 
 
 def test_sigmahq_yamllint(rule_files: list[Path], rule_tree: Path, tmp_path: Path) -> None:
     require_modules("yamllint")
-    command = [sys.executable, "-m", "yamllint", "--strict", "-c", str(VENDORED / "yamllint.yml")]
+    command = [str(CHECKS_PYTHON), "-m", "yamllint", "--strict", "-c", str(VENDORED / "yamllint.yml")]
     result = run([*command, *map(str, rule_files)], cwd=rule_tree, home=tmp_path)
     assert result.returncode == 0, outcome(result)
 
