@@ -19,6 +19,11 @@ pip_quiet .venv-pysigma2 "pySigma==2.0.1" "pySigma-backend-sqlite==2.1.1" "PyYAM
     "pytest>=8" "hypothesis>=6" "jsonschema>=4" "duckdb-kql[duckdb]==1.1.2" "certifi" "mini-racer>=0.14.1,<0.15"
 pip_quiet .venv-pysigma2 --no-deps "pySigma-backend-kusto==1.0.1"
 pip_quiet .venv-pysigma2 --no-deps -e . --config-settings editable_mode=compat
+# SigmaHQ's rule checks (tests/test_sigmahq_checks.py) in an environment of their own, as SigmaHQ's CI
+# installs them: its validators fetch reference data when imported, which no other sigma-cli run
+# should do, so they are not in the two environments above.
+[ -x .venv-sigmahq/bin/python ] || "$PYTHON" -m venv .venv-sigmahq
+pip_quiet .venv-sigmahq "sigma-cli==3.1.*" "pySigma-validators-sigmahq==0.20.*" "PyYAML>=6" "colorama>=0.4" "yamllint>=1.35"
 
 .venv/bin/ruff check sigma_azure_aks sigma tests benchmarks
 status=0

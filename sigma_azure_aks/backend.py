@@ -13,6 +13,7 @@ from collections import defaultdict
 from typing import Any, ClassVar
 
 from sigma.backends.kusto import KustoBackend
+from sigma.collection import SigmaCollection
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
@@ -99,6 +100,27 @@ def _string_shape(value: SigmaString) -> tuple[str, str | None]:
     return kind, text
 
 
+def referenced_first(rules: list[Any]) -> list[Any]:
+    """The rules in their order, but each correlation after every rule it references."""
+    ordered: list[Any] = []
+    placed: set[int] = set()
+
+    def place(rule: Any, path: tuple[int, ...]) -> None:
+        if id(rule) in placed or id(rule) in path:
+            return
+        if isinstance(rule, SigmaCorrelationRule):
+            for reference in rule.rules:
+                target = getattr(reference, "rule", None)
+                if target is not None:
+                    place(target, (*path, id(rule)))
+        placed.add(id(rule))
+        ordered.append(rule)
+
+    for rule in rules:
+        place(rule, ())
+    return ordered + [rule for rule in rules if id(rule) not in placed]
+
+
 class SentinelBackend(KustoBackend):
     """Microsoft Sentinel KQL with exact Sigma semantics (identifier `sentinel`)."""
 
@@ -130,6 +152,13 @@ class SentinelBackend(KustoBackend):
         )
         self.output_format_processing_pipeline = defaultdict(require_table_pipeline)
         self.backend_processing_pipeline.priority = PRIORITY
+
+    def convert(self, rule_collection: SigmaCollection, *args: Any, **kwargs: Any) -> Any:
+        """A correlation reads the conversion of the rules it names: those are converted first,
+        whatever the order of the files (SigmaHQ writes a correlation in a file of its own)."""
+        rule_collection.resolve_rule_references()
+        rule_collection.rules = referenced_first(rule_collection.rules)
+        return super().convert(rule_collection, *args, **kwargs)
 
     def convert_rule(self, rule: Any, output_format: str | None = None, *args: Any, **kwargs: Any) -> Any:
         """Refuse values no query can express exactly (null in a list, rounded integers) first."""

@@ -114,14 +114,42 @@ def _one(backend, text: str, output_format: str) -> str:
     return "sha256:" + hashlib.sha256(text_out.encode("utf-8")).hexdigest()
 
 
+def _with_referenced_rules(files: list[Path]) -> dict[Path, str]:
+    """Each file's text, a correlation's preceded by the rules it reads from the other files (a
+    correlation file holds the correlation alone, as SigmaHQ writes them)."""
+    import yaml
+
+    texts = {path: path.read_text(encoding="utf-8") for path in files}
+    documents = {path: [d for d in yaml.safe_load_all(text) if isinstance(d, dict)] for path, text in texts.items()}
+    by_reference = {
+        str(document[key]): path
+        for path, docs in documents.items()
+        for document in docs
+        for key in ("name", "id")
+        if key in document
+    }
+
+    def referenced(path: Path, seen: tuple[Path, ...]) -> list[Path]:
+        found: list[Path] = []
+        for document in documents[path]:
+            for reference in (document.get("correlation") or {}).get("rules", []):
+                other = by_reference.get(str(reference))
+                if other is not None and other not in seen and other not in found:
+                    found += [p for p in referenced(other, (*seen, path)) if p not in found] + [other]
+        return found
+
+    return {path: "---\n".join([*(texts[p] for p in referenced(path, (path,))), texts[path]]) for path in files}
+
+
 def outputs(root: Path, folder: str, runs) -> dict[str, dict[str, str]]:
     files = sorted((root / folder).rglob("*.yml"))
+    texts = _with_referenced_rules(files)
     result: dict[str, dict[str, str]] = {}
     for target, pipelines in runs:
         backend = _backend(target, pipelines)
         label = f"{target}" + "".join(f" -p {name}" for name in pipelines)
         for path in files:
-            text = path.read_text(encoding="utf-8")
+            text = texts[path]
             key = f"{label} | {path.relative_to(root / folder).as_posix()}"
             result[key] = {fmt: _one(backend, text, fmt) for fmt in FORMATS[target]}
     return result

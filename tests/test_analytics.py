@@ -742,7 +742,11 @@ def test_nrt_refuses_a_union_of_tables():
 
 
 def test_nrt_refuses_a_correlation():
-    text = (REPO_ROOT / "rules" / "correlations" / "mass_resource_deletion.yml").read_text()
+    folder = REPO_ROOT / "rules" / "correlations"
+    text = "---\n".join(
+        (folder / name).read_text()
+        for name in ("azure_resource_deleted.yml", "correlation_azure_mass_resource_deletion.yml")
+    )
     with pytest.raises(SigmaError, match=re.escape(
         "kind NRT: a correlation rule counts events across a time window, which a near-real-time rule (only "
         "the rows ingested since its previous run, about a minute) cannot see; export it as a Scheduled rule"

@@ -270,8 +270,9 @@ def test_json_text_member_equality_property(value: str, others: list[str]) -> No
 
 # ---- correlations and raw input ------------------------------------------------------------------------
 def test_correlation_grouped_by_arn_maps_the_account() -> None:
-    path = REPO / "examples" / "correlations" / "aws_s3_storage_enumeration.yml"
-    collection = SigmaCollection.load_ruleset([str(path)])
+    folder = REPO / "examples" / "correlations"
+    paths = [folder / "aws_s3_bucket_configuration_read.yml", folder / "correlation_aws_s3_storage_enumeration.yml"]
+    collection = SigmaCollection.load_ruleset([str(path) for path in paths])
     (document,) = yaml.safe_load_all(SentinelBackend().convert(collection, "yaml"))
     entities = {e["entityType"]: e["fieldMappings"] for e in document["entityMappings"]}
     assert entities == {"Account": [{"identifier": "FullName", "columnName": "userIdentity_arn"}]}

@@ -515,13 +515,11 @@ def test_microsoft_parser_accepts_every_correlation_query(kql: Any, report: Any)
                 listed = plan.render(evidence=True)
                 assert not [str(d) for d in kql.diagnostics(listed) if d.is_error], listed
                 checked += 1
-    own = [
-        *(REPO / "rules" / "correlations").glob("*.yml"),
-        *(REPO / "examples" / "correlations").glob("*.yml"),
-    ]
-    for path in sorted(own):
+    # each folder's correlations with the base rules beside them (one rule a file, as SigmaHQ writes them)
+    own = [REPO / "rules" / "correlations", REPO / "examples" / "correlations"]
+    for folder in own:
         for output_format in ("default", "yaml"):
-            collection = SigmaCollection.load_ruleset([str(path)])
+            collection = SigmaCollection.load_ruleset([str(folder)])
             output = SentinelBackend().convert(collection, output_format)
             queries = (
                 output if output_format == "default" else [d["query"] for d in yaml.safe_load_all(output)]
@@ -532,6 +530,30 @@ def test_microsoft_parser_accepts_every_correlation_query(kql: Any, report: Any)
     report(f"correlation: Microsoft's parser accepted {checked} correlation queries")
     assert checked >= 20
 
+
+
+@pytest.mark.parametrize("order", [1, -1], ids=["rules first", "correlations first"])
+def test_correlations_convert_whatever_the_order_of_their_files(order: int) -> None:
+    """Correlations in files of their own (as SigmaHQ writes them) convert the same whether their files
+    come before or after the files of the rules they read, across tables (AWSCloudTrail, AKSAudit)."""
+    folder = REPO / "examples" / "correlations"
+    names = [
+        "aws_ec2_userdata_read",
+        "kubernetes_audit_secret_read_by_user",
+        "correlation_aws_ec2_userdata_download_burst",
+        "correlation_kubernetes_audit_secrets_read_burst",
+    ][::order]
+    files = [str(folder / f"{name}.yml") for name in names]
+    queries = SentinelBackend().convert(SigmaCollection.load_ruleset(files))
+    pairs = [(names[0], names[2]), (names[1], names[3])] if order == 1 else [(names[3], names[1]), (names[2], names[0])]
+    expected = [
+        query
+        for pair in pairs
+        for query in SentinelBackend().convert(
+            SigmaCollection.load_ruleset([str(folder / f"{name}.yml") for name in pair])
+        )
+    ]
+    assert sorted(queries) == sorted(expected) and len(queries) == 2
 
 # ---- many files ----------------------------------------------------------------------------------------
 def test_batch_resolves_rules_across_files_and_reports_a_missing_one(tmp_path: Path) -> None:
@@ -580,8 +602,12 @@ def test_replay_command_lists_alerts(tmp_path: Path, capsys: Any) -> None:
 
 def test_readme_example_schedule() -> None:
     """What the README says of the project's failed role-assignment rule."""
+    folder = REPO / "rules" / "correlations"
     collection = SigmaCollection.load_ruleset(
-        [str(REPO / "rules" / "correlations" / "role_assignment_write_failures.yml")]
+        [
+            str(folder / "azure_role_assignment_write_failed.yml"),
+            str(folder / "correlation_azure_role_assignment_write_failures.yml"),
+        ]
     )
     template = yaml.safe_load(SentinelBackend().convert(collection, "yaml"))
     assert (template["queryFrequency"], template["queryPeriod"]) == ("1h", "100m")

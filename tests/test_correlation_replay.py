@@ -197,7 +197,9 @@ def test_project_rules_alert_on_their_scenario() -> None:
 
     rows = [event(f"f{i}", 30 * i, caller="mallory@contoso.com") for i in range(5)]
     rows += [event("other", 40, caller="bob@contoso.com")]
-    result = replay([REPO / "rules" / "correlations" / "role_assignment_write_failures.yml"], rows)
+    folder = REPO / "rules" / "correlations"
+    rules = ["azure_role_assignment_write_failed.yml", "correlation_azure_role_assignment_write_failures.yml"]
+    result = replay([folder / name for name in rules], rows)
     assert not result.failures
     assert result["d310673d-8ae2-44c8-95a3-915e2c9390ef"] == ["f0", "f1", "f2", "f3", "f4"]
 

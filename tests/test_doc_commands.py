@@ -39,7 +39,7 @@ HOW: dict[str, int | str] = {
     'pip install "pySigma==2.0.1" "PyYAML>=6" certifi': INSTALL,
     'pip install --no-deps "pySigma-backend-kusto==1.0.1"': INSTALL,
     "pip install --no-deps .": INSTALL,
-    "sigma convert -t sentinel rules/azure_activity/aks_cluster_admin_credential_listed.yml": 0,
+    "sigma convert -t sentinel rules/azure_activity/azure_aks_cluster_admin_credential_listed.yml": 0,
     "sigma convert -t kusto -p azure_activity": FRAGMENT,
     "sigma convert -t sentinel -f arm rules/": 0,
     "sigma-azure-aks export rules/ --out out --format kql,yaml,arm,json": 0,
@@ -78,7 +78,7 @@ HOW: dict[str, int | str] = {
     "python docs/generate.py": "rewrites the generated docs; test_docs runs it with --check",
     "sigma-azure-aks export": FRAGMENT,
     # docs/correlation.md and its README section
-    "sigma convert -t sentinel -f yaml rules/correlations/role_assignment_write_failures.yml": 0,
+    "sigma convert -t sentinel -f yaml rules/correlations/": 0,
     "sigma-azure-aks convert|export|validate|replay": FRAGMENT,
     "sigma-azure-aks replay": FRAGMENT,
     # docs/lifecycle.md and the plan section of docs/commands.md
