@@ -250,8 +250,12 @@ def test_nrt_runs_only_on_the_tables_microsoft_lists() -> None:
 
 
 def test_correlation_is_refused_with_the_reason() -> None:
-    path = REPO_ROOT / "rules" / "correlations" / "mass_resource_deletion.yml"
-    assert refusal(path.read_text(encoding="utf-8")).endswith(
+    folder = REPO_ROOT / "rules" / "correlations"
+    documents = [
+        (folder / name).read_text(encoding="utf-8")
+        for name in ("azure_resource_deleted.yml", "correlation_azure_mass_resource_deletion.yml")
+    ]
+    assert refusal("\n---\n".join(documents)).endswith(
         "format defender: a correlation rule counts events across a time window, and a v1.0 custom detection has "
         "no look-back setting to hold it (schedule.frequency only); deploy it as a Sentinel analytics rule "
         "(-f arm or json)"
