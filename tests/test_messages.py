@@ -10,8 +10,182 @@ import sys
 from pathlib import Path
 
 import pytest
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaError
+
+from sigma_azure_aks.backend import SentinelBackend
+from sigma_azure_aks.commands import main
+from sigma_azure_aks.messages import nearest_names
+from sigma_azure_aks.pipelines import aks_audit_pipeline, azure_activity_pipeline
+from sigma_azure_aks.pipelines.kusto_pipelines import installed_kusto_pipelines
+from sigma_azure_aks.sources import supported_logsources
 
 PLUGIN = "azure_aks"
+RULE_ID = "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+LABEL = f"rule 'Edge' ({RULE_ID})"
+LONGEST = 200  # characters of a message after the rule's label
+
+
+def rule(logsource: str, detection: str) -> str:
+    return (
+        f"title: Edge\nid: {RULE_ID}\nstatus: test\nlogsource:\n{logsource}"
+        f"detection:\n  sel:\n    {detection}\n  condition: sel\nlevel: low\n"
+    )
+
+
+ACTIVITY = "  product: azure\n  service: activitylogs\n"
+KUBERNETES = "  product: kubernetes\n  service: audit\n"
+WINDOWS = "  category: process_creation\n  product: windows\n"
+
+
+def refusal(text: str, *pipelines: object) -> SigmaError:
+    pipeline = None
+    if pipelines:
+        pipeline = pipelines[0]()
+        for other in pipelines[1:]:
+            pipeline = pipeline + other()  # type: ignore[operator]
+    with pytest.raises(SigmaError) as error:
+        SentinelBackend(pipeline).convert(SigmaCollection.from_yaml(text))
+    return error.value
+
+
+def after_label(error: BaseException) -> str:
+    text = str(error)
+    assert text.startswith(f"{LABEL}: ")
+    line = text.removeprefix(f"{LABEL}: ")
+    assert "\n" not in line and len(line) <= LONGEST, line
+    return line
+
+
+# ---- an unknown field ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("logsource", "field", "line"),
+    [
+        (
+            ACTIVITY,
+            "operationNam",
+            "field 'operationNam' has no AzureActivity column; did you mean 'operationName' or 'operationId'? "
+            "docs/sources.md lists its columns; or map the field in your own pipeline",
+        ),
+        (
+            ACTIVITY,
+            "callerName",
+            "field 'callerName' has no AzureActivity column; did you mean 'caller'? "
+            "docs/sources.md lists its columns; or map the field in your own pipeline",
+        ),
+        (
+            ACTIVITY,
+            "Image",
+            "field 'Image' has no AzureActivity column; "
+            "docs/sources.md lists its columns; or map the field in your own pipeline",
+        ),
+        (
+            "  product: azure\n  service: signinlogs\n",
+            "ResultDescripton",
+            "field 'ResultDescripton' has no SigninLogs column; did you mean 'ResultDescription'? "
+            "docs/sources.md lists its columns; or map the field in your own pipeline",
+        ),
+        (
+            KUBERNETES,
+            "objectRef.nam",
+            "field 'objectRef.nam' has no AKSAudit column; did you mean 'objectRef.name' or 'objectRef.namespace'? "
+            "docs/sources.md lists its columns; or map the field in your own pipeline",
+        ),
+    ],
+)
+def test_unknown_field_names_the_nearest_fields(logsource: str, field: str, line: str) -> None:
+    error = refusal(rule(logsource, f"{field}: x"))
+    assert after_label(error) == line
+
+
+def test_unknown_field_details_list_every_accepted_name_once() -> None:
+    error = refusal(rule(ACTIVITY, "operationNam: x"))
+    from sigma_azure_aks.sources import source_for_table
+
+    source = source_for_table("AzureActivity")
+    assert source is not None and source.field_map is not None
+    assert error.details == f"AzureActivity accepts: {', '.join(source.field_map.supported_fields())}"  # type: ignore[attr-defined]
+
+
+def test_fieldref_to_an_unknown_field_names_the_nearest() -> None:
+    error = refusal(rule(ACTIVITY, "caller|fieldref: calerIpAddress"))
+    assert after_label(error) == (
+        "field 'calerIpAddress' referenced with |fieldref has no AzureActivity column; did you mean "
+        "'callerIpAddress'? docs/sources.md lists its columns; or map the field in your own pipeline"
+    )
+
+
+def test_nearest_names_ignore_case_and_keep_each_spelling_once() -> None:
+    assert nearest_names("CALLER", ["caller", "Caller", "callerIpAddress"]) == ["caller"]
+    assert nearest_names("image", ["time", "level"]) == []
+
+
+def test_convert_shows_the_field_list_only_with_verbose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "edge.yml"
+    path.write_text(rule(ACTIVITY, "operationNam: x"), encoding="utf-8")
+    line = (
+        f"error: {path}: {LABEL}: field 'operationNam' has no AzureActivity column; did you mean 'operationName' "
+        "or 'operationId'? docs/sources.md lists its columns; or map the field in your own pipeline"
+    )
+    main(["convert", str(path)])
+    assert capsys.readouterr().err.splitlines() == [
+        line,
+        "note: --verbose shows the details of 1 error(s)",
+        "0 rules converted, 1 failed",
+    ]
+    main(["convert", "--verbose", str(path)])
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == line and lines[-1] == "0 rules converted, 1 failed"
+    assert lines[1].startswith("    AzureActivity accepts: ActivityStatusValue, ")
+    assert all(len(shown) <= 104 for shown in lines[1:])
+
+
+# ---- a log source out of scope, a rule outside the chosen pipelines ---------------------------------
+
+
+def test_out_of_scope_log_source_names_the_installed_kusto_pipelines() -> None:
+    error = refusal(rule(WINDOWS, "Image|endswith: '\\cmd.exe'"))
+    takers = [p.identifier for p in installed_kusto_pipelines() if "process_creation" in p.categories]
+    way = f"-t kusto -p {takers[0]} (or {', '.join(takers[1:])}) takes it (pySigma-backend-kusto)" if takers else ""
+    assert after_label(error) == (
+        "no Sentinel table for log source (category: process_creation, product: windows) in docs/sources.md; "
+        f"{way or 'no installed pipeline takes it'}"
+    )
+    assert error.details == f"Supported log sources: {'; '.join(supported_logsources())}."  # type: ignore[attr-defined]
+
+
+def test_the_kusto_pipelines_named_are_the_installed_ones() -> None:
+    """The names are read from pySigma-backend-kusto as installed, as sigma-cli names them."""
+    pytest.importorskip("sigma.backends.kusto")
+    from sigma.plugins import InstalledSigmaPlugins
+
+    discovered = InstalledSigmaPlugins.autodiscover(include_backends=False, include_validators=False).pipelines
+    named = [p.identifier for p in installed_kusto_pipelines()]
+    assert named and set(named) <= set(discovered)
+    assert {"microsoft_xdr", "sentinel_asim", "azure_monitor"} <= set(named)
+
+
+def test_log_source_no_pipeline_takes() -> None:
+    error = refusal(rule("  product: gcp\n  service: gcp.audit\n", "methodName: x"))
+    assert after_label(error) == (
+        "no Sentinel table for log source (product: gcp, service: gcp.audit) in docs/sources.md; "
+        "no installed pipeline takes it"
+    )
+
+
+def test_rule_outside_the_chosen_pipelines_names_them_and_the_one_that_takes_it() -> None:
+    error = refusal(rule(KUBERNETES, "verb: delete"), azure_activity_pipeline)
+    assert after_label(error) == (
+        "no table for log source (product: kubernetes, service: audit) in the pipelines applied "
+        "(azure_activity); -p aks_audit (or aks_audit_admin, aks_audit_legacy) takes it"
+    )
+    error = refusal(rule(ACTIVITY, "operationName: x"), aks_audit_pipeline)
+    assert after_label(error) == (
+        "no table for log source (product: azure, service: activitylogs) in the pipelines applied "
+        "(aks_audit); -p azure_activity takes it"
+    )
 
 
 def sigma_cli() -> Path:
