@@ -234,3 +234,57 @@ def test_sigma_list_shows_the_plugin_name() -> None:
     from sigma_azure_aks.pipelines import all_pipelines
 
     assert {rows[pipeline_id] for pipeline_id in all_pipelines()} == {PLUGIN}
+
+
+# ---- replay: a table the events hold no row of -----------------------------------------------------
+
+
+def _replay_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str], events: Path, *rules: str) -> list[str]:
+    from replay_support import require_engine
+
+    require_engine()
+    paths = []
+    for number, text in enumerate(rules):
+        path = tmp_path / f"rule{number}.yml"
+        path.write_text(text.replace(RULE_ID, f"{RULE_ID[:-1]}{number}"), encoding="utf-8")
+        paths.append(str(path))
+    capsys.readouterr()
+    main(["replay", *paths, "--events", str(events)])
+    return [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+
+
+AUDIT_RULES = (rule(KUBERNETES, "verb: delete"), rule(KUBERNETES, "verb: create"))
+
+
+def test_replay_notes_each_table_without_rows_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"$table": "AzureActivity", "EventDataId": "e1", "OperationNameValue": "X"}\n', "utf-8")
+    lines = _replay_lines(tmp_path, capsys, events, *AUDIT_RULES, rule(ACTIVITY, "operationName: X"))
+    assert lines == [
+        f"note: no rows of table AKSAudit in {events} (2 rule(s) read it, so they match nothing)",
+    ]
+
+
+def test_replay_notes_a_scanned_export_without_rows_of_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = tmp_path / "export.csv"
+    events.write_text("$table,EventDataId,OperationNameValue\nAzureActivity,e1,X\n", encoding="utf-8")
+    lines = _replay_lines(tmp_path, capsys, events, AUDIT_RULES[0], rule(ACTIVITY, "operationName: X"))
+    assert lines == [f"note: no rows of table AKSAudit in {events} (1 rule(s) read it, so they match nothing)"]
+
+
+def test_replay_notes_nothing_when_every_table_has_rows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"$table": "AzureActivity", "EventDataId": "e1", "OperationNameValue": "X"}\n', "utf-8")
+    assert _replay_lines(tmp_path, capsys, events, rule(ACTIVITY, "operationName: X")) == []
+
+
+def test_replay_api_notices_name_events_given_as_rows() -> None:
+    from replay_support import require_engine
+
+    require_engine()
+    from sigma_azure_aks.replay import replay
+
+    result = replay(rule(KUBERNETES, "verb: delete"), [{"$table": "AzureActivity", "EventDataId": "e1"}])
+    assert result.notices == ["no rows of table AKSAudit in the events given (1 rule(s) read it, so they match nothing)"]
