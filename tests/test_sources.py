@@ -276,7 +276,7 @@ def _particular_names() -> tuple[set[str], set[str]]:
     """(names of particular sources: tables, pipeline ids, source and behaviour modules; the files
     that may name them: the source files, the registry, the behaviour modules, Sentinel's facts)."""
     source_modules = {p.stem for p in (PACKAGE / "sources").glob("*.py")} - {
-        "__init__", "base", "shapes", "raw_records", "registry", "features", "json_text"
+        "__init__", "base", "shapes", "raw_records", "registry", "features", "json_text", "nearest"
     }
     references = [f.transformation for s in all_sources() for f in s.features]
     references += [b.factory for s in all_sources() for b in s.built_pipelines]
