@@ -16,7 +16,12 @@ from sigma.exceptions import SigmaError
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.commands import main
 from sigma_azure_aks.messages import nearest_names
-from sigma_azure_aks.pipelines import aks_audit_pipeline, azure_activity_pipeline
+from sigma_azure_aks.pipelines import (
+    aks_audit_pipeline,
+    aks_dataplane_pipeline,
+    azure_activity_pipeline,
+    okta_pipeline,
+)
 from sigma_azure_aks.pipelines.kusto_pipelines import installed_kusto_pipelines
 from sigma_azure_aks.sources import supported_logsources
 
@@ -185,6 +190,11 @@ def test_rule_outside_the_chosen_pipelines_names_them_and_the_one_that_takes_it(
     assert after_label(error) == (
         "no table for log source (product: azure, service: activitylogs) in the pipelines applied "
         "(aks_audit); -p azure_activity takes it"
+    )
+    error = refusal(rule(KUBERNETES, "verb: delete"), aks_dataplane_pipeline, okta_pipeline)
+    assert after_label(error) == (
+        "no table for log source (product: kubernetes, service: audit) in the pipelines applied "
+        "(aks_dataplane, azure_activity, okta); -p aks_audit (or aks_audit_admin, aks_audit_legacy) takes it"
     )
 
 

@@ -22,7 +22,14 @@ from ..messages import COLUMNS_PAGE, DetailedError, field_list_details, unknown_
 from ..semantics import negated_items
 from ..sources import FieldMap, Spellings, describe_logsource, sources_for_logsource
 from ..sources.nearest import nearest_fields
-from .state import CLAIMED_BY, QUERY_TABLE, SENTINEL_BACKEND_NAME, STOCK_KUSTO_PREPEND_ID, rule_label
+from .state import (
+    CLAIMED_BY,
+    QUERY_TABLE,
+    SENTINEL_BACKEND_NAME,
+    STOCK_KUSTO_PREPEND_ID,
+    claimer_of,
+    rule_label,
+)
 from .stock_kusto import stock_kusto_problem
 
 
@@ -268,9 +275,5 @@ class RequireTableTransformation(PreprocessingTransformation):
 
     def _applied(self) -> list[str]:
         """Our pipelines applied to the rule (their table claims), in order."""
-        claimers = (
-            item.transformation.claimer
-            for item in self._pipeline.items
-            if isinstance(item.transformation, ClaimTableTransformation)
-        )
-        return list(dict.fromkeys(claimers))
+        claimers = (claimer_of(item.identifier) for item in self._pipeline.items)
+        return list(dict.fromkeys(claimer for claimer in claimers if claimer))
