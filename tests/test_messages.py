@@ -147,6 +147,24 @@ def test_convert_shows_the_field_list_only_with_verbose(tmp_path: Path, capsys: 
     assert all(len(shown) <= 104 for shown in lines[1:])
 
 
+def test_export_shows_the_field_list_only_with_verbose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "edge.yml"
+    path.write_text(rule(ACTIVITY, "callerName: x"), encoding="utf-8")
+    line = (
+        f"error: {path}: {LABEL}: field 'callerName' has no AzureActivity column; did you mean 'caller'? "
+        "docs/sources.md lists its columns; or map the field in your own pipeline"
+    )
+    main(["export", str(path), "--out", str(tmp_path / "out")])
+    assert capsys.readouterr().err.splitlines() == [
+        line,
+        "note: --verbose shows the details of 1 error(s)",
+        "0 rules converted, 1 failed",
+    ]
+    main(["export", "--verbose", str(path), "--out", str(tmp_path / "out")])
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == line and lines[1].startswith("    AzureActivity accepts: ")
+
+
 # ---- a log source out of scope, a rule outside the chosen pipelines ---------------------------------
 
 
