@@ -25,6 +25,7 @@ from sigma.rule import SigmaRule
 from .backend import SentinelBackend
 from .correlation import correlation_tables
 from .messages import plain_message, quiet_native_stderr
+from .notices import details_of
 from .pipelines.state import CLAIMED_BY, rule_label
 from .query_guard import QueryGuard
 from .sources import union_tables
@@ -83,6 +84,7 @@ class RuleFailure:
     path: Path
     reason: str
     rule_id: str | None = None
+    details: str = ""  # more than the line says (every accepted name), for `--verbose`
 
     def line(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -359,7 +361,7 @@ def convert_rule(backend: SentinelBackend, path: Path, rule: Any) -> ConvertedRu
         else:
             queries = backend.convert_rule(rule)
     except SigmaError as error:
-        return RuleFailure(path, _error_in_file(error, path), str(rule.id or ""))
+        return RuleFailure(path, _error_in_file(error, path), str(rule.id or ""), details_of(error))
     except NotImplementedError as error:  # pySigma's word for a construct a backend lacks
         reason = _one_line(error).split(" (while ", 1)[0]
         return RuleFailure(path, f"not supported by the sentinel target: {reason}", str(rule.id or ""))

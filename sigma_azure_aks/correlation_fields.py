@@ -21,7 +21,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import kql
+from .messages import no_column_text
 from .pipelines.arrays import pair_value_regexes
+from .sources.nearest import nearest_fields
 
 
 class UnkeyableField(ValueError):
@@ -47,9 +49,7 @@ def event_value(source: Any, field_name: str) -> str:
         )
     target = fields.resolve(field_name)
     if target is None:
-        raise UnkeyableField(
-            f"has no {table} column. Supported fields: {', '.join(fields.supported_fields())}"
-        )
+        raise UnkeyableField(no_column_text(table, nearest_fields(fields, field_name)))
     structure = fields.structure(target.column)
     if is_list_valued(source, field_name):
         raise UnkeyableField(f"holds a list in {table} ({_list_shape(structure, target)}); {_ONE_VALUE}")

@@ -129,9 +129,12 @@ class ExportResult:
     exported: list[Exported] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     failed: list[tuple[str, str | None, str]] = field(default_factory=list)  # (file, Sigma id, line)
+    details: dict[str, str] = field(default_factory=dict)  # failure line -> its details (`--verbose`)
 
-    def fail(self, path: Path, rule_id: Any, line: str) -> None:
+    def fail(self, path: Path, rule_id: Any, line: str, details: str = "") -> None:
         self.failures.append(line)
+        if details:
+            self.details[line] = details
         self.failed.append((Path(path).as_posix(), str(rule_id) if rule_id else None, line))
 
 
@@ -165,7 +168,7 @@ def export_files(
             if rule_id:
                 owners.setdefault(str(rule_id), []).append(Path(item.path))
             if isinstance(item, RuleFailure):
-                result.fail(item.path, item.rule_id, item.line())
+                result.fail(item.path, item.rule_id, item.line(), item.details)
                 continue
             try:
                 exported = render_all(item, formats, options)

@@ -6,20 +6,26 @@
 * An invalid regular expression under pySigma 2 (google-re2) reads ``... is invalid: b'missing ):
   (('`` and RE2 writes its own log line (``E0000 ... re2.cc:242] Error parsing ...``) straight to
   the process's stderr: the bytes are decoded, and :func:`quiet_native_stderr` drops that line.
+
+And the words of our own errors that more than one layer writes: the nearest names of a misspelt one
+(:func:`did_you_mean`), the unknown field's line (:func:`unknown_field_line`), and an error that says
+more under ``--verbose`` (:class:`DetailedError`).
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import yaml
+from sigma.exceptions import SigmaTransformationError
 
 _MISMATCH = re.compile(r"Modifier (?P<cls>\w+) incompatible to value type of '(?P<value>.*)'", re.S)
 _BYTES = re.compile(r"""\bb(?P<literal>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
@@ -118,3 +124,60 @@ def quiet_native_stderr() -> Iterator[None]:
             rest = _RE2_LOG.sub(b"", captured.read())
             if rest:
                 os.write(fd, rest)
+
+
+# ---- our own errors ------------------------------------------------------------------------------
+
+# Where a user reads every table's columns (the generated sources page).
+COLUMNS_PAGE = "docs/sources.md"
+
+
+class DetailedError(SigmaTransformationError):
+    """An error whose ``str()`` is one line; `details` says more (a list of every accepted name),
+    shown by `sigma-azure-aks` under ``--verbose``."""
+
+    def __init__(self, line: str, details: str = "") -> None:
+        super().__init__(line)
+        self.details = details
+
+
+# How alike (difflib's ratio) a name must be to be suggested: `callerName` -> `caller` (0.75) is; `Image`
+# -> `time` (0.67) is not.
+NEAR = 0.75
+
+
+def nearest_names(name: str, candidates: Iterable[str], count: int = 3) -> list[str]:
+    """The candidates nearest to `name` (difflib's ratio, ignoring case), best first, each spelling once."""
+    spelled: dict[str, str] = {}
+    for candidate in candidates:
+        spelled.setdefault(candidate.lower(), candidate)
+    found = difflib.get_close_matches(name.lower(), list(spelled), n=count, cutoff=NEAR)
+    return [spelled[folded] for folded in found]
+
+
+def did_you_mean(names: Iterable[str]) -> str:
+    """`did you mean 'a' or 'b'?` for the nearest names found, or "" when there are none."""
+    shown = [repr(name) for name in names]
+    return f"did you mean {' or '.join(shown)}?" if shown else ""
+
+
+def no_column_text(table: str, nearest: Iterable[str], reason: str = "") -> str:
+    """What follows a field's name when `table` has no column for it: why (`reason`), the nearest
+    accepted names, and where the columns are listed."""
+    why = f" ({reason})" if reason else ""
+    suggestion = did_you_mean(nearest)
+    return (
+        f"has no {table} column{why}; {suggestion + ' ' if suggestion else ''}"
+        f"{COLUMNS_PAGE} lists its columns; or map the field in your own pipeline"
+    )
+
+
+def unknown_field_line(field: str, table: str, nearest: Iterable[str], reason: str = "", how: str = "") -> str:
+    """One line for a field with no column (:func:`no_column_text`); `how` names how the field is
+    used (`referenced with |fieldref`)."""
+    return f"field '{field}'{' ' + how if how else ''} {no_column_text(table, nearest, reason)}"
+
+
+def field_list_details(table: str, supported: Iterable[str]) -> str:
+    """The details of an unknown field: every name the table's pipeline accepts."""
+    return f"{table} accepts: {', '.join(supported)}"

@@ -158,10 +158,9 @@ def test_response_code_numbers_and_words() -> None:
 
 @pytest.mark.parametrize("field", ["impersonatedUser.username", "objectRef.foo", "user.name", "kind"])
 def test_unknown_field_is_an_error(field: str) -> None:
-    with pytest.raises(
-        SigmaError, match=rf"field '{re.escape(field)}' has no AKSAudit column.*Supported fields"
-    ):
+    with pytest.raises(SigmaError, match=rf"field '{re.escape(field)}' has no AKSAudit column") as error:
         one(field)
+    assert error.value.details.startswith("AKSAudit accepts: ")
 
 
 def test_category_application_is_claimed_too() -> None:
@@ -187,7 +186,7 @@ def test_other_rules_pass_untouched() -> None:
     rule = audit_rule("  sel:\n    operationName: X\n  condition: sel").replace(
         "product: kubernetes\n  service: audit", "product: azure\n  service: activitylogs"
     )
-    with pytest.raises(SigmaError, match="no Sentinel table"):
+    with pytest.raises(SigmaError, match=r"in the pipelines applied \(aks_audit\); -p azure_activity takes it"):
         SentinelBackend(aks_audit_pipeline()).convert(SigmaCollection.from_yaml(rule))
     [query] = SentinelBackend(aks_audit_pipeline() + azure_activity_pipeline()).convert(
         SigmaCollection.from_yaml(rule)

@@ -225,7 +225,7 @@ def test_unknown_field_is_a_clear_error() -> None:
     message = str(error.value)
     assert "field 'Image' has no AzureActivity column" in message
     assert "rule 'Test rule'" in message
-    assert "operationName" in message and "properties.<path>" in message
+    assert "operationName" in error.value.details and "properties.<path>" in error.value.details
 
 
 def test_other_log_source_is_refused_by_sentinel() -> None:

@@ -11,7 +11,7 @@ import sys
 import textwrap
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -298,9 +298,25 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
 
 
-def summary(converted: int, failures: list[str], noun: str = "rules", stream: TextIO | None = None) -> None:
-    """`N converted, M failed` and one line per failure."""
+def summary(
+    converted: int,
+    failures: list[str],
+    noun: str = "rules",
+    stream: TextIO | None = None,
+    details: Mapping[str, str] | None = None,
+    verbose: bool = False,
+) -> None:
+    """`N converted, M failed` and one line per failure; with `verbose`, a failure's `details`
+    (every name a table accepts) under its line, else a note that `--verbose` shows them."""
     out = stream if stream is not None else sys.stderr
+    hidden = 0
     for line in failures:
         out.write(f"error: {line}\n")
+        more = (details or {}).get(line, "")
+        if more and verbose:
+            out.write(details_block(more))
+        elif more:
+            hidden += 1
+    if hidden:
+        out.write(f"note: --verbose shows the details of {hidden} error(s)\n")
     out.write(f"{converted} {noun} converted, {len(failures)} failed\n")

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(len(files), "Converting")
     queries: list[str] = []
     failures: list[str] = []
+    details: dict[str, str] = {}
     guard = QueryGuard()  # no query Microsoft's parser rejects is written
     with WarningPrinter(args.verbose, progress):
         items = iter_convert(files, pipeline, options, on_file=lambda _path: progress.advance(), guard=guard)
@@ -50,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
                 queries.append(item.query)
             else:
                 failures.append(item.line())
+                details[item.line()] = item.details
         guard.close()
         progress.close()
     sys.stdout.write("\n\n".join(queries) + ("\n" if queries else ""))
-    summary(len(queries), failures)
+    summary(len(queries), failures, details=details, verbose=args.verbose)
     return EXIT_FAILED if failures else EXIT_OK

@@ -67,5 +67,5 @@ def run(args: argparse.Namespace) -> int:
     except OSError as problem:
         error(f"cannot write to {out}: {problem.strerror or problem}: {problem.filename or out}")
         return EXIT_FAILED
-    summary(len(result.exported), result.failures)
+    summary(len(result.exported), result.failures, details=result.details, verbose=args.verbose)
     return EXIT_FAILED if result.failures else EXIT_OK

@@ -166,6 +166,8 @@ def run(args: argparse.Namespace) -> int:
     )
     for line in result.not_replayed:
         sys.stderr.write(f"not replayed: {line}\n")
+    for line in result.notices:
+        sys.stderr.write(f"note: {line}\n")
     sys.stderr.write(
         f"{result.event_count} events, {firing} of {len(result.hits)} rules fired, "
         f"{sum(len(h.events) for h in result.hits)} hits in {elapsed:.2f} s\n"

@@ -43,7 +43,7 @@ from .aks_dataplane_analysis import (
 )
 from .factories import NAME_SUFFIX
 from .items import source_items, source_postprocessing_items, stock_guard_item
-from .state import CLAIMED_BY, ITEM_PREFIX, PRIORITY, QUERY_TABLE, add_note, rule_label
+from .state import CLAIMED_BY, PRIORITY, QUERY_TABLE, add_note, claim_identifier, rule_label
 from .transformations import logsource_matches
 
 CLAIMER = "aks_dataplane"
@@ -242,7 +242,7 @@ def dataplane_pipeline() -> ProcessingPipeline:
         name=f"Azure activity logs about Kubernetes objects to Microsoft Sentinel {TABLE} {NAME_SUFFIX}",
         priority=PRIORITY,
         items=[
-            ProcessingItem(identifier=f"{ITEM_PREFIX}{CLAIMER}_claim_table", transformation=DataPlaneTransformation()),
+            ProcessingItem(identifier=claim_identifier(CLAIMER), transformation=DataPlaneTransformation()),
             stock_guard_item(CLAIMER),
             *source_items(fallback),
         ],

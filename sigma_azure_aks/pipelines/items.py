@@ -18,7 +18,7 @@ from sigma.processing.transformations.base import Transformation
 from sigma.rule import SigmaLogSource
 
 from ..sources import Feature, FieldMap, Source, Spellings, columns
-from .state import ITEM_PREFIX
+from .state import ITEM_PREFIX, claim_identifier
 from .transformations import (
     CLAIMED_BY,
     ClaimTableTransformation,
@@ -33,7 +33,7 @@ from .values import FieldValuesTransformation
 
 def claim_item(claimer: str, table: str, logsources: tuple[SigmaLogSource, ...]) -> ProcessingItem:
     return UnclaimedProcessingItem(
-        identifier=f"{ITEM_PREFIX}{claimer}_claim_table",
+        identifier=claim_identifier(claimer),
         transformation=ClaimTableTransformation(claimer, table, logsources),
     )
 

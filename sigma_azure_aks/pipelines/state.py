@@ -20,8 +20,23 @@ ITEM_PREFIX = "azure_aks_"
 # table selection finds `query_table` already set when both are given.
 PRIORITY = 5
 
+# The item by which a pipeline claims rules for its table: `azure_aks_<claimer>_claim_table`.
+CLAIM_SUFFIX = "_claim_table"
+
 STOCK_KUSTO_PREPEND_ID = "kusto_prepend_query_table"
 SENTINEL_BACKEND_NAME = "Microsoft Sentinel (sigma_azure_aks)"
+
+
+def claim_identifier(claimer: str) -> str:
+    return f"{ITEM_PREFIX}{claimer}{CLAIM_SUFFIX}"
+
+
+def claimer_of(identifier: str | None) -> str | None:
+    """The claimer whose claim item `identifier` names, or None for any other item."""
+    text = identifier or ""
+    if text.startswith(ITEM_PREFIX) and text.endswith(CLAIM_SUFFIX):
+        return text[len(ITEM_PREFIX) : -len(CLAIM_SUFFIX)]
+    return None
 
 
 def add_note(state: dict[str, Any], note: str) -> None:

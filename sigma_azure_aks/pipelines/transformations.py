@@ -18,9 +18,18 @@ from sigma.processing.transformations.base import (
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaLogSource, SigmaRule
 from sigma.types import SigmaCasedString, SigmaFieldReference, SigmaString
 
+from ..messages import COLUMNS_PAGE, DetailedError, field_list_details, unknown_field_line
 from ..semantics import negated_items
-from ..sources import FieldMap, Spellings, describe_logsource
-from .state import CLAIMED_BY, QUERY_TABLE, SENTINEL_BACKEND_NAME, STOCK_KUSTO_PREPEND_ID, rule_label
+from ..sources import FieldMap, Spellings, describe_logsource, sources_for_logsource
+from ..sources.nearest import nearest_fields
+from .state import (
+    CLAIMED_BY,
+    QUERY_TABLE,
+    SENTINEL_BACKEND_NAME,
+    STOCK_KUSTO_PREPEND_ID,
+    claimer_of,
+    rule_label,
+)
 from .stock_kusto import stock_kusto_problem
 
 
@@ -93,13 +102,7 @@ class MapFieldsTransformation(RuleDetectionItemTransformation):
             return None
         target = self.field_map.resolve(name)
         if target is None:
-            reason = self.field_map.missing_reason(name)
-            raise SigmaTransformationError(
-                f"{rule_label(self._rule)}: field '{name}' has no {self.field_map.table} column"
-                f"{' (' + reason + ')' if reason else ''}. "
-                f"Supported fields: {', '.join(self.field_map.supported_fields())}. "
-                "Use one of them, or map the field with your own pipeline."
-            )
+            raise unknown_field(self.field_map, name, rule_label(self._rule), self.field_map.missing_reason(name))
         from .values import warn_field_names_as_values
 
         warn_field_names_as_values(self.field_map, detection_item, rule_label(self._rule))
@@ -108,13 +111,16 @@ class MapFieldsTransformation(RuleDetectionItemTransformation):
             if isinstance(value, SigmaFieldReference):
                 referenced = self.field_map.resolve(value.field)
                 if referenced is None:
-                    raise SigmaTransformationError(
-                        f"{rule_label(self._rule)}: field '{value.field}' referenced with |fieldref has no "
-                        f"{self.field_map.table} column. Supported fields: "
-                        f"{', '.join(self.field_map.supported_fields())}."
-                    )
+                    raise unknown_field(self.field_map, value.field, rule_label(self._rule), how="referenced with |fieldref")
                 value.field = referenced.kql()
         return detection_item
+
+
+def unknown_field(field_map: FieldMap, name: str, label: str, reason: str = "", how: str = "") -> DetailedError:
+    """The error of a field `field_map` has no target for: one line with the nearest accepted names;
+    every accepted name in its details."""
+    line = unknown_field_line(name, field_map.table, nearest_fields(field_map, name), reason, how)
+    return DetailedError(f"{label}: {line}", field_list_details(field_map.table, field_map.supported_fields()))
 
 
 def _expanded_values(spellings: Spellings, values: list[Any]) -> list[Any] | None:
@@ -225,9 +231,17 @@ class PreambleTransformation(QueryPostprocessingTransformation):
         return f"{self.preamble}\n| where {condition}"
 
 
+def _pipelines_taking(logsource: SigmaLogSource) -> list[str]:
+    """Our pipelines that claim rules of `logsource`, the default one first."""
+    sources = sorted(sources_for_logsource(logsource), key=lambda source: not source.default)
+    return [source.pipeline for source in sources if source.pipeline]
+
+
 @dataclass
 class RequireTableTransformation(PreprocessingTransformation):
-    """Fails a rule that no pipeline gave a table, naming its log source and the supported ones."""
+    """Fails a rule that no pipeline gave a table: one line naming its log source and the way forward
+    (the pipeline of ours that takes it, else the installed kusto pipelines that do); every supported
+    log source in the details."""
 
     supported: list[str]
     refused: list[tuple[SigmaLogSource, str]] = field(default_factory=list)
@@ -241,7 +255,25 @@ class RequireTableTransformation(PreprocessingTransformation):
         for refused, reason in self.refused:
             if logsource is not None and logsource in refused:
                 raise SigmaTransformationError(f"{rule_label(rule)}: log source ({described}): {reason}")
-        raise SigmaTransformationError(
-            f"{rule_label(rule)}: no Sentinel table for log source ({described or 'none'}). "
-            f"Supported log sources: {'; '.join(self.supported)}."
+        details = f"Supported log sources: {'; '.join(self.supported)}."
+        takers = _pipelines_taking(logsource) if logsource is not None else []
+        if takers:
+            also = f" (or {', '.join(takers[1:])})" if takers[1:] else ""
+            raise DetailedError(
+                f"{rule_label(rule)}: no table for log source ({described}) in the pipelines applied "
+                f"({', '.join(self._applied()) or 'none of this package'}); -p {takers[0]}{also} takes it",
+                details,
+            )
+        from .kusto_pipelines import kusto_way_forward
+
+        way = kusto_way_forward(logsource) if logsource is not None else ""
+        raise DetailedError(
+            f"{rule_label(rule)}: no Sentinel table for log source ({described or 'none'}) in {COLUMNS_PAGE}; "
+            f"{way or 'no installed pipeline takes it'}",
+            details,
         )
+
+    def _applied(self) -> list[str]:
+        """Our pipelines applied to the rule (their table claims), in order."""
+        claimers = (claimer_of(item.identifier) for item in self._pipeline.items)
+        return list(dict.fromkeys(claimer for claimer in claimers if claimer))

@@ -87,15 +87,33 @@ class ReplayResult(dict[str, list[Any]]):
 
     `failures` holds a line per rule that did not run: not converted, or (also in
     `not_replayed`) converted to a query valid for Microsoft Sentinel that the local engine
-    cannot run."""
+    cannot run. `notices`: a line per table some rule reads that the events hold no row of
+    (such a rule matches nothing, whatever it says)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.hits: list[RuleHit] = []
         self.failures: list[str] = []
         self.not_replayed: list[str] = []
+        self.notices: list[str] = []
         self.events: list[Event] = []  # the events read by the loaders (all but scanned files')
         self.event_count = 0  # every event replayed, scanned files' included
+        self.tables_read: dict[str, int] = {}  # table -> how many converted rules read it
+        self.tables_with_rows: set[str] = set()
+
+    def note_missing_tables(self, where: str) -> None:
+        """One notice per table the rules read with no row in the events (`where`: the files)."""
+        self.notices = [
+            f"no rows of table {table} in {where} ({count} rule(s) read it, so they match nothing)"
+            for table, count in self.tables_read.items()
+            if table not in self.tables_with_rows
+        ]
+
+
+def _inputs_named(inputs: list[Any]) -> str:
+    """The events files as a notice names them (events given as rows: "the events given")."""
+    names = [str(item) for item in inputs if isinstance(item, (str, Path))]
+    return ", ".join(names) if names and len(names) == len(inputs) else "the events given"
 
 
 def convert(rules: Any, pipeline: Any = None) -> tuple[list[Any], list[str]]:
@@ -144,6 +162,27 @@ def replay(
     (see :class:`Alert`); `every_window` lists every alerting window with all its events instead
     (their number grows with the square of a burst: for tests and small inputs)."""
     inputs = [events] if isinstance(events, (str, Path)) else list(events)
+    result = _replay_inputs(
+        rules, inputs, pipeline, on_loaded, engine, scan, on_file, on_reading, on_progress, memory_limit, every_window
+    )
+    result.note_missing_tables(_inputs_named(inputs))
+    return result
+
+
+def _replay_inputs(
+    rules: Any,
+    inputs: list[Any],
+    pipeline: Any,
+    on_loaded: Callable[[int], None] | None,
+    engine: Any,
+    scan: bool,
+    on_file: Callable[[int], None] | None,
+    on_reading: Callable[[str], None] | None,
+    on_progress: Callable[[str, float], None] | None,
+    memory_limit: str | None,
+    every_window: bool,
+) -> ReplayResult:
+    """:func:`replay` on its inputs, before its notices."""
     if not scan:
         return replay_events(rules, read_events(inputs), pipeline, on_loaded, engine, every_window=every_window)
     from .engine import Engine
@@ -184,6 +223,7 @@ def replay(
     errors: dict[int, Exception] = {}
     loaded: list[Event] = []
     scanned = files = 0
+    scanned_tables: set[str] = set()
     number = 1
     for item in inputs:
         outcome = None
@@ -208,6 +248,8 @@ def replay(
             )
         number += outcome.rows
         scanned += outcome.rows
+        if outcome.rows:
+            scanned_tables.add(outcome.table)
         files += 1
         if on_loaded is not None:
             on_loaded(outcome.rows)
@@ -218,6 +260,7 @@ def replay(
         converted, loaded, failures, on_loaded, engine, found if files else None, errors, every_window=every_window
     )
     result.event_count += scanned
+    result.tables_with_rows |= scanned_tables
     return result
 
 
@@ -274,6 +317,11 @@ def _run_loaded(
     result.failures = failures
     result.events = loaded
     result.event_count = len(loaded) + sum(segment.count for segment in segments)
+    result.tables_with_rows = {event.table for event in loaded} | {s.table for s in segments if s.count}
+    for item in converted:
+        for table in dict.fromkeys((*item.table.split(","), *getattr(item, "union", ()))):
+            if table:
+                result.tables_read[table] = result.tables_read.get(table, 0) + 1
     offsets: dict[str, int] = {}
     for segment in segments:
         offsets[segment.table] = offsets.get(segment.table, 0) + segment.count
