@@ -774,13 +774,38 @@ def slots_of(source: Source) -> list[Slot]:
     return slots
 
 
+_PARSED = re.compile(r"extend\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*parse_json\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)")
+
+
+def parsed_columns(source: Source) -> dict[str, str] | None:
+    """{column the preamble adds: the text column it parses} when the source's preamble (a legacy
+    route's, run by both replay routes) only parses text columns (Okta_CL's `target_s`); None when
+    it does more (AzureDiagnostics' also filters by category: its rows are not generated here)."""
+    table, *operators = (part.strip() for part in source.preamble.split("|")) if source.preamble else ("",)
+    matches = [_PARSED.fullmatch(operator) for operator in operators]
+    if any(match is None for match in matches):
+        return None
+    return {match.group(1): match.group(2) for match in matches if match is not None}
+
+
+def table_row(source: Source, event: dict[str, Any], index: int) -> dict[str, Any]:
+    """An event as the table holds it: what a preamble parses, as the text it parses (escaped or
+    not, by turns: the ingester may escape non-ASCII)."""
+    row = dict(event)
+    for column, text_column in (parsed_columns(source) or {}).items():
+        if column in row:
+            row[text_column] = json.dumps(row.pop(column), ensure_ascii=index % 2 == 0)
+    return row
+
+
 def declared_sources() -> list[Source]:
-    """Every registered source with declared shapes that both replay routes run: it has an id
-    column and no preamble (the legacy AzureDiagnostics and Okta_CL routes parse a text column
-    first, which the export scan does not run; they are held by their exact and sample tests)."""
+    """Every registered source with declared shapes and an id column; a legacy route's preamble
+    (run by both replay routes, the export scan folding it into the condition) when it only parses
+    text columns (:func:`parsed_columns`)."""
     return [
         s for s in all_sources()
-        if s.field_map is not None and s.pipeline and s.logsources and s.id_column and not s.preamble
+        if s.field_map is not None and s.pipeline and s.logsources and s.id_column
+        and parsed_columns(s) is not None
         and (s.field_map.structures or s.field_map.routes or s.field_map.enumerations or s.field_map.members
              or s.field_map.arrays or any(p.json_text for p in s.field_map.prefixes))
     ]
@@ -920,12 +945,13 @@ def run_differential(
             if isinstance(outcome, Exception):
                 raise AssertionError(f"refused: {text}\n{outcome}")
             queries.append(outcome)
+        rows = [table_row(source, event, index) for index, event in enumerate(events)]
         engine = Engine()
-        engine.load(source.table, events)
+        engine.load(source.table, rows)
         outcomes = engine.matches_many(queries)
         # the one-pass scan of the same events written as an export: the same rows for every rule
         export = folder / f"{source.table}.jsonl"
-        export.write_text("".join(json.dumps({"$table": source.table, **e}) + "\n" for e in events), encoding="utf-8")
+        export.write_text("".join(json.dumps({"$table": source.table, **r}) + "\n" for r in rows), encoding="utf-8")
         scanned = Engine().scan_export(export, queries)
         if scanned is not None:
             totals["scanned"] += 1
