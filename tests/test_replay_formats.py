@@ -201,19 +201,81 @@ def test_every_input_format_replays_to_the_same_hits(tmp_path: Path, source: Sou
     for number, reader in enumerate(source.raw_records):
         if reader.write is None:  # no inverse written: the kind is tested on its samples
             continue
+        kind_rows, kind_expected_rows, kind_expected = rows, expected_rows, expected
+        if reader.fixed:  # the rows of this kind hold what the kind fixes (the connector's own columns)
+            kind_rows = [{**row, **reader.fixed} for row in rows]
+            kind_path = tmp_path / f"kind-{number}.json"
+            write_json(kind_path, kind_rows)
+            kind_expected_rows = loaded_rows(kind_path, source)
+            kind_expected = loaded_hits(kind_path, source.table, queries)
         path = tmp_path / f"records-{number}.json"
-        write_records(path, [reader.write(row) for row in rows])
+        write_records(path, [reader.write(row) for row in kind_rows])
         read = loaded_rows(path, source)
         # the columns a record of this kind carries: those it gives back as they were written
         carried = [
-            c for c in source.schema if all(r[c] == e[c] for r, e in zip(read, expected_rows, strict=True))
+            c for c in source.schema if all(r[c] == e[c] for r, e in zip(read, kind_expected_rows, strict=True))
         ]
+        assert set(reader.fixed) <= set(carried), reader.description
         assert set(source.kept_columns()) <= set(carried), (
             reader.description,
             set(source.kept_columns()) - set(carried),
         )
         raw_queries = column_queries(source, [c for c in queried_columns(source) if c in carried])
         assert loaded_hits(path, source.table, raw_queries) == [
-            hits for query, hits in zip(queries, expected, strict=True) if query in raw_queries
+            hits for query, hits in zip(queries, kind_expected, strict=True) if query in raw_queries
         ], reader.description
         assert scanned_hits(path, raw_queries) is None  # raw records are for the readers, never scanned
+
+
+# ---- legacy routes: the preamble before the rule's `where` runs in the export scan too ---------------
+JSON_TEXTS = ['{"k": "alpha"}', '[{"id": "1", "displayName": "Alpha Beta"}]', '{"k": {"deep": "Beta"}, "n": 5}',
+              "[]", "{}", "null", '"alpha"', "not json", '{"k": "\\u00e9lan alpha"}']
+PREAMBLE_SOURCES = [source for source in all_sources() if source.preamble]
+
+
+def preamble_rows(source: Source) -> list[dict[str, Any]]:
+    """Generated rows where the string columns the preamble reads hold its own literals (a legacy
+    route's filter values) or JSON texts (what it parses), now and then."""
+    from sigma_azure_aks.replay.kql_rewrite import identifiers, kql_tokens
+
+    read = identifiers(source.preamble) & {c for c, kind in source.schema.items() if kind == "string"}
+    literals = [json.loads(text) for kind, text in kql_tokens(source.preamble) if kind == "str" and text[0] == '"']
+    rng = random.Random(source.table + " preamble")
+    rows = generated_rows(source) + generated_rows(source)
+    for row in rows:
+        for column in sorted(read - {"Type"}):
+            if rng.random() < 0.8:
+                row[column] = rng.choice(literals if literals and rng.random() < 0.6 else JSON_TEXTS)
+    return rows
+
+
+def preamble_queries(source: Source) -> list[str]:
+    """Queries as the route writes them (the preamble in place of the table) on every queried
+    column and on each column the preamble adds: its text, a member, its presence."""
+    conditions = [query.split("\n| where ", 1)[1] for query in column_queries(source, queried_columns(source))]
+    for column, kind in source.preamble_columns.items():
+        conditions += [f'tostring({column}) contains "alpha"', f'{column}.k =~ "alpha"', f"isnotempty({column})"]
+        if kind == "dynamic":
+            conditions += [f'{column}[0].displayName has "beta"', f'tostring({column}.k.deep) == "Beta"']
+    return [f"{source.preamble}\n| where {condition}" for condition in conditions]
+
+
+@pytest.mark.parametrize("source", PREAMBLE_SOURCES, ids=lambda s: s.table)
+def test_a_legacy_routes_preamble_runs_in_the_export_scan(tmp_path: Path, source: Source) -> None:
+    """A query whose route writes a preamble (filters and parsed columns before the rule's `where`:
+    Okta_CL's target array, AzureDiagnostics' AKS events) matches the same rows when the export
+    is scanned in one pass (CSV and JSON lines) as when it is loaded; none is refused."""
+    require_engine()
+    rows = preamble_rows(source)
+    queries = preamble_queries(source)
+    files = {"json": tmp_path / "export.json", "csv": tmp_path / "export.csv", "jsonl": tmp_path / "export.jsonl"}
+    write_json(files["json"], rows)
+    write_csv(files["csv"], source, rows)
+    write_jsonl(files["jsonl"], rows)
+    expected = loaded_hits(files["json"], source.table, queries)
+    assert all(isinstance(hits, list) for hits in expected), expected
+    assert sum(bool(hits) for hits in expected) * 2 >= len(queries), "too few hits"
+    assert any(hits and len(hits) < len(rows) for hits in expected[-5:]), "the parsed column tells rows apart"
+    for name in ("csv", "jsonl"):
+        scanned = scanned_hits(files[name], queries)
+        assert scanned == expected, name

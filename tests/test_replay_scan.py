@@ -233,3 +233,27 @@ def test_json_lines_with_keys_differing_in_case_only_are_left_to_the_loaders(tmp
     )
     result = replay([rule], path, scan=True)
     assert result["1d5f0a2e-3b4c-4d5e-8f60-7a8b9c0d1e2f"] == ["a", 2]
+
+
+@pytest.mark.parametrize(
+    ("query", "folded"),
+    [
+        ('T\n| where a == "x"', 'T\n| where a == "x"'),  # one where: as it is
+        (
+            'Okta_CL\n| extend OktaTarget = parse_json(target_s)\n| where OktaTarget.id == "OktaTarget" or x.OktaTarget == 1',
+            'Okta_CL\n| where (parse_json(target_s).id == "OktaTarget" or x.OktaTarget == 1)',
+        ),
+        (
+            'AzureDiagnostics\n| where Category in ("a", "b")\n| extend event = parse_json(log_s)\n| where isnotempty(event)',
+            'AzureDiagnostics\n| where (Category in ("a", "b")) and (isnotempty(parse_json(log_s)))',
+        ),
+        ("T\n| extend a = b + 1, c = a * 2\n| where c > 4", "T\n| where (((b + 1) * 2) > 4)"),
+        ("T\n| project a\n| where a == 1", "T\n| project a\n| where a == 1"),  # not a preamble: left as is
+    ],
+)
+def test_a_preamble_folds_into_the_condition(query: str, folded: str) -> None:
+    """The export scan's form of a legacy route's query: the preamble's filters as conjuncts, the
+    columns it adds replaced by their expressions (not a member of that name, not a string)."""
+    from sigma_azure_aks.replay.kql_rewrite import fold_preamble
+
+    assert fold_preamble(query) == folded

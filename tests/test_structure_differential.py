@@ -1,7 +1,8 @@
 """Differential over what the sources declare: structures, pair columns, routes, enumerations,
-object members and arrays of strings, generated from the registry (a source is covered the day it
-is registered), run through the target and the replay engine, and compared with an independent
-evaluator of the documented semantics (docs/entra.md, docs/mapping.md). Zero disagreements.
+object members, arrays of strings and string columns holding JSON text (`json_text_prefixes`),
+generated from the registry (a source is covered the day it is registered), run through the target
+and the replay engine, and compared with an independent evaluator of the documented semantics
+(docs/entra.md, docs/mapping.md, docs/aws.md). Zero disagreements.
 
 The evaluator reads JSON values, never the KQL: a structure member matches a value as documented
 (a number equals that number; a quoted number also the member holding it as a number; `true` also
@@ -11,7 +12,10 @@ member value or array element at any depth, member names in another case read th
 a route's `null`/`|exists`/`*` test the field itself.
 
 Events draw every member from numbers, quoted numbers, booleans, strings with JSON syntax in them,
-nested arrays, present/empty/null/absent. Size: `SIGMA_AZURE_AKS_STRUCTURES_SCALE` (an integer,
+nested arrays, present/empty/null/absent. A JSON-text column holds such members as text (compact or
+spaced, escaped or not), or text that holds no object (empty, `null`, another root, not JSON); its
+members are read by Python's JSON parser, exactly as named (member access is case-sensitive), and
+`null` on them is absent or JSON null, not "". Size: `SIGMA_AZURE_AKS_STRUCTURES_SCALE` (an integer,
 default 1; CI sets it higher). Not compared (listed, not silent): a number item on a plain member
 that holds a boolean (Kusto's toreal of a boolean is not documented).
 """
@@ -37,6 +41,7 @@ from sigma.rule import SigmaLogSource
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.sources import FieldMap, Source, all_sources, registered
 from sigma_azure_aks.sources.base import FieldTarget, member_prefixes
+from sigma_azure_aks.sources.json_text import json_text_prefixes
 from sigma_azure_aks.sources.shapes import Enumeration, Structure
 
 SEED = 20261206
@@ -430,6 +435,144 @@ def _object_slot(field_map: FieldMap, column: str, whole: bool) -> Slot:
     return Slot(column, fill, items)
 
 
+# ---- string columns holding JSON text (json_text_prefixes): members read through parse_json -------
+# Member names drawn into the JSON texts (nested objects under dict keys), with KQL keywords and a
+# name that is not an identifier; the source's own array members (PathPrefix.arrays) are added.
+JSON_MEMBERS: dict[str, Any] = {
+    "attribute": None, "MFAUsed": None, "ConsoleLogin": None, "userName": None, "title": None, "type": None,
+    "bucket": {"name": None, "Policy": {"Effect": None}}, "key-name": None,
+}
+# Texts of the whole column that hold no object: empty, JSON null, other JSON roots, not JSON.
+NOT_OBJECTS = ["", "null", "[]", '"attribute"', "16", "true", "not json", "{", '[{"attribute": "User"}]']
+
+
+def json_member(value: Value, member: Any, parent_has: bool) -> bool | None:
+    """A member of JSON text (docs/aws.md): as a plain member, but `null` is absent or JSON null,
+    not "" (`gettype(...) == "null"`)."""
+    if value.kind == "null":
+        return member is Absent or member is None
+    return plain_member(value, member, parent_has)
+
+
+def json_object(text: Any) -> Any:
+    """What the column's text holds for member access: its object, else Absent (no members: not
+    JSON, another root, empty, absent)."""
+    if not isinstance(text, str):
+        return Absent
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return Absent
+    return parsed if isinstance(parsed, dict) else Absent
+
+
+def _json_text_slot(field_map: FieldMap, prefixes: list[Any]) -> Slot | None:
+    """Items on a string column holding JSON text: members (random case: member access is
+    case-sensitive), the whole text, every value kind; texts with members of every type, nested,
+    present empty or null or absent, written compact or spaced, escaped or not, and texts that hold
+    no object."""
+    column = prefixes[0].column
+    tree: dict[str, Any] = {**JSON_MEMBERS, **{a: "array" for p in prefixes for a in p.arrays if "." not in a}}
+    for prefix in prefixes:
+        for dotted in prefix.arrays:
+            if "." in dotted:
+                node = tree
+                *heads, last = dotted.split(".")
+                for head in heads:
+                    if not isinstance(node.get(head), dict):
+                        node[head] = {}
+                    node = node[head]
+                node[last] = "array"
+    leaves: list[tuple[str, ...]] = []
+
+    def walk(node: dict[str, Any], path: tuple[str, ...]) -> None:
+        for name, inner in node.items():
+            leaves.append((*path, name))
+            if isinstance(inner, dict):
+                walk(inner, (*path, name))
+
+    walk(tree, ())
+
+    def field_name(path: tuple[str, ...]) -> str | None:
+        """The Sigma field of a member path, through a prefix that reads it as written."""
+        for prefix in prefixes:
+            name = prefix.prefix + ".".join(path)
+            target = field_map.resolve(name)
+            if target is not None and target.column == column and target.json_text and target.path == path:
+                return name
+        return None
+
+    whole = next((n for n in (prefixes[0].prefix[:-1], column)
+                  if (t := field_map.resolve(n)) is not None and t.column == column and not t.path), None)
+
+    def build(rng: random.Random, node: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, inner in node.items():
+            if rng.random() < 0.3:
+                continue
+            if isinstance(inner, dict) and rng.random() < 0.8:
+                out[name] = build(rng, inner)
+            elif inner == "array" and rng.random() < 0.6:
+                out[name] = [{"command": scalar_pool(rng)} for _ in range(rng.randint(0, 2))]
+            else:
+                out[name] = scalar_pool(rng)
+        return dict(rng.sample(list(out.items()), len(out)))
+
+    def fill(rng: random.Random) -> Any:
+        roll = rng.random()
+        if roll < 0.1:
+            return None  # absent: the string column reads ""
+        if roll < 0.25:
+            return rng.choice(NOT_OBJECTS)
+        compact = rng.random() < 0.5
+        return json.dumps(build(rng, tree), ensure_ascii=rng.random() < 0.3,
+                          separators=(",", ":") if compact else (", ", ": "))
+
+    def items(rng: random.Random) -> Item:
+        if whole is not None and rng.random() < 0.15:
+            modifier, value = glob(rng, rng.choice(["attribute", '"title"', "User", ":", "{}", "null", "not json"]))
+            if rng.random() < 0.2:
+                value, modifier = Value(None, "null"), ""
+            return Item(f"{whole}{modifier}", [value], lambda row: column_text(value, _get(row, column)))
+        read, name = rng.choice(named)
+        written = tuple(part if rng.random() < 0.75 else _random_case(rng, part) for part in read)
+        if (other := field_name(written)) is not None:  # read as written: another case is another member
+            read, name = written, other
+        roll = rng.random()
+        if roll < 0.12:
+            value, modifier = Value(None, "null"), ""
+        elif roll < 0.24:
+            flag = rng.choice([True, False])
+            value, modifier = Value(flag, "exists", flag=flag), "|exists"
+        elif roll < 0.36:
+            value, modifier = number_value(rng.choice([1, 16, 0, 1.5])), ""
+        elif roll < 0.42:
+            value, modifier = Value("", "glob", "", plain=""), ""
+        elif roll < 0.5:
+            value, modifier = bool_value(rng.choice([True, False])), ""
+        elif roll < 0.55:
+            value, modifier = any_value(), ""
+        else:
+            modifier, value = glob(rng, _case(rng, rng.choice([w for w in WORDS if w])))
+
+        def member(row: dict[str, Any]) -> bool | None:
+            found, has = _walk(json_object(_get(row, column)), read)
+            return json_member(value, found, has)
+        return Item(f"{name}{modifier}", [value], member)
+
+    named = [(path, name) for path in leaves if (name := field_name(path)) is not None]
+    return Slot(column, fill, items) if named else None
+
+
+def _json_text_slots(field_map: FieldMap) -> list[Slot]:
+    """One slot per string column the field map reads as JSON text (its json_text prefixes)."""
+    by_column: dict[str, list[Any]] = {}
+    for prefix in field_map.prefixes:
+        if prefix.json_text and not prefix.whole_key and not prefix.base:
+            by_column.setdefault(prefix.column, []).append(prefix)
+    return [slot for prefixes in by_column.values() if (slot := _json_text_slot(field_map, prefixes)) is not None]
+
+
 def _route_slots(source: Source, field_map: FieldMap) -> list[Slot]:
     slots = []
     for route in field_map.routes:
@@ -627,18 +770,44 @@ def slots_of(source: Source) -> list[Slot]:
         slot = _strings_slot(field_map, column, path)
         if slot is not None:
             slots.append(slot)
+    slots += _json_text_slots(field_map)
     return slots
 
 
+_PARSED = re.compile(r"extend\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*parse_json\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)")
+
+
+def parsed_columns(source: Source) -> dict[str, str] | None:
+    """{column the preamble adds: the text column it parses} when the source's preamble (a legacy
+    route's, run by both replay routes) only parses text columns (Okta_CL's `target_s`); None when
+    it does more (AzureDiagnostics' also filters by category: its rows are not generated here)."""
+    table, *operators = (part.strip() for part in source.preamble.split("|")) if source.preamble else ("",)
+    matches = [_PARSED.fullmatch(operator) for operator in operators]
+    if any(match is None for match in matches):
+        return None
+    return {match.group(1): match.group(2) for match in matches if match is not None}
+
+
+def table_row(source: Source, event: dict[str, Any], index: int) -> dict[str, Any]:
+    """An event as the table holds it: what a preamble parses, as the text it parses (escaped or
+    not, by turns: the ingester may escape non-ASCII)."""
+    row = dict(event)
+    for column, text_column in (parsed_columns(source) or {}).items():
+        if column in row:
+            row[text_column] = json.dumps(row.pop(column), ensure_ascii=index % 2 == 0)
+    return row
+
+
 def declared_sources() -> list[Source]:
-    """Every registered source with declared shapes that both replay routes run: it has an id
-    column and no preamble (the legacy AzureDiagnostics and Okta_CL routes parse a text column
-    first, which the export scan does not run; they are held by their exact and sample tests)."""
+    """Every registered source with declared shapes and an id column; a legacy route's preamble
+    (run by both replay routes, the export scan folding it into the condition) when it only parses
+    text columns (:func:`parsed_columns`)."""
     return [
         s for s in all_sources()
-        if s.field_map is not None and s.pipeline and s.logsources and s.id_column and not s.preamble
+        if s.field_map is not None and s.pipeline and s.logsources and s.id_column
+        and parsed_columns(s) is not None
         and (s.field_map.structures or s.field_map.routes or s.field_map.enumerations or s.field_map.members
-             or s.field_map.arrays)
+             or s.field_map.arrays or any(p.json_text for p in s.field_map.prefixes))
     ]
 
 
@@ -762,7 +931,7 @@ def run_differential(
     """(counts, disagreements, what was covered) of the generated rules on the generated events."""
     from sigma_azure_aks.replay.engine import Engine
 
-    totals = {"pairs": 0, "skipped": 0, "matched": 0, "rules": 0, "one_element": 0, "scanned": 0}
+    totals = {"pairs": 0, "skipped": 0, "matched": 0, "rules": 0, "one_element": 0, "scanned": 0, "json_text": 0}
     disagreements: list[tuple[str, str, dict[str, Any], bool, bool]] = []
     covered: list[str] = []
     for source in sources:
@@ -776,12 +945,13 @@ def run_differential(
             if isinstance(outcome, Exception):
                 raise AssertionError(f"refused: {text}\n{outcome}")
             queries.append(outcome)
+        rows = [table_row(source, event, index) for index, event in enumerate(events)]
         engine = Engine()
-        engine.load(source.table, events)
+        engine.load(source.table, rows)
         outcomes = engine.matches_many(queries)
         # the one-pass scan of the same events written as an export: the same rows for every rule
         export = folder / f"{source.table}.jsonl"
-        export.write_text("".join(json.dumps({"$table": source.table, **e}) + "\n" for e in events), encoding="utf-8")
+        export.write_text("".join(json.dumps({"$table": source.table, **r}) + "\n" for r in rows), encoding="utf-8")
         scanned = Engine().scan_export(export, queries)
         if scanned is not None:
             totals["scanned"] += 1
@@ -792,6 +962,7 @@ def run_differential(
             totals["one_element"] += sum(
                 len(selection_outcomes(items, {})) < len(items) for items in selections.values()
             )
+            totals["json_text"] += sum(_reads_json_text(source, item) for items in selections.values() for item in items)
             hits = set(outcome)
             for index, row in enumerate(events):
                 expected = evaluate(selections, condition, row)
@@ -805,12 +976,19 @@ def run_differential(
     return totals, disagreements, covered
 
 
+def _reads_json_text(source: Source, item: Item) -> bool:
+    """Whether an item reads a member of a string column holding JSON text."""
+    target = source.field_map.resolve(item.key.split("|")[0]) if source.field_map else None
+    return target is not None and target.json_text and bool(target.path)
+
+
 def test_declared_structures_agree_with_the_documented_semantics(report, tmp_path: Path) -> None:
     require_engine()
     totals, disagreements, covered = run_differential(declared_sources(), random.Random(SEED), tmp_path)
     report(
         f"structure differential: {totals['pairs']} (rule, event) pairs compared over {', '.join(covered)}; "
-        f"{totals['rules']} rules (scale {SCALE}; {totals['one_element']} selections read in one element), "
+        f"{totals['rules']} rules (scale {SCALE}; {totals['one_element']} selections read in one element, "
+        f"{totals['json_text']} items on JSON-text members), "
         f"{totals['matched']} of the pairs a match; {totals['skipped']} "
         f"pairs not compared (a number on a boolean member, text on an array or real member), "
         f"{len(disagreements)} disagreements; the export scan gave the same rows on {totals['scanned']} tables"
@@ -820,6 +998,7 @@ def test_declared_structures_agree_with_the_documented_semantics(report, tmp_pat
     assert totals["pairs"] >= 1000 * SCALE
     assert 0.05 * totals["pairs"] < totals["matched"] < 0.95 * totals["pairs"]
     assert totals["one_element"] > 0
+    assert totals["json_text"] > 0 or not any(p.json_text for s in declared_sources() for p in s.field_map.prefixes)  # type: ignore[union-attr]
     assert not disagreements
 
 
@@ -836,6 +1015,7 @@ def test_every_registered_declaration_is_generated() -> None:
         for route in field_map.routes:
             assert f"route {route.fields[0]}" in columns
         assert {c for c in field_map.objects if c in field_map.members} <= columns
+        assert {p.column for p in field_map.prefixes if p.json_text} <= columns
 
 
 def test_evaluator_is_not_the_target() -> None:
@@ -872,14 +1052,15 @@ TOY = Source(
     table="ToyShapes",
     title="Toy shapes",
     schema={"TimeGenerated": "datetime", "EventId": "string", "Kind": "string", "Items": "dynamic",
-            "Props": "dynamic", "Info": "dynamic"},
+            "Props": "dynamic", "Info": "dynamic", "Raw": "string"},
     logsources=(SigmaLogSource(product="toy", service="shapes"),),
     pipeline="toy_shapes",
     field_map=FieldMap(
         "ToyShapes",
         exact={"EventId": FieldTarget("EventId"), "Kind": FieldTarget("Kind"), "Items": FieldTarget("Items"),
-               "Props": FieldTarget("Props"), "Info": FieldTarget("Info")},
-        prefixes=member_prefixes({"Items": "dynamic", "Props": "dynamic", "Info": "dynamic"}),
+               "Props": FieldTarget("Props"), "Info": FieldTarget("Info"), "raw": FieldTarget("Raw")},
+        prefixes=(*member_prefixes({"Items": "dynamic", "Props": "dynamic", "Info": "dynamic"}),
+                  *json_text_prefixes({"raw": "Raw"})),
         structures=(
             Structure("Items", members=("name", "count"), nested=MappingProxyType({"parts": ("label", "size")})),
             Structure("Props", kind="pairs", pair=("Name", "Value")),
@@ -895,11 +1076,12 @@ TOY = Source(
 
 
 def test_a_registered_source_is_covered(tmp_path: Path) -> None:
-    """A source registered today has its structures, pairs, objects and enumerations generated."""
+    """A source registered today has its structures, pairs, objects, enumerations and JSON-text
+    columns generated."""
     require_engine()
     with registered(TOY):
         assert TOY in declared_sources()
-        assert {slot.column for slot in slots_of(TOY)} == {"Items", "Props", "Info", "Kind"}
+        assert {slot.column for slot in slots_of(TOY)} == {"Items", "Props", "Info", "Kind", "Raw"}
         totals, disagreements, covered = run_differential([TOY], random.Random(SEED), tmp_path, 30)
     assert totals["pairs"] > 500 and totals["matched"] > 0
     assert not disagreements, disagreements[:2]

@@ -23,6 +23,10 @@ rewrites what our `sentinel` target writes and it refuses or reads otherwise tha
   its value): refused by duckdb-kql. Rewritten to duckdb-kql's own ``isnotnull(b["k"])``, which is
   true for a present member, JSON ``null`` and ``""`` included, and false for an absent one.
 
+For the export scan, which evaluates one condition per query, :func:`fold_preamble` writes a legacy
+route's query (``<table> | where F | extend x = e | where C``) as the one ``where`` that returns the
+same rows.
+
 Text only: nothing here imports DuckDB.
 """
 
@@ -256,14 +260,76 @@ def identifiers(text: str) -> set[str]:
 def where_condition(
     query: str, star_hook: StarHook | None = None, tree_hook: TreeHook | None = None
 ) -> tuple[str, str]:
-    """(table, the condition of a '<table> | where ...' query as the engine runs it)."""
-    table, text = rewrite_query(query, star_hook, tree_hook)
+    """(table, the condition of a '<table> | where ...' query as the engine runs it); a legacy
+    route's preamble before the `where` is folded into it first (:func:`fold_preamble`)."""
+    table, text = rewrite_query(fold_preamble(query), star_hook, tree_hook)
     tokens = _tokens(text)
     pipes = [i for i, (kind, value) in enumerate(tokens) if kind == "punct" and value == "|"]
     where = _skip_ws(tokens, pipes[0] + 1) if len(pipes) == 1 else len(tokens)
     if where >= len(tokens) or tokens[where] != ("ident", "where"):
         raise ReplayQueryError(f"replay runs '<table> | where ...' queries, got {query[:60]!r}")
     return table, "".join(value for _, value in tokens[where + 1 :]).strip()
+
+
+_ASSIGNMENT = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)(.*)", re.S)
+_CALL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\s*\(.*\)", re.S)
+
+
+def fold_preamble(query: str) -> str:
+    """A query `<table> | <preamble operators> | where C` as the one-condition query
+    `<table> | where (F1) and ... and (C')` that returns the same rows, for the export scan (which
+    evaluates one condition per query on the file's rows): each `where F` of the preamble (a
+    legacy route's, :attr:`~sigma_azure_aks.sources.Source.preamble`) becomes a conjunct, and each
+    column an `extend x = e` adds is replaced, where a later operator reads it, by its expression
+    (an extend of pure expressions and a filter on them commute). A query of one `where` is
+    returned as it is; an operator other than `where` and `extend` is left for the caller to
+    refuse."""
+    segments = _pipe_segments(query)
+    if len(segments) <= 2:
+        return query
+    table, *operators, last = segments
+    filters: list[str] = []
+    columns: dict[str, str] = {}
+    for operator in operators:
+        name, _, body = operator.strip().partition(" ")
+        if name == "where":
+            filters.append(_substituted(body, columns))
+        elif name == "extend":
+            for assignment in _split_args(_tokens(body)):
+                match = _ASSIGNMENT.fullmatch(assignment)
+                if match is None:  # an unnamed extend: not a preamble's
+                    return query
+                expression = _substituted(match.group(2).strip(), columns)
+                columns[match.group(1)] = expression if _is_call(expression) else f"({expression})"
+        else:
+            return query
+    keyword, _, condition = last.strip().partition(" ")
+    if keyword != "where":
+        return query
+    conjuncts = [*filters, _substituted(condition.strip(), columns)]
+    return f"{table.rstrip()}\n| where " + " and ".join(f"({c})" for c in conjuncts)
+
+
+def _substituted(text: str, columns: dict[str, str]) -> str:
+    """KQL text with each identifier naming one of `columns` (not a member after a dot) replaced
+    by its expression."""
+    if not columns:
+        return text
+    out: list[str] = []
+    previous = ""
+    for kind, value in _tokens(text):
+        out.append(columns[value] if kind == "ident" and value in columns and previous != "." else value)
+        if kind != "ws":
+            previous = value
+    return "".join(out)
+
+
+def _is_call(expression: str) -> bool:
+    """Whether an expression is one function call (`parse_json(x)`: member access may follow it)."""
+    if _CALL.fullmatch(expression) is None:
+        return False
+    tokens = _tokens(expression)
+    return _closing(tokens, 0) == len(tokens) - 1
 
 
 def columns_read(query: str) -> tuple[str, set[str]]:

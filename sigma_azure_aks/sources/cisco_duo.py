@@ -28,7 +28,7 @@ from .base import (
     Source,
     field_targets,
 )
-from .raw_records import RawRecordReader
+from .raw_records import RawRecordReader, mapped_record
 
 TABLE = "CiscoDuo_CL"
 
@@ -142,8 +142,11 @@ LOG_KINDS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("telephony", ("credits", "phone"), ("context", "timestamp")),
     ("administrator", ("action", "username"), ("isotimestamp", "timestamp")),
 )
-# Keys the Data Collector types other than by their JSON value (the reference schema's columns).
-TYPED_KEYS: Mapping[str, str] = MappingProxyType({"isotimestamp": "_t", "txid": "_g"})
+# Keys the Data Collector types other than by their JSON value: those of the reference schema's
+# datetime (`_t`) and guid (`_g`) columns (isotimestamp, surfaced_auth.isotimestamp, txid).
+TYPED_KEYS: Mapping[str, str] = MappingProxyType(
+    {column[:-2]: column[-2:] for column in SCHEMA if column[-2:] in ("_t", "_g")}
+)
 
 
 def log_kind(entry: Mapping[str, Any]) -> str | None:
@@ -191,6 +194,39 @@ def _is_log_kind(kind: str, entry: Mapping[str, Any]) -> bool:
     return log_kind(entry) == kind and "." not in str(entry.get("action", ""))
 
 
+# ---- the inverse: a row as the log entry it was read from (replay's tests) ---------------------------
+def entry_key(column: str) -> str:
+    """The key a written entry gives a column: Duo's name, nested one level where Duo nests
+    (``access_device_ip_s`` -> ``access_device.ip``; the Data Collector joins either with `_`)."""
+    return duo_keys(column)[-1]
+
+
+def excluded_columns(kind: str) -> tuple[str, ...]:
+    """The columns an entry of `kind` leaves out so that no log kind before it in LOG_KINDS
+    (tried first) recognises it: the first key every entry of that kind has."""
+    before = [every for name, every, _ in LOG_KINDS[: [k for k, _, _ in LOG_KINDS].index(kind)]]
+    return tuple(DUO_KEYS[every[0]] for every in before)
+
+
+def fixed_columns(kind: str) -> dict[str, Any]:
+    """What every row read from an entry of `kind` holds whatever the entry: eventtype_s, the log
+    kind (the connector's, from the endpoint it polled); TimeGenerated, which the Data Collector
+    sets at ingestion (no key of the entry gives it); none in the excluded columns."""
+    return {"eventtype_s": kind, "TimeGenerated": None, **dict.fromkeys(excluded_columns(kind))}
+
+
+def duo_entry(kind: str, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The Duo Admin API log entry of `kind` that reads as a CiscoDuo_CL row (the inverse of
+    :func:`duo_row` on the rows holding :func:`fixed_columns`): each column's value under its key
+    (:func:`entry_key`), the keys every entry of the kind has always there (null when the row has
+    no value, which the Data Collector drops). An `action` with a dot reads as a GitHub entry
+    (:func:`_is_log_kind`): such a row has no Duo entry."""
+    every, some = next((e, s) for name, e, s in LOG_KINDS if name == kind)
+    fixed = fixed_columns(kind)
+    fields = {entry_key(c): c for c in DUO_KEYS.values() if c not in fixed}
+    return mapped_record(fields, row, dict.fromkeys((*every, some[0])))
+
+
 # One reader a log kind, each recognised by the keys every entry of its kind has (LOG_KINDS).
 RAW_READERS = tuple(
     RawRecordReader(
@@ -198,7 +234,8 @@ RAW_READERS = tuple(
         partial(_is_log_kind, kind),
         duo_row,
         frozenset(every),
-        None,  # the Data Collector's suffixed names do not say the record's nesting: tested on the samples
+        partial(duo_entry, kind),
+        fixed=MappingProxyType(fixed_columns(kind)),
     )
     for kind, every, some in LOG_KINDS
 )

@@ -33,7 +33,7 @@ from .base import (
     Source,
     field_targets,
 )
-from .raw_records import RawRecordReader
+from .raw_records import RawRecordReader, mapped_record
 
 TABLE = "GitHubAuditLogsV2_CL"
 
@@ -235,12 +235,29 @@ def is_audit_entry(entry: Mapping[str, Any]) -> bool:
         return False
     return ACTION.fullmatch(action) is not None or any(key in entry for key in ENTRY_KEYS)
 
+
+# The audit-log key of each column (AUDIT_KEYS is one to one).
+COLUMN_KEYS: Mapping[str, str] = MappingProxyType({column: key for key, column in AUDIT_KEYS.items()})
+
+
+def audit_entry(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The audit-log entry that reads as a GitHubAuditLogsV2_CL row (the inverse of
+    :func:`audit_row`): each column's value under its key (COLUMN_KEYS; `actor_location.country_code`
+    nested), TimeGenerated as `@timestamp` (null when the row has none, so that `created_at` is
+    not read in its place), `action` and `_document_id` always there (what makes it an entry).
+    Not carried: TenantId and the billing columns, which no key fills. A string column's JSON
+    text (the DCR's encoding of an object) is written as that text, which reads back as it is."""
+    entry = mapped_record({key: column for column, key in COLUMN_KEYS.items()}, row, {"action": "", "_document_id": ""})
+    entry.setdefault("@timestamp", None)
+    return entry
+
+
 RAW_READER = RawRecordReader(
     "a GitHub audit-log entry (action: <category>.<operation>, or action with actor/org/repo/created_at)",
     is_audit_entry,
     audit_row,
     frozenset({"action"}),
-    None,  # the DCR's renames flatten nested keys and JSON-encode objects: tested on the samples
+    audit_entry,
     priority=1,
 )
 

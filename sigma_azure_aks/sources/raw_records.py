@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -31,7 +31,10 @@ class RawRecordReader:
     record of this kind holding a row's values, on the columns the kind carries (replay's tests
     write every input format of every source with it). When two readers recognise a record, the
     one with the higher `priority` reads it. `envelope`: the key of the list that holds such
-    records in an export file (``{"Records": [...]}`` for CloudTrail)."""
+    records in an export file (``{"Records": [...]}`` for CloudTrail). `fixed`: the columns a row
+    read from this kind does not take from the record, with the value every such row holds (the
+    connector's own: Duo's `eventtype_s` names the log it polled; None: a column this kind never
+    fills), so that `write` is the inverse of `to_row` on the rows holding them."""
 
     description: str
     recognise: Callable[[Mapping[str, Any]], bool]
@@ -40,6 +43,7 @@ class RawRecordReader:
     write: Callable[[Mapping[str, Any]], dict[str, Any]] | None
     priority: int = 0
     envelope: str = "records"
+    fixed: Mapping[str, Any] = field(default_factory=dict)
 
 
 def mapped_record(
