@@ -109,10 +109,10 @@ OBJECT_COLUMNS = frozenset(
 AUTHORIZATION_MEMBERS = ("resource", "permission", "granted", "permissionType")
 
 # Member paths of the AuditLog objects whose members Google documents (AuditLog reference:
-# AuthenticationInfo, RequestMetadata with its request/destination attributes, Status,
-# ResourceLocation): a member written in another case reads the real one. `request`, `response`,
-# `metadata`, `serviceData` and `resourceOriginalState` hold each method's own message: read as
-# written.
+# AuthenticationInfo, RequestMetadata with its request/destination attributes,
+# Status): a member written in another case reads the real one. `request`, `response`, `metadata`,
+# `serviceData` and `resourceOriginalState` hold each method's own message: read as written, as are
+# ResourceLocation's two arrays of location names (declared in `arrays`: a value matches an element).
 DOCUMENTED_MEMBERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "AuthenticationInfo": (
@@ -123,13 +123,11 @@ DOCUMENTED_MEMBERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "callerIp", "callerSuppliedUserAgent", "callerNetwork", "requestAttributes",
             *(f"requestAttributes.{m}" for m in ("id", "method", "headers", "path", "host", "scheme", "query",
                                                   "time", "size", "protocol", "reason", "auth")),
-            *(f"requestAttributes.auth.{m}" for m in ("principal", "audiences", "presenter", "claims",
-                                                       "accessLevels")),
+            "requestAttributes.auth.principal", "requestAttributes.auth.presenter",
             "destinationAttributes",
             *(f"destinationAttributes.{m}" for m in ("ip", "port", "principal", "regionCode", "labels")),
         ),
         "Status": ("code", "message", "details"),
-        "ResourceLocation": ("currentLocations", "originalLocations"),
     }
 )
 
@@ -168,17 +166,22 @@ _NO_LABELS = (
     "(cluster_name, location, ...) have no column"
 )
 
+# Labels of the monitored resources the audit logs name (Cloud Logging's monitored resource list:
+# k8s_cluster, gce_instance, gcs_bucket, audited_resource, ...), for the reasons of the refusals.
+RESOURCE_LABELS = ("cluster_name", "location", "zone", "instance_id", "bucket_name", "service", "method",
+                   "organization_id", "folder_id")
+
 MISSING: Mapping[str, str] = MappingProxyType(
     {
-        **{name: _NO_RESOURCE for base in ("resource.type", "resource.labels") for name in _dialects(f"{_AUDIT}.{base}")},
-        **dict.fromkeys(_dialects(f"{_AUDIT}.resource"), _NO_RESOURCE),
+        **{
+            name: _NO_RESOURCE
+            for member in ("resource", "resource.type", "resource.labels",
+                           *(f"resource.labels.{label}" for label in ("project_id", *RESOURCE_LABELS)))
+            for name in _dialects(f"{_AUDIT}.{member}")
+        },
         **dict.fromkeys(_dialects(f"{_AUDIT}.logName"), _NO_LOGNAME),
         **dict.fromkeys(_dialects("resource.labels"), _NO_LABELS),
-        **{
-            name: _NO_LABELS
-            for label in ("cluster_name", "location", "zone", "instance_id", "bucket_name", "service", "method")
-            for name in _dialects(f"resource.labels.{label}")
-        },
+        **{name: _NO_LABELS for label in RESOURCE_LABELS for name in _dialects(f"resource.labels.{label}")},
     }
 )
 
@@ -266,15 +269,13 @@ def _column_value(column: str, value: Any) -> Any:
 
 def log_entry_row(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A Cloud Logging LogEntry with an AuditLog payload as a GCPAuditLogs row, field by field as
-    :data:`LOG_ENTRY_COLUMNS` pairs them; TimeGenerated is `receiveTimestamp`, else `timestamp`
-    (a LogEntry written without a receive time)."""
+    :data:`LOG_ENTRY_COLUMNS` pairs them (TimeGenerated is `receiveTimestamp`, which Cloud Logging
+    sets on every entry it stores)."""
     row: dict[str, Any] = {}
     for path, column in LOG_ENTRY_COLUMNS.items():
         value = nested_value(entry, path)
         if value is not None and value != "":
             row[column] = _column_value(column, value)
-    if "TimeGenerated" not in row and "Timestamp" in row:
-        row["TimeGenerated"] = row["Timestamp"]
     row["Type"] = TABLE
     return row
 
@@ -290,7 +291,8 @@ def log_entry(row: Mapping[str, Any]) -> dict[str, Any]:
     for name, column, member in (("authenticationInfo", "PrincipalEmail", "principalEmail"),
                                  ("status", "StatusMessage", "message")):
         if row.get(column) not in (None, ""):
-            payload[name] = {**payload.get(name, {}), member: row[column]}
+            inner = payload.get(name)
+            payload[name] = {**(inner if isinstance(inner, Mapping) else {}), member: row[column]}
     return entry
 
 
