@@ -427,3 +427,25 @@ def test_permission_equality_property(value: str, others: list[str]) -> None:
     expected = sorted(f"r{i}" for i, member in enumerate(members) if member.lower() == value.lower())
     hits = _hits(rule(f"sel: {{protoPayload.authorizationInfo.permission: {_sigma_literal(value)}}}"), rows)
     assert hits.get(RULE_ID, []) == expected
+
+
+def test_the_breakglass_rule_written_on_the_logentry_fields_converts(kql: Any) -> None:
+    """The refused SigmaHQ rule, with the LogEntry's own `resource.type` and `logName|endswith`
+    (the docs' advice), converts and fires on a GKE pod creation carrying the break-glass annotation."""
+    text = rule(
+        "sel:\n    data.resource.type: k8s_cluster\n    data.logName|endswith: cloudaudit.googleapis.com%2Factivity\n"
+        "    data.protoPayload.methodName: io.k8s.core.v1.pods.create\n"
+        "keywords:\n    - 'image-policy.k8s.io/break-glass'",
+        "sel and keywords",
+    )
+    query = convert(text)
+    assert kql.errors(query) == []
+    require_engine()
+    annotated = {"metadata": {"annotations": {"image-policy.k8s.io/break-glass": "true"}}}
+    rows = [
+        _row("glass", MethodName="io.k8s.core.v1.pods.create", GCPResourceType="k8s_cluster",
+             LogName="projects/p/logs/cloudaudit.googleapis.com%2Factivity", Request=annotated),
+        _row("plain", MethodName="io.k8s.core.v1.pods.create", GCPResourceType="k8s_cluster",
+             LogName="projects/p/logs/cloudaudit.googleapis.com%2Factivity", Request={"metadata": {}}),
+    ]
+    assert _hits(text, rows) == {RULE_ID: ["glass"]}
