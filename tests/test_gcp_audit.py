@@ -449,3 +449,37 @@ def test_the_breakglass_rule_written_on_the_logentry_fields_converts(kql: Any) -
              LogName="projects/p/logs/cloudaudit.googleapis.com%2Factivity", Request={"metadata": {}}),
     ]
     assert _hits(text, rows) == {RULE_ID: ["glass"]}
+
+
+# ---- Kubernetes method names GKE never logs: converted as written, with a warning ---------------------
+def _warnings(text: str) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SentinelBackend().convert(SigmaCollection.from_yaml(text))
+    return [str(w.message) for w in caught if "matches no method name GKE logs" in str(w.message)]
+
+
+@pytest.mark.parametrize(
+    "detection, warned",
+    [
+        ("sel: {gcp.audit.method_name|startswith: 'admissionregistration.k8s.io.v'}", True),
+        ("sel: {gcp.audit.method_name: 'io.k8s.api.batch.v*.Job'}", True),
+        ("sel: {MethodName: 'k8s.io.core.v1.pods.create'}", True),
+        ("sel: {protoPayload.methodName: io.k8s.batch.v1.cronjobs.create}", False),
+        ("sel: {gcp.audit.method_name: 'io.k8s.core.v*.secrets.create'}", False),
+        ("sel: {gcp.audit.method_name|startswith: 'io.k8'}", False),  # a prefix of the form may match
+        ("sel: {gcp.audit.method_name|contains: '.k8s.api.'}", False),  # not anchored: left as it is
+        ("sel: {gcp.audit.method_name|endswith: '.serviceAccounts.delete'}", False),
+        ("sel: {protoPayload.request.kind: 'k8s.io/api'}", False),  # not methodName
+    ],
+)
+def test_kubernetes_method_values_gke_never_logs_warn(detection: str, warned: bool) -> None:
+    text = rule(detection)
+    assert bool(_warnings(text)) == warned
+    assert convert(text).startswith("GCPAuditLogs\n| where ")
+
+
+def test_the_sigmahq_rules_that_warn_are_the_two_kubernetes_ones() -> None:
+    warned = {file.name for file in _corpus_files() if file.name not in REFUSED
+              and _warnings(file.read_text(encoding="utf-8"))}
+    assert warned == {"gcp_kubernetes_admission_controller.yml", "gcp_kubernetes_cronjob.yml"}

@@ -49,6 +49,7 @@ from .base import (
     Source,
     Structure,
 )
+from .features import Feature
 from .raw_records import RawRecordReader, mapped_record, nested_value
 
 TABLE = "GCPAuditLogs"
@@ -220,6 +221,41 @@ FIELD_MAP = FieldMap(
     any_case=True,
 )
 
+# GKE writes a Kubernetes API request's methodName as `io.k8s.<group>.<version>.<resource>[.<sub>].<verb>`,
+# the API group with its `.k8s.io` dropped and its labels reversed (`io.k8s.core.v1.pods.create`,
+# `io.k8s.authorization.rbac.v1.clusterrolebindings.create`, `io.k8s.batch.v1.cronjobs.create`,
+# `io.k8s.admissionregistration.v1.mutatingwebhookconfigurations.create`: the shared samples, GKE's
+# audit logging documentation). A rule value on methodName that names a Kubernetes method and is
+# anchored at its start can match only when its text begins that way; `io.k8s.api.` is the
+# package path of the Kubernetes Go types (`k8s.io/api/batch/v1.Job`), not an API group.
+KUBERNETES_METHOD_PREFIX = "io.k8s."
+NOT_KUBERNETES_METHOD_PREFIXES: Mapping[str, str] = MappingProxyType(
+    {"io.k8s.api.": "the package path of the Kubernetes Go types, not an API group"}
+)
+METHOD_NAME_COLUMN = "MethodName"
+
+
+def kubernetes_method_problem(leading: str) -> str | None:
+    """Why a methodName value anchored at its start, whose text names a Kubernetes method (holds
+    `k8s`) and begins with `leading` (its text up to the first wildcard), matches no method name
+    GKE writes; None when it may match one."""
+    lowered = leading.lower()
+    prefix = KUBERNETES_METHOD_PREFIX
+    if not (lowered.startswith(prefix) or prefix.startswith(lowered)):
+        return f"GKE writes Kubernetes methods as {prefix}<group>.<version>.<resource>.<verb>"
+    return next(
+        (f"{bad} is {reason}; GKE writes {prefix}<group>.<version>.<resource>.<verb>"
+         for bad, reason in NOT_KUBERNETES_METHOD_PREFIXES.items() if lowered.startswith(bad)),
+        None,
+    )
+
+
+METHOD_NAME_FORMS = Feature(
+    "method_names",
+    "warn on a methodName value naming a Kubernetes method in a form GKE never logs",
+    "gcp_audit:KubernetesMethodNameWarnings",
+)
+
 # Entity mappings as Microsoft's own GCPAuditLogs templates map them (Azure/Azure-Sentinel
 # `Solutions/Google Cloud Platform Audit Logs/Analytic Rules/GCPOpenFirewallRuleCreated.yaml`,
 # GCPBulkVMSnapshotDeletion.yaml): Account FullName = PrincipalEmail (Name and UPNSuffix its two
@@ -318,4 +354,5 @@ SOURCE = Source(
     row_markers=("MethodName", "GCPResourceType", "GCPResourceName"),
     profile=PROFILE,
     raw_records=(RAW_READER,),
+    features=(METHOD_NAME_FORMS,),
 )
