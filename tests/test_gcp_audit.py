@@ -483,3 +483,26 @@ def test_the_sigmahq_rules_that_warn_are_the_two_kubernetes_ones() -> None:
     warned = {file.name for file in _corpus_files() if file.name not in REFUSED
               and _warnings(file.read_text(encoding="utf-8"))}
     assert warned == {"gcp_kubernetes_admission_controller.yml", "gcp_kubernetes_cronjob.yml"}
+
+
+def test_a_log_entry_that_is_no_audit_log_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Cloud Logging entry with a jsonPayload (not an AuditLog) beside an audit entry: the command
+    says which line, exit 2, nothing on stdout."""
+    from sigma_azure_aks.commands import main
+    from sigma_azure_aks.commands.common import EXIT_USAGE
+
+    require_engine()
+    rule_file = tmp_path / "rule.yml"
+    rule_file.write_text(rule("sel: {gcp.audit.method_name: x}"))
+    events = tmp_path / "entries.jsonl"
+    audit = {"insertId": "a", "protoPayload": {"methodName": "x"}}
+    other = {"insertId": "b", "logName": "projects/p/logs/syslog", "jsonPayload": {"message": "hi"}}
+    events.write_text(json.dumps(audit) + "\n" + json.dumps(other) + "\n")
+    assert main(["replay", str(rule_file), "--events", str(events)]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"error: {events}: line 2: not an event replay knows"), line
+    assert "a Cloud Logging LogEntry with an AuditLog protoPayload" in line
