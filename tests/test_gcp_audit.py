@@ -506,3 +506,24 @@ def test_a_log_entry_that_is_no_audit_log_is_one_line_and_exit_2(
     (line,) = captured.err.splitlines()
     assert line.startswith(f"error: {events}: line 2: not an event replay knows"), line
     assert "a Cloud Logging LogEntry with an AuditLog protoPayload" in line
+
+
+@pytest.mark.parametrize(
+    "detection, warned",
+    [
+        ("sel: {logName: cloudaudit.googleapis.com/activity}", True),
+        ("sel: {data.logName: 'cloudaudit.googleapis.com%2Factivity'}", True),
+        ("sel: {LogName|startswith: cloudaudit}", True),
+        ("sel: {logName: projects/p/logs/cloudaudit.googleapis.com%2Factivity}", False),
+        ("sel: {logName: 'organizations/1/logs/*'}", False),
+        ("sel: {logName|startswith: proj}", False),
+        ("sel: {logName|endswith: cloudaudit.googleapis.com%2Factivity}", False),
+        ("sel: {logName|contains: cloudaudit}", False),
+    ],
+)
+def test_log_name_values_that_are_no_full_log_name_warn(detection: str, warned: bool) -> None:
+    text = rule(detection)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        SentinelBackend().convert(SigmaCollection.from_yaml(text))
+    assert any("matches no logName" in str(w.message) for w in caught) == warned

@@ -250,6 +250,30 @@ def kubernetes_method_problem(leading: str) -> str | None:
     )
 
 
+# A LogEntry's logName is always the full resource name of its log (Cloud Logging LogEntry
+# reference: `projects/[PROJECT_ID]/logs/[LOG_ID]`, or under organizations/, folders/,
+# billingAccounts/; every LogName of the samples): a value anchored at its start matches only when
+# it begins with one of these parents.
+LOG_NAME_COLUMN = "LogName"
+LOG_NAME_PARENTS = ("projects/", "organizations/", "folders/", "billingAccounts/")
+
+
+def log_name_problem(leading: str) -> str | None:
+    """Why a logName value anchored at its start and beginning with `leading` (its text up to the
+    first wildcard) matches no logName; None when it may match one."""
+    lowered = leading.lower()
+    if any(lowered.startswith(p.lower()) or p.lower().startswith(lowered) for p in LOG_NAME_PARENTS):
+        return None
+    return (f"a logName is the full name of the log, beginning with {', '.join(LOG_NAME_PARENTS)} "
+            "(projects/<project>/logs/cloudaudit.googleapis.com%2Factivity)")
+
+
+LOG_NAME_FORMS = Feature(
+    "log_names",
+    "warn on a logName value anchored at its start that is not a full log name",
+    "gcp_audit:LogNameWarnings",
+)
+
 METHOD_NAME_FORMS = Feature(
     "method_names",
     "warn on a methodName value naming a Kubernetes method in a form GKE never logs",
@@ -354,5 +378,5 @@ SOURCE = Source(
     row_markers=("MethodName", "GCPResourceType", "GCPResourceName"),
     profile=PROFILE,
     raw_records=(RAW_READER,),
-    features=(METHOD_NAME_FORMS,),
+    features=(METHOD_NAME_FORMS, LOG_NAME_FORMS),
 )
