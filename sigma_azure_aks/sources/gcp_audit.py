@@ -26,6 +26,10 @@ The other AuditLog objects (`authenticationInfo`, `requestMetadata`, `request`, 
 `metadata`, `serviceData`, `status`, `resourceLocation`, `resourceOriginalState`) are dynamic
 columns read by member path.
 
+Not covered: `GCPAuditLogsV2_CL`, the custom table of the same folder's newer data collection rule
+(`GcpAuditLog_DCR.json`: the LogEntry's `resource` and `protoPayload` kept whole), which no table
+reference documents and no Microsoft template queries.
+
 Refused here, with the reason: `protoPayload.resource.*` and `protoPayload.logName` (the AuditLog
 payload has neither; they are LogEntry fields, and an exact `logName` of
 `cloudaudit.googleapis.com/activity` never equals a real one), the monitored resource's labels
