@@ -68,6 +68,11 @@ RUNS: dict[str, tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
         "corpus/sigmahq/aws_cloudtrail",
         (("sentinel", ()), ("kusto", ("aws_cloudtrail",))),
     ),
+    "sigmahq_gcp_audit": (
+        "shared",
+        "corpus/sigmahq/gcp_audit",
+        (("sentinel", ()), ("kusto", ("gcp_audit",))),
+    ),
     **{
         f"sigmahq_{folder}": ("shared", f"corpus/sigmahq/{folder}", (("sentinel", ()),))
         for folder in ("pim", "m365_threat_management", "m365_threat_detection", "m365_exchange")

@@ -57,6 +57,10 @@ CONNECTOR_DATA_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
         # templates name both (the S3 one spelled AWSS3).
         "AWS": frozenset({"AWSCloudTrail"}),
         "AwsS3": frozenset({"AWSGuardDuty", "AWSVPCFlow", "AWSCloudTrail"}),
+        # Solutions/Google Cloud Platform Audit Logs/Data Connectors/GCPAuditLogs_ccp/
+        # data_connector_definition.json (id GCPAuditLogsDefinition; its one data type is its
+        # graphQueriesTableName, GCPAuditLogs, as Microsoft's GCPAuditLogs templates name it)
+        "GCPAuditLogsDefinition": frozenset({"GCPAuditLogs"}),
         # SaaS sources
         "OktaSSOv2": frozenset({"OktaSSO"}),
         "OktaSSO": frozenset({"Okta_CL"}),

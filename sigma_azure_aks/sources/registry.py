@@ -19,6 +19,7 @@ from . import (
     entra_auditlogs,
     entra_riskdetection,
     entra_signinlogs,
+    gcp_audit,
     github,
     github_legacy,
     m365_audit,
@@ -37,6 +38,7 @@ SOURCES: list[Source] = [
     entra_riskdetection.SOURCE,
     m365_audit.SOURCE,
     aws_cloudtrail.SOURCE,
+    gcp_audit.SOURCE,
     # SaaS identity and code platforms (their Sentinel connectors' tables)
     okta.SOURCE,
     okta_legacy.SOURCE,
