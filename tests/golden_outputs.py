@@ -87,7 +87,7 @@ RUNS: dict[str, tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
         for folder, legacy in (("okta", True), ("github", True), ("onelogin", False), ("cisco_duo", False))
     },
 }
-FORMATS = {"sentinel": ("default", "yaml", "arm", "json"), "kusto": ("default",)}
+FORMATS = {"sentinel": ("default", "yaml", "arm", "json", "defender"), "kusto": ("default",)}
 
 
 def _backend(target: str, pipelines: tuple[str, ...]):
