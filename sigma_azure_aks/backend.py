@@ -41,6 +41,7 @@ from . import kql
 from .analytics import FORMATS
 from .analytics import output_format as output_format_named
 from .analytics.options import refuse_unknown_options
+from .correlation import referenced_first
 from .notices import RuleWarning
 from .pipelines.factories import require_table_pipeline, sentinel_default_pipeline
 from .pipelines.state import (
@@ -53,7 +54,7 @@ from .pipelines.state import (
     rule_label,
 )
 from .rule_values import check_rule_values
-from .semantics import under_not
+from .semantics import as_number, null_safe, null_safe_always, plain_text
 from .sources import TABLES, source_for_table, union_tables
 
 _RE_FLAGS = {
@@ -98,27 +99,6 @@ def _string_shape(value: SigmaString) -> tuple[str, str | None]:
     text = "".join(inner)  # type: ignore[arg-type]
     kind = "contains" if lead and trail else "endswith" if lead else "startswith" if trail else "eq"
     return kind, text
-
-
-def referenced_first(rules: list[Any]) -> list[Any]:
-    """The rules in their order, but each correlation after every rule it references."""
-    ordered: list[Any] = []
-    placed: set[int] = set()
-
-    def place(rule: Any, path: tuple[int, ...]) -> None:
-        if id(rule) in placed or id(rule) in path:
-            return
-        if isinstance(rule, SigmaCorrelationRule):
-            for reference in rule.rules:
-                target = getattr(reference, "rule", None)
-                if target is not None:
-                    place(target, (*path, id(rule)))
-        placed.add(id(rule))
-        ordered.append(rule)
-
-    for rule in rules:
-        place(rule, ())
-    return ordered + [rule for rule in rules if id(rule) not in placed]
 
 
 class SentinelBackend(KustoBackend):
@@ -210,7 +190,7 @@ class SentinelBackend(KustoBackend):
     def convert_value_str(self, s: SigmaString | SigmaNumber, state: ConversionState) -> str:
         if isinstance(s, SigmaNumber):
             return kql.string_literal(str(s))
-        return kql.string_literal(_plain_text(s))
+        return kql.string_literal(plain_text(s))
 
     def _match_string(self, field_name: str, value: SigmaString, state: ConversionState) -> str:
         cased = isinstance(value, SigmaCasedString)
@@ -261,7 +241,7 @@ class SentinelBackend(KustoBackend):
         plain = [v for v in values if not (v.contains_special() or (dynamic and not v.s))]
         parts = []
         if plain:
-            literals = self.list_separator.join(kql.string_literal(_plain_text(v)) for v in plain)
+            literals = self.list_separator.join(kql.string_literal(plain_text(v)) for v in plain)
             parts.append(
                 f"{self._string_operand(field_name, state)} {_OPERATORS[('in', cased)]} ({literals})"
             )
@@ -332,9 +312,9 @@ class SentinelBackend(KustoBackend):
         kind = self._refuse_datetime(cond, state)
         field_expr = self.escape_and_quote_field(cond.field)
         if kind in _NUMERIC_TYPES:
-            return _null_safe(cond, f"{field_expr} == {cond.value}")
+            return null_safe(cond, f"{field_expr} == {cond.value}")
         if kind == "dynamic":
-            return _null_safe(cond, f"{_as_number(field_expr, cond.value.number)} == {cond.value}")
+            return null_safe(cond, f"{as_number(field_expr, cond.value.number)} == {cond.value}")
         return f"{field_expr} == {kql.string_literal(str(cond.value))}"
 
     def convert_condition_field_eq_val_bool(
@@ -351,8 +331,8 @@ class SentinelBackend(KustoBackend):
         kind = self._refuse_datetime(cond, state)
         field_expr = self.escape_and_quote_field(cond.field)
         if kind not in _NUMERIC_TYPES:
-            field_expr = _as_number(field_expr, value.number.number)
-        return _null_safe(cond, f"{field_expr} {self.compare_operators[value.op]} {value.number}")
+            field_expr = as_number(field_expr, value.number.number)
+        return null_safe(cond, f"{field_expr} {self.compare_operators[value.op]} {value.number}")
 
     def convert_condition_field_eq_val_null(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -367,14 +347,14 @@ class SentinelBackend(KustoBackend):
         """A dynamic member: present in its bag, whatever its value ("" and JSON null included).
         A column: non-empty (Log Analytics stores an absent string as "", and no column is absent)."""
         if kql.is_member_access(cond.field):
-            return _null_safe(cond, kql.has_member(cond.field))
+            return null_safe(cond, kql.has_member(cond.field))
         return f"isnotempty({self._string_operand(cond.field, state)})"
 
     def convert_condition_field_not_exists(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         if kql.is_member_access(cond.field):
-            return f"not({_null_safe_always(kql.has_member(cond.field))})"
+            return f"not({null_safe_always(kql.has_member(cond.field))})"
         return f"isempty({self._string_operand(cond.field, state)})"
 
     # ---- regex, cidr, field references --------------------------------------------------------
@@ -393,7 +373,7 @@ class SentinelBackend(KustoBackend):
         network = value.network
         function = "ipv6_is_in_range" if network.version == 6 else "ipv4_is_in_range"
         test = f"{function}({self._string_operand(cond.field, state)}, {kql.string_literal(str(network))})"
-        return _null_safe(cond, test)
+        return null_safe(cond, test)
 
     def convert_condition_field_eq_field(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -493,36 +473,5 @@ _NUMERIC_TYPES = frozenset({"int", "long", "real", "decimal"})
 MAX_QUERY_LENGTH = 10_000  # Sentinel's limit for an analytics rule's query
 # Integers below this magnitude are exact as reals (every smaller integer is a double); from here
 # on, toreal() rounds (2^53 + 1 reads as 2^53) and values are compared as longs.
-EXACT_REAL_INTEGERS = 2**53
-
-
 class QueryTooLongWarning(RuleWarning):
     """A plain KQL query longer than a Sentinel analytics rule accepts."""
-
-
-def _as_number(expression: str, number: int | float) -> str:
-    """A dynamic value as a number for comparing with `number`: toreal(), exact for reals and
-    for integers below 2^53; tolong() for larger integers (a fractional value lies below 2^53,
-    where truncating it towards zero cannot change how it compares with such an integer)."""
-    if isinstance(number, int) and abs(number) >= EXACT_REAL_INTEGERS:
-        return f"tolong({expression})"
-    return f"toreal({expression})"
-
-
-def _null_safe_always(test: str) -> str:
-    return f"coalesce({test}, false)"
-
-
-def _null_safe(cond: Any, test: str) -> str:
-    """A test that Kusto evaluates to null on a missing or unparsable value (a number, an IP
-    range) counts as false, as in Sigma. Only `not` can tell null from false (`not(null)` drops
-    the row), so the test is wrapped there only."""
-    return f"coalesce({test}, false)" if under_not(cond) else test
-
-
-def _plain_text(value: SigmaString) -> str:
-    """The characters of a Sigma string, wildcards read as literal `*`/`?` (only used where none are)."""
-    return "".join(
-        part if isinstance(part, str) else ("*" if part == SpecialChars.WILDCARD_MULTI else "?")
-        for part in value.s
-    )

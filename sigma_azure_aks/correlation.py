@@ -387,3 +387,24 @@ def plan_of(rule: Any) -> CorrelationPlan | None:
 def correlation_tables(rule: Any) -> tuple[str, ...]:
     plan = plan_of(rule)
     return plan.tables if plan is not None else ()
+
+
+def referenced_first(rules: list[Any]) -> list[Any]:
+    """The rules in their order, but each correlation after every rule it references."""
+    ordered: list[Any] = []
+    placed: set[int] = set()
+
+    def place(rule: Any, path: tuple[int, ...]) -> None:
+        if id(rule) in placed or id(rule) in path:
+            return
+        if isinstance(rule, SigmaCorrelationRule):
+            for reference in rule.rules:
+                target = getattr(reference, "rule", None)
+                if target is not None:
+                    place(target, (*path, id(rule)))
+        placed.add(id(rule))
+        ordered.append(rule)
+
+    for rule in rules:
+        place(rule, ())
+    return ordered + [rule for rule in rules if id(rule) not in placed]

@@ -235,3 +235,36 @@ def value_matches(value: Any, text: str | None) -> bool | None:
     if isinstance(value, SigmaNumber):
         return str(value.number) == text
     return None
+
+
+# ---- how a test is written safely (numbers, nulls, literal text) -----------------------------------
+
+EXACT_REAL_INTEGERS = 2**53
+
+
+def as_number(expression: str, number: int | float) -> str:
+    """A dynamic value as a number for comparing with `number`: toreal(), exact for reals and
+    for integers below 2^53; tolong() for larger integers (a fractional value lies below 2^53,
+    where truncating it towards zero cannot change how it compares with such an integer)."""
+    if isinstance(number, int) and abs(number) >= EXACT_REAL_INTEGERS:
+        return f"tolong({expression})"
+    return f"toreal({expression})"
+
+
+def null_safe_always(test: str) -> str:
+    return f"coalesce({test}, false)"
+
+
+def null_safe(cond: Any, test: str) -> str:
+    """A test that Kusto evaluates to null on a missing or unparsable value (a number, an IP
+    range) counts as false, as in Sigma. Only `not` can tell null from false (`not(null)` drops
+    the row), so the test is wrapped there only."""
+    return f"coalesce({test}, false)" if under_not(cond) else test
+
+
+def plain_text(value: SigmaString) -> str:
+    """The characters of a Sigma string, wildcards read as literal `*`/`?` (only used where none are)."""
+    return "".join(
+        part if isinstance(part, str) else ("*" if part == SpecialChars.WILDCARD_MULTI else "?")
+        for part in value.s
+    )

@@ -191,9 +191,9 @@ def test_the_kusto_pipelines_named_are_the_installed_ones() -> None:
 
 
 def test_log_source_no_pipeline_takes() -> None:
-    error = refusal(rule("  product: gcp\n  service: gcp.audit\n", "methodName: x"))
+    error = refusal(rule("  product: salesforce\n  service: eventlog\n", "EventType: x"))
     assert after_label(error) == (
-        "no Sentinel table for log source (product: gcp, service: gcp.audit) in docs/sources.md; "
+        "no Sentinel table for log source (product: salesforce, service: eventlog) in docs/sources.md; "
         "no installed pipeline takes it"
     )
 

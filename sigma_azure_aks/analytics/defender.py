@@ -36,7 +36,7 @@ from typing import Any
 
 from ..correlation import WINDOW_END
 from . import sentinel_facts as facts
-from .model import AnalyticsRule
+from .model import AnalyticsRule, table_profile
 from .options import Settings, human_duration, iso_duration, schedule
 
 REQUIRED_COLUMNS_URL = (
@@ -50,35 +50,13 @@ NRT_FREQUENCY = "PT0S"  # `Continuous (NRT)`: a frequency of zero
 STANDARD_FREQUENCIES = (60, 3 * 60, 12 * 60, 24 * 60)  # minutes: every 1, 3, 12, 24 hours
 SENTINEL_FREQUENCY_RANGE = (5, 14 * 24 * 60)  # custom frequency, rules on Sentinel data only
 
-# The Microsoft Sentinel tables on which a custom detection can run continuously (NRT), from
-# Microsoft's "Tables that support Continuous (NRT) frequency" (:data:`NRT_TABLES_URL`). The stored
-# copy of that page (MicrosoftDocs/defender-docs, 2025-02-10) lists Defender XDR tables only; the
-# Sentinel tables were added later and are read from a transcription of the current page. Continuous
-# runs also need one table, no join, union or `externaldata`, and no comment lines.
+# Which Sentinel tables a custom detection can run on continuously (NRT) is a fact of each table's
+# analytics profile (`AnalyticsProfile.defender_continuous`), from Microsoft's "Tables that support
+# Continuous (NRT) frequency" (:data:`NRT_TABLES_URL`). The stored copy of that page
+# (MicrosoftDocs/defender-docs, 2025-02-10) lists Defender XDR tables only; the Sentinel tables were
+# added later and are read from a transcription of the current page. Continuous runs also need one
+# table, no join, union or `externaldata`, and no comment lines.
 NRT_TABLES_URL = "https://learn.microsoft.com/defender-xdr/custom-detection-rules#tables-that-support-continuous-nrt-frequency"
-NRT_SENTINEL_TABLES = frozenset(
-    {
-        "ABAPAuditLog_CL",
-        "AuditLogs",
-        "AWSCloudTrail",
-        "AWSGuardDuty",
-        "AzureActivity",
-        "Cisco_Umbrella_dns_CL",
-        "Cisco_Umbrella_proxy_CL",
-        "CommonSecurityLog",
-        "GCPAuditLogs",
-        "MicrosoftGraphActivityLogs",
-        "OfficeActivity",
-        "Okta_CL",
-        "OktaV2_CL",
-        "ProofpointPOD",
-        "ProofPointTAPClicksPermitted_CL",
-        "ProofPointTAPMessagesDelivered_CL",
-        "SecurityAlert",
-        "SecurityEvent",
-        "SigninLogs",
-    }
-)
 
 # Sentinel severity -> Graph `microsoft.graph.security.alertSeverity` member.
 SEVERITY = MappingProxyType({severity: severity.lower() for severity in facts.SEVERITIES})
@@ -154,7 +132,7 @@ def _refusal(model: AnalyticsRule) -> str | None:
             "a custom detection alerts on every result row and has no trigger setting; leave trigger_operator "
             "and trigger_threshold out for the defender format"
         )
-    if s.kind == facts.NRT_KIND and model.table not in NRT_SENTINEL_TABLES:
+    if s.kind == facts.NRT_KIND and not table_profile(model.table).defender_continuous:
         return (
             f"kind NRT: Defender runs custom detections continuously only on the tables Microsoft lists "
             f"({NRT_TABLES_URL}), and {model.table} is not one of them; leave out kind (a scheduled custom "

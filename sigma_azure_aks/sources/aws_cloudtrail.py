@@ -199,6 +199,7 @@ PROFILE = AnalyticsProfile(
     alert_display_name_format="{{EventName}} by {{UserIdentityArn}}",
     connector_id="AWS",
     data_types=(TABLE,),
+    defender_continuous=True,  # Microsoft: custom detections, tables that support Continuous (NRT)
 )
 
 

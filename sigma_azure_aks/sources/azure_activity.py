@@ -175,6 +175,7 @@ PROFILE = AnalyticsProfile(
     alert_display_name_format="{{OperationNameValue}} by {{Caller}}",
     connector_id="AzureActivity",
     data_types=(TABLE,),
+    defender_continuous=True,  # Microsoft: custom detections, tables that support Continuous (NRT)
 )
 
 

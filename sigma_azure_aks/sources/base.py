@@ -323,6 +323,7 @@ class AnalyticsProfile:
     alert_display_name_format: str
     connector_id: str
     data_types: tuple[str, ...]
+    defender_continuous: bool = False  # a Defender XDR custom detection may run on it continuously (NRT)
 
     @property
     def extend_line(self) -> str:

@@ -148,6 +148,7 @@ PROFILE = AnalyticsProfile(
     alert_display_name_format="{{OperationName}} by {{AccountUpn}}",
     connector_id="AzureActiveDirectory",
     data_types=(TABLE,),
+    defender_continuous=True,  # Microsoft: custom detections, tables that support Continuous (NRT)
 )
 
 SOURCE = Source(

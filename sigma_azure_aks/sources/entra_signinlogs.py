@@ -255,6 +255,7 @@ PROFILE = AnalyticsProfile(
     alert_display_name_format="Sign-in to {{AppDisplayName}} by {{UserPrincipalName}}",
     connector_id="AzureActiveDirectory",
     data_types=(TABLE,),
+    defender_continuous=True,  # Microsoft: custom detections, tables that support Continuous (NRT)
 )
 
 SOURCE = Source(

@@ -313,6 +313,7 @@ PROFILE = AnalyticsProfile(
     alert_display_name_format="{{MethodName}} by {{PrincipalEmail}}",
     connector_id="GCPAuditLogsDefinition",
     data_types=(TABLE,),
+    defender_continuous=True,  # Microsoft: custom detections, tables that support Continuous (NRT)
 )
 
 

@@ -163,6 +163,7 @@ PROFILE = AnalyticsProfile(
     alert_display_name_format="{{Operation}} by {{UserId}}",
     connector_id="Office365",
     data_types=("OfficeActivity (Exchange)", "OfficeActivity (SharePoint)", "OfficeActivity (Teams)"),
+    defender_continuous=True,  # Microsoft: custom detections, tables that support Continuous (NRT)
 )
 
 SOURCE = Source(

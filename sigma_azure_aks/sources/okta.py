@@ -177,6 +177,7 @@ PROFILE = AnalyticsProfile(
     alert_display_name_format="{{EventOriginalType}} by {{OriginalActorAlternateId}}",
     connector_id="OktaSSOv2",
     data_types=("OktaSSO",),
+    defender_continuous=True,  # Microsoft: custom detections, tables that support Continuous (NRT)
 )
 
 

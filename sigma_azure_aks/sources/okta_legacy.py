@@ -137,6 +137,7 @@ PROFILE = AnalyticsProfile(
     alert_display_name_format="{{eventType_s}} by {{actor_alternateId_s}}",
     connector_id="OktaSSO",
     data_types=(TABLE,),
+    defender_continuous=True,  # Microsoft: custom detections, tables that support Continuous (NRT)
 )
 
 SOURCE = Source(
