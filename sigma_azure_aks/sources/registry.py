@@ -19,6 +19,7 @@ from . import (
     entra_auditlogs,
     entra_riskdetection,
     entra_signinlogs,
+    gcp_workspace,
     github,
     github_legacy,
     m365_audit,
@@ -44,6 +45,8 @@ SOURCES: list[Source] = [
     github_legacy.SOURCE,
     onelogin.SOURCE,
     cisco_duo.SOURCE,
+    # Google Workspace (the Reports API activities the Google Workspace connector writes)
+    gcp_workspace.SOURCE,
 ]
 
 
