@@ -22,13 +22,14 @@ from pages import (  # noqa: E402
     commands,
     entra,
     formats,
+    gcp_workspace,
     lifecycle,
     mapping,
     saas,
     sources,
 )
 
-PAGES = (mapping, formats, aks, commands, sources, entra, lifecycle, aws, saas)
+PAGES = (mapping, formats, aks, commands, sources, entra, lifecycle, aws, saas, gcp_workspace)
 
 
 def stale_pages() -> list[tuple[Path, str]]:
