@@ -31,6 +31,7 @@ Microsoft's `GWorkspaceActivityReports` parser (see :data:`NOT_TARGETED`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -265,6 +266,13 @@ def event_row(activity: Mapping[str, Any], event: Mapping[str, Any]) -> dict[str
     return row
 
 
+def _put_time(record: dict[str, Any], row: Mapping[str, Any]) -> None:
+    """id.time from the row's TimeGenerated (which the reader takes from id.time)."""
+    time = row.get("TimeGenerated")
+    if time not in (None, ""):
+        put(record, "id.time", time.isoformat() if isinstance(time, datetime) else str(time))
+
+
 def is_activity(record: Mapping[str, Any]) -> bool:
     """A Reports API activity (`activities.list` items): kind admin#reports#activity, an id, events."""
     return record.get("kind") == "admin#reports#activity" and isinstance(record.get("id"), Mapping) and (
@@ -293,8 +301,7 @@ def activity_record(row: Mapping[str, Any]) -> dict[str, Any]:
     """The Reports API activity that reads as a row (the inverse of :func:`activity_row`)."""
     record = mapped_record(ACTIVITY_COLUMNS, row, {"kind": "admin#reports#activity", "id": {}})
     record["kind"] = "admin#reports#activity"
-    if "IdTime" not in row and row.get("TimeGenerated") not in (None, ""):
-        put(record, "id.time", str(row["TimeGenerated"]))
+    _put_time(record, row)
     event = {name: row[column] for name, column in EVENT_COLUMNS.items() if row.get(column) not in (None, "")}
     record["events"] = [event]
     return record
@@ -342,8 +349,9 @@ def panther_row(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def panther_record(row: Mapping[str, Any]) -> dict[str, Any]:
     """The Panther event that reads as a row (the inverse of :func:`panther_row`)."""
-    record = mapped_record({k: v for k, v in ACTIVITY_COLUMNS.items() if k != "kind"}, row)
+    record = mapped_record(ACTIVITY_COLUMNS, row)
     record.setdefault("id", {}).setdefault("applicationName", "")
+    _put_time(record, row)
     for name in ("name", "type"):
         value = row.get(EVENT_COLUMNS[name])
         if value not in (None, ""):
