@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 from conftest import shared_path
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from replay_support import require_engine
 from sigma.collection import SigmaCollection
 
@@ -353,3 +355,24 @@ def test_setting_name_startswith_is_a_prefix_of_the_parameter_value() -> None:
         parameter_row("quoted", [{"name": "SETTING_NAME", "value": "\"ContextAwareAccess\""}], "CHANGE_APPLICATION_SETTING"),
     ]
     assert replay_ids("        setting_name|startswith: ContextAwareAccess", rows) == ["prefix"]
+
+
+_TEXT = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+
+
+def _sigma_literal(value: str) -> str:
+    """The value as a YAML double-quoted Sigma string with no wildcard."""
+    return json.dumps(value.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?"))
+
+
+@settings(max_examples=25, deadline=None)
+@given(value=_TEXT, others=st.lists(_TEXT, max_size=3))
+def test_parameter_equality_property(value: str, others: list[str]) -> None:
+    """Any printable text (quotes, backslashes, regex characters): `new_value` matches the rows whose
+    NEW_VALUE parameter equals it ignoring case, never another parameter holding it."""
+    candidates = [value, value.upper(), value.lower(), value + "x", "x" + value, *others]
+    rows = [parameter_row(f"r{i}", [{"name": "OLD_VALUE", "value": value}, {"name": "NEW_VALUE", "value": candidate}])
+            for i, candidate in enumerate(candidates)]
+    rows.append(parameter_row("elsewhere", [{"name": "OTHER", "value": value}]))
+    expected = sorted(f"r{i}" for i, candidate in enumerate(candidates) if candidate.lower() == value.lower())
+    assert replay_ids(f"        new_value: {_sigma_literal(value)}", rows) == expected
