@@ -90,23 +90,20 @@ def test_parameter_fields_read_the_named_element_of_event_parameters(kql: KqlChe
 
 
 # ---- refusals ----------------------------------------------------------------------------------------
-SERVICE_REASON = (
-    "the Cloud Logging form of Google Workspace audit logs; the connector reads the Reports API, whose "
-    "activities name no service: their application is IdApplicationName (id.applicationName"
+CLOUD_LOGGING = (
+    "the Cloud Logging form of Google Workspace audit logs, which the connector does not read: it reads "
+    "the Reports API, whose activities name no service but their application, IdApplicationName "
+    "(id.applicationName: admin, login, drive, ...)"
 )
 REFUSALS = {
     "eventService": f"field 'eventService' has no {TABLE} column (a service name such as admin.googleapis.com is "
-    f"{SERVICE_REASON}: admin, login, drive, ...); write IdApplicationName: admin instead, or leave the item "
-    "out when eventName alone says it).",
+    f"{CLOUD_LOGGING}; write IdApplicationName: admin instead, or leave the item out when eventName alone says it).",
     "protoPayload.serviceName": f"field 'protoPayload.serviceName' has no {TABLE} column (a service name such as "
-    f"login.googleapis.com is {SERVICE_REASON}: login for login.googleapis.com); write IdApplicationName: login "
-    "instead).",
+    f"login.googleapis.com is {CLOUD_LOGGING}; write IdApplicationName: login instead).",
     "protoPayload.Servicename": f"field 'protoPayload.Servicename' has no {TABLE} column (a service name such as "
-    f"login.googleapis.com is {SERVICE_REASON}: login for login.googleapis.com); write IdApplicationName: login "
-    "instead).",
+    f"login.googleapis.com is {CLOUD_LOGGING}; write IdApplicationName: login instead).",
     "protoPayload.metadata.event.eventName": f"field 'protoPayload.metadata.event.eventName' has no {TABLE} column "
-    f"(the event name inside a Cloud Logging entry is {SERVICE_REASON}: admin, login, ...); the event's name is "
-    "eventName (EventName)).",
+    f"(protoPayload is {CLOUD_LOGGING}; the event's name is eventName (EventName): write eventName instead).",
 }
 
 

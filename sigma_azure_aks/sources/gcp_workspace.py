@@ -141,25 +141,22 @@ PARAMETER_FIELDS: Mapping[str, str] = MappingProxyType(
     {"setting_name": "SETTING_NAME", "new_value": "NEW_VALUE", "old_value": "OLD_VALUE"}
 )
 
-_REPORTS_API = (
-    "the Cloud Logging form of Google Workspace audit logs; the connector reads the Reports API, whose "
-    "activities name no service: their application is IdApplicationName (id.applicationName"
+_CLOUD_LOGGING = (
+    "the Cloud Logging form of Google Workspace audit logs, which the connector does not read: it reads "
+    "the Reports API, whose activities name no service but their application, IdApplicationName "
+    "(id.applicationName: admin, login, drive, ...)"
 )
 MISSING: Mapping[str, str] = MappingProxyType(
     {
-        "eventService": "a service name such as admin.googleapis.com is "
-        + _REPORTS_API
-        + ": admin, login, drive, ...); write IdApplicationName: admin instead, or leave the item out when "
-        "eventName alone says it",
+        "eventService": f"a service name such as admin.googleapis.com is {_CLOUD_LOGGING}; write "
+        "IdApplicationName: admin instead, or leave the item out when eventName alone says it",
         **{
-            name: "a service name such as login.googleapis.com is "
-            + _REPORTS_API
-            + ": login for login.googleapis.com); write IdApplicationName: login instead"
+            name: f"a service name such as login.googleapis.com is {_CLOUD_LOGGING}; write "
+            "IdApplicationName: login instead"
             for name in ("protoPayload.serviceName", "protoPayload.Servicename")
         },
-        "protoPayload.metadata.event.eventName": "the event name inside a Cloud Logging entry is "
-        + _REPORTS_API
-        + ": admin, login, ...); the event's name is eventName (EventName)",
+        "protoPayload.metadata.event.eventName": f"protoPayload is {_CLOUD_LOGGING}; the event's name is "
+        "eventName (EventName): write eventName instead",
     }
 )
 
