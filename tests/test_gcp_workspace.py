@@ -288,17 +288,38 @@ def test_the_writers_give_back_the_rows_of_the_samples() -> None:
         assert activity_row(activity_record(row)) == {**row, "Kind": "admin#reports#activity"}
 
 
-def test_an_activity_with_several_events_is_refused_saying_how_to_split_it() -> None:
+def test_an_activity_with_several_events_reads_as_one_row_per_event(tmp_path: Path) -> None:
+    """The connector writes one row per event of an activity: replay reads each event once, with the
+    activity's id and actor, from a file and from records given directly."""
+    require_engine()
+    from sigma_azure_aks.replay import replay
     from sigma_azure_aks.replay.loaders import read_events
 
     activity = {"kind": "admin#reports#activity", "id": {"uniqueQualifier": "9", "applicationName": "login"},
-                "events": [{"name": "login_success"}, {"name": "login_verification"}]}
+                "actor": {"email": "a@example.io"},
+                "events": [{"name": "login_success", "type": "login"},
+                           {"name": "suspicious_login", "type": "account_warning",
+                            "parameters": [{"name": "affected_email_address", "value": "a@example.io"}]}]}
+    empty = {**activity, "id": {"uniqueQualifier": "10", "applicationName": "login"}, "events": []}
+    path = tmp_path / "activities.jsonl"
+    path.write_text(json.dumps(activity) + "\n" + json.dumps(empty) + "\n")
+    for inputs in ([path], [activity, empty]):
+        events = read_events(inputs)
+        assert [(e.row["EventName"], e.row["IdUniqueQualifier"], e.row["ActorEmail"]) for e in events] == [
+            ("login_success", "9", "a@example.io"), ("suspicious_login", "9", "a@example.io")]
+        assert [e.number for e in events] == [1, 2]
+    result = replay(rule("        eventName: suspicious_login", "google_workspace.login"), [path])
+    assert result.event_count == 2 and list(map(str, result.get(RULE_ID))) == ["9"]
+
+
+def test_an_activity_whose_events_are_not_objects_is_refused() -> None:
+    from sigma_azure_aks.replay.loaders import read_events
+
+    activity = {"kind": "admin#reports#activity", "id": {"uniqueQualifier": "9"}, "events": "login_success"}
     with pytest.raises(Exception) as raised:  # noqa: PT011
         read_events([activity])
     assert str(raised.value) == (
-        "a Google Workspace Reports API activity with 2 events (id '9'): the connector writes one "
-        "GoogleWorkspaceReports row per event and replay reads one row per record; give each event as an "
-        "activity of its own (the same id and actor, one element in events)"
+        "a Google Workspace Reports API activity whose events is not an array of event objects (id '9')"
     )
 
 

@@ -277,19 +277,24 @@ def is_activity(record: Mapping[str, Any]) -> bool:
     )
 
 
-def activity_row(activity: Mapping[str, Any]) -> dict[str, Any]:
-    """The row of a Reports API activity holding one event. The connector writes one row per event
-    (its OneDetectionPerRow transform), and replay reads one row per record: an activity with several
-    events is refused, saying how to split it."""
+def activity_events(activity: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The activities holding one event each that a Reports API activity splits into, as the
+    connector writes one row per event (its OneDetectionPerRow transform expands `events[]`): the
+    same id, actor and address, one element in events. An activity with no event gives no row."""
     events = activity.get("events")
-    if not isinstance(events, list) or not all(isinstance(event, Mapping) for event in events):
-        raise ValueError("a Google Workspace Reports API activity whose events is not an array of objects")
-    if len(events) != 1:
+    if not isinstance(events, list) or len(events) == 1:
+        return [activity]
+    return [{**activity, "events": [event]} for event in events]
+
+
+def activity_row(activity: Mapping[str, Any]) -> dict[str, Any]:
+    """The row of a Reports API activity holding one event (replay splits the others first,
+    :func:`activity_events`)."""
+    events = activity.get("events")
+    if not isinstance(events, list) or len(events) != 1 or not isinstance(events[0], Mapping):
         raise ValueError(
-            f"a Google Workspace Reports API activity with {len(events)} events (id "
-            f"{nested_value(activity, 'id.uniqueQualifier')!r}): the connector writes one "
-            f"{TABLE} row per event and replay reads one row per record; give each event as an activity "
-            "of its own (the same id and actor, one element in events)"
+            "a Google Workspace Reports API activity whose events is not an array of event objects "
+            f"(id {nested_value(activity, 'id.uniqueQualifier')!r})"
         )
     return event_row(activity, events[0])
 
@@ -363,12 +368,13 @@ def panther_record(row: Mapping[str, Any]) -> dict[str, Any]:
 
 RAW_READERS = (
     RawRecordReader(
-        "a Google Workspace Reports API activity (kind admin#reports#activity, id, one event in events)",
+        "a Google Workspace Reports API activity (kind admin#reports#activity, id, events: one row per event)",
         is_activity,
         activity_row,
         frozenset({"kind", "id", "events"}),
         activity_record,
         envelope="items",
+        split=activity_events,
     ),
     RawRecordReader(
         "a Google Workspace activity event in Panther's form (id.applicationName, name, parameters)",

@@ -31,7 +31,9 @@ class RawRecordReader:
     record of this kind holding a row's values, on the columns the kind carries (replay's tests
     write every input format of every source with it). When two readers recognise a record, the
     one with the higher `priority` reads it. `envelope`: the key of the list that holds such
-    records in an export file (``{"Records": [...]}`` for CloudTrail)."""
+    records in an export file (``{"Records": [...]}`` for CloudTrail). `split`: for a kind whose
+    record holds several rows (a Google Workspace activity, one row per event), the records that
+    each hold one, which replay reads in its place (none: every record is one row)."""
 
     description: str
     recognise: Callable[[Mapping[str, Any]], bool]
@@ -40,6 +42,7 @@ class RawRecordReader:
     write: Callable[[Mapping[str, Any]], dict[str, Any]] | None
     priority: int = 0
     envelope: str = "records"
+    split: Callable[[Mapping[str, Any]], list[Mapping[str, Any]]] | None = None
 
 
 def mapped_record(
