@@ -394,3 +394,25 @@ def test_parameter_equality_property(value: str, others: list[str]) -> None:
     rows.append(parameter_row("elsewhere", [{"name": "OTHER", "value": value}]))
     expected = sorted(f"r{i}" for i, candidate in enumerate(candidates) if candidate.lower() == value.lower())
     assert replay_ids(f"        new_value: {_sigma_literal(value)}", rows) == expected
+
+
+# ---- the commands on the corpus ------------------------------------------------------------------------
+def test_convert_and_validate_commands_on_the_corpus(
+    kql: KqlChecker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`convert` refuses every SigmaHQ rule naming its field; the rules written on the application
+    column convert, and `validate` (Microsoft's parser) exits 0 on them."""
+    from sigma_azure_aks.commands import main
+    from sigma_azure_aks.commands.common import EXIT_FAILED, EXIT_OK
+
+    paths = corpus()
+    assert main(["convert", str(paths[0].parent)]) == EXIT_FAILED
+    captured = capsys.readouterr()
+    assert "0 rules converted, 10 failed" in captured.err
+    assert captured.err.count("has no GoogleWorkspaceReports column") == 10
+    for path in paths:
+        (tmp_path / path.name).write_text(rewritten(path.read_text(encoding="utf-8")), encoding="utf-8")
+    assert main(["convert", str(tmp_path)]) == EXIT_OK
+    assert "10 rules converted, 0 failed" in capsys.readouterr().err
+    assert main(["validate", str(tmp_path)]) == EXIT_OK
+    assert "10 queries checked, 0 with errors" in capsys.readouterr().err
