@@ -23,13 +23,14 @@ from pages import (  # noqa: E402
     entra,
     formats,
     gcp,
+    gcp_workspace,
     lifecycle,
     mapping,
     saas,
     sources,
 )
 
-PAGES = (mapping, formats, aks, commands, sources, entra, lifecycle, aws, saas, gcp)
+PAGES = (mapping, formats, aks, commands, sources, entra, lifecycle, aws, saas, gcp, gcp_workspace)
 
 
 def stale_pages() -> list[tuple[Path, str]]:

@@ -86,6 +86,11 @@ RUNS: dict[str, tuple[str, str, tuple[tuple[str, tuple[str, ...]], ...]]] = {
         )
         for folder, legacy in (("okta", True), ("github", True), ("onelogin", False), ("cisco_duo", False))
     },
+    "sigmahq_gcp_workspace": (
+        "shared",
+        "corpus/sigmahq/gcp_workspace",
+        (("sentinel", ()), ("kusto", ("gcp_workspace",))),
+    ),
 }
 FORMATS = {"sentinel": ("default", "yaml", "arm", "json", "defender"), "kusto": ("default",)}
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..sources import TABLES, source_for_table
+from ..sources import TABLES, RawRecordReader, source_for_table
 from .columns import converter
 from .rows import (
     EventsFormatError,
@@ -258,24 +258,39 @@ def _csv_records(text: str, source: str) -> Iterator[tuple[Any, str]]:
 
 
 def read_events(inputs: Iterable[str | Path | Mapping[str, Any]], first_number: int = 1) -> list[Event]:
-    """Events from files (any accepted kind) and/or row dicts (any accepted record kind)."""
+    """Events from files (any accepted kind) and/or row dicts (any accepted record kind). A raw
+    record that holds several rows (its reader's `split`) gives one event per row."""
     events: list[Event] = []
     number = first_number
+    splitters = [reader for _, reader in raw_readers() if reader.split is not None]
     for item in inputs:
         if isinstance(item, Mapping):
-            unreadable: dict[str, str] = {}
-            table, row = record_to_row(item, f"event {number}", unreadable)
-            events.append(Event(table, row, "<rows>", number, unreadable))
-            number += 1
+            for part in _parts(item, splitters):
+                unreadable: dict[str, str] = {}
+                table, row = record_to_row(part, f"event {number}", unreadable)
+                events.append(Event(table, row, "<rows>", number, unreadable))
+                number += 1
             continue
         path = Path(item)
         text = read_text(path)
         for record, where in _records_from_text(text, str(path)):
-            unreadable = {}
-            table, row = record_to_row(record, where, unreadable)
-            events.append(Event(table, row, str(path), number, unreadable))
-            number += 1
+            for part in _parts(record, splitters):
+                unreadable = {}
+                table, row = record_to_row(part, where, unreadable)
+                events.append(Event(table, row, str(path), number, unreadable))
+                number += 1
     return events
+
+
+def _parts(record: Any, splitters: list[RawRecordReader]) -> list[Any]:
+    """The records a raw record holding several rows splits into (the reader that reads it, when it
+    declares `split`), else the record itself."""
+    if not splitters or not isinstance(record, Mapping) or not any(r.recognise(record) for r in splitters):
+        return [record]
+    raw = raw_reader_of(record)
+    if raw is None or raw[1].split is None:
+        return [record]
+    return list(raw[1].split(record))
 
 
 def check_readable(events: Iterable[Event], reads: Callable[[str], set[str]]) -> None:

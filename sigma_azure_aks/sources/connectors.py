@@ -67,5 +67,8 @@ CONNECTOR_DATA_TYPES: Mapping[str, frozenset[str]] = MappingProxyType(
         "GitHubAuditDefinitionV2": frozenset({"GitHubAuditLogsV2_CL"}),
         "OneLoginIAMLogsCCPDefinition": frozenset({"OneLoginV2_CL"}),
         "CiscoDuoSecurity": frozenset({"CiscoDuo_CL"}),
+        # Solutions/GoogleWorkspaceReports/Data Connectors/GoogleWorkspaceTemplate_ccp/
+        # GoogleWorkspaceReports_DataConnectorDefinition.json (its one data type is its graphQueriesTableName)
+        "GoogleWorkspaceCCPDefinition": frozenset({"GoogleWorkspaceReports"}),
     }
 )

@@ -34,7 +34,9 @@ class RawRecordReader:
     records in an export file (``{"Records": [...]}`` for CloudTrail). `fixed`: the columns a row
     read from this kind does not take from the record, with the value every such row holds (the
     connector's own: Duo's `eventtype_s` names the log it polled; None: a column this kind never
-    fills), so that `write` is the inverse of `to_row` on the rows holding them."""
+    fills), so that `write` is the inverse of `to_row` on the rows holding them. `split`: for a kind whose
+    record holds several rows (a Google Workspace activity, one row per event), the records that
+    each hold one, which replay reads in its place (none: every record is one row)."""
 
     description: str
     recognise: Callable[[Mapping[str, Any]], bool]
@@ -44,6 +46,7 @@ class RawRecordReader:
     priority: int = 0
     envelope: str = "records"
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    split: Callable[[Mapping[str, Any]], list[Mapping[str, Any]]] | None = None
 
 
 def mapped_record(

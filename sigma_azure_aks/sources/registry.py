@@ -20,6 +20,7 @@ from . import (
     entra_riskdetection,
     entra_signinlogs,
     gcp_audit,
+    gcp_workspace,
     github,
     github_legacy,
     m365_audit,
@@ -46,6 +47,8 @@ SOURCES: list[Source] = [
     github_legacy.SOURCE,
     onelogin.SOURCE,
     cisco_duo.SOURCE,
+    # Google Workspace (the Reports API activities the Google Workspace connector writes)
+    gcp_workspace.SOURCE,
 ]
 
 
