@@ -59,6 +59,18 @@ CASES = {
         "field of AWSCloudTrail, and Sigma compares it as text; if the rule means that field's value, write it "
         "with |fieldref",
     ),
+    "GcpAuditWarning: logName": (
+        ("gcp", "gcp.audit", "    logName: cloudaudit.googleapis.com/activity"),
+        (),
+        f"warning: {LABEL}: field 'logName': the value 'cloudaudit.googleapis.com/activity' matches no logName "
+        "(a logName is the full name of the log, beginning with projects/",
+    ),
+    "GcpAuditWarning: GKE method": (
+        ("gcp", "gcp.audit", "    gcp.audit.method_name: io.k8s.api.batch.v1.Job.create"),
+        (),
+        f"warning: {LABEL}: field 'gcp.audit.method_name': the value 'io.k8s.api.batch.v1.Job.create' matches "
+        "no method name GKE logs (",
+    ),
     "AksDataPlaneWarning: not in AzureActivity": (
         ("azure", "activitylogs", OPERATION.format("MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/PODS/DELETE")),
         (),

@@ -143,11 +143,16 @@ def _parse_value(key: str, value: Any) -> Any:
 
 
 def unknown_option_message(key: object, source: str = "backend option") -> str:
-    """One line for a key that is no analytics-rule setting: the key, the closest setting, the known ones."""
+    """One line for a key that is no analytics-rule setting: the key and the closest setting (the
+    settings are listed in docs/formats.md), or the known settings when none is close."""
     name = str(key).strip().lower().replace("-", "_")
     close = difflib.get_close_matches(name, OPTION_KEYS, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    return f"{source} '{key}' is not an analytics-rule setting; {hint}known: {', '.join(OPTION_KEYS)}"
+    if close:
+        return f"{source} '{key}' is not an analytics-rule setting; did you mean '{close[0]}'? {SETTINGS_PAGE}"
+    return f"{source} '{key}' is not an analytics-rule setting; known: {', '.join(OPTION_KEYS)}"
+
+
+SETTINGS_PAGE = "(docs/formats.md lists the settings)"
 
 
 def unknown_option_keys(values: Mapping[str, Any]) -> list[str]:
