@@ -46,9 +46,11 @@ from .correlation_fields import UnkeyableField, event_value
 from .correlation_windows import (
     EVIDENCE,
     NUMERIC_KINDS,
-    SWEPT_KINDS,
     WINDOW_END,
     WINDOW_START,
+    evidence_events,
+    is_swept,
+    numeric_windows,
     ordered_evidence,
     ordered_windows,
     swept_windows,
@@ -314,7 +316,7 @@ def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook, ev
     if source.value is not None:
         reader = "toreal" if plan.kind in NUMERIC_KINDS else "tolower"
         columns.append(f"sigma_value = {reader}(tostring({source.value}))")
-    if plan.chained and (evidence or plan.kind not in SWEPT_KINDS):
+    if plan.chained and (evidence or not is_swept(plan)):
         columns.append(f"sigma_evidence = pack_array(tostring({source.id_column}))")
     return f"{hook(source.query).rstrip()}\n| project {', '.join(columns)}"
 
@@ -334,7 +336,7 @@ def _child_events(plan: CorrelationPlan, source: ChildSource, name: str, evidenc
         f"sigma_rule = {kql.string_literal(source.label)}",
         *(f"{kql.column_reference(ours)} = {kql.column_reference(theirs)}" for ours, theirs in source.groups),
     ]
-    if evidence or plan.kind not in SWEPT_KINDS:
+    if evidence or not is_swept(plan):
         columns.append(f"sigma_evidence = {EVIDENCE}")
     return f"{name}\n| project {', '.join(columns)}"
 
@@ -355,18 +357,21 @@ def _render_node(
     combined = parts[0] if len(parts) == 1 else "union\n" + ",\n".join(f"({part})" for part in parts)
     keep = " and ".join(["isnotnull(sigma_time)", *(f"isnotempty({kql.column_reference(g)})" for g in plan.groups)])
     lets.append(f"let {events} = {combined}\n| where {keep}")
-    if plan.kind not in SWEPT_KINDS:
+    if not is_swept(plan):
         return windowed(plan, events)
-    windows = ordered_windows(plan, events, suffix, lets) if plan.kind == "temporal_ordered" else (
-        swept_windows(plan, events, suffix, lets)
-    )
+    if plan.kind == "temporal_ordered":
+        windows = ordered_windows(plan, events, suffix, lets)
+    elif plan.kind in NUMERIC_KINDS:
+        windows = numeric_windows(plan, events, suffix, lets)
+    else:
+        windows = swept_windows(plan, events, suffix, lets)
     if not evidence:
         return windows
     name = f"sigma_windows{suffix}"
     lets.append(f"let {name} = {windows}")
     if plan.kind == "temporal_ordered":
         return ordered_evidence(plan, events, name, suffix, lets)
-    return window_evidence(plan, events, name)
+    return window_evidence(plan, evidence_events(plan, suffix), name)
 
 
 def correlation_query(rule: SigmaCorrelationRule, state: Any = None) -> str:

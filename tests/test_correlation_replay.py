@@ -279,14 +279,19 @@ def test_a_running_sum_after_a_sort_is_read_and_other_window_functions_are_refus
     assert running_sum('T | where x == "a|b"\n| sort by a asc, b desc, c\n| extend n = row_cumsum(d)') == (
         'T | where x == "a|b"',
         [("a", True), ("b", False), ("c", True)],
-        "n",
-        "d",
+        [("n", "d")],
+    )
+    assert running_sum("T | sort by a | extend n = row_cumsum(d), m = row_cumsum(e)") == (
+        "T",
+        [("a", True)],
+        [("n", "d"), ("m", "e")],
     )
     assert running_sum("T | sort by a asc | extend n = d + 1") is None
     for refused in (
         "T | sort by a asc | extend p = prev(a)",
         "T | sort by a asc | extend n = row_cumsum(d + 1)",
         "T | sort by a asc | extend n = row_cumsum(d) | where n > 1",
+        "T | sort by a asc | extend n = row_cumsum(d), m = e + 1",
         "T | extend n = row_cumsum(d)",
         "T | sort by tolower(a) asc | extend n = row_cumsum(d)",
         "T | serialize | extend n = row_cumsum(d)",
@@ -309,7 +314,12 @@ def test_the_running_sum_is_kustos_row_cumsum() -> None:
 
     engine = Engine()
     engine.con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('b', 1, 5), ('a', 2, 7), ('a', 1, NULL), ('b', 0, -2)) v(g, o, d)")
-    sql = running_sum_sql("SELECT * FROM t", [("g", True), ("o", False)], "n", "d", integer=True)
-    rows = engine.con.execute(f"SELECT g, o, n, typeof(n) FROM ({sql}) ORDER BY g, o DESC").fetchall()
-    assert rows == [("a", 2, 7, "BIGINT"), ("a", 1, 7, "BIGINT"), ("b", 1, 12, "BIGINT"), ("b", 0, 10, "BIGINT")]
+    sql = running_sum_sql("SELECT * FROM t", [("g", True), ("o", False)], [("n", "d", True), ("m", "o", False)])
+    rows = engine.con.execute(f"SELECT g, o, n, typeof(n), m FROM ({sql}) ORDER BY g, o DESC").fetchall()
+    assert rows == [
+        ("a", 2, 7, "BIGINT", 2.0),
+        ("a", 1, 7, "BIGINT", 3.0),
+        ("b", 1, 12, "BIGINT", 4.0),
+        ("b", 0, 10, "BIGINT", 4.0),
+    ]
     engine.close()

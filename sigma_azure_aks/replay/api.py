@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..correlation import plan_of
+from ..correlation_windows import evidence_events
 from .errors import ReplayQueryError, ReplayUnsupportedError
 from .kql_rewrite import columns_read
 from .loaders import Event, check_readable, kept_columns, read_events
@@ -343,7 +344,10 @@ def _run_correlation(
         else:
             alerts = _episodes(plan, _window_alerts(plan, engine.alerts(plan)))
             listed = engine.events_between(
-                plan.groups, [(a.groups, a.window_start, a.last_window_end) for a in alerts], ALERT_EVENTS
+                plan.groups,
+                [(a.groups, a.window_start, a.last_window_end) for a in alerts],
+                ALERT_EVENTS,
+                evidence_events(plan),
             )
             for alert, (ids, total) in zip(alerts, listed, strict=True):
                 alert.event_ids, alert.event_total = ids, total

@@ -238,11 +238,16 @@ class Engine:
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def events_between(
-        self, groups: Sequence[str], spans: Sequence[tuple[Mapping[str, Any], Any, Any]], cap: int
+        self,
+        groups: Sequence[str],
+        spans: Sequence[tuple[Mapping[str, Any], Any, Any]],
+        cap: int,
+        table: str = "sigma_events",
     ) -> list[tuple[list[str], int]]:
         """For each (group keys, first time, last time): the ids of the distinct events of the
-        last correlation run (:meth:`alerts`) of that group in that time range, the earliest `cap`
-        of them (by time, then id), and how many there are."""
+        last correlation run (:meth:`alerts`) of that group in that time range, read from its `let`
+        `table` (the events a window counts), the earliest `cap` of them (by time, then id), and how
+        many there are."""
         if not spans:
             return []
         columns = ["sigma_span", *groups, "sigma_low", "sigma_high"]
@@ -260,7 +265,7 @@ class Engine:
             "count(*) FROM (SELECT sigma_span, sigma_event, sigma_time, row_number() OVER "
             "(PARTITION BY sigma_span ORDER BY sigma_time, sigma_event) AS sigma_rank FROM "
             "(SELECT DISTINCT s.sigma_span, e.sigma_event, min(e.sigma_time) OVER "
-            "(PARTITION BY s.sigma_span, e.sigma_event) AS sigma_time FROM sigma_spans s JOIN sigma_events e "
+            f'(PARTITION BY s.sigma_span, e.sigma_event) AS sigma_time FROM sigma_spans s JOIN "{table}" e '
             f"ON e.sigma_time BETWEEN s.sigma_low AND s.sigma_high{on})) GROUP BY sigma_span",
             [cap],
         ).fetchall()
@@ -276,10 +281,10 @@ class Engine:
         sql = sql.replace(_JSON_SORT, _NUMBER_SORT)
         if window is None:
             return sql
-        _, order, name, column = window
+        _, order, sums = window
         kind = dict(self.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {sql})").fetchall())
-        integer = str(kind.get(column, "")).upper() in _INTEGER_TYPES
-        return running_sum_sql(sql, order, name, column, integer)
+        typed = [(name, column, str(kind.get(column, "")).upper() in _INTEGER_TYPES) for name, column in sums]
+        return running_sum_sql(sql, order, typed)
 
     def _bridged(self, query: str) -> str:
         """A base rule's query, gaps bridged as :meth:`sql` bridges them (the table is loaded)."""
