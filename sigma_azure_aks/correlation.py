@@ -5,9 +5,11 @@ back, both ends included: ``[t - timespan, t]``, per group. A window whose event
 condition is one alert (its group keys, start, end, metric and the ids of the events in it). This
 is what the Sigma specification asks for ("the time frame should not be restricted to
 boundaries"): ten events spread across any boundary are counted together, never split by
-``bin()``. The windows are found with a self-join of the events on the group keys, bounded by
-time buckets of one `timespan` (an event of a window lies in the window's start or end bucket),
-then the exact test ``sigma_time between (window_start .. window_end)``.
+``bin()``. The windows are found by sweeps (a sort and running sums of entries and exits, cost
+n log n per group: :mod:`.correlation_windows`); value_median and value_percentile, and the
+value_sum/value_avg windows holding a value the exact integer sums cannot hold, pair each window
+with its events (a join on the group keys bounded by time buckets of one `timespan`, then the exact
+test ``sigma_time between (window_start .. window_end)``).
 
 * `event_count`: distinct events in the window. `value_count`: distinct values of the field
   (case-insensitively; an absent or empty value is no value). `value_sum`/`value_avg`/
