@@ -137,3 +137,25 @@ def test_adding_and_taking_away_reals_does_not_drift() -> None:
     assert total == 3.0
     drift = replayed("value_sum", "gt", 3, [(0, value) for value in values])
     assert list(drift) == [0] and drift[0][0] == 3 + tiny
+
+
+def test_an_episode_lists_the_events_with_numbers_only() -> None:
+    """Replay's alert (one per episode, as deployed): the events it lists are those the sums read,
+    the ones with a numeric value; an event without one in the same span is no evidence."""
+    from test_correlation_replay import episodes
+
+    correlation = (
+        "type: value_sum\nrules: [failed]\ngroup-by: [caller]\ntimespan: 10m\n"
+        "condition: {gte: 6, field: properties.code}"
+    )
+    rows = [
+        event("n1", 0, Properties_d={"code": 2.5}),
+        event("text", 10, Properties_d={"code": "x"}),
+        event("none", 20),
+        event("n2", 30, Properties_d={"code": "3.5"}),
+        event("n3", 700, Properties_d={"code": 0.1}),  # inexact: its windows are summed as reals
+        event("n4", 710, Properties_d={"code": 6}),
+    ]
+    [first, second] = episodes(correlation, rows)
+    assert (first.metric, first.event_ids, first.event_total) == (6.0, ["n1", "n2"], 2)
+    assert (second.metric, second.event_ids, second.event_total) == (pytest.approx(6.1), ["n3", "n4"], 2)
