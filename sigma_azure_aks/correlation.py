@@ -360,7 +360,7 @@ def _render_node(
     keep = " and ".join(["isnotnull(sigma_time)", *(f"isnotempty({kql.column_reference(g)})" for g in plan.groups)])
     lets.append(f"let {events} = {combined}\n| where {keep}")
     if not is_swept(plan):
-        return windowed(plan, events)
+        return windowed(plan, events, suffix, lets)
     if plan.kind == "temporal_ordered":
         windows = ordered_windows(plan, events, suffix, lets)
     elif plan.kind in NUMERIC_KINDS:

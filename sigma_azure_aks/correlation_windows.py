@@ -191,12 +191,10 @@ def numeric_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str])
     with their events and summed as reals."""
     span = timespan_literal(plan.seconds)
     keys = group_keys(plan)
-    numbers, parts, swept = f"sigma_numbers{suffix}", f"sigma_parts{suffix}", f"sigma_swept{suffix}"
+    parts, swept = f"sigma_parts{suffix}", f"sigma_swept{suffix}"
+    numbered = numeric_events(plan, events, suffix, lets)
     lets.append(
-        f"let {numbers} = {events}\n| where isnotnull(sigma_value)\n| distinct {keys}sigma_time, sigma_event, sigma_value"
-    )
-    lets.append(
-        f"let {parts} = {numbers}\n"
+        f"let {parts} = {numbered}\n"
         "| extend sigma_whole = floor(sigma_value, 1)\n"
         f"| extend sigma_fraction = (sigma_value - sigma_whole) * {FRACTION_SCALE}\n"
         f"| extend sigma_exact = abs(sigma_value) < {EXACT_BELOW} and sigma_fraction == floor(sigma_fraction, 1) "
@@ -256,7 +254,7 @@ def numeric_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str])
             plan,
             f"{windows}\n    | where sigma_inexact > 0 or sigma_count >= {EXACT_COUNT_BELOW}\n"
             f"    | project {by}",
-            numbers,
+            numbered,
         ),
         f"| summarize {metric} = {function}(sigma_value) by {by}",
         f"| where {metric} {plan.operator} {_number(plan.threshold)}",
@@ -359,12 +357,22 @@ def _window_join(plan: WindowPlan, events: str, right: str) -> list[str]:
     return _evidence_join(plan, windows, right)
 
 
-def windowed(plan: WindowPlan, events: str) -> str:
+def numeric_events(plan: WindowPlan, events: str, suffix: str, lets: list[str]) -> str:
+    """The `let` of the events with a numeric value, each once: what the numeric kinds count."""
+    name = evidence_events(plan, suffix)
+    lets.append(
+        f"let {name} = {events}\n| where isnotnull(sigma_value)\n| distinct {group_keys(plan)}sigma_time, "
+        "sigma_event, sigma_value"
+    )
+    return name
+
+
+def windowed(plan: WindowPlan, events: str, suffix: str, lets: list[str]) -> str:
+    """Every window (one per group and event time) paired with its events: the numeric kinds that
+    are not swept."""
     keys = group_keys(plan)
     by = f"{keys}{WINDOW_START}, {WINDOW_END}"
-    right = events
-    if plan.kind in NUMERIC_KINDS:
-        right = f"{events}\n    | where isnotnull(sigma_value)\n    | distinct sigma_time, sigma_event, {keys}sigma_value"
+    right = numeric_events(plan, events, suffix, lets) if plan.kind in NUMERIC_KINDS else events
     lines = _window_join(plan, events, right)
     metric = plan.metric
     if plan.chained:

@@ -297,7 +297,11 @@ def test_value_percentile_interpolates_between_ranks() -> None:
         "| project window_start, window_end, value_percentile, event_ids"
     )
     assert "bin(window_start, 90s)" in query  # no group-by: the time bucket is the only join key
-    assert "on sigma_bin\n" in query
+    assert (
+        "let sigma_numbers = sigma_events\n| where isnotnull(sigma_value)\n| distinct sigma_time, sigma_event, "
+        "sigma_value;\n"
+    ) in query
+    assert "| join kind=inner (sigma_numbers\n    | extend sigma_bin = bin(sigma_time, 90s)) on sigma_bin\n" in query
 
 
 def test_temporal_counts_distinct_rules() -> None:

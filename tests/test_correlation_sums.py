@@ -159,3 +159,21 @@ def test_an_episode_lists_the_events_with_numbers_only() -> None:
     [first, second] = episodes(correlation, rows)
     assert (first.metric, first.event_ids, first.event_total) == (6.0, ["n1", "n2"], 2)
     assert (second.metric, second.event_ids, second.event_total) == (pytest.approx(6.1), ["n3", "n4"], 2)
+
+
+@pytest.mark.parametrize("kind", ["value_median", "value_percentile"])
+def test_a_ranked_alert_lists_the_events_with_numbers_only(kind: str) -> None:
+    from test_correlation_replay import episodes
+
+    extra = ", percentile: 50" if kind == "value_percentile" else ""
+    correlation = (
+        f"type: {kind}\nrules: [failed]\ngroup-by: [caller]\ntimespan: 10m\n"
+        f"condition: {{gte: 3, field: properties.code{extra}}}"
+    )
+    rows = [
+        event("n1", 0, Properties_d={"code": 2.5}),
+        event("text", 10, Properties_d={"code": "x"}),
+        event("n2", 30, Properties_d={"code": "3.5"}),
+    ]
+    [alert] = episodes(correlation, rows)
+    assert (alert.metric, alert.event_ids, alert.event_total) == (3.0, ["n1", "n2"], 2)
