@@ -95,6 +95,7 @@ def replayed(kind: str, condition: str, threshold: int, rows: list[tuple[int, An
     }
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     kind=st.sampled_from(["value_sum", "value_avg"]),
