@@ -9,7 +9,10 @@ threshold), a spray of ``--attack`` failed sign-ins from one address within one 
   alerts; 29 within 5m does not; 30 with the first and last 10m + 1s apart does not;
 * spray (``value_count`` of ``UserPrincipalName`` >= 25 per ``IPAddress`` in 1h): 25 users within
   50m alerts; 24 users (29 failures) within 50m does not; 25 users with the first and last
-  1h + 1s apart does not.
+  1h + 1s apart does not;
+* processing time (``value_sum`` of ``ProcessingTimeInMilliseconds`` >= 3000 per ``IPAddress`` in
+  10m): the spray and the probes take 100 ms a sign-in, ordinary ones less than 320 ms, so exactly
+  the brute force probes' edges hold (30 within 9m alerts; 29, and 30 over 10m + 1s, do not).
 
 Then runs ``sigma-azure-aks replay --format json`` on the same file, each in a fresh process (its
 peak RSS from the kernel): the base rule (failed sign-ins) alone, each correlation, and both
@@ -62,6 +65,17 @@ correlation:
     timespan: 10m
     condition: {gte: 30}
 """
+SUM = """\
+title: Sign-in processing time burst from one address
+id: 6b1c0000-0000-4000-8000-0000000000b3
+status: test
+correlation:
+    type: value_sum
+    rules: [failed_signin]
+    group-by: [IPAddress]
+    timespan: 10m
+    condition: {gte: 3000, field: ProcessingTimeInMilliseconds}
+"""
 SPRAY = """\
 title: Password spray from one address
 id: 6b1c0000-0000-4000-8000-0000000000b2
@@ -84,7 +98,7 @@ PROBES: dict[str, tuple[str | None, list[float], list[int]]] = {
 }
 
 
-def row(number: int, when: datetime, address: str, user: int, failed: bool) -> dict[str, Any]:
+def row(number: int, when: datetime, address: str, user: int, failed: bool, took: int = 100) -> dict[str, Any]:
     return {
         "Type": "SigninLogs",
         "Id": f"s{number:08d}",
@@ -95,6 +109,7 @@ def row(number: int, when: datetime, address: str, user: int, failed: bool) -> d
         "ResultType": FAILED if failed else "0",
         "ConditionalAccessStatus": "notApplied",
         "AuthenticationRequirement": "singleFactorAuthentication",
+        "ProcessingTimeInMilliseconds": str(took),
     }
 
 
@@ -108,7 +123,8 @@ def write_events(path: Path, rows: int, attack: int, seed: int = 20) -> None:
             when = DAY + timedelta(seconds=rng.random() * 86400)
             host = rng.randrange(20000)
             address = f"10.{host // 250}.{host % 250}.7"
-            out.write(json.dumps(row(number, when, address, rng.randrange(5000), rng.random() < 0.1)) + "\n")
+            user, failed = rng.randrange(5000), rng.random() < 0.1
+            out.write(json.dumps(row(number, when, address, user, failed, 20 + number % 300)) + "\n")
             number += 1
         for index in range(attack):
             when = ATTACK_START + timedelta(seconds=3600 * index / attack)
@@ -167,10 +183,12 @@ def main() -> int:
         "brute force": BASE_RULE + "---\n" + BRUTE_FORCE,
         "spray": BASE_RULE + "---\n" + SPRAY,
         "both correlations": BASE_RULE + "---\n" + BRUTE_FORCE + "---\n" + SPRAY,
+        "processing time sum": BASE_RULE + "---\n" + SUM,
     }
     expected = {
         "6b1c0000-0000-4000-8000-0000000000b1": {ATTACKER} | {a for a, (r, _, _) in PROBES.items() if r == "brute"},
         "6b1c0000-0000-4000-8000-0000000000b2": {ATTACKER} | {a for a, (r, _, _) in PROBES.items() if r == "spray"},
+        "6b1c0000-0000-4000-8000-0000000000b3": {ATTACKER} | {a for a, (r, _, _) in PROBES.items() if r == "brute"},
     }
     runs = {}
     problems = []

@@ -5,9 +5,11 @@ back, both ends included: ``[t - timespan, t]``, per group. A window whose event
 condition is one alert (its group keys, start, end, metric and the ids of the events in it). This
 is what the Sigma specification asks for ("the time frame should not be restricted to
 boundaries"): ten events spread across any boundary are counted together, never split by
-``bin()``. The windows are found with a self-join of the events on the group keys, bounded by
-time buckets of one `timespan` (an event of a window lies in the window's start or end bucket),
-then the exact test ``sigma_time between (window_start .. window_end)``.
+``bin()``. The windows are found by sweeps (a sort and running sums of entries and exits, cost
+n log n per group: :mod:`.correlation_windows`); value_median and value_percentile, and the
+value_sum/value_avg windows holding a value the exact integer sums cannot hold, pair each window
+with its events (a join on the group keys bounded by time buckets of one `timespan`, then the exact
+test ``sigma_time between (window_start .. window_end)``).
 
 * `event_count`: distinct events in the window. `value_count`: distinct values of the field
   (case-insensitively; an absent or empty value is no value). `value_sum`/`value_avg`/
@@ -46,9 +48,11 @@ from .correlation_fields import UnkeyableField, event_value
 from .correlation_windows import (
     EVIDENCE,
     NUMERIC_KINDS,
-    SWEPT_KINDS,
     WINDOW_END,
     WINDOW_START,
+    evidence_events,
+    is_swept,
+    numeric_windows,
     ordered_evidence,
     ordered_windows,
     swept_windows,
@@ -314,7 +318,7 @@ def _base_events(plan: CorrelationPlan, source: BaseSource, hook: SourceHook, ev
     if source.value is not None:
         reader = "toreal" if plan.kind in NUMERIC_KINDS else "tolower"
         columns.append(f"sigma_value = {reader}(tostring({source.value}))")
-    if plan.chained and (evidence or plan.kind not in SWEPT_KINDS):
+    if plan.chained and (evidence or not is_swept(plan)):
         columns.append(f"sigma_evidence = pack_array(tostring({source.id_column}))")
     return f"{hook(source.query).rstrip()}\n| project {', '.join(columns)}"
 
@@ -334,7 +338,7 @@ def _child_events(plan: CorrelationPlan, source: ChildSource, name: str, evidenc
         f"sigma_rule = {kql.string_literal(source.label)}",
         *(f"{kql.column_reference(ours)} = {kql.column_reference(theirs)}" for ours, theirs in source.groups),
     ]
-    if evidence or plan.kind not in SWEPT_KINDS:
+    if evidence or not is_swept(plan):
         columns.append(f"sigma_evidence = {EVIDENCE}")
     return f"{name}\n| project {', '.join(columns)}"
 
@@ -355,18 +359,21 @@ def _render_node(
     combined = parts[0] if len(parts) == 1 else "union\n" + ",\n".join(f"({part})" for part in parts)
     keep = " and ".join(["isnotnull(sigma_time)", *(f"isnotempty({kql.column_reference(g)})" for g in plan.groups)])
     lets.append(f"let {events} = {combined}\n| where {keep}")
-    if plan.kind not in SWEPT_KINDS:
-        return windowed(plan, events)
-    windows = ordered_windows(plan, events, suffix, lets) if plan.kind == "temporal_ordered" else (
-        swept_windows(plan, events, suffix, lets)
-    )
+    if not is_swept(plan):
+        return windowed(plan, events, suffix, lets)
+    if plan.kind == "temporal_ordered":
+        windows = ordered_windows(plan, events, suffix, lets)
+    elif plan.kind in NUMERIC_KINDS:
+        windows = numeric_windows(plan, events, suffix, lets)
+    else:
+        windows = swept_windows(plan, events, suffix, lets)
     if not evidence:
         return windows
     name = f"sigma_windows{suffix}"
     lets.append(f"let {name} = {windows}")
     if plan.kind == "temporal_ordered":
         return ordered_evidence(plan, events, name, suffix, lets)
-    return window_evidence(plan, events, name)
+    return window_evidence(plan, evidence_events(plan, suffix), name)
 
 
 def correlation_query(rule: SigmaCorrelationRule, state: Any = None) -> str:

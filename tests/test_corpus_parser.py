@@ -21,7 +21,8 @@ from conftest import REPO_ROOT, shared_dir
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from sigma_azure_aks.batch import ConvertedRule, convert_paths
-from sigma_azure_aks.correlation import SWEPT_KINDS, plan_of
+from sigma_azure_aks.correlation import plan_of
+from sigma_azure_aks.correlation_windows import is_swept
 from sigma_azure_aks.kql_parser.checker import KqlChecker
 from sigma_azure_aks.sources import TABLES, all_sources
 
@@ -351,7 +352,7 @@ def test_own_rule_converts_and_parses_cleanly(kql: KqlChecker, path: Path) -> No
         windows = [*plan.groups, "window_start", "window_end", plan.metric]
         analysis = kql.analyze(converted.query)
         assert analysis.errors == [], f"{converted.path}:\n" + "\n".join(map(str, analysis.errors))
-        assert analysis.columns == windows + ([] if plan.kind in SWEPT_KINDS else ["event_ids"])
+        assert analysis.columns == windows + ([] if is_swept(plan) else ["event_ids"])
         listed = kql.analyze(plan.render(evidence=True))
         assert listed.errors == [] and listed.columns == [*windows, "event_ids"]
 

@@ -159,29 +159,120 @@ def test_value_count_counts_distinct_non_empty_values() -> None:
     )
 
 
-@pytest.mark.parametrize(("kind", "function"), [("value_sum", "sum"), ("value_avg", "avg")])
-def test_value_sum_and_avg_read_numbers_once_per_event(kind: str, function: str) -> None:
+def test_value_sum_sweeps_exact_integers_and_pairs_only_inexact_windows() -> None:
     query = one(
-        f"""
-        type: {kind}
+        """
+        type: value_sum
         rules: [failed, written]
         group-by: [caller]
         timespan: 1d
-        condition: {{gte: 100, field: properties.code}}
+        condition: {gte: 100, field: properties.code}
         """
     )
     assert "sigma_value = toreal(tostring(Properties_d.code))" in query
-    assert (
-        "| join kind=inner (sigma_events\n    | where isnotnull(sigma_value)\n"
-        "    | distinct sigma_time, sigma_event, caller, sigma_value\n"
-        "    | extend sigma_bin = bin(sigma_time, 1d)) on caller, sigma_bin\n"
-    ) in query
-    assert (
-        f"| summarize event_ids = make_set(sigma_event), {kind} = {function}(sigma_value) by caller" in query
-    )
     assert query.endswith(
-        f"| where {kind} >= 100\n| project caller, window_start, window_end, {kind}, event_ids"
+        "let sigma_numbers = sigma_events\n"
+        "| where isnotnull(sigma_value)\n"
+        "| distinct caller, sigma_time, sigma_event, sigma_value;\n"
+        "let sigma_parts = sigma_numbers\n"
+        "| extend sigma_whole = floor(sigma_value, 1)\n"
+        "| extend sigma_fraction = (sigma_value - sigma_whole) * 65536\n"
+        "| extend sigma_exact = abs(sigma_value) < 68719476736 and sigma_fraction == floor(sigma_fraction, 1) "
+        "and sigma_whole + sigma_fraction / 65536 == sigma_value\n"
+        "| summarize sigma_count = count(), sigma_inexact = countif(not(sigma_exact)), "
+        "sigma_whole = sum(iff(sigma_exact, tolong(sigma_whole), long(0))), "
+        "sigma_fraction = sum(iff(sigma_exact, tolong(sigma_fraction), long(0))) by caller, sigma_time;\n"
+        "let sigma_swept = union\n"
+        "(sigma_parts | project caller, sigma_time, sigma_kind = 0, sigma_count, sigma_inexact, sigma_whole, "
+        "sigma_fraction),\n"
+        "(sigma_parts | project caller, sigma_time = sigma_time + 1d, sigma_kind = 2, sigma_count = -sigma_count, "
+        "sigma_inexact = -sigma_inexact, sigma_whole = -sigma_whole, sigma_fraction = -sigma_fraction),\n"
+        "(sigma_events | distinct caller, sigma_time | project caller, sigma_time, sigma_kind = 1, "
+        "sigma_count = long(0), sigma_inexact = long(0), sigma_whole = long(0), sigma_fraction = long(0))\n"
+        "| sort by caller asc, sigma_time asc, sigma_kind asc\n"
+        "| extend sigma_count_in = row_cumsum(sigma_count), sigma_inexact_in = row_cumsum(sigma_inexact), "
+        "sigma_whole_in = row_cumsum(sigma_whole), sigma_fraction_in = row_cumsum(sigma_fraction);\n"
+        "let sigma_numeric = sigma_swept\n"
+        "| where sigma_kind == 1 and sigma_count_in > 0\n"
+        "| project caller, window_start = sigma_time - 1d, window_end = sigma_time, sigma_count = sigma_count_in, "
+        "sigma_inexact = sigma_inexact_in, sigma_whole = sigma_whole_in, sigma_fraction = sigma_fraction_in;\n"
+        "let sigma_alerting = union\n"
+        "(sigma_numeric\n"
+        "| where sigma_inexact == 0 and sigma_count < 67108864\n"
+        "| extend sigma_whole_gap = sigma_whole - 100, sigma_fraction_gap = sigma_fraction - 0\n"
+        "| extend sigma_order = iff(sigma_whole_gap > 134217728, long(1), iff(sigma_whole_gap < -134217728, "
+        "long(-1), sigma_whole_gap * 65536 + sigma_fraction_gap))\n"
+        "| where sigma_order >= 0\n"
+        "| project caller, window_start, window_end, value_sum = (toreal(sigma_whole) + toreal(sigma_fraction) "
+        "/ 65536)),\n"
+        "(sigma_numeric\n"
+        "    | where sigma_inexact > 0 or sigma_count >= 67108864\n"
+        "    | project caller, window_start, window_end\n"
+        "| extend sigma_bin = pack_array(bin(window_start, 1d), bin(window_end, 1d))\n"
+        "| mv-expand sigma_bin to typeof(datetime)\n"
+        "| join kind=inner (sigma_numbers\n"
+        "    | extend sigma_bin = bin(sigma_time, 1d)) on caller, sigma_bin\n"
+        "| where sigma_time between (window_start .. window_end)\n"
+        "| summarize value_sum = sum(sigma_value) by caller, window_start, window_end\n"
+        "| where value_sum >= 100);\n"
+        "sigma_alerting"
     )
+
+
+def test_value_avg_compares_the_sum_with_threshold_times_count() -> None:
+    query = one(
+        """
+        type: value_avg
+        rules: [failed]
+        group-by: [caller]
+        timespan: 10m
+        condition: {lt: 3, field: properties.code}
+        """
+    )
+    assert (
+        "| extend sigma_whole_gap = sigma_whole - 3 * sigma_count, sigma_fraction_gap = sigma_fraction - 0 * sigma_count\n"
+        "| extend sigma_order = iff(sigma_whole_gap > 134217728, long(1), iff(sigma_whole_gap < -134217728, "
+        "long(-1), sigma_whole_gap * 65536 + sigma_fraction_gap))\n"
+        "| where sigma_order < 0\n"
+        "| project caller, window_start, window_end, value_avg = (toreal(sigma_whole) + toreal(sigma_fraction) "
+        "/ 65536) / sigma_count),\n"
+    ) in query
+    assert "| summarize value_avg = avg(sigma_value) by caller, window_start, window_end\n| where value_avg < 3);" in query
+
+
+@pytest.mark.parametrize(
+    ("kind", "operator", "threshold", "expected"),
+    [
+        ("value_sum", ">=", 0.3, (">=", 19661)),  # 0.3 * 2^16 = 19660.8: a sum on the grid is >= 0.3 iff >= 19661
+        ("value_sum", ">", 0.3, (">", 19660)),
+        ("value_sum", "<=", 0.3, ("<=", 19660)),
+        ("value_sum", "<", 0.3, ("<", 19661)),
+        ("value_sum", "==", 0.3, False),  # no sum on the grid equals 0.3
+        ("value_sum", "!=", 0.3, True),
+        ("value_sum", "==", 2.5, ("==", 163840)),
+        ("value_sum", ">", -1e30, (">", -(1 << 78))),  # beyond every exact sum (|sum| < 2^62)
+        ("value_avg", "<", 1e30, ("<", 1 << 52)),  # beyond every exact average (|avg| < 2^36)
+    ],
+)
+def test_thresholds_map_to_the_integer_grid_without_changing_any_outcome(
+    kind: str, operator: str, threshold: float, expected: Any
+) -> None:
+    from types import SimpleNamespace
+
+    from sigma_azure_aks.correlation_windows import _scaled_threshold
+
+    assert _scaled_threshold(SimpleNamespace(kind=kind, operator=operator, threshold=threshold)) == expected
+
+
+def test_value_avg_off_the_grid_keeps_the_pairing_form() -> None:
+    from types import SimpleNamespace
+
+    from sigma_azure_aks.correlation_windows import is_swept
+
+    assert not is_swept(SimpleNamespace(kind="value_avg", threshold=0.3))
+    assert is_swept(SimpleNamespace(kind="value_avg", threshold=2.5))
+    assert is_swept(SimpleNamespace(kind="value_sum", threshold=0.3))
+    assert not is_swept(SimpleNamespace(kind="value_median", threshold=1.0))
 
 
 def test_value_percentile_interpolates_between_ranks() -> None:
@@ -206,7 +297,11 @@ def test_value_percentile_interpolates_between_ranks() -> None:
         "| project window_start, window_end, value_percentile, event_ids"
     )
     assert "bin(window_start, 90s)" in query  # no group-by: the time bucket is the only join key
-    assert "on sigma_bin\n" in query
+    assert (
+        "let sigma_numbers = sigma_events\n| where isnotnull(sigma_value)\n| distinct sigma_time, sigma_event, "
+        "sigma_value;\n"
+    ) in query
+    assert "| join kind=inner (sigma_numbers\n    | extend sigma_bin = bin(sigma_time, 90s)) on sigma_bin\n" in query
 
 
 def test_temporal_counts_distinct_rules() -> None:

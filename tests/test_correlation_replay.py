@@ -281,14 +281,19 @@ def test_a_running_sum_after_a_sort_is_read_and_other_window_functions_are_refus
     assert running_sum('T | where x == "a|b"\n| sort by a asc, b desc, c\n| extend n = row_cumsum(d)') == (
         'T | where x == "a|b"',
         [("a", True), ("b", False), ("c", True)],
-        "n",
-        "d",
+        [("n", "d")],
+    )
+    assert running_sum("T | sort by a | extend n = row_cumsum(d), m = row_cumsum(e)") == (
+        "T",
+        [("a", True)],
+        [("n", "d"), ("m", "e")],
     )
     assert running_sum("T | sort by a asc | extend n = d + 1") is None
     for refused in (
         "T | sort by a asc | extend p = prev(a)",
         "T | sort by a asc | extend n = row_cumsum(d + 1)",
         "T | sort by a asc | extend n = row_cumsum(d) | where n > 1",
+        "T | sort by a asc | extend n = row_cumsum(d), m = e + 1",
         "T | extend n = row_cumsum(d)",
         "T | sort by tolower(a) asc | extend n = row_cumsum(d)",
         "T | serialize | extend n = row_cumsum(d)",
@@ -311,7 +316,90 @@ def test_the_running_sum_is_kustos_row_cumsum() -> None:
 
     engine = Engine()
     engine.con.execute("CREATE TABLE t AS SELECT * FROM (VALUES ('b', 1, 5), ('a', 2, 7), ('a', 1, NULL), ('b', 0, -2)) v(g, o, d)")
-    sql = running_sum_sql("SELECT * FROM t", [("g", True), ("o", False)], "n", "d", integer=True)
-    rows = engine.con.execute(f"SELECT g, o, n, typeof(n) FROM ({sql}) ORDER BY g, o DESC").fetchall()
-    assert rows == [("a", 2, 7, "BIGINT"), ("a", 1, 7, "BIGINT"), ("b", 1, 12, "BIGINT"), ("b", 0, 10, "BIGINT")]
+    sql = running_sum_sql("SELECT * FROM t", [("g", True), ("o", False)], [("n", "d", True), ("m", "o", False)])
+    rows = engine.con.execute(f"SELECT g, o, n, typeof(n), m FROM ({sql}) ORDER BY g, o DESC").fetchall()
+    assert rows == [
+        ("a", 2, 7, "BIGINT", 2.0),
+        ("a", 1, 7, "BIGINT", 3.0),
+        ("b", 1, 12, "BIGINT", 4.0),
+        ("b", 0, 10, "BIGINT", 4.0),
+    ]
     engine.close()
+
+
+# ---- chained correlations: an alert's events without listing every window -----------------------------
+CHILD = """\
+title: Child
+id: 0d0f0000-0000-4000-8000-0000000000d1
+name: child
+status: test
+correlation:
+    type: {kind}
+    rules: [failed]
+    group-by: [caller{extra_group}]
+    timespan: 2m
+    condition: {condition}
+"""
+GRANDCHILD = CHILD.replace("0000000000d1", "0000000000d2").replace("name: child", "name: grandchild")
+CHAINS = {
+    "event_count over event_count": ("event_count", "[child]", "{gte: 2}", "event_count", "{gte: 2}", ""),
+    "temporal over event_count and a rule": ("temporal", "[child, written]", "{gte: 2}", "event_count", "{gte: 2}", ""),
+    "event_count over value_sum": ("event_count", "[child]", "{gte: 2}", "value_sum", "{gte: 4, field: properties.code}", ""),
+    "event_count over value_count by two keys": (
+        "event_count", "[child]", "{gte: 1}", "value_count", "{gte: 2, field: resourceId}", ", callerIpAddress"
+    ),
+    "event_count over event_count over event_count": ("event_count", "[child]", "{gte: 1}", "event_count", "{gte: 1}", ""),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("chain", sorted(CHAINS))
+def test_a_chained_alert_lists_the_events_of_its_windows(chain: str, seed: int) -> None:
+    """Each alert (episode) of a chain lists the union of its windows' events, as listing every
+    window with its events (the pairing form) and joining them per episode gives."""
+    import random
+
+    require_engine()
+    from sigma_azure_aks.replay import replay
+    from sigma_azure_aks.replay.api import _episodes
+
+    kind, rules, condition, child_kind, child_condition, extra_group = CHAINS[chain]
+    child = CHILD.format(kind=child_kind, condition=child_condition, extra_group=extra_group)
+    documents = [child]
+    if chain.count(" over ") == 2:  # the child reads a grandchild, which reads the rule
+        documents = [child.replace("rules: [failed]", "rules: [grandchild]"), GRANDCHILD.format(
+            kind="event_count", condition="{gte: 2}", extra_group=extra_group)]  # fmt: skip
+    parent = (
+        f"title: Parent\nid: {CORRELATION_ID}\nstatus: test\ncorrelation:\n    type: {kind}\n    rules: {rules}\n"
+        f"    group-by: [caller]\n    timespan: 10m\n    condition: {condition}\n"
+    )
+    rng = random.Random(seed)
+    rows = [
+        event(
+            f"e{index:03d}",
+            rng.randrange(0, 1800, 15),
+            rng.choice(["Failed", "Failed", "Succeeded"]),
+            rng.choice(["alice@contoso.com", "bob@contoso.com"]),
+            Properties_d={"code": rng.choice([1, 2, "3", "x"])},
+            _ResourceId=rng.choice(["/r1", "/r2", "/r3"]),
+            CallerIpAddress=rng.choice(["10.0.0.1", "10.0.0.2"]),
+        )
+        for index in range(80)
+    ]
+    text = "---\n".join([BASES, *documents, parent])
+    found = replay(text, rows)
+    windows = replay(text, rows, every_window=True)
+    assert not found.failures and not windows.failures, (found.failures, windows.failures)
+    [hit] = [h for h in found.hits if h.rule_id == CORRELATION_ID]
+    [listed] = [h for h in windows.hits if h.rule_id == CORRELATION_ID]
+    plan = type("Plan", (), {"groups": ("caller",)})
+    expected = _episodes(plan, sorted(listed.alerts, key=lambda a: (a.groups["caller"], a.window_end)))
+    assert expected, "the chain should alert on these events"
+
+    def summary(alerts: list[Any]) -> list[Any]:
+        return sorted(
+            (a.groups["caller"], a.window_start, a.last_window_end, a.windows, a.metric, a.event_total, set(a.event_ids))
+            for a in alerts
+        )
+
+    assert summary(hit.alerts) == summary(expected)

@@ -28,13 +28,13 @@ from typing import Any
 from .. import kql
 from ..correlation import (
     EVIDENCE,
-    SWEPT_KINDS,
     WINDOW_END,
     WINDOW_START,
     BaseSource,
     ChildSource,
     CorrelationPlan,
 )
+from ..correlation_windows import evidence_events, is_swept
 from ..sources import EntityMappingSpec, source_for_table
 from . import sentinel_facts as facts
 from .model import (
@@ -214,14 +214,14 @@ def analytics_query(plan: CorrelationPlan, settings: Settings, extend: list[tupl
         f"and {WINDOW_END} <= ago({INGESTION_DELAY}m)",
         f"| summarize arg_min({WINDOW_END}, *), {WINDOWS_COLUMN} = count(){by}",
     ]
-    if plan.kind in SWEPT_KINDS:  # the windows carry no events: the first ones are joined with theirs
+    if is_swept(plan):  # the windows carry no events: the first ones are joined with theirs
         keys = [*columns] or ["sigma_one"]
         one = "" if plan.groups else "\n| extend sigma_one = 1"
         lets.append("let sigma_first = " + "\n".join([body, *run]) + one)
         by_window = ", ".join([*columns, WINDOW_START, WINDOW_END, plan.metric, WINDOWS_COLUMN])
         lines = [
             "sigma_first",
-            f"| join kind=inner (sigma_events{one.replace(chr(10), ' ')} | project {', '.join(keys)}, "
+            f"| join kind=inner ({evidence_events(plan)}{one.replace(chr(10), ' ')} | project {', '.join(keys)}, "
             f"sigma_time, sigma_event) on {', '.join(keys)}",
             f"| where sigma_time between ({WINDOW_START} .. {WINDOW_END})",
             f"| summarize {EVIDENCE} = make_set(sigma_event, {ALERT_EVENTS}), {EVENTS_COLUMN} = "
@@ -258,7 +258,7 @@ def build_correlation_rule(plan: CorrelationPlan, backend_options: Mapping[str, 
         ("WindowStart", WINDOW_START),
         ("WindowEnd", WINDOW_END),
         ("AlertingWindows", WINDOWS_COLUMN),
-        *([("WindowEvents", EVENTS_COLUMN)] if plan.kind in SWEPT_KINDS else []),
+        *([("WindowEvents", EVENTS_COLUMN)] if is_swept(plan) else []),
     ]
     shown = ", ".join(f"{{{{{column}}}}}" for column in plan.groups[:2])
     suffix = f"{{{{{metric}}}}} {METRIC_WORDS[plan.kind]}" + (f" for {shown}" if shown else "")
@@ -270,7 +270,7 @@ def build_correlation_rule(plan: CorrelationPlan, backend_options: Mapping[str, 
         metric,
         EVIDENCE,
         WINDOWS_COLUMN,
-        *([EVENTS_COLUMN] if plan.kind in SWEPT_KINDS else []),
+        *([EVENTS_COLUMN] if is_swept(plan) else []),
         *(n for n, _ in extend),
     }
     model = AnalyticsRule(

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..correlation import plan_of
+from ..correlation_windows import evidence_events
 from .errors import ReplayQueryError, ReplayUnsupportedError
 from .kql_rewrite import columns_read
 from .loaders import Event, check_readable, kept_columns, read_events
@@ -386,13 +387,15 @@ def _run_correlation(
         if every_window:
             alerts = _window_alerts(plan, engine.alerts(plan, evidence=True))
             alerts.sort(key=lambda a: (a.window_end, [str(v) for v in a.groups.values()]))
-        elif plan.chained:  # a chain's events are its referenced alerts' events: listed per window
+        elif _ordered_chain(plan):  # evidence of a temporal_ordered window: its earliest chain, per window
             alerts = _episodes(plan, _window_alerts(plan, engine.alerts(plan, evidence=True)))
         else:
             alerts = _episodes(plan, _window_alerts(plan, engine.alerts(plan)))
-            listed = engine.events_between(
-                plan.groups, [(a.groups, a.window_start, a.last_window_end) for a in alerts], ALERT_EVENTS
-            )
+            spans = [(a.groups, a.window_start, a.last_window_end) for a in alerts]
+            if plan.chained:  # a chain's events are its referenced alerts' events, down to the base rules
+                listed = engine.chain_events(plan, spans, ALERT_EVENTS)
+            else:
+                listed = engine.events_between(plan.groups, spans, ALERT_EVENTS, evidence_events(plan))
             for alert, (ids, total) in zip(alerts, listed, strict=True):
                 alert.event_ids, alert.event_total = ids, total
     except ValueError as error:
@@ -406,6 +409,17 @@ def _run_correlation(
     hit = RuleHit(key, str(item.rule.title), str(item.path), item.table, item.query, events, alerts)
     result.hits.append(hit)
     result[key] = [event.event_id for event in events]
+
+
+def _ordered_chain(plan: Any) -> bool:
+    """A chained correlation with a temporal_ordered plan anywhere in it (whose window's evidence
+    is its earliest chain, not every event in it)."""
+    from ..correlation import ChildSource
+
+    children = [s.plan for s in plan.sources if isinstance(s, ChildSource)]
+    return bool(children) and (
+        plan.kind == "temporal_ordered" or any(c.kind == "temporal_ordered" or _ordered_chain(c) for c in children)
+    )
 
 
 def _window_alerts(plan: Any, rows: list[dict[str, Any]]) -> list[Alert]:

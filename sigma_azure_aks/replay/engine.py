@@ -238,11 +238,16 @@ class Engine:
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     def events_between(
-        self, groups: Sequence[str], spans: Sequence[tuple[Mapping[str, Any], Any, Any]], cap: int
+        self,
+        groups: Sequence[str],
+        spans: Sequence[tuple[Mapping[str, Any], Any, Any]],
+        cap: int,
+        table: str = "sigma_events",
     ) -> list[tuple[list[str], int]]:
         """For each (group keys, first time, last time): the ids of the distinct events of the
-        last correlation run (:meth:`alerts`) of that group in that time range, the earliest `cap`
-        of them (by time, then id), and how many there are."""
+        last correlation run (:meth:`alerts`) of that group in that time range, read from its `let`
+        `table` (the events a window counts), the earliest `cap` of them (by time, then id), and how
+        many there are."""
         if not spans:
             return []
         columns = ["sigma_span", *groups, "sigma_low", "sigma_high"]
@@ -260,12 +265,93 @@ class Engine:
             "count(*) FROM (SELECT sigma_span, sigma_event, sigma_time, row_number() OVER "
             "(PARTITION BY sigma_span ORDER BY sigma_time, sigma_event) AS sigma_rank FROM "
             "(SELECT DISTINCT s.sigma_span, e.sigma_event, min(e.sigma_time) OVER "
-            "(PARTITION BY s.sigma_span, e.sigma_event) AS sigma_time FROM sigma_spans s JOIN sigma_events e "
+            f'(PARTITION BY s.sigma_span, e.sigma_event) AS sigma_time FROM sigma_spans s JOIN "{table}" e '
             f"ON e.sigma_time BETWEEN s.sigma_low AND s.sigma_high{on})) GROUP BY sigma_span",
             [cap],
         ).fetchall()
         found = {span: (list(ids or []), total) for span, ids, total in rows}
         return [found.get(n, ([], 0)) for n in range(len(spans))]
+
+    def chain_events(
+        self, plan: Any, spans: Sequence[tuple[Mapping[str, Any], Any, Any]], cap: int
+    ) -> list[tuple[list[str], int]]:
+        """:meth:`events_between` for a chained correlation whose plans (its own and those it
+        references, at any depth) list every event of a window as its evidence (no
+        temporal_ordered): for each (group keys, first time, last time) of the last run
+        (:meth:`alerts`), the events of the referenced alerts ending in that range, and theirs in
+        turn, down to the base rules' events. Each level's ranges are merged per span and group
+        first, so that no event is paired with many overlapping windows."""
+        if not spans:
+            return []
+        columns = ["sigma_span", *plan.groups, "sigma_low", "sigma_high"]
+        values = [
+            list(range(len(spans))),
+            *([str(keys[g]) for keys, _, _ in spans] for g in plan.groups),
+            [low for _, low, _ in spans],
+            [high for _, _, high in spans],
+        ]
+        selected = ", ".join(f'unnest(${n + 1}) AS "{c}"' for n, c in enumerate(columns))
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE sigma_reach AS SELECT {selected}", values)
+        parts: list[str] = []
+        self._reach(plan, "", "sigma_reach", parts)
+        rows = self.con.execute(
+            "SELECT sigma_span, list(sigma_event ORDER BY sigma_time, sigma_event) FILTER (WHERE sigma_rank <= ?), "
+            "count(*) FROM (SELECT sigma_span, sigma_event, sigma_time, row_number() OVER "
+            "(PARTITION BY sigma_span ORDER BY sigma_time, sigma_event) AS sigma_rank FROM "
+            "(SELECT sigma_span, sigma_event, min(sigma_time) AS sigma_time FROM ("
+            + " UNION ALL ".join(parts)
+            + ") GROUP BY sigma_span, sigma_event)) GROUP BY sigma_span",
+            [cap],
+        ).fetchall()
+        found = {span: (list(ids or []), total) for span, ids, total in rows}
+        return [found.get(n, ([], 0)) for n in range(len(spans))]
+
+    def _reach(self, plan: Any, suffix: str, reach: str, parts: list[str]) -> None:
+        """Add to `parts` the SELECTs of (sigma_span, sigma_event, sigma_time) of the events behind
+        the windows of `plan` (its `let` names end in `suffix`) listed in the table `reach`
+        (sigma_span, the plan's group columns, sigma_low, sigma_high)."""
+        from ..correlation import ChildSource
+        from ..correlation_windows import evidence_events
+
+        groups = [f'"{g}"' for g in plan.groups]
+        within = ", ".join(["sigma_span", *groups])
+        merged = f"{reach}_merged"
+        self.con.execute(
+            f'CREATE OR REPLACE TEMP TABLE "{merged}" AS SELECT {within}, min(sigma_low) AS sigma_low, '
+            f"max(sigma_high) AS sigma_high FROM (SELECT *, sum(sigma_new) OVER (PARTITION BY {within} ORDER BY "
+            "sigma_low, sigma_high ROWS UNBOUNDED PRECEDING) AS sigma_island FROM (SELECT *, CASE WHEN sigma_low <= "
+            f"max(sigma_high) OVER (PARTITION BY {within} ORDER BY sigma_low, sigma_high ROWS BETWEEN UNBOUNDED "
+            f'PRECEDING AND 1 PRECEDING) THEN 0 ELSE 1 END AS sigma_new FROM "{reach}")) '
+            f"GROUP BY {within}, sigma_island"
+        )
+        on = "".join(f" AND e.{g} = m.{g}" for g in groups)
+        labels = [s.label for s in plan.sources if not isinstance(s, ChildSource)]
+        if labels:
+            rule = " AND e.sigma_rule IN (SELECT unnest(?))" if len(labels) < len(plan.sources) else ""
+            select = (
+                f'SELECT m.sigma_span, e.sigma_event, e.sigma_time FROM "{merged}" m JOIN '
+                f'"{evidence_events(plan, suffix)}" e ON e.sigma_time BETWEEN m.sigma_low AND m.sigma_high{on}'
+            )
+            if rule:
+                self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{reach}_found" AS {select}{rule}', [labels])
+                parts.append(f'SELECT * FROM "{reach}_found"')
+            else:
+                self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{reach}_found" AS {select}')
+                parts.append(f'SELECT * FROM "{reach}_found"')
+        for index, source in enumerate(plan.sources):
+            if not isinstance(source, ChildSource):
+                continue
+            child = source.plan
+            alerts = f"sigma_alerts{suffix}_{index + 1}"
+            matched = "".join(f' AND a."{theirs}" = m."{ours}"' for ours, theirs in source.groups)
+            child_groups = "".join(f'a."{g}", ' for g in child.groups)
+            deeper = f"{reach}_{index + 1}"
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "{deeper}" AS SELECT m.sigma_span, {child_groups}'
+                f'a.window_start AS sigma_low, a.window_end AS sigma_high FROM "{merged}" m JOIN "{alerts}" a '
+                f"ON a.window_end BETWEEN m.sigma_low AND m.sigma_high{matched}"
+            )
+            self._reach(child, f"{suffix}_{index + 1}", deeper, parts)
 
     def _statement_sql(self, expression: str, schema: dict[str, list[str]]) -> str:
         window = running_sum(expression)
@@ -276,10 +362,10 @@ class Engine:
         sql = sql.replace(_JSON_SORT, _NUMBER_SORT)
         if window is None:
             return sql
-        _, order, name, column = window
+        _, order, sums = window
         kind = dict(self.con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {sql})").fetchall())
-        integer = str(kind.get(column, "")).upper() in _INTEGER_TYPES
-        return running_sum_sql(sql, order, name, column, integer)
+        typed = [(name, column, str(kind.get(column, "")).upper() in _INTEGER_TYPES) for name, column in sums]
+        return running_sum_sql(sql, order, typed)
 
     def _bridged(self, query: str) -> str:
         """A base rule's query, gaps bridged as :meth:`sql` bridges them (the table is loaded)."""

@@ -344,16 +344,17 @@ def columns_read(query: str) -> tuple[str, set[str]]:
 # ---- running sums: the one window function correlation queries use --------------------------------
 # duckdb-kql has no serialized row sets (`sort by` then `row_cumsum()`, `prev()`, ...). A correlation
 # query writes exactly one form of them, as the last two operators of a `let` statement:
-#     <rows> | sort by <column> asc|desc, ... | extend <name> = row_cumsum(<column>)
-# which is SQL's `sum(<column>) OVER (ORDER BY <columns> ROWS UNBOUNDED PRECEDING)` on the rows.
-# Any other use of a window function is refused.
+#     <rows> | sort by <column> asc|desc, ... | extend <name> = row_cumsum(<column>), ...
+# which is SQL's `sum(<column>) OVER (ORDER BY <columns> ROWS UNBOUNDED PRECEDING)` on the rows, once
+# per running sum. Any other use of a window function is refused.
 _WINDOW_FUNCTIONS = {"row_cumsum", "prev", "next", "row_number", "row_rank_min", "row_rank_dense", "serialize"}
 _SORT = re.compile(r"\s*(?:sort|order)\s+by\s+(.+?)\s*", re.S)
 # a sort key: a plain column name or one in bracket form (`["time"]`, a keyword as a column name)
 _SORT_KEY = re.compile(r'\s*(?:([A-Za-z_][A-Za-z0-9_]*)|\[\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\])(?:\s+(asc|desc))?\s*')
-_RUNNING_SUM = re.compile(
-    r"\s*extend\s+([A-Za-z_][A-Za-z0-9_]*)\s*=\s*row_cumsum\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)\s*"
-)
+_ONE_SUM = r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*row_cumsum\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)"
+_RUNNING_SUMS = re.compile(rf"\s*extend\s+{_ONE_SUM}(?:\s*,\s*{_ONE_SUM})*\s*")
+_EACH_SUM = re.compile(_ONE_SUM)
+RunningSums = tuple[str, list[tuple[str, bool]], list[tuple[str, str]]]
 
 
 def statements(text: str) -> list[tuple[str | None, str]]:
@@ -392,31 +393,35 @@ def _pipe_segments(text: str) -> list[str]:
     return segments
 
 
-def running_sum(expression: str) -> tuple[str, list[tuple[str, bool]], str, str] | None:
-    """For `<rows> | sort by a asc, b desc | extend n = row_cumsum(c)`: (the rows' KQL, the sort keys
-    as (column, ascending), n, c); None for an expression without window functions. Raises
-    ReplayQueryError for any other use of one."""
+def running_sum(expression: str) -> RunningSums | None:
+    """For `<rows> | sort by a asc, b desc | extend n = row_cumsum(c), m = row_cumsum(d)`: (the rows'
+    KQL, the sort keys as (column, ascending), the sums as (name, column)); None for an expression
+    without window functions. Raises ReplayQueryError for any other use of one."""
     if not identifiers(expression) & _WINDOW_FUNCTIONS:
         return None
     segments = _pipe_segments(expression)
     if len(segments) >= 3:
-        total = _RUNNING_SUM.fullmatch(segments[-1])
+        total = _RUNNING_SUMS.fullmatch(segments[-1])
         order = _SORT.fullmatch(segments[-2])
         keys = [_SORT_KEY.fullmatch(part) for part in order.group(1).split(",")] if order else []
         rows = "|".join(segments[:-2])
         if total and keys and all(keys) and not identifiers(rows) & _WINDOW_FUNCTIONS:
             ordered = [(key.group(1) or key.group(2), key.group(3) != "desc") for key in keys if key is not None]
-            return rows.strip(), ordered, total.group(1), total.group(2)
+            sums = [(one.group(1), one.group(2)) for one in _EACH_SUM.finditer(segments[-1])]
+            return rows.strip(), ordered, sums
     raise ReplayQueryError(
-        "replay runs a window function only as '| sort by <columns> | extend <name> = row_cumsum(<column>)' "
+        "replay runs a window function only as '| sort by <columns> | extend <name> = row_cumsum(<column>), ...' "
         "at the end of a let statement"
     )
 
 
-def running_sum_sql(rows_sql: str, order: list[tuple[str, bool]], name: str, column: str, integer: bool) -> str:
-    """SQL for the running sum over rows (their SQL) in the given order: Kusto's `row_cumsum`
-    (integers stay 64-bit; nulls add nothing). Kusto sorts nulls first ascending, last descending."""
+def running_sum_sql(rows_sql: str, order: list[tuple[str, bool]], sums: list[tuple[str, str, bool]]) -> str:
+    """SQL for the running sums (name, column, whether integer) over rows (their SQL) in the given
+    order: Kusto's `row_cumsum` (integers stay 64-bit; nulls add nothing). Kusto sorts nulls first
+    ascending, last descending."""
     keys = ", ".join(f'"{key}" {"ASC NULLS FIRST" if up else "DESC NULLS LAST"}' for key, up in order)
-    total = f'sum("{column}") OVER (ORDER BY {keys} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
-    total = f"CAST(coalesce({total}, 0) AS {'BIGINT' if integer else 'DOUBLE'})"
-    return f'SELECT *, {total} AS "{name}" FROM ({rows_sql})'
+    totals = []
+    for name, column, integer in sums:
+        total = f'sum("{column}") OVER (ORDER BY {keys} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
+        totals.append(f'CAST(coalesce({total}, 0) AS {"BIGINT" if integer else "DOUBLE"}) AS "{name}"')
+    return f"SELECT *, {', '.join(totals)} FROM ({rows_sql})"
