@@ -8,6 +8,7 @@ searches (`* contains`), member access into dynamic columns, `null` (absent or e
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections import defaultdict
 from typing import Any, ClassVar
@@ -73,6 +74,7 @@ _OPERATORS: dict[tuple[str, bool], str] = {
     ("in", False): "in~",
     ("in", True): "in",
 }
+_TERM_OPERATORS = {False: "has", True: "has_cs"}  # case-sensitive? -> the term lookup
 
 
 def _string_shape(value: SigmaString) -> tuple[str, str | None]:
@@ -150,6 +152,8 @@ class SentinelBackend(KustoBackend):
         ]
         if not args:
             return self.empty_or_expression if token == self.or_token else self.empty_and_expression
+        if token == self.and_token:
+            args.sort(key=_scan_cost)  # stable: tests of one cost keep the rule's order
         return kql.balanced_join(args, f" {token} ")
 
     def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Any:
@@ -198,7 +202,19 @@ class SentinelBackend(KustoBackend):
         if kind == "eq" and text == "" and self._column_type(field_name, state) == "dynamic":
             # `''` is a present empty string; tostring() of an absent member or JSON null is "" too.
             return f'(isnotnull({self.escape_and_quote_field(field_name)}) and {operand} == "")'
-        return f"{operand} {_OPERATORS[(kind, cased)]} {kql.string_literal(text)}"
+        test = f"{operand} {_OPERATORS[(kind, cased)]} {kql.string_literal(text)}"
+        term = kql.prefilter_term(text, kind, cased) if self._is_string_column(field_name, state) else None
+        if term is None:
+            return test
+        # Every string this value matches holds `term` whole: the term lookup first (Kusto's term
+        # index), the scan on what it keeps. Exactly `test`, since `test` implies the lookup.
+        return f"({operand} {_TERM_OPERATORS[cased]} {kql.string_literal(term)} and {test})"
+
+    def _is_string_column(self, field_name: str, state: ConversionState) -> bool:
+        """Whether the field is a column its table declares as string (not a member of a dynamic
+        column, where `has` would read the value's JSON text instead)."""
+        table = state.processing_state.get(QUERY_TABLE) or ""
+        return kql.is_column_name(field_name) and TABLES.get(table, {}).get(field_name) == "string"
 
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -469,6 +485,19 @@ EXACT_REAL_INTEGERS = 2**53
 
 class QueryTooLongWarning(RuleWarning):
     """A plain KQL query longer than a Sentinel analytics rule accepts."""
+
+
+_COSTLY_TEST = re.compile(r"\bmatches regex\b|(?:^|[(\s])\* contains")
+
+
+def _scan_cost(expression: str) -> int:
+    """0 for tests of column values; 1 for a test holding a regular expression (globs, `|re`, the
+    walks through a dynamic column's JSON text) or a full-row search, which a conjunction runs
+    after the others. Kusto's `and` is true only if both operands are true, whatever their order
+    (learn.microsoft.com/kusto/query/logical-operators), and its scalar functions return null
+    rather than fail, so ordering the operands of `and` changes no result. A string literal that
+    happens to hold such words only moves its test later."""
+    return 1 if _COSTLY_TEST.search(expression) else 0
 
 
 def _as_number(expression: str, number: int | float) -> str:
