@@ -278,10 +278,14 @@ _PLAIN_LEG = UnionLeg("Plain", frozenset({"A"}), ())
             '(A =~ "x" and B =~ "y")',
             '(Other | where (A =~ "x" and B =~ "y") | extend Status = todynamic(Status))',
         ),
+        # a column only the claimed table has: the leg could not resolve it
+        ('A =~ "x" and D =~ "y"', '(Other | where A =~ "x" | extend Status = todynamic(Status))'),
+        ('D =~ "y"', "(Other | extend Status = todynamic(Status))"),
     ],
 )
 def test_union_leg_filters_before_it_parses(condition: str, expected_leg: str) -> None:
-    text = union_text("Main", (_LEG, _PLAIN_LEG, UnionLeg("Third", frozenset({"C"}), ())), condition)
+    main = UnionLeg("Main", frozenset({"A", "D", "Status"}), ())
+    text = union_text(main, (_LEG, _PLAIN_LEG, UnionLeg("Third", frozenset({"C"}), ())), condition)
     assert (
         text == f"union isfuzzy=true Main,\n    {expected_leg},\n    Plain,\n    Third\n| where {condition}"
     )

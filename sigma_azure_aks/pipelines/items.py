@@ -145,7 +145,9 @@ def source_postprocessing_items(source: Source, union: bool = False) -> list[Que
         items.append(
             QueryPostprocessingItem(
                 identifier=f"{ITEM_PREFIX}{claimer}_union",
-                transformation=UnionTransformation(claimer, source.table, union_legs(source)),
+                transformation=UnionTransformation(
+                    claimer, UnionLeg(source.table, frozenset(source.schema), ()), union_legs(source)
+                ),
             )
         )
     if source.preamble:

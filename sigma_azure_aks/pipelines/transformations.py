@@ -280,15 +280,15 @@ def conjuncts(condition: str) -> list[str]:
     return [*parts, condition[start:]]
 
 
-def union_text(table: str, legs: tuple[UnionLeg, ...], condition: str) -> str:
+def union_text(table: UnionLeg, legs: tuple[UnionLeg, ...], condition: str) -> str:
     """`union isfuzzy=true <table>, <legs> | where <condition>`. A leg with columns to parse first
     keeps the rows of the operands of the condition's top-level `and` that read none of them and
     only columns the leg has (so they read the same values before the parse as after, and the leg
     resolves): only those rows are parsed. The union's own filter stays whole, and the condition
     implies each of its operands, so every leg keeps exactly the rows it kept before."""
-    every_column = set().union(*(leg.columns for leg in legs))
+    every_column = set(table.columns).union(*(leg.columns for leg in legs))
     operands = conjuncts(condition) if len(condition) <= PUSHED_FILTER_LENGTH else []
-    parts = [table]
+    parts = [table.table]
     for leg in legs:
         if not leg.parsed:
             parts.append(leg.table)
@@ -311,11 +311,12 @@ def _reads_before_parse(condition: str, leg: UnionLeg, every_column: set[str]) -
 
 @dataclass
 class UnionTransformation(QueryPostprocessingTransformation):
-    """Writes the union of `table` and its `legs` in place of the table, for the rules `claimer`
-    claimed (see :func:`union_text`); the plain table prepend then steps aside."""
+    """Writes the union of `table` (the claimed one, nothing parsed) and its `legs` in place of the
+    table, for the rules `claimer` claimed (see :func:`union_text`); the plain table prepend then
+    steps aside."""
 
     claimer: str
-    table: str
+    table: UnionLeg
     legs: tuple[UnionLeg, ...]
 
     def apply(self, rule: Any, query: Any) -> Any:
@@ -324,7 +325,7 @@ class UnionTransformation(QueryPostprocessingTransformation):
             return query
         if query.startswith("union isfuzzy=true "):
             return query
-        header = f"{self.table}\n| where "
+        header = f"{self.table.table}\n| where "
         condition = query[len(header) :] if query.startswith(header) else query
         return union_text(self.table, self.legs, condition)
 
