@@ -3,12 +3,11 @@
 Where the stock Kusto backend is already right, this target writes the same text. It differs on:
 wildcards inside values and `?` (whole-value, case-insensitive glob via an anchored regex), keyword
 searches (`* contains`), member access into dynamic columns, `null` (absent or empty), `|cased`,
-`|fieldref`, IPv6 ranges, numbers, `|all`, and string literals (exact for any character).
-"""
+`|fieldref`, IPv6 ranges, numbers, `|all`, string literals (exact for any character); and for speed,
+term lookups before `contains`/`startswith`/`endswith` and column tests first in a conjunction."""
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections import defaultdict
 from typing import Any, ClassVar
@@ -74,7 +73,6 @@ _OPERATORS: dict[tuple[str, bool], str] = {
     ("in", False): "in~",
     ("in", True): "in",
 }
-_TERM_OPERATORS = {False: "has", True: "has_cs"}  # case-sensitive? -> the term lookup
 
 
 def _string_shape(value: SigmaString) -> tuple[str, str | None]:
@@ -152,9 +150,7 @@ class SentinelBackend(KustoBackend):
         ]
         if not args:
             return self.empty_or_expression if token == self.or_token else self.empty_and_expression
-        if token == self.and_token:
-            args.sort(key=_scan_cost)  # stable: tests of one cost keep the rule's order
-        return kql.balanced_join(args, f" {token} ")
+        return kql.balanced_join(kql.cheap_first(args) if token == self.and_token else args, f" {token} ")
 
     def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Any:
         return self._join(cond, state, self.or_token)
@@ -175,11 +171,11 @@ class SentinelBackend(KustoBackend):
         rendered = self.escape_and_quote_field(field_name)
         return rendered if self._column_type(field_name, state) == "string" else f"tostring({rendered})"
 
-    def _column_type(self, field_name: str, state: ConversionState) -> str:
+    def _column_type(self, field_name: str, state: ConversionState, default: str = "string") -> str:
         table = state.processing_state.get(QUERY_TABLE)
         if not kql.is_column_name(field_name):
             return "dynamic"
-        return TABLES.get(table or "", {}).get(field_name, "string")
+        return TABLES.get(table or "", {}).get(field_name, default)
 
     # ---- strings -----------------------------------------------------------------------------
     def convert_value_str(self, s: SigmaString | SigmaNumber, state: ConversionState) -> str:
@@ -202,19 +198,8 @@ class SentinelBackend(KustoBackend):
         if kind == "eq" and text == "" and self._column_type(field_name, state) == "dynamic":
             # `''` is a present empty string; tostring() of an absent member or JSON null is "" too.
             return f'(isnotnull({self.escape_and_quote_field(field_name)}) and {operand} == "")'
-        test = f"{operand} {_OPERATORS[(kind, cased)]} {kql.string_literal(text)}"
-        term = kql.prefilter_term(text, kind, cased) if self._is_string_column(field_name, state) else None
-        if term is None:
-            return test
-        # Every string this value matches holds `term` whole: the term lookup first (Kusto's term
-        # index), the scan on what it keeps. Exactly `test`, since `test` implies the lookup.
-        return f"({operand} {_TERM_OPERATORS[cased]} {kql.string_literal(term)} and {test})"
-
-    def _is_string_column(self, field_name: str, state: ConversionState) -> bool:
-        """Whether the field is a column its table declares as string (not a member of a dynamic
-        column, where `has` would read the value's JSON text instead)."""
-        table = state.processing_state.get(QUERY_TABLE) or ""
-        return kql.is_column_name(field_name) and TABLES.get(table, {}).get(field_name) == "string"
+        declared = self._column_type(field_name, state, default="")  # a column its table declares
+        return kql.string_test(operand, _OPERATORS[(kind, cased)], text, string_column=declared == "string")
 
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -485,19 +470,6 @@ EXACT_REAL_INTEGERS = 2**53
 
 class QueryTooLongWarning(RuleWarning):
     """A plain KQL query longer than a Sentinel analytics rule accepts."""
-
-
-_COSTLY_TEST = re.compile(r"\bmatches regex\b|(?:^|[(\s])\* contains")
-
-
-def _scan_cost(expression: str) -> int:
-    """0 for tests of column values; 1 for a test holding a regular expression (globs, `|re`, the
-    walks through a dynamic column's JSON text) or a full-row search, which a conjunction runs
-    after the others. Kusto's `and` is true only if both operands are true, whatever their order
-    (learn.microsoft.com/kusto/query/logical-operators), and its scalar functions return null
-    rather than fail, so ordering the operands of `and` changes no result. A string literal that
-    happens to hold such words only moves its test later."""
-    return 1 if _COSTLY_TEST.search(expression) else 0
 
 
 def _as_number(expression: str, number: int | float) -> str:

@@ -1,4 +1,5 @@
-"""KQL text building blocks: string literals, column and member accessors, glob and regex patterns.
+"""KQL text building blocks: string literals, column and member accessors, glob and regex patterns,
+term lookups before a scan and the order of a conjunction's tests.
 
 Everything the Sentinel target writes into a query that comes from a rule passes through here, so
 that no value in a rule can change the structure of the query.
@@ -207,3 +208,30 @@ def prefilter_term(text: str, kind: str, case_sensitive: bool) -> str | None:
         if best is None or len(term) > len(best):
             best = term
     return best
+
+
+def string_test(operand: str, operator: str, text: str, *, string_column: bool) -> str:
+    """`operand operator "text"`; for `contains`, `startswith`, `endswith` (and their `_cs` forms)
+    on a string column, with the lookup of :func:`prefilter_term`'s term first where it finds one:
+    every string the test matches holds that term whole, so the result is exactly the test's, and
+    Kusto answers the lookup from its term index. Not on a member of a dynamic column, where `has`
+    would read the value's JSON text."""
+    test = f"{operand} {operator} {string_literal(text)}"
+    kind, _, cased = operator.partition("_")
+    term = prefilter_term(text, kind, cased == "cs") if string_column else None
+    if term is None:
+        return test
+    return f"({operand} {'has_cs' if cased else 'has'} {string_literal(term)} and {test})"
+
+
+_COSTLY_TEST = re.compile(r"\bmatches regex\b|(?:^|[(\s])\* contains")
+
+
+def cheap_first(operands: list[str]) -> list[str]:
+    """The operands of a conjunction with tests of column values first, then those holding a
+    regular expression (globs, `|re`, the walks through a dynamic column's JSON text) or a full-row
+    search; each group in its given order. Kusto's `and` is true only when both operands are true,
+    in either order (learn.microsoft.com/kusto/query/logical-operators), and its scalar functions
+    return null rather than fail, so the order changes no result. A string literal that happens to
+    hold such words only moves its test later."""
+    return sorted(operands, key=lambda operand: _COSTLY_TEST.search(operand) is not None)
