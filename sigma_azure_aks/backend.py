@@ -3,8 +3,8 @@
 Where the stock Kusto backend is already right, this target writes the same text. It differs on:
 wildcards inside values and `?` (whole-value, case-insensitive glob via an anchored regex), keyword
 searches (`* contains`), member access into dynamic columns, `null` (absent or empty), `|cased`,
-`|fieldref`, IPv6 ranges, numbers, `|all`, and string literals (exact for any character).
-"""
+`|fieldref`, IPv6 ranges, numbers, `|all`, string literals (exact for any character); and for speed,
+term lookups before `contains`/`startswith`/`endswith` and column tests first in a conjunction."""
 
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ class SentinelBackend(KustoBackend):
         ]
         if not args:
             return self.empty_or_expression if token == self.or_token else self.empty_and_expression
-        return kql.balanced_join(args, f" {token} ")
+        return kql.balanced_join(kql.cheap_first(args) if token == self.and_token else args, f" {token} ")
 
     def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> Any:
         return self._join(cond, state, self.or_token)
@@ -180,11 +180,11 @@ class SentinelBackend(KustoBackend):
         rendered = self.escape_and_quote_field(field_name)
         return rendered if self._column_type(field_name, state) == "string" else f"tostring({rendered})"
 
-    def _column_type(self, field_name: str, state: ConversionState) -> str:
+    def _column_type(self, field_name: str, state: ConversionState, default: str = "string") -> str:
         table = state.processing_state.get(QUERY_TABLE)
         if not kql.is_column_name(field_name):
             return "dynamic"
-        return TABLES.get(table or "", {}).get(field_name, "string")
+        return TABLES.get(table or "", {}).get(field_name, default)
 
     # ---- strings -----------------------------------------------------------------------------
     def convert_value_str(self, s: SigmaString | SigmaNumber, state: ConversionState) -> str:
@@ -207,7 +207,8 @@ class SentinelBackend(KustoBackend):
         if kind == "eq" and text == "" and self._column_type(field_name, state) == "dynamic":
             # `''` is a present empty string; tostring() of an absent member or JSON null is "" too.
             return f'(isnotnull({self.escape_and_quote_field(field_name)}) and {operand} == "")'
-        return f"{operand} {_OPERATORS[(kind, cased)]} {kql.string_literal(text)}"
+        declared = self._column_type(field_name, state, default="")  # a column its table declares
+        return kql.string_test(operand, _OPERATORS[(kind, cased)], text, string_column=declared == "string")
 
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState

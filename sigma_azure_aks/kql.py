@@ -1,4 +1,5 @@
-"""KQL text building blocks: string literals, column and member accessors, glob and regex patterns.
+"""KQL text building blocks: string literals, column and member accessors, glob and regex patterns,
+term lookups before a scan and the order of a conjunction's tests.
 
 Everything the Sentinel target writes into a query that comes from a rule passes through here, so
 that no value in a rule can change the structure of the query.
@@ -165,3 +166,72 @@ def has_member(expression: str) -> str:
 def json_text(text: str) -> str:
     """`text` as it reads inside the JSON text of a dynamic value (a string's escapes)."""
     return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+# ---- term prefilters ------------------------------------------------------------------------------
+# Kusto breaks a string into terms, the maximal runs of alphanumeric characters, and indexes every
+# term of three characters or more; `has` / `has_cs` look a whole term up in that index, while
+# `contains`, `startswith` and `endswith` scan (learn.microsoft.com/kusto/query/datatypes-string-operators,
+# "What is a term?"). A run of ASCII letters and digits in a value, bounded on both sides by
+# characters that can only separate terms, is a whole term of every string holding that value, so
+# `has` on it can be ANDed before the scan without changing what matches. Kept conservative:
+# separators are ASCII punctuation and the space (never the underscore, whose reading the
+# documentation leaves open, and never a non-ASCII character).
+TERM_SEPARATORS = frozenset(" !\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~")
+INDEXED_TERM_LENGTH = 3  # shorter terms are not in the term index: `has` on them scans too
+# ASCII letters a non-ASCII letter equals when case is ignored, by Unicode's one-to-one case
+# mappings (UnicodeData.txt): U+0130 İ and U+0131 ı (i), U+212A Kelvin sign (k), U+017F long s (s).
+# Whether a case-insensitive scan and the term lookup agree on those is not documented, so a
+# case-insensitive prefilter term holds none of these letters.
+NON_ASCII_CASE_PARTNERS: dict[str, str] = {"i": "\u0130\u0131", "k": "\u212a", "s": "\u017f"}
+_ASCII_TERM = re.compile(r"[A-Za-z0-9]+")
+
+
+def prefilter_term(text: str, kind: str, case_sensitive: bool) -> str | None:
+    """The longest term every string matching `text` holds whole, for `kind` one of `contains`,
+    `startswith`, `endswith`: a run of ASCII letters and digits of at least
+    :data:`INDEXED_TERM_LENGTH` characters whose neighbours in `text` are :data:`TERM_SEPARATORS`
+    (the start of a `startswith` value and the end of an `endswith` value bound it too). None when
+    no run qualifies."""
+    if kind not in {"contains", "startswith", "endswith"}:
+        return None
+    best: str | None = None
+    for run in _ASCII_TERM.finditer(text):
+        start, end = run.span()
+        term = run.group(0)
+        bounded_before = text[start - 1] in TERM_SEPARATORS if start else kind == "startswith"
+        bounded_after = text[end] in TERM_SEPARATORS if end < len(text) else kind == "endswith"
+        if not (bounded_before and bounded_after) or len(term) < INDEXED_TERM_LENGTH:
+            continue
+        if not case_sensitive and any(letter in NON_ASCII_CASE_PARTNERS for letter in term.lower()):
+            continue
+        if best is None or len(term) > len(best):
+            best = term
+    return best
+
+
+def string_test(operand: str, operator: str, text: str, *, string_column: bool) -> str:
+    """`operand operator "text"`; for `contains`, `startswith`, `endswith` (and their `_cs` forms)
+    on a string column, with the lookup of :func:`prefilter_term`'s term first where it finds one:
+    every string the test matches holds that term whole, so the result is exactly the test's, and
+    Kusto answers the lookup from its term index. Not on a member of a dynamic column, where `has`
+    would read the value's JSON text."""
+    test = f"{operand} {operator} {string_literal(text)}"
+    kind, _, cased = operator.partition("_")
+    term = prefilter_term(text, kind, cased == "cs") if string_column else None
+    if term is None:
+        return test
+    return f"({operand} {'has_cs' if cased else 'has'} {string_literal(term)} and {test})"
+
+
+_COSTLY_TEST = re.compile(r"\bmatches regex\b|(?:^|[(\s])\* contains")
+
+
+def cheap_first(operands: list[str]) -> list[str]:
+    """The operands of a conjunction with tests of column values first, then those holding a
+    regular expression (globs, `|re`, the walks through a dynamic column's JSON text) or a full-row
+    search; each group in its given order. Kusto's `and` is true only when both operands are true,
+    in either order (learn.microsoft.com/kusto/query/logical-operators), and its scalar functions
+    return null rather than fail, so the order changes no result. A string literal that happens to
+    hold such words only moves its test later."""
+    return sorted(operands, key=lambda operand: _COSTLY_TEST.search(operand) is not None)

@@ -482,7 +482,7 @@ def test_rule_about_operations_in_general_stays_on_azureactivity_without_warning
     from sigma_azure_aks.backend import SentinelBackend
     from sigma_azure_aks.pipelines import aks_dataplane_pipeline
 
-    expected = 'AzureActivity\n| where OperationNameValue endswith "/DELETE"'
+    expected = 'AzureActivity\n| where (OperationNameValue has "DELETE" and OperationNameValue endswith "/DELETE")'
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert SentinelBackend().convert(SigmaCollection.from_yaml(GENERIC_DELETE)) == [expected]

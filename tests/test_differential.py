@@ -101,6 +101,9 @@ WORDS = [
     "^$",
     "|pipe|",
 ]
+# whole terms inside values (term lookups before the scan): bounded by punctuation, by `_`, by `é`
+TERM_WORDS = ["pre-Export.post", "x@woodgrove.com/DELETE", "A.Portal_b", "éPortal-Export"]
+WORDS += TERM_WORDS
 KEYWORDS = ["nsg", "Write", "delete", "a%b", "a_b", "100%", "ünï", "temp", "line1", "pipe", "zzz"]
 # keywords with `\`, `"` and `'`: searched in their raw and their JSON spelling
 ESCAPED_KEYWORDS = ["c:\\temp", 'say "hi"', "it's", '"hi"', "\\x"]
@@ -217,15 +220,19 @@ def make_item(rng: random.Random) -> tuple[str, Any, set[str]]:
     if kind == "eq":
         return name, _value(rng, word), set()
     if kind in {"contains", "startswith", "endswith"}:
+        if rng.random() < 0.3:
+            word = _ascii_case(rng, rng.choice(TERM_WORDS))
         start = rng.randrange(0, max(1, len(word) - 1))
-        piece = word[start : start + rng.randint(1, 4)]
+        piece = word[start : start + (rng.randint(1, 4) if rng.random() < 0.5 else rng.randint(5, 16))]
         return f"{name}|{kind}", _sigma_literal(piece), set()
     if kind == "all":
         pieces = [rng.choice(WORDS)[:3] for _ in range(2)]
         return f"{name}|contains|all", [_sigma_literal(p) for p in pieces], set()
     if kind == "cased":
         modifier = rng.choice(["", "|contains", "|startswith"])
-        return f"{name}{modifier}|cased", _sigma_literal(rng.choice(WORDS)[: rng.randint(2, 6)]), set()
+        text = rng.choice(WORDS)
+        piece = text[: rng.randint(2, 6)] if rng.random() < 0.6 else text[rng.randrange(len(text)) :]
+        return f"{name}{modifier}|cased", _sigma_literal(piece), set()
     if kind == "re":
         flags = "".join(f"|{f}" for f in rng.sample(["i", "m", "s"], rng.randint(0, 2)))
         base = regex_escape(rng.choice(WORDS)[:3])
@@ -480,12 +487,13 @@ def test_generated_rules_agree_with_sqlite_backend(report, tmp_path: Path) -> No
             if (index in mine) != (index in theirs):
                 disagreements.append((rule_yaml, converted.query, event, index in mine, index in theirs))
     elapsed = time.monotonic() - started
+    lookups = sum(' has "' in c.query or ' has_cs "' in c.query for c, _ in ours)
     report(
         f"differential: {pairs} (rule, event) pairs compared ({len(rules)} rules x {len(events)} events, "
         f"{'large' if LARGE else 'small'} size; booleans, {len(RESERVED)} reserved member names, "
         f"present-empty/JSON-null/absent members, integers around 2^53, lists up to {max(LONG_LISTS)} "
-        f"values, keywords with \\ \" '), {skipped_pairs} fieldref pairs with an absent or empty field "
-        f"not compared, {len(disagreements)} disagreements (replay loaded and scanned alike), {elapsed:.1f} s"
+        f"values, keywords with \\ \" ', {lookups} rules with term lookups), {skipped_pairs} fieldref "
+        f"pairs with an absent or empty field not compared, {len(disagreements)} disagreements (replay loaded and scanned alike), {elapsed:.1f} s"
     )
     seen = set()
     for rule_yaml, query, event, mine, theirs in disagreements:
@@ -495,6 +503,7 @@ def test_generated_rules_agree_with_sqlite_backend(report, tmp_path: Path) -> No
         print(f"RULE {rule_yaml}\nKQL {query}\nEVENT {event}\nours={mine} sqlite={theirs}\n")
     assert pairs >= MIN_PAIRS
     assert not disagreements
+    assert lookups >= 5  # the term lookups (`has` before a scan) are among what was compared
 
 
 @pytest.mark.parametrize(

@@ -80,11 +80,12 @@ def test_every_path_prefix(sigma_field: str, expected_operand: str) -> None:
 @pytest.mark.parametrize(
     ("detection", "expected"),
     [
-        # plain, startswith, endswith, contains: as the stock target writes them
+        # plain, startswith, endswith, contains: as the stock target writes them, with a term lookup
+        # first where the value holds a whole term (tests/test_prefilters.py)
         ("sel:\n    caller: a@b.c\ncondition: sel", 'Caller =~ "a@b.c"'),
         ("sel:\n    caller|contains: adm\ncondition: sel", 'Caller contains "adm"'),
         ("sel:\n    caller|startswith: adm\ncondition: sel", 'Caller startswith "adm"'),
-        ("sel:\n    caller|endswith: '@x.com'\ncondition: sel", 'Caller endswith "@x.com"'),
+        ("sel:\n    caller|endswith: '@x.com'\ncondition: sel", '(Caller has "com" and Caller endswith "@x.com")'),
         ("sel:\n    caller: [a, b]\ncondition: sel", 'Caller in~ ("a", "b")'),
         # wildcards inside a value: whole-value, case-insensitive glob
         ("sel:\n    caller: 'a*b?c'\ncondition: sel", 'Caller matches regex "(?is)^a.*b.c$"'),

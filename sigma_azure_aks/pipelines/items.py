@@ -27,6 +27,8 @@ from .transformations import (
     PreambleTransformation,
     PrependTableTransformation,
     RefuseStockMisrenderingTransformation,
+    UnionLeg,
+    UnionTransformation,
 )
 from .values import FieldValuesTransformation
 
@@ -125,15 +127,15 @@ def source_items(source: Source, union: bool = False) -> list[ProcessingItem]:
     return items
 
 
-def union_preamble(source: Source) -> str:
-    """`union isfuzzy=true <table>, (<other> | extend ...), ...`: each other table with the columns
-    that are dynamic in `source` but text there parsed, so every column has one type in the union."""
-    legs = [source.table]
+def union_legs(source: Source) -> tuple[UnionLeg, ...]:
+    """The other tables of `source`'s union, each with the columns that are dynamic in `source` but
+    text there (parsed in the leg, so every column has one type in the union)."""
+    legs = []
     for other in source.union:
         schema = columns(other)
-        parsed = [c for c, kind in schema.items() if kind == "string" and source.schema.get(c) == "dynamic"]
-        legs.append(f"({other} | extend {', '.join(f'{c} = todynamic({c})' for c in parsed)})" if parsed else other)
-    return "union isfuzzy=true " + ",\n    ".join(legs)
+        parsed = tuple(c for c, kind in schema.items() if kind == "string" and source.schema.get(c) == "dynamic")
+        legs.append(UnionLeg(other, frozenset(schema), parsed))
+    return tuple(legs)
 
 
 def source_postprocessing_items(source: Source, union: bool = False) -> list[QueryPostprocessingItem]:
@@ -143,7 +145,9 @@ def source_postprocessing_items(source: Source, union: bool = False) -> list[Que
         items.append(
             QueryPostprocessingItem(
                 identifier=f"{ITEM_PREFIX}{claimer}_union",
-                transformation=PreambleTransformation(claimer, source.table, union_preamble(source)),
+                transformation=UnionTransformation(
+                    claimer, UnionLeg(source.table, frozenset(source.schema), ()), union_legs(source)
+                ),
             )
         )
     if source.preamble:

@@ -4,6 +4,7 @@ status spellings, refuse what the stock Kusto target would render wrong, and pre
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -235,6 +236,110 @@ def _pipelines_taking(logsource: SigmaLogSource) -> list[str]:
     """Our pipelines that claim rules of `logsource`, the default one first."""
     sources = sorted(sources_for_logsource(logsource), key=lambda source: not source.default)
     return [source.pipeline for source in sources if source.pipeline]
+
+
+# A union leg's filter is a copy of the rule's condition: written into the legs only while the
+# copies keep the query far below Sentinel's 10,000-character limit for an analytics rule.
+PUSHED_FILTER_LENGTH = 2_000
+_BRACKETED_NAME = re.compile(r'\[\s*"((?:[^"\\]|\\.)*)"\s*\]')
+_STRING_LITERAL = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class UnionLeg:
+    """A table of a union beside the claimed one: its columns, and those it holds as text where the
+    claimed table has them dynamic (parsed in the leg, so every column has one type)."""
+
+    table: str
+    columns: frozenset[str]
+    parsed: tuple[str, ...]
+
+
+def condition_names(condition: str) -> set[str] | None:
+    """The names a KQL condition written by the target reads (columns, and also functions, operators
+    and member names: a superset of its columns); None when it searches the whole row (`*`)."""
+    names = set(_BRACKETED_NAME.findall(condition))
+    code = _STRING_LITERAL.sub(" ", _BRACKETED_NAME.sub(" ", condition))
+    if "*" in code:
+        return None
+    return names | set(_NAME.findall(code))
+
+
+def conjuncts(condition: str) -> list[str]:
+    """The operands of a KQL condition's top-level `and` (the condition itself when its top level
+    is not a conjunction): split at ` and ` outside parentheses, brackets and string literals;
+    a top-level ` or ` (which binds less tightly) keeps the condition whole."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(condition):
+        char = condition[i]
+        if char == '"':
+            literal = _STRING_LITERAL.match(condition, i)
+            i = literal.end() if literal else len(condition)
+            continue
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif depth == 0 and condition.startswith(" or ", i):
+            return [condition]
+        elif depth == 0 and condition.startswith(" and ", i):
+            parts.append(condition[start:i])
+            start = i + len(" and ")
+            i = start
+            continue
+        i += 1
+    return [*parts, condition[start:]]
+
+
+def union_text(table: UnionLeg, legs: tuple[UnionLeg, ...], condition: str) -> str:
+    """`union isfuzzy=true <table>, <legs> | where <condition>`. A leg with columns to parse first
+    keeps the rows of the operands of the condition's top-level `and` that read none of them and
+    only columns the leg has (so they read the same values before the parse as after, and the leg
+    resolves): only those rows are parsed. The union's own filter stays whole, and the condition
+    implies each of its operands, so every leg keeps exactly the rows it kept before."""
+    every_column = set(table.columns).union(*(leg.columns for leg in legs))
+    operands = conjuncts(condition) if len(condition) <= PUSHED_FILTER_LENGTH else []
+    parts = [table.table]
+    for leg in legs:
+        if not leg.parsed:
+            parts.append(leg.table)
+            continue
+        parse = f"extend {', '.join(f'{c} = todynamic({c})' for c in leg.parsed)}"
+        kept = [operand for operand in operands if _reads_before_parse(operand, leg, every_column)]
+        first = f"where {' and '.join(kept)} | " if kept else ""
+        parts.append(f"({leg.table} | {first}{parse})")
+    return "union isfuzzy=true " + ",\n    ".join(parts) + f"\n| where {condition}"
+
+
+def _reads_before_parse(condition: str, leg: UnionLeg, every_column: set[str]) -> bool:
+    """Whether `condition` reads only columns `leg` has, none of those it parses, and not the whole row."""
+    names = condition_names(condition)
+    if names is None:
+        return False
+    read = names & (every_column | set(leg.parsed))
+    return read <= leg.columns and not read & set(leg.parsed)
+
+
+@dataclass
+class UnionTransformation(QueryPostprocessingTransformation):
+    """Writes the union of `table` (the claimed one, nothing parsed) and its `legs` in place of the
+    table, for the rules `claimer` claimed (see :func:`union_text`); the plain table prepend then
+    steps aside."""
+
+    claimer: str
+    table: UnionLeg
+    legs: tuple[UnionLeg, ...]
+
+    def apply(self, rule: Any, query: Any) -> Any:
+        super().apply(rule, query)
+        if not isinstance(query, str) or self._pipeline.state.get(CLAIMED_BY) != self.claimer:
+            return query
+        if query.startswith("union isfuzzy=true "):
+            return query
+        header = f"{self.table.table}\n| where "
+        condition = query[len(header) :] if query.startswith(header) else query
+        return union_text(self.table, self.legs, condition)
 
 
 @dataclass
