@@ -184,7 +184,8 @@ _ELEMENT = st.fixed_dictionaries(
                                                                ("modifiedProperties", "displayName"),
                                                                ("modifiedProperties", "newValue")]))
 def test_structure_pattern_matches_exactly_the_member(structure, value, path) -> None:
-    pattern = structure_regex("array", path, SigmaString(value)).replace("(?is)", "")
+    literal = "".join("\\" + c if c in "*?\\" else c for c in value)  # the value as plain text, not a pattern
+    pattern = structure_regex("array", path, SigmaString(literal)).replace("(?is)", "")
     expected = any(isinstance(v, str) and v.lower() == value.lower() for v in _members(structure, path))
     for separators in ((",", ":"), (", ", ": ")):
         text = json.dumps(structure, ensure_ascii=False, separators=separators)
