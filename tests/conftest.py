@@ -9,6 +9,10 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# SigmaHQ's own test scripts, pinned in tests/sigmahq/, run from tests/test_sigmahq_checks.py on our
+# rule folders only: pytest does not collect them itself (they walk the working directory's folders).
+collect_ignore = ["sigmahq"]
+
 
 def shared_dir() -> Path | None:
     """The shared corpus folder: $SIGMA_AZURE_AKS_SHARED, else ../shared beside the repo."""
