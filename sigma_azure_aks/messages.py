@@ -31,6 +31,8 @@ _MISMATCH = re.compile(r"Modifier (?P<cls>\w+) incompatible to value type of '(?
 # RE2's reason, which pySigma 2 writes as a bytes literal after the pattern: `... is invalid: b'...'`
 # (only there: a rule's own pattern may hold `b'`, and is kept as written).
 _RE2_REASON = re.compile(r"""(?P<head> is invalid: )b(?P<literal>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+# A failure is one line: a rule's own field name or value may hold a line break (a quoted YAML key).
+_LINE_BREAK = re.compile(r"[ \t]*[\r\n]+[ \t]*")
 # How pySigma prints a `null` value in its messages (an object's default repr: its address varies).
 _NULL_SHOWN = re.compile(r"<sigma\.types\.SigmaNull object at 0x[0-9a-fA-F]+>")
 _RE2_LOG = re.compile(
@@ -95,7 +97,7 @@ def _find_item(rule_text: str, modifier: str, shown: str) -> tuple[str, Any] | N
 
 
 def plain_message(text: str, rule_text: str | None = None) -> str:
-    """An error message of pySigma as a user reads it (see the module docstring)."""
+    """An error message of pySigma as a user reads it, on one line (see the module docstring)."""
     match = _MISMATCH.search(text)
     if match:
         modifier = _modifier_names().get(match["cls"], match["cls"])
@@ -109,7 +111,7 @@ def plain_message(text: str, rule_text: str | None = None) -> str:
             else f"use a value of the type |{modifier} expects (quote a number to use it as text)"
         )
         text = f"{where}the modifier |{modifier} does not apply to {_describe(value)}; {hint}"
-    return _RE2_REASON.sub(lambda m: m["head"] + _decoded(m["literal"]), text)
+    return _LINE_BREAK.sub(" ", _RE2_REASON.sub(lambda m: m["head"] + _decoded(m["literal"]), text))
 
 
 def _decoded(literal: str) -> str:

@@ -364,3 +364,9 @@ def test_only_re2s_reason_is_decoded_and_a_rules_own_b_quote_is_kept() -> None:
     assert plain_message("Regular expression '((' is invalid: b'missing ): (('") == (
         "Regular expression '((' is invalid: missing ): (("
     )
+
+
+def test_a_line_break_in_a_rules_own_field_name_keeps_the_failure_on_one_line() -> None:
+    line = _mismatch_line('"proto\\nPayload.methodName|contains": 5')
+    assert "\n" not in line
+    assert line.startswith("field 'proto Payload.methodName': the modifier |contains does not apply to the number 5")
