@@ -28,7 +28,13 @@ import yaml
 from sigma.exceptions import SigmaTransformationError
 
 _MISMATCH = re.compile(r"Modifier (?P<cls>\w+) incompatible to value type of '(?P<value>.*)'", re.S)
-_BYTES = re.compile(r"""\bb(?P<literal>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+# RE2's reason, which pySigma 2 writes as a bytes literal after the pattern: `... is invalid: b'...'`
+# (only there: a rule's own pattern may hold `b'`, and is kept as written).
+_RE2_REASON = re.compile(r"""(?P<head> is invalid: )b(?P<literal>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+# A failure is one line: a rule's own field name or value may hold a line break (a quoted YAML key).
+_LINE_BREAK = re.compile(r"[ \t]*[\r\n]+[ \t]*")
+# How pySigma prints a `null` value in its messages (an object's default repr: its address varies).
+_NULL_SHOWN = re.compile(r"<sigma\.types\.SigmaNull object at 0x[0-9a-fA-F]+>")
 _RE2_LOG = re.compile(
     rb"^(?:[EWIF]\d{4} [^\n]*\bre2\.cc:\d+\][^\n]*"
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR)\n?",
@@ -52,6 +58,19 @@ def _describe(value: Any) -> str:
     return f"the value '{value}'"
 
 
+def _printed_as(item: Any, shown: str) -> bool:
+    """True when pySigma prints the rule's YAML value `item` as `shown` (a number as its SigmaNumber:
+    5.0 as 5; null as the SigmaNull object)."""
+    if item is None:
+        return bool(_NULL_SHOWN.fullmatch(shown))
+    if isinstance(item, float) and not isinstance(item, bool):
+        try:
+            return float(shown) == item
+        except ValueError:
+            return False
+    return str(item) == shown
+
+
 def _find_item(rule_text: str, modifier: str, shown: str) -> tuple[str, Any] | None:
     """(field, value) of the detection item using `modifier` whose value prints as `shown`."""
     try:
@@ -64,7 +83,7 @@ def _find_item(rule_text: str, modifier: str, shown: str) -> tuple[str, Any] | N
             for key, value in node.items():
                 if isinstance(key, str) and modifier in key.split("|")[1:]:
                     for item in value if isinstance(value, list) else [value]:
-                        if str(item) == shown:
+                        if _printed_as(item, shown):
                             yield key.split("|")[0], item
                 yield from walk(value)
         elif isinstance(node, list):
@@ -78,18 +97,21 @@ def _find_item(rule_text: str, modifier: str, shown: str) -> tuple[str, Any] | N
 
 
 def plain_message(text: str, rule_text: str | None = None) -> str:
-    """An error message of pySigma as a user reads it (see the module docstring)."""
+    """An error message of pySigma as a user reads it, on one line (see the module docstring)."""
     match = _MISMATCH.search(text)
     if match:
         modifier = _modifier_names().get(match["cls"], match["cls"])
         found = _find_item(rule_text, modifier, match["value"]) if rule_text else None
-        field, value = found if found else (None, match["value"])
+        shown = match["value"]
+        field, value = found if found else (None, None if _NULL_SHOWN.fullmatch(shown) else shown)
         where = f"field '{field}': " if field else ""
-        text = (
-            f"{where}the modifier |{modifier} does not apply to {_describe(value)}; "
-            f"use a value of the type |{modifier} expects (quote a number to use it as text)"
+        hint = (
+            f"null takes no modifier: write the field without |{modifier} (field: null)"
+            if value is None
+            else f"use a value of the type |{modifier} expects (quote a number to use it as text)"
         )
-    return _BYTES.sub(lambda m: _decoded(m["literal"]), text)
+        text = f"{where}the modifier |{modifier} does not apply to {_describe(value)}; {hint}"
+    return _LINE_BREAK.sub(" ", _RE2_REASON.sub(lambda m: m["head"] + _decoded(m["literal"]), text))
 
 
 def _decoded(literal: str) -> str:

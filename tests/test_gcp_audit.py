@@ -87,6 +87,9 @@ def where(detection: str) -> str:
         ("sel: {protoPayload.request.spec.hostNetwork: 'true'}", 'tostring(Request.spec.hostNetwork) =~ "true"'),
         ("sel: {protoPayload.request.name|exists: true}", 'bag_has_key(Request, "name")'),
         ("sel: {data.protoPayload.metadata.violationReason: x}", 'tostring(Metadata.violationReason) =~ "x"'),
+        # an array of objects is still matched as a whole, and the members beside it by path
+        ("sel: {protoPayload.request.spec.containers|contains: evil}", 'tostring(Request.spec.containers) contains "evil"'),
+        ("sel: {protoPayload.request.spec.hostPID: 'true'}", 'tostring(Request.spec.hostPID) =~ "true"'),
     ],
 )
 def test_gcp_queries(detection: str, expected: str) -> None:
@@ -122,6 +125,18 @@ def test_authorization_member_is_matched_in_the_elements_of_the_array() -> None:
         ("sel: {protoPayload.authorizationInfo.resourceAttributes.name: x}",
          "names no member of AuthorizationInfo, whose elements have resource, permission, granted, permissionType"),
         ("sel: {no_such_field: x}", "field 'no_such_field' has no GCPAuditLogs column"),
+        # a member through an array of objects would read null in KQL (never a match): refused naming the array
+        ("sel: {protoPayload.request.spec.containers.image: evil}",
+         "protoPayload.request.spec.containers is an array of objects in Request"),
+        ("sel: {data.protoPayload.request.policy.bindings.role: roles/owner}",
+         "data.protoPayload.request.policy.bindings is an array of objects in Request"),
+        ("sel: {protoPayload.response.spec.template.spec.containers.image: evil}",
+         "protoPayload.response.spec.template.spec.containers is an array of objects in Response"),
+        ("sel: {protoPayload.serviceData.policyDelta.bindingDeltas.action: ADD}",
+         "protoPayload.serviceData.policyDelta.bindingDeltas is an array of objects in ServiceData"),
+        ("sel: {protoPayload.authenticationInfo.serviceAccountDelegationInfo.firstPartyPrincipal.principalEmail: x}",
+         "protoPayload.authenticationInfo.serviceAccountDelegationInfo is an array of objects in AuthenticationInfo"),
+        ("sel: {Status.details.reason: x}", "Status.details is an array of objects in Status"),
     ],
 )
 def test_refusals_name_the_reason(detection: str, reason: str) -> None:

@@ -316,3 +316,57 @@ def test_replay_api_notices_name_events_given_as_rows() -> None:
 
     result = replay(rule(KUBERNETES, "verb: delete"), [{"$table": "AzureActivity", "EventDataId": "e1"}])
     assert result.notices == ["no rows of table AKSAudit in the events given (1 rule(s) read it, so they match nothing)"]
+
+
+# ---- pySigma's type-mismatch and RE2 messages (plain_message) ------------------------------------
+
+
+def _mismatch_line(detection: str) -> str:
+    """The plain line of the type mismatch pySigma raises on a gcp.audit rule with this selection item."""
+    from sigma_azure_aks.messages import plain_message
+
+    text = rule("  product: gcp\n  service: gcp.audit\n", detection)
+    with pytest.raises(SigmaError) as error:
+        SigmaCollection.from_yaml(text).rules[0].detection  # noqa: B018 (parsing raises)
+    return plain_message(str(error.value), text)
+
+
+@pytest.mark.parametrize(
+    ("detection", "line"),
+    [
+        # a float prints as pySigma's number (5.0 as 5): the item is still found and named
+        (
+            "protoPayload.methodName|startswith: 5.0",
+            "field 'protoPayload.methodName': the modifier |startswith does not apply to the number 5.0; "
+            "use a value of the type |startswith expects (quote a number to use it as text)",
+        ),
+        # null prints as an object with its address: the message says null, names the field, and no address
+        (
+            "protoPayload.methodName|contains: null",
+            "field 'protoPayload.methodName': the modifier |contains does not apply to null; "
+            "null takes no modifier: write the field without |contains (field: null)",
+        ),
+    ],
+)
+def test_type_mismatch_names_the_field_and_value_as_written(detection: str, line: str) -> None:
+    assert _mismatch_line(detection).endswith(line)
+
+
+def test_only_re2s_reason_is_decoded_and_a_rules_own_b_quote_is_kept() -> None:
+    from sigma_azure_aks.messages import plain_message
+
+    # pySigma 2's words for the pattern `b'((` (RE2's reason a bytes literal after "is invalid: ")
+    pysigma2 = "Regular expression 'b'((' is invalid: b\"missing ): b'((\""
+    assert plain_message(pysigma2) == "Regular expression 'b'((' is invalid: missing ): b'(("
+    # pySigma 1's words (Python's re): nothing is a bytes literal, so nothing changes
+    pysigma1 = "Regular expression 'b'((' is invalid: missing ), unterminated subpattern at position 3"
+    assert plain_message(pysigma1) == pysigma1
+    assert plain_message("Regular expression '((' is invalid: b'missing ): (('") == (
+        "Regular expression '((' is invalid: missing ): (("
+    )
+
+
+def test_a_line_break_in_a_rules_own_field_name_keeps_the_failure_on_one_line() -> None:
+    line = _mismatch_line('"proto\\nPayload.methodName|contains": 5')
+    assert "\n" not in line
+    assert line.startswith("field 'proto Payload.methodName': the modifier |contains does not apply to the number 5")

@@ -10,6 +10,7 @@ from sigma_azure_aks.sources.gcp_workspace import (
     NOT_TARGETED,
     PARAMETER_FIELDS,
     PARAMETERS,
+    TEXT_PARAMETERS,
 )
 
 from . import code_list
@@ -56,7 +57,12 @@ def render(_current: str) -> str:
         *(f"- `{name}` → parameter `{parameter}`" for name, parameter in PARAMETER_FIELDS.items()),
         "",
         "A parameter written as `boolValue`, `intValue` or `multiValue` is not reached by name (a value on",
-        f"the whole `{PARAMETERS}` column still matches it). The columns the transform lifts some parameters",
+        f"the whole `{PARAMETERS}` column still matches it): a rule on a parameter other than "
+        f"{', '.join(f'`{p}`' for p in sorted(TEXT_PARAMETERS))}",
+        "(text in the admin events) converts with a warning saying so. A parameter's value takes plain",
+        "values, wildcards, `|contains`, `|startswith`, `|endswith` and `|all`; `|re`, `|cidr`, `|exists`, `null`,",
+        "`|gt`/`|lt`, `|windash` and `|fieldref` from it are refused (KQL cannot confine them to one element).",
+        "The columns the transform lifts some parameters",
         "into (`NewValue`, `RoleName`, ...) are accepted by their names, but which parameter fills which is",
         "not published, so the SigmaHQ spellings read `EventParameters`.",
         "",

@@ -136,6 +136,34 @@ DOCUMENTED_MEMBERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 
+# Members of the AuditLog objects that hold arrays of objects: a field reaching into their elements is
+# refused naming the array (member access on an array is null in KQL, so the query would never match).
+# AuditLog reference: AuthenticationInfo.serviceAccountDelegationInfo[], Status.details[]. IAM
+# (SetIamPolicy): the request's policy.bindings[], the response Policy's bindings[], ServiceData's
+# policyDelta.bindingDeltas[] and auditConfigDeltas[]. GKE logs a Kubernetes request's object as
+# `request` and the object written as `response` (Kubernetes API reference: PodSpec containers[],
+# initContainers[], ephemeralContainers[], volumes[]; a workload's spec.template.spec; a CronJob's
+# spec.jobTemplate.spec.template.spec; RoleBinding subjects[], Role rules[], webhook configurations'
+# webhooks[]).
+_POD_SPEC_ARRAYS = ("containers", "initContainers", "ephemeralContainers", "volumes")
+_KUBERNETES_OBJECT_ARRAYS = (
+    *(f"spec.{member}" for member in _POD_SPEC_ARRAYS),
+    *(f"spec.template.spec.{member}" for member in _POD_SPEC_ARRAYS),
+    *(f"spec.jobTemplate.spec.template.spec.{member}" for member in _POD_SPEC_ARRAYS),
+    "subjects",
+    "rules",
+    "webhooks",
+)
+OBJECT_ARRAYS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "AuthenticationInfo": ("serviceAccountDelegationInfo",),
+        "Status": ("details",),
+        "Request": ("policy.bindings", *_KUBERNETES_OBJECT_ARRAYS),
+        "Response": ("bindings", *_KUBERNETES_OBJECT_ARRAYS),
+        "ServiceData": ("policyDelta.bindingDeltas", "policyDelta.auditConfigDeltas"),
+    }
+)
+
 # The Elastic GCP audit module's field names (`gcp.audit.*`, ECS integration `gcp.audit`) that
 # name a column. SigmaHQ writes `gcp.audit.method_name`.
 ELASTIC_NAMES: Mapping[str, str] = MappingProxyType(
@@ -201,7 +229,7 @@ FIELD_MAP = FieldMap(
         }
     ),
     prefixes=tuple(
-        PathPrefix(f"{name}.", column)
+        PathPrefix(f"{name}.", column, arrays=OBJECT_ARRAYS.get(column, ()))
         for path, column in LOG_ENTRY_COLUMNS.items()
         if SCHEMA[column] == "dynamic"
         for name in (*_dialects(path), column)

@@ -45,6 +45,7 @@ from .base import (
     PathPrefix,
     Source,
 )
+from .features import Feature
 from .raw_records import RawRecordReader, mapped_record, nested_value, put
 from .shapes import Structure
 
@@ -139,6 +140,30 @@ PARAMETER_VALUE_KEYS = ("value", "boolValue", "intValue", "multiValue", "multiIn
 # NEW_VALUE, OLD_VALUE): Sigma field -> parameter name.
 PARAMETER_FIELDS: Mapping[str, str] = MappingProxyType(
     {"setting_name": "SETTING_NAME", "new_value": "NEW_VALUE", "old_value": "OLD_VALUE"}
+)
+
+# The parameters a rule may read by name whose type is text (`value`): the admin events' SETTING_NAME,
+# NEW_VALUE and OLD_VALUE (Reports API admin activity events: "type: string"). Any other parameter
+# may be one Google writes as boolValue, intValue or multiValue (login events' is_suspicious,
+# login_challenge_method), which `parameters.<NAME>` never reads: conversion warns (the rule is kept).
+TEXT_PARAMETERS = frozenset(PARAMETER_FIELDS.values())
+
+
+def typed_parameter_problem(parameter: str) -> str | None:
+    """Why a rule value on the parameter named `parameter` may match nothing (None: its type is text)."""
+    if parameter.upper() in TEXT_PARAMETERS:
+        return None
+    return (
+        f"parameters.<NAME> reads the parameter's `value` (text) only; if Google writes {parameter} as "
+        "boolValue, intValue or multiValue (login events' is_suspicious, login_challenge_method), it never "
+        f"matches: match the whole {PARAMETERS} column with |contains, or a column the connector fills"
+    )
+
+
+TYPED_PARAMETERS = Feature(
+    "typed_parameters",
+    "warn on a parameter read by name that Google may write as boolValue, intValue or multiValue",
+    "gcp_workspace:TypedParameterWarnings",
 )
 
 _CLOUD_LOGGING = (
@@ -398,4 +423,5 @@ SOURCE = Source(
     row_markers=("IdUniqueQualifier", "IdApplicationName"),
     profile=PROFILE,
     raw_records=RAW_READERS,
+    features=(TYPED_PARAMETERS,),
 )
