@@ -71,6 +71,12 @@ CASES = {
         f"warning: {LABEL}: field 'gcp.audit.method_name': the value 'io.k8s.api.batch.v1.Job.create' matches "
         "no method name GKE logs (",
     ),
+    "GcpWorkspaceWarning: typed parameter": (
+        ("gcp", "google_workspace.admin", "    eventName: CHANGE_APPLICATION_SETTING\n    parameters.is_suspicious: 'true'"),
+        (),
+        f"warning: {LABEL}: field 'parameters.is_suspicious': parameters.<NAME> reads the parameter's `value` "
+        "(text) only; if Google writes is_suspicious as boolValue, intValue or multiValue",
+    ),
     "AksDataPlaneWarning: not in AzureActivity": (
         ("azure", "activitylogs", OPERATION.format("MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/PODS/DELETE")),
         (),
