@@ -28,14 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
+from sigma.correlations import SigmaCorrelationRule
 
 # The kinds whose metric is a count of events, values or rules.
 COUNT_KINDS = frozenset({"event_count", "value_count", "temporal", "temporal_ordered"})
 OPERATORS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "eq": "==", "neq": "!="}
 PYSIGMA = f"pySigma {version('pysigma')}"
-# Whether the installed pySigma keeps a fractional threshold (2.x) or truncates it (1.x).
-KEEPS_FRACTIONS = SigmaCorrelationCondition.from_dict({"gt": 2.5}).count == 2.5
 
 
 class ConditionProblem(ValueError):
