@@ -163,7 +163,7 @@ def _misread(kind: str, name: str, written: Any, read: Any) -> str:
         whole = _whole_count(name, number)
         if whole is None:
             return said + _never_whole(kind, name, written)
-        key = {">=": "gte", "<=": "lte"}[whole[0]]
+        key = {">=": "gte", "<=": "lte"}.get(whole[0], name)
         return (
             said + f"write {key}: {whole[1]} (the same condition on a count), or use pySigma 2.x, which keeps "
             "fractional thresholds"
