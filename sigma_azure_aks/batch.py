@@ -24,6 +24,7 @@ from sigma.rule import SigmaRule
 
 from .backend import SentinelBackend
 from .correlation import correlation_tables
+from .correlation_thresholds import remember_text
 from .messages import plain_message, quiet_native_stderr
 from .notices import details_of
 from .pipelines.state import CLAIMED_BY, rule_label
@@ -181,6 +182,7 @@ def load_text(text: str, path: Path = TEXT_ORIGIN) -> LoadedFile:
         loaded.failures.append(RuleFailure(path, f"not a valid Sigma rule file: {_one_line(error)}"))
         return loaded
     loaded.filters = list(collection.filters)
+    remember_text(collection.rules, text)  # pySigma 1.x drops a threshold's fraction: keep what is written
     rule_errors: set[str] = set()
 
     def said(error: BaseException) -> str:

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sigma.correlations import (
-    SigmaCorrelationConditionOperator,
     SigmaCorrelationRule,
     SigmaExtendedCorrelationCondition,
 )
@@ -45,6 +44,7 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from . import kql
 from .correlation_fields import UnkeyableField, event_value
+from .correlation_thresholds import ConditionProblem, exact_condition
 from .correlation_windows import (
     EVIDENCE,
     NUMERIC_KINDS,
@@ -80,14 +80,6 @@ METRIC_COLUMNS = {
     "temporal_ordered": "rule_count",
 }
 VALUE_KINDS = NUMERIC_KINDS | {"value_count"}
-OPERATORS = {
-    SigmaCorrelationConditionOperator.LT: "<",
-    SigmaCorrelationConditionOperator.LTE: "<=",
-    SigmaCorrelationConditionOperator.GT: ">",
-    SigmaCorrelationConditionOperator.GTE: ">=",
-    SigmaCorrelationConditionOperator.EQ: "==",
-    SigmaCorrelationConditionOperator.NEQ: "!=",
-}
 RESERVED = frozenset({WINDOW_START, WINDOW_END, EVIDENCE, *METRIC_COLUMNS.values()})
 INTERNAL_PREFIX = "sigma_"  # the query's own working columns (sigma_time, sigma_event, ...)
 SourceHook = Callable[[str], str]  # a base rule's KQL -> the KQL to read its events with
@@ -193,14 +185,18 @@ def plan_for(rule: SigmaCorrelationRule) -> CorrelationPlan:
             rule, f"group-by field '{clash[0]}' collides with an output column; rename it with an alias"
         )
     condition = rule.condition
-    operator = OPERATORS[condition.op]
+    try:
+        exact = exact_condition(rule, kind)
+    except ConditionProblem as problem:
+        raise _refuse(rule, str(problem)) from None
+    operator = exact.operator
     references = rule.referenced_rules
     if kind == "temporal":
         _refuse_repeated_rules(rule, references)
-    if kind == "temporal_ordered" and not _requires_all(operator, condition.count, len(references)):
+    if kind == "temporal_ordered" and not _requires_all(operator, exact.threshold, len(references)):
         raise _refuse(
             rule,
-            f"temporal_ordered with condition {operator} {condition.count} over {len(references)} rules: "
+            f"temporal_ordered with condition {operator} {int(exact.threshold)} over {len(references)} rules: "
             "only 'every referenced rule, in order' (the default, gte: number of rules) is supported",
         )
     field_name = condition.fieldref
@@ -208,15 +204,15 @@ def plan_for(rule: SigmaCorrelationRule) -> CorrelationPlan:
         raise _refuse(rule, f"{kind} needs one field in its condition (condition: field: <name>)")
     percentile = None
     if kind == "value_percentile":
-        if condition.percentile is None or not 0 <= condition.percentile <= 100:
+        if exact.percentile is None or not 0 <= exact.percentile <= 100:
             raise _refuse(rule, "value_percentile needs a percentile between 0 and 100 in its condition")
-        percentile = float(condition.percentile)
+        percentile = exact.percentile
     if kind == "value_median":
         percentile = 50.0
     sources = tuple(_source(rule, ref, kind, field_name) for ref in references)
     if not sources:
         raise _refuse(rule, "it references no rule")
-    return CorrelationPlan(rule, kind, seconds, groups, operator, float(condition.count), percentile, sources)
+    return CorrelationPlan(rule, kind, seconds, groups, operator, exact.threshold, percentile, sources)
 
 
 def _refuse_repeated_rules(rule: SigmaCorrelationRule, references: Sequence[Any]) -> None:
