@@ -4,8 +4,9 @@ matches one element (arrays of strings) or one member value (structures of objec
 KQL has no per-element predicate inside a `where`, so each value becomes an anchored RE2 pattern
 over the column's JSON text (`tostring(Col) matches regex ...`). The patterns read the JSON text
 token by token (a string is always consumed whole), so a member name or value can never be
-matched inside another string, and a member of a nested array never stands for a member of the
-enclosing element. `|re`, `|cidr` and `|fieldref` are refused (a user's pattern cannot be confined
+matched inside another string; and level by level (a nested object or array is stepped over whole,
+up to STRUCTURE_DEPTH levels), so a member of a nested array or object never stands for a member
+of the enclosing element. `|re`, `|cidr` and `|fieldref` are refused (a user's pattern cannot be confined
 to one element).
 """
 
