@@ -38,8 +38,9 @@ from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 
 from sigma_azure_aks.backend import SentinelBackend
+from sigma_azure_aks.kql import string_literal
 from sigma_azure_aks.pipelines import all_pipelines
-from sigma_azure_aks.pipelines.arrays import pair_value_regexes
+from sigma_azure_aks.pipelines.arrays import pair_value_regexes, step_over
 from sigma_azure_aks.sources import FieldTarget, Source
 from sigma_azure_aks.sources.registry import SOURCES
 
@@ -367,14 +368,12 @@ def converted(body: str, output_format: str = "default") -> str:
 def test_pair_key_group_reads_the_first_pair_with_that_key() -> None:
     query = converted("type: event_count\nrules: [user_updated]\ngroup-by: [AdditionalDetails.oauth2.scope]\n"
                       "timespan: 10m\ncondition: {gte: 2}")
-    key_first = (
-        r'"(?is)^\\[(?:[^\"]|\"(?:[^\"\\\\]|\\\\.)*\")*?\\{\\s*\"key\"\\s*:\\s*\"oauth2\\.scope\"\\s*,\\s*'
-        r'\"value\"\\s*:\\s*(\"(?:[^\"\\\\]|\\\\.)*\"|[^\\s,\\[\\]{}\"]+)\\s*\\}"'
-    )
-    value_first = (
-        r'"(?is)^\\[(?:[^\"]|\"(?:[^\"\\\\]|\\\\.)*\")*?\\{\\s*\"value\"\\s*:\\s*(\"(?:[^\"\\\\]|\\\\.)*\"|'
-        r'[^\\s,\\[\\]{}\"]+)\\s*,\\s*\"key\"\\s*:\\s*\"oauth2\\.scope\"\\s*\\}"'
-    )
+    # the pairs are the outer array's elements: the `{` of a pair is never one inside a pair's value
+    start = rf"(?is)^\[{step_over(1)}\{{\s*"
+    value = r'"value"\s*:\s*("(?:[^"\\]|\\.)*"|[^\s,\[\]{}"]+)'
+    key = r'"key"\s*:\s*"oauth2\.scope"'
+    key_first = string_literal(rf"{start}{key}\s*,\s*{value}\s*\}}")
+    value_first = string_literal(rf"{start}{value}\s*,\s*{key}\s*\}}")
     first = f"extract({key_first}, 1, tostring(AdditionalDetails))"
     second = f"extract({value_first}, 1, tostring(AdditionalDetails))"
     assert (

@@ -374,12 +374,31 @@ def test_authorization_members_keep_sigmas_meaning(detection: str, expected: lis
     assert _hits(rule(detection), AUTHORIZATION_ROWS) == ({RULE_ID: expected} if expected else {})
 
 
-@pytest.mark.xfail(strict=True, reason="the structure test reads a like-named key inside an element's nested "
-                   "object (shared arrays.py regex over the array's JSON text)")
-def test_a_key_inside_an_elements_nested_object_is_not_the_elements_member() -> None:
+NESTED_ROWS = [
+    _row("nested", AuthorizationInfo=[{"resourceAttributes": {"labels": {"permission": "iam.roles.delete"}}}]),
+    _row("nested-granted", AuthorizationInfo=[
+        {"permission": "iam.roles.delete", "resourceAttributes": {"labels": {"granted": True}}, "granted": False}]),
+    _row("nested-array", AuthorizationInfo=[{"resourceAttributes": [{"permission": "iam.roles.delete"}]}]),
+    _row("own-after-nested", AuthorizationInfo=[
+        {"resourceAttributes": {"name": "a}{[\"", "labels": {"permission": "x", "granted": [True]}},
+         "permission": "iam.roles.delete", "granted": True}]),
+]
+
+
+@pytest.mark.parametrize(
+    "detection, expected",
+    [
+        ("sel: {protoPayload.authorizationInfo.permission: iam.roles.delete}", ["nested-granted", "own-after-nested"]),
+        ("sel: {protoPayload.authorizationInfo.granted: 'true'}", ["own-after-nested"]),
+        ("sel:\n    protoPayload.authorizationInfo.permission: iam.roles.delete\n"
+         "    protoPayload.authorizationInfo.granted: 'true'", ["own-after-nested"]),
+    ],
+)
+def test_a_key_inside_an_elements_nested_object_is_not_the_elements_member(detection: str, expected: list[str]) -> None:
+    """resourceAttributes holds objects: a like-named key in them is not the element's member, and
+    the element's own member after them is still read."""
     require_engine()
-    rows = [_row("nested", AuthorizationInfo=[{"resourceAttributes": {"labels": {"permission": "iam.roles.delete"}}}])]
-    assert _hits(rule("sel: {protoPayload.authorizationInfo.permission: iam.roles.delete}"), rows) == {}
+    assert _hits(rule(detection), NESTED_ROWS) == {RULE_ID: expected}
 
 
 OBJECT_ROWS = [

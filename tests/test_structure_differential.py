@@ -12,7 +12,10 @@ member value or array element at any depth, member names in another case read th
 a route's `null`/`|exists`/`*` test the field itself.
 
 Events draw every member from numbers, quoted numbers, booleans, strings with JSON syntax in them,
-nested arrays, present/empty/null/absent. A JSON-text column holds such members as text (compact or
+nested arrays, present/empty/null/absent; elements (of arrays of objects, of their nested arrays, and
+pairs' values) also hold nested objects and arrays of objects, one to three levels deep, whose
+members are named like the element's own (GCP resourceAttributes, Okta detailEntry): only the
+element's own members count. A JSON-text column holds such members as text (compact or
 spaced, escaped or not), or text that holds no object (empty, `null`, another root, not JSON); its
 members are read by Python's JSON parser, exactly as named (member access is case-sensitive), and
 `null` on them is absent or JSON null, not "". Size: `SIGMA_AZURE_AKS_STRUCTURES_SCALE` (an integer,
@@ -77,6 +80,25 @@ def scalar_pool(rng: random.Random) -> Any:
         return ""
     size = rng.randint(0, 3)
     return [rng.choice([*WORDS[:6], 1, 16, True]) for _ in range(size)]
+
+
+DECOY = "resourceAttributes"  # a member no structure declares, holding objects named like the element's
+
+
+def decoy(rng: random.Random, names: list[str], heads: dict[str, list[str]], depth: int = 0) -> Any:
+    """A nested object (now and then an array of them, one to three levels deep) whose members are
+    named like the members of the element (or of its nested arrays) it sits in: a test that reads a
+    member inside it instead of the element's own member matches where the element does not."""
+    depth = depth or rng.randint(1, 3)
+    inside: dict[str, Any] = {}
+    for name in rng.sample(names, min(len(names), rng.randint(1, 3))):
+        if name in heads:
+            inside[name] = [{m: scalar_pool(rng) for m in heads[name]}]
+        elif depth > 1 and rng.random() < 0.4:
+            inside[name] = decoy(rng, names, heads, depth - 1)
+        else:
+            inside[name] = scalar_pool(rng)
+    return [inside] if rng.random() < 0.3 else inside
 
 
 def _case(rng: random.Random, text: str) -> str:
@@ -287,11 +309,22 @@ class Slot:
 def _array_slot(field_map: FieldMap, structure: Any) -> Slot:
     members = structure.members or ("m",)
 
+    heads = {head: list(inner) for head, inner in structure.nested.items()}
+    assert DECOY not in members and DECOY not in heads
+
+    def nested_element(rng: random.Random, inner: tuple[str, ...]) -> dict[str, Any]:
+        chosen = {m: scalar_pool(rng) for m in inner if rng.random() < 0.8}
+        if rng.random() < 0.3:
+            chosen[DECOY] = decoy(rng, list(inner), {})
+        return dict(rng.sample(list(chosen.items()), len(chosen)))
+
     def element(rng: random.Random) -> dict[str, Any]:
         chosen = {m: scalar_pool(rng) for m in members if rng.random() < 0.7}
         for head, inner in structure.nested.items():
             if rng.random() < 0.7:
-                chosen[head] = [{m: scalar_pool(rng) for m in inner if rng.random() < 0.8} for _ in range(rng.randint(0, 2))]
+                chosen[head] = [nested_element(rng, inner) for _ in range(rng.randint(0, 2))]
+        if rng.random() < 0.4:
+            chosen[DECOY] = decoy(rng, [*members, *heads], heads)
         return dict(rng.sample(list(chosen.items()), len(chosen)))
 
     def fill(rng: random.Random) -> Any:
@@ -358,8 +391,12 @@ def _pairs_slot(structure: Any) -> Slot:
     def fill(rng: random.Random) -> Any:
         pairs = []
         for _ in range(rng.randint(0, 3)):
+            value = scalar_pool(rng)
+            if rng.random() < 0.2:  # a pair inside the value: never the element's own key and value
+                inside = {key_name: rng.choice(KEYS), value_name: scalar_pool(rng)}
+                value = [inside] if rng.random() < 0.3 else {"detail": inside} if rng.random() < 0.3 else inside
             members = [(key_name, _case(rng, rng.choice(KEYS)) if rng.random() < 0.3 else rng.choice(KEYS)),
-                       (value_name, scalar_pool(rng))]
+                       (value_name, value)]
             rng.shuffle(members)
             pairs.append(dict(members))
         return pairs

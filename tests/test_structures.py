@@ -4,6 +4,7 @@ the declarations of every dynamic column held equal to what the reference tables
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from pathlib import Path
@@ -11,12 +12,17 @@ from typing import Any
 
 import pytest
 from declared_shapes import SAMPLE_FILES, reference_dynamic_columns, sample_rows, shapes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from replay_support import require_engine, shared_path
 from sigma.collection import SigmaCollection
+from sigma.types import SigmaString
 
 from sigma_azure_aks.backend import SentinelBackend
+from sigma_azure_aks.pipelines.arrays import STRUCTURE_DEPTH, structure_regex
 from sigma_azure_aks.pipelines.values import FieldValueWarning
 from sigma_azure_aks.sources import all_sources, source_for_table
+from sigma_azure_aks.sources.shapes import Structure
 
 RULE_ID = "11111111-2222-4333-8444-555555555555"
 
@@ -64,7 +70,7 @@ OFFICE = {"$table": "OfficeActivity", "TimeGenerated": "2024-01-01T00:00:00Z"}
 def test_number_member_pattern_ends_at_the_member() -> None:
     query = where(rule("signinlogs", "sel: {ConditionalAccessPolicies.conditionsSatisfied: 1}"))
     assert query.startswith("tostring(ConditionalAccessPolicies) matches regex ")
-    assert r'(?:\"1\"|1(?:\\.0+)?)' in query and query.endswith(r'\\s*[,}\\]]"')
+    assert r'(?:\"1\"|1(?:\\.0+)?)' in query and query.endswith(r'\\s*[,}]"')
 
 
 def test_numbers_quoted_numbers_and_any_on_real_shapes() -> None:
@@ -389,3 +395,99 @@ def test_absent_array_under_not() -> None:
     text = rule("audit", "sel: {sourceIPs|exists: true}", "not sel", product="kubernetes")
     assert fired(text, rows) == ["none"]
     assert fired(rule("audit", "sel: {sourceIPs: '*'}", product="kubernetes"), rows) == ["one"]
+
+
+# ---- members are read at their element's own level, nested objects stepped over -----------------
+def _depth(value: Any) -> int:
+    """Levels of brackets in the JSON text of a value."""
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _own_member_is_x(elements: list[Any], name: str) -> bool:
+    """The documented meaning: some element's own member `name` is "x" (any case), or holds an array
+    of scalars with such an element; members of objects inside the element never count."""
+
+    def is_x(value: Any) -> bool:
+        return isinstance(value, str) and value.lower() == "x"
+
+    def holds_x(value: Any) -> bool:
+        return is_x(value) or (isinstance(value, list) and any(is_x(v) for v in value)
+                               and not any(isinstance(v, (dict, list)) for v in value))
+
+    return any(isinstance(e, dict) and holds_x(e.get(name)) for e in elements)
+
+
+_SCALARS = st.one_of(st.sampled_from(["x", "X", "y", "{x}", '"x"', "a]b", "\\", '{"m": "x"}']),
+                     st.integers(-1, 2), st.booleans(), st.none())
+_INSIDE = st.recursive(
+    st.one_of(_SCALARS, st.lists(_SCALARS, max_size=3)),
+    lambda inner: st.one_of(st.dictionaries(st.sampled_from(["m", "n", "M"]), inner, max_size=3),
+                            st.lists(st.dictionaries(st.sampled_from(["m", "n"]), inner, max_size=2), max_size=2)),
+    max_leaves=14,
+)
+_ELEMENTS = st.lists(st.dictionaries(st.sampled_from(["m", "n", "other"]), _INSIDE, max_size=3), max_size=3)
+
+
+@settings(max_examples=600, deadline=None)
+@given(_ELEMENTS, st.booleans())
+def test_a_member_test_reads_only_the_elements_own_members(elements: list[Any], compact: bool) -> None:
+    """Over arrays of objects whose members hold objects and arrays of objects with like-named
+    members (and strings with brackets, quotes and escapes), the member test matches exactly when
+    an element's own member matches, as deep as STRUCTURE_DEPTH; deeper, never a wrong match.
+    (RE2 read by Python's re: the patterns use only constructs both read alike.)"""
+    pattern = re.compile(structure_regex("array", ("m",), SigmaString("x")))
+    text = json.dumps(elements, separators=(",", ":") if compact else (", ", ": "))
+    found = pattern.search(text) is not None
+    if _depth(elements) <= STRUCTURE_DEPTH:
+        assert found == _own_member_is_x(elements, "m"), text
+    else:
+        assert not found or _own_member_is_x(elements, "m"), text
+
+
+def _nest(levels: int) -> Any:
+    """An object `levels` levels deep whose innermost member is a like-named `m: x`."""
+    return {"m": "x"} if levels == 1 else {"m": _nest(levels - 1)}
+
+
+def test_nesting_deeper_than_the_patterns_read_is_never_a_wrong_match() -> None:
+    """An element nested deeper than STRUCTURE_DEPTH: a member before the deep part is read, one
+    after it is not (no match), and a like-named member inside it never matches."""
+    pattern = re.compile(structure_regex("array", ("m",), SigmaString("x")))
+    fits, deep = _nest(STRUCTURE_DEPTH - 2), _nest(STRUCTURE_DEPTH - 1)
+    assert _depth([{"a": fits}]) == STRUCTURE_DEPTH and _depth([{"a": deep}]) == STRUCTURE_DEPTH + 1
+    assert pattern.search(json.dumps([{"a": fits, "m": "x"}]))
+    assert not pattern.search(json.dumps([{"a": fits}]))
+    assert pattern.search(json.dumps([{"m": "x", "a": deep}]))
+    assert not pattern.search(json.dumps([{"a": deep, "m": "x"}]))  # the limit: documented in docs/entra.md
+    assert not pattern.search(json.dumps([{"a": deep}]))
+
+
+def _declared_depth(structure: Structure) -> int:
+    """Levels of brackets the deepest text a declaration allows holds: the array, an element, a
+    member holding an array of scalars; a nested array, its element, its member's array."""
+    return 5 if structure.nested else 3
+
+
+def test_declared_structures_and_real_rows_fit_the_depth_the_patterns_read() -> None:
+    """Every declared array of objects or pairs fits STRUCTURE_DEPTH with room to spare (two
+    levels of nested objects in an element beyond what is declared), and so does every sample row."""
+    shared = shared_path("samples").parent
+    deepest = 0
+    for source in all_sources():
+        if source.field_map is None:
+            continue
+        for structure in source.field_map.structures:
+            if structure.kind != "object":
+                assert _declared_depth(structure) + 2 <= STRUCTURE_DEPTH, (source.table, structure.column)
+        if source.table in SAMPLE_FILES:
+            columns = {s.column for s in source.field_map.structures if s.kind != "object"}
+            for row in sample_rows(shared, source.table):
+                for column in columns & set(row):
+                    value = json.loads(row[column]) if isinstance(row[column], str) and row[column] else row[column]
+                    deepest = max(deepest, _depth(value))
+                    assert _depth(value) + 2 <= STRUCTURE_DEPTH, (source.table, column, row[column])
+    assert deepest >= 3

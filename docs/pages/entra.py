@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sigma_azure_aks.pipelines.arrays import STRUCTURE_DEPTH
 from sigma_azure_aks.sources import Source, all_sources, describe_logsource
 from sigma_azure_aks.sources.base import camel
 
@@ -125,8 +126,12 @@ def render(current: str = "") -> str:
         "- Arrays and objects of objects (`TargetResources`, `modifiedProperties`, `AdditionalDetails`,",
         "  `InitiatedBy`, `OperationProperties`): a value matches when it matches a member of some element; a",
         "  value on the whole column matches any member value in it. The test is an anchored RE2 pattern over the",
-        "  column's JSON text that reads it token by token, so a member of a nested array never stands for a",
-        "  member of the enclosing element. A value on the whole column also matches string elements of arrays",
+        "  column's JSON text that reads it level by level: at each level it steps over whole strings and whole",
+        "  nested objects and arrays, so a member of a nested array or object (a like-named key inside an",
+        "  element's object) never stands for a member of the element. RE2 cannot count brackets, so the",
+        f"  pattern reads {STRUCTURE_DEPTH} levels of brackets in the column's text (real rows hold at most 4): a member",
+        "  that follows deeper nesting in its element is not read (no match, never a wrong one). A value on the",
+        "  whole column also matches string elements of arrays",
         "  at any depth (`InitiatedBy: Global Administrator` matches `user.roles: [\"Global Administrator\"]`);",
         "  a value on a member that holds an array of scalars matches when some element matches.",
         "- Numbers inside structures: a number equals that number (`conditionsSatisfied: 1` matches 1 and 1.0,",

@@ -4,14 +4,14 @@ matches one element (arrays of strings) or one member value (structures of objec
 KQL has no per-element predicate inside a `where`, so each value becomes an anchored RE2 pattern
 over the column's JSON text (`tostring(Col) matches regex ...`). The patterns read the JSON text
 token by token (a string is always consumed whole), so a member name or value can never be
-matched inside another string, and a member of a nested array never stands for a member of the
-enclosing element. `|re`, `|cidr` and `|fieldref` are refused (a user's pattern cannot be confined
+matched inside another string; and level by level (a nested object or array is stepped over whole,
+up to STRUCTURE_DEPTH levels), so a member of a nested array or object never stands for a member
+of the enclosing element. `|re`, `|cidr` and `|fieldref` are refused (a user's pattern cannot be confined
 to one element).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from typing import Any
@@ -83,14 +83,36 @@ def array_value(value: Any, label: str, name: str) -> SigmaQueryExpression:
 
 
 # ---- structures of objects ---------------------------------------------------------------------------
+# The patterns read a column's JSON text by its levels of brackets: the outer array's inside is level
+# 1, an element's inside level 2, a nested array's inside level 3, its elements' inside level 4. At
+# each level they step over plain characters, whole strings and whole nested objects and arrays, so
+# a member name matches only at the level of the element it belongs to, never inside a member's
+# object or array, nor inside a string. RE2 cannot count brackets, so the nesting a pattern steps
+# over is written out up to STRUCTURE_DEPTH levels of the whole text (declared structures reach 5,
+# real rows 4; tests/test_structures.py holds both): an element nested deeper cannot be stepped
+# over, and a member after it is not read (no match, never a member of the wrong object).
+STRUCTURE_DEPTH = 8
 _STRING = _ELEMENT
-_FLAT_ARRAY = rf'\[(?:[^\[\]"]|{_STRING})*\]'  # an array with no array inside
-_ARRAY_OF_FLAT = rf'\[(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*\]'  # arrays at most one level inside
-# tokens of the outer array's elements (whose members may hold arrays of objects whose members
-# hold arrays of scalars), and tokens inside one nested array (whose members may hold arrays)
-_TOP_LEVEL = rf'(?:[^\[\]"]|{_STRING}|{_ARRAY_OF_FLAT})*?'
-_INSIDE_FLAT = rf'(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*?'
-_ANYWHERE = rf'(?:[^"]|{_STRING})*?'  # any tokens
+_PLAIN = r'[^\[\]{}"]'  # a character outside strings that opens or closes nothing
+
+
+def _bracketed(levels: int) -> str:
+    """A whole JSON object or array holding at most `levels` levels of brackets (its own included)."""
+    tokens = rf"(?:{_PLAIN}|{_STRING})*"
+    whole = ""
+    for _ in range(levels):
+        whole = rf"[\[{{]{tokens}[\]}}]"
+        tokens = rf"(?:{_PLAIN}|{_STRING}|{whole})*"
+    return whole
+
+
+def step_over(level: int) -> str:
+    """Tokens at one level of a structure's JSON text, never leaving it: plain characters, strings
+    and whole objects and arrays (as deep as STRUCTURE_DEPTH allows below that level)."""
+    return rf"(?:{_PLAIN}|{_STRING}|{_bracketed(STRUCTURE_DEPTH - level)})*?"
+
+
+_ANYWHERE = rf'(?:[^"]|{_STRING})*?'  # any tokens, at any level
 _SCALAR = rf'(?:{_STRING}|[^\s,\[\]{{}}"]+)'  # one JSON string, number, boolean or null
 _MEMBER_END = r'\s*[,}\]]'  # what follows a member value: a number ends there, not inside 16 or 1.5
 _NUMBER_TEXT = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
@@ -134,6 +156,13 @@ def _key(name: str) -> str:
     return rf'"{kql.regex_escape(json.dumps(name, ensure_ascii=False)[1:-1])}"\s*:\s*'
 
 
+def _member_test(name: str | None, matched: str) -> str:
+    """A member of the object being read (any member when `name` is None) with a value matching,
+    up to what follows it (the next member, or the end of the object)."""
+    key = _key(name) if name is not None else rf"{_STRING}\s*:\s*"
+    return rf"{key}{_member_value(matched)}\s*[,}}]"
+
+
 def structure_regex(
     kind: str,
     path: tuple[str, ...],
@@ -148,20 +177,15 @@ def structure_regex(
     if kind == "pairs" and path:
         key = rf'{_key(pair[0])}"{kql.regex_escape(json.dumps(path[0], ensure_ascii=False)[1:-1])}"'
         val = f"{_key(pair[1])}{matched}"
-        return rf'{flags}^\[{_ANYWHERE}\{{\s*(?:{key}\s*,\s*{val}|{val}\s*,\s*{key})\s*\}}'
+        return rf"{flags}^\[{step_over(1)}\{{\s*(?:{key}\s*,\s*{val}|{val}\s*,\s*{key})\s*\}}"
     if not path:
         member = rf":\s*{matched}{_MEMBER_END}"
         element = rf"(?:{_ANYWHERE}[,\[])?\s*{matched}\s*[,\]]"
         return rf"{flags}^[\[{{](?:{_ANYWHERE}{member}|{element})"
     if len(path) == 1:
-        return rf"{flags}^\[{_TOP_LEVEL}{_key(path[0])}{_member_value(matched)}{_MEMBER_END}"
-    nested = rf"{flags}^\[{_TOP_LEVEL}{_key(path[0])}\[{_INSIDE_FLAT}"
-    inner = r":\s*" if path[1] == "*" else _key(path[1])
-    return nested + rf"{inner}{_member_value(matched)}{_MEMBER_END}"
-
-
-_IN_ELEMENT = rf'(?:[^{{}}\[\]"]|{_STRING}|{_ARRAY_OF_FLAT})*?'  # tokens of one element, never leaving it
-_IN_NESTED_ELEMENT = rf'(?:[^{{}}\[\]"]|{_STRING}|{_FLAT_ARRAY})*?'  # the same in an element of a nested array
+        return rf"{flags}^\[{step_over(1)}\{{{step_over(2)}{_member_test(path[0], matched)}"
+    nested = _member_test(None if path[1] == "*" else path[1], matched)
+    return rf"{flags}^\[{step_over(1)}\{{{step_over(2)}{_key(path[0])}\[{step_over(3)}\{{{step_over(4)}{nested}"
 
 
 def _any_of(values: list[SigmaString | SigmaNumber | SigmaBool]) -> str:
@@ -177,11 +201,16 @@ Values = list[SigmaString | SigmaNumber | SigmaBool]
 
 
 def _member_tests(members: list[tuple[str, Values]]) -> list[str]:
-    return [rf"{_key(name)}{_member_value(_any_of(values))}\s*[,}}]" for name, values in members]
+    return [_member_test(name, _any_of(values)) for name, values in members]
 
 
 def _in_any_order(tests: list[str], inside: str) -> str:
-    return "|".join("".join(f"{inside}{test}" for test in order) for order in itertools.permutations(tests))
+    """Every test, in any order, each after tokens `inside` one object: the orders share their
+    beginnings (a b c | a c b is a (b c | c b)), so `inside` is written once per prefix."""
+    if len(tests) == 1:
+        return f"{inside}{tests[0]}"
+    rests = (test + _in_any_order([*tests[:index], *tests[index + 1 :]], inside) for index, test in enumerate(tests))
+    return f"{inside}(?:{'|'.join(rests)})"
 
 
 def same_element_regex(
@@ -192,13 +221,12 @@ def same_element_regex(
     array `head` has every member of `nested` matching one of its values."""
     tests = _member_tests(members)
     if head is not None and nested:
-        inner = _in_any_order(_member_tests(nested), _IN_NESTED_ELEMENT)
-        # the nested array: its elements up to the one that matches, that one, the rest up to its end
-        tests.append(rf"{_key(head)}\[{_INSIDE_FLAT}\{{(?:{inner}){_NESTED_REST}")
-    return rf"(?s)^\[{_TOP_LEVEL}\{{(?:{_in_any_order(tests, _IN_ELEMENT)})"
-
-
-_NESTED_REST = rf'(?:[^\[\]"]|{_STRING}|{_FLAT_ARRAY})*\]'  # the rest of a nested array, to its end
+        inner = _in_any_order(_member_tests(nested), step_over(4))
+        # the nested array: its elements up to the one that matches, that one (its rest, when its last
+        # member test ended at a comma), the rest of the array, and what follows the array
+        rest = rf"(?:{step_over(4)}\}})?{step_over(3)}\]\s*[,}}]"
+        tests.append(rf"{_key(head)}\[{step_over(3)}\{{(?:{inner}){rest}")
+    return rf"(?s)^\[{step_over(1)}\{{(?:{_in_any_order(tests, step_over(2))})"
 
 
 def same_element_value(
@@ -216,7 +244,7 @@ def pair_value_regexes(key: str, pair: tuple[str, str] = ("key", "value")) -> tu
     name = kql.regex_escape(json.dumps(key, ensure_ascii=False)[1:-1])
     key_member = rf'{_key(pair[0])}"{name}"'
     value_member = rf'{_key(pair[1])}({_STRING}|[^\s,\[\]{{}}"]+)'
-    start = rf"(?is)^\[{_ANYWHERE}\{{\s*"
+    start = rf"(?is)^\[{step_over(1)}\{{\s*"
     return (
         rf"{start}{key_member}\s*,\s*{value_member}\s*\}}",
         rf"{start}{value_member}\s*,\s*{key_member}\s*\}}",
