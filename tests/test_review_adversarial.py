@@ -152,9 +152,6 @@ def test_raw_log_entries_with_nanoseconds_and_json_numbers_fire_as_their_rows(tm
 
 
 # ---- |fieldref naming a member inside a structure ----------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="shared pipelines/transformations.py resolves a |fieldref target to a "
-                   "plain member access, which on an array of objects (AuthorizationInfo, EventParameters) is "
-                   "always null in KQL, so the rule silently matches nothing instead of being refused")
 @pytest.mark.parametrize(
     ("detection", "service"),
     [
