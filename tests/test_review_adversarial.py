@@ -177,9 +177,6 @@ def test_a_value_on_the_asn_array_matches_an_element() -> None:
 
 
 # ---- defender: the frequencies Microsoft documents ----------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="shared analytics model: the Sentinel schedule (query_period = frequency "
-                   "+ 30m, at most 14d) is derived for every format, so the defender format refuses a 14-day "
-                   "custom frequency that Defender runs, and its message advises a query_period defender refuses")
 def test_defender_runs_a_custom_frequency_of_14_days() -> None:
     body = json.loads(convert(rule("sel: {protoPayload.methodName: x}"), "defender", query_frequency="14d"))
     assert body["schedule"] == {"frequency": "P14D"}

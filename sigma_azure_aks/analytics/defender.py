@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
 from ..correlation import WINDOW_END
 from . import sentinel_facts as facts
 from .model import AnalyticsRule, table_profile
-from .options import Settings, human_duration, iso_duration, schedule
+from .options import Settings, human_duration, iso_duration
 
 REQUIRED_COLUMNS_URL = (
     "https://learn.microsoft.com/defender-xdr/custom-detection-rules#required-columns-in-the-query-results"
@@ -90,14 +89,6 @@ ENTITY_PROPERTIES: Mapping[str, tuple[str, Mapping[str, str]]] = MappingProxyTyp
 )
 
 
-def _default_period(settings: Settings) -> int | None:
-    """The query_period the schedule gives when none is set (None: it gives none)."""
-    try:
-        return schedule(replace(settings, query_period=None)).query_period
-    except ValueError:
-        return None
-
-
 def frequency(settings: Settings) -> str:
     """The v1.0 `schedule.frequency`; ValueError for a schedule a custom detection cannot run."""
     if settings.kind == facts.NRT_KIND:
@@ -109,7 +100,7 @@ def frequency(settings: Settings) -> str:
             f"query_frequency {human_duration(minutes)}: a custom detection runs every 1h, 3h, 12h or 1d, or on "
             f"Sentinel data every {human_duration(low)} to {human_duration(high)} ({FREQUENCY_URL})"
         )
-    if settings.query_period != _default_period(settings):
+    if settings.query_period is not None:
         raise ValueError(
             f"query_period {human_duration(settings.query_period or 0)}: a v1.0 custom detection has no look-back "
             "setting (schedule.frequency only; Defender sets the look-back), so the rule would not read what "
