@@ -190,7 +190,7 @@ class FieldMap:
         )
         if reason:
             return reason
-        for prefix in self.prefixes:
+        for prefix in sorted(self.prefixes, key=lambda p: p.rest(field_name) is None):  # as written first
             array = prefix.through_array(field_name, self.any_case)
             if array is not None:
                 return (
