@@ -22,8 +22,11 @@ mappings, query with its ingestion bound), then checked against what a v1.0 cust
   alerts in exactly one run. Microsoft asks not to filter on the time column, which the query does not.
 * Frequency (:data:`FREQUENCY_URL`): continuous (NRT, `PT0S`) on the tables Microsoft lists, every 1,
   3, 12 or 24 hours, and, for rules on Sentinel data only, any custom frequency from 5 minutes to 14
-  days. A v1.0 rule has no look-back or trigger setting, so a `query_period`, a trigger or a
-  correlation's window cannot be expressed: such rules are refused with the reason.
+  days. A v1.0 rule has no look-back or trigger setting (Defender sets a look-back of at least the
+  frequency), so no Sentinel `query_period` is derived for it (`-O query_frequency=14d` is a custom
+  detection, though Sentinel's frequency + 30m look-back would exceed 14 days), and a given
+  `query_period`, a trigger or a correlation's window cannot be expressed: such rules are refused
+  with the reason.
 """
 
 from __future__ import annotations
