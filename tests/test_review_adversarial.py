@@ -255,6 +255,25 @@ def test_defender_frequency_refusals_say_what_defender_runs(options: dict[str, s
     assert str(error.value) == f"rule 't' ({RULE_ID}): {line}"
 
 
+def test_a_defender_correlation_is_refused_for_what_defender_lacks_whatever_the_frequency() -> None:
+    """Not with Sentinel's look-back advice (shorten the timespan), which no frequency makes valid here."""
+    base = rule("sel: {protoPayload.methodName: x}").replace("title: t\n", "title: t\nname: base\n")
+    correlation = (
+        "---\ntitle: c\nid: 2b3c4d5e-6f70-4a1b-8c2d-3e4f5a6b7c8d\nstatus: test\ncorrelation:\n    type: event_count\n"
+        "    rules: [base]\n    group-by: [protoPayload.authenticationInfo.principalEmail]\n    timespan: 1h\n"
+        "    condition: {gte: 3}\nlevel: low\n"
+    )
+    for options in ({}, {"query_frequency": "14d"}):
+        with pytest.raises(Exception) as error, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            SentinelBackend(None, **options).convert(SigmaCollection.from_yaml(base + correlation), "defender")
+        assert str(error.value) == (
+            "rule 'c' (2b3c4d5e-6f70-4a1b-8c2d-3e4f5a6b7c8d): format defender: a correlation rule counts events "
+            "across a time window, and a v1.0 custom detection has no look-back setting to hold it "
+            "(schedule.frequency only); deploy it as a Sentinel analytics rule (-f arm or json)"
+        ), options
+
+
 def test_a_sentinel_rule_of_14_days_still_needs_its_look_back() -> None:
     """The Sentinel formats keep their schedule: query_period (frequency + 30m) is at most 14 days."""
     with pytest.raises(Exception) as error:

@@ -112,13 +112,16 @@ def frequency(settings: Settings) -> str:
     return iso_duration(minutes)
 
 
+CORRELATION_REFUSAL = (
+    "a correlation rule counts events across a time window, and a v1.0 custom detection has no look-back "
+    "setting to hold it (schedule.frequency only); deploy it as a Sentinel analytics rule (-f arm or json)"
+)
+
+
 def _refusal(model: AnalyticsRule) -> str | None:
     """Why this rule cannot be a v1.0 custom detection (None: it can)."""
     if WINDOW_END in model.result_columns:
-        return (
-            "a correlation rule counts events across a time window, and a v1.0 custom detection has no look-back "
-            "setting to hold it (schedule.frequency only); deploy it as a Sentinel analytics rule (-f arm or json)"
-        )
+        return CORRELATION_REFUSAL
     s = model.settings
     default = Settings()
     if (s.trigger_operator, s.trigger_threshold) != (default.trigger_operator, default.trigger_threshold):
