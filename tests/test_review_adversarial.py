@@ -3,9 +3,10 @@ format, each judged against the Sigma specification (values case-insensitive str
 and `\\` escapes, `null`, `|exists`, keywords anywhere in the event, a value on a list matching an
 element), run through conversion and replay on Sentinel rows and on raw Cloud Logging LogEntry objects.
 
-The cases that pass pin what already holds; the `xfail(strict=True)` ones are defects of shared code (a
-`|fieldref` naming a member inside a structure, arrays of numbers, the Sentinel schedule applied to the
-defender format), each with the Sigma reading it breaks.
+The cases that pass pin what already holds (a `|fieldref` naming a member inside a structure is refused,
+a field through an array of objects is refused in any case, the defender format runs a custom frequency
+of up to 14 days); the `xfail(strict=True)` ones are defects of shared code (arrays of numbers), each with
+the Sigma reading it breaks.
 """
 
 from __future__ import annotations
@@ -152,9 +153,6 @@ def test_raw_log_entries_with_nanoseconds_and_json_numbers_fire_as_their_rows(tm
 
 
 # ---- |fieldref naming a member inside a structure ----------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="shared pipelines/transformations.py resolves a |fieldref target to a "
-                   "plain member access, which on an array of objects (AuthorizationInfo, EventParameters) is "
-                   "always null in KQL, so the rule silently matches nothing instead of being refused")
 @pytest.mark.parametrize(
     ("detection", "service"),
     [
@@ -165,6 +163,51 @@ def test_raw_log_entries_with_nanoseconds_and_json_numbers_fire_as_their_rows(tm
 def test_a_fieldref_to_a_member_inside_a_structure_is_refused(detection: str, service: str) -> None:
     with pytest.raises(Exception, match="structure|array"):
         convert(rule(detection, service))
+
+
+@pytest.mark.parametrize(
+    ("detection", "service", "line"),
+    [
+        ("sel: {protoPayload.resourceName|fieldref: protoPayload.authorizationInfo.resource}", GCP,
+         "field 'protoPayload.resourceName': its |fieldref 'protoPayload.authorizationInfo.resource' is a member of "
+         "the elements of AuthorizationInfo, an array of objects"),
+        ("sel: {actor.email|fieldref: new_value}", WORKSPACE,
+         "field 'actor.email': its |fieldref 'new_value' is the value of the pair named 'NEW_VALUE' in "
+         "EventParameters, an array of name/value pairs"),
+        ("sel: {protoPayload.resourceName|fieldref: protoPayload.resourceLocation.currentLocations}", GCP,
+         "field 'protoPayload.resourceName': its |fieldref 'protoPayload.resourceLocation.currentLocations' is "
+         "ResourceLocation.currentLocations, an array of strings"),
+    ],
+)
+def test_the_fieldref_refusal_is_one_line_with_the_rule_the_fields_why_and_what_to_do(
+    detection: str, service: str, line: str
+) -> None:
+    name = line.split("'")[1]
+    with pytest.raises(Exception) as error:
+        convert(rule(detection, service))
+    assert str(error.value) == (
+        f"rule 't' ({RULE_ID}): {line}, and KQL reads no single value of it to compare with (the query would "
+        f"silently match nothing); compare '{name}' with plain values, or reference a field that holds one "
+        "value per event"
+    )
+
+
+FIELDREF_ROWS = [
+    gcp_row("same", MethodName="x", GCPResourceName="Alice@Example.com",
+            AuthenticationInfo={"principalEmail": "alice@example.com"}, PrincipalEmail="alice@example.com"),
+    gcp_row("other", MethodName="x", GCPResourceName="projects/p1",
+            AuthenticationInfo={"principalEmail": "alice@example.com"}, PrincipalEmail="alice@example.com"),
+]
+
+
+@pytest.mark.parametrize(
+    "referenced",
+    ["protoPayload.authenticationInfo.principalEmail", "protopayload.authenticationinfo.principalemail",
+     "protoPayload.authenticationInfo.principalemail"],
+)
+def test_a_fieldref_to_a_field_with_one_value_still_converts_and_matches(referenced: str) -> None:
+    """A member of an object, in any case: one value per event, compared as Sigma compares values."""
+    assert hits(rule(f"sel: {{protoPayload.resourceName|fieldref: {referenced}}}"), FIELDREF_ROWS) == ["same"]
 
 
 # ---- Google Workspace: networkInfo.ipAsn, an array of numbers ----------------------------------------
@@ -180,12 +223,66 @@ def test_a_value_on_the_asn_array_matches_an_element() -> None:
 
 
 # ---- defender: the frequencies Microsoft documents ----------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="shared analytics model: the Sentinel schedule (query_period = frequency "
-                   "+ 30m, at most 14d) is derived for every format, so the defender format refuses a 14-day "
-                   "custom frequency that Defender runs, and its message advises a query_period defender refuses")
 def test_defender_runs_a_custom_frequency_of_14_days() -> None:
+    """Microsoft: a custom frequency from 5 minutes to 14 days on Sentinel data, Defender setting the look-back
+    (at least the frequency, up to 14 days above a day); no Sentinel query_period is derived for it."""
     body = json.loads(convert(rule("sel: {protoPayload.methodName: x}"), "defender", query_frequency="14d"))
     assert body["schedule"] == {"frequency": "P14D"}
+    assert body["queryCondition"]["queryText"].split("\n")[:3] == [
+        "GCPAuditLogs", "| where ingestion_time() > ago(14d)", '| where MethodName =~ "x"'
+    ]
+
+
+@pytest.mark.parametrize(
+    ("options", "line"),
+    [
+        ({"query_frequency": "15d"},
+         "format defender: query_frequency 15d: a custom detection runs every 1h, 3h, 12h or 1d, or on Sentinel data "
+         "every 5m to 14d (https://learn.microsoft.com/defender-xdr/custom-detection-rules#rule-frequency)"),
+        ({"query_frequency": "4m"},
+         "format defender: query_frequency 4m: a custom detection runs every 1h, 3h, 12h or 1d, or on Sentinel data "
+         "every 5m to 14d (https://learn.microsoft.com/defender-xdr/custom-detection-rules#rule-frequency)"),
+        ({"query_frequency": "14d", "query_period": "14d"},
+         "format defender: query_period 14d: a v1.0 custom detection has no look-back setting (schedule.frequency "
+         "only; Defender sets the look-back), so the rule would not read what query_period says; leave "
+         "query_period out for the defender format"),
+    ],
+)
+def test_defender_frequency_refusals_say_what_defender_runs(options: dict[str, str], line: str) -> None:
+    """No refusal of the defender format advises a query_period (which it refuses)."""
+    with pytest.raises(Exception) as error:
+        convert(rule("sel: {protoPayload.methodName: x}"), "defender", **options)
+    assert str(error.value) == f"rule 't' ({RULE_ID}): {line}"
+
+
+def test_a_defender_correlation_is_refused_for_what_defender_lacks_whatever_the_frequency() -> None:
+    """Not with Sentinel's look-back advice (shorten the timespan), which no frequency makes valid here."""
+    base = rule("sel: {protoPayload.methodName: x}").replace("title: t\n", "title: t\nname: base\n")
+    correlation = (
+        "---\ntitle: c\nid: 2b3c4d5e-6f70-4a1b-8c2d-3e4f5a6b7c8d\nstatus: test\ncorrelation:\n    type: event_count\n"
+        "    rules: [base]\n    group-by: [protoPayload.authenticationInfo.principalEmail]\n    timespan: 1h\n"
+        "    condition: {gte: 3}\nlevel: low\n"
+    )
+    for options in ({}, {"query_frequency": "14d"}):
+        with pytest.raises(Exception) as error, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            SentinelBackend(None, **options).convert(SigmaCollection.from_yaml(base + correlation), "defender")
+        assert str(error.value) == (
+            "rule 'c' (2b3c4d5e-6f70-4a1b-8c2d-3e4f5a6b7c8d): format defender: a correlation rule counts events "
+            "across a time window, and a v1.0 custom detection has no look-back setting to hold it "
+            "(schedule.frequency only); deploy it as a Sentinel analytics rule (-f arm or json)"
+        ), options
+
+
+def test_a_sentinel_rule_of_14_days_still_needs_its_look_back() -> None:
+    """The Sentinel formats keep their schedule: query_period (frequency + 30m) is at most 14 days."""
+    with pytest.raises(Exception) as error:
+        convert(rule("sel: {protoPayload.methodName: x}"), "yaml", query_frequency="14d")
+    assert str(error.value) == (
+        f"rule 't' ({RULE_ID}): query_frequency 14d leaves no room for query_period: it follows query_frequency "
+        "+ 30m ingestion margin (14d30m), beyond Sentinel's 14d; run at most every 13d23h30m, or give query_period "
+        "(at most 14d; the margin is query_period - query_frequency)"
+    )
 
 
 @pytest.mark.parametrize(("level", "severity"), [("informational", "informational"), ("critical", "high")])
@@ -224,9 +321,29 @@ def test_backslashes_quotes_and_unicode_keep_sigmas_meaning(detection: str, expe
     assert hits(rule(detection), ESCAPE_ROWS) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="shared sources/base.py: a field that resolves only ignoring case skips the "
-                   "check of the arrays of objects it reaches through, so it reads a null member (with a spelling "
-                   "warning) instead of being refused as the same field in its own spelling is")
-def test_a_field_through_an_array_in_another_case_is_refused_too() -> None:
-    with pytest.raises(Exception, match="is an array of objects"):
-        convert(rule("sel: {protopayload.authenticationinfo.serviceaccountdelegationinfo.principalSubject: x}"))
+@pytest.mark.parametrize(
+    "name",
+    [
+        "protopayload.authenticationinfo.serviceaccountdelegationinfo.principalSubject",
+        "protoPayload.authenticationInfo.serviceaccountdelegationinfo.principalSubject",
+        "PROTOPAYLOAD.AUTHENTICATIONINFO.SERVICEACCOUNTDELEGATIONINFO.PRINCIPALSUBJECT",
+    ],
+)
+def test_a_field_through_an_array_in_another_case_is_refused_too(name: str) -> None:
+    with pytest.raises(Exception) as error:
+        convert(rule(f"sel: {{{name}: x}}"))
+    assert str(error.value) == (
+        f"rule 't' ({RULE_ID}): field '{name}' has no GCPAuditLogs column "
+        "(protoPayload.authenticationInfo.serviceAccountDelegationInfo is an array of objects in AuthenticationInfo, "
+        "and KQL reads no member of its elements in a `where`; match "
+        "protoPayload.authenticationInfo.serviceAccountDelegationInfo or protoPayload.authenticationInfo with "
+        "|contains); docs/sources.md lists its columns; or map the field in your own pipeline"
+    )
+
+
+def test_a_field_in_another_case_that_reaches_no_array_still_matches() -> None:
+    """Ignoring case keeps working where there is one value to read: the member in its real spelling."""
+    rows = [gcp_row("a", MethodName="x", RequestMetadata={"callerIp": "10.1.2.3"}),
+            gcp_row("b", MethodName="x", RequestMetadata={"callerip": "10.1.2.3"})]
+    for name in ("PROTOPAYLOAD.REQUESTMETADATA.CALLERIP", "protoPayload.requestMetadata.callerip"):
+        assert hits(rule(f"sel: {{{name}: 10.1.2.3}}"), rows) == ["a"], name

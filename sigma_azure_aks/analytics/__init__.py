@@ -22,6 +22,8 @@ class OutputFormat:
     export_name  its name in `sigma-azure-aks export --format`
     extension    the file extension `export` writes
     analytics    whether it wraps the query into an analytics rule (else it is the query itself)
+    look_back    whether the rule it writes carries a look-back (Sentinel's query_period); a Defender
+                 custom detection carries only its frequency, and Defender sets the look-back
     """
 
     name: str
@@ -29,6 +31,7 @@ class OutputFormat:
     export_name: str
     extension: str
     analytics: bool = True
+    look_back: bool = True
 
 
 FORMATS: tuple[OutputFormat, ...] = (
@@ -43,6 +46,7 @@ FORMATS: tuple[OutputFormat, ...] = (
         "Defender XDR custom detection rule bodies (Microsoft Graph v1.0 security/rules/detectionRules, JSON)",
         "defender",
         "json",
+        look_back=False,
     ),
 )
 EXTENSIONS = {f.export_name: f.extension for f in FORMATS}
@@ -71,7 +75,8 @@ def render_rule(
     from .model import build_rule
     from .render import render
 
-    return render(build_rule(rule, query, table, backend_options, notes, union), output_format)
+    look_back = all(f.look_back for f in FORMATS if output_format in (f.name, f.export_name))
+    return render(build_rule(rule, query, table, backend_options, notes, union, look_back), output_format)
 
 
 def combine_output(queries: Sequence[Any], fmt: str) -> str:

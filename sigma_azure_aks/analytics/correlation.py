@@ -306,4 +306,12 @@ def _notes(plan: CorrelationPlan) -> list[str]:
 
 
 def render_correlation_rule(plan: CorrelationPlan, output_format: str, backend_options: Any) -> str:
+    """The correlation's analytics rule in the format; a format whose rule carries no look-back (a
+    Defender custom detection) cannot hold its windows, refused before any Sentinel schedule is derived."""
+    from . import FORMATS
+
+    if not all(f.look_back for f in FORMATS if output_format in (f.name, f.export_name)):
+        from .defender import CORRELATION_REFUSAL
+
+        raise ValueError(f"format {output_format}: {CORRELATION_REFUSAL}")
     return render(build_correlation_rule(plan, backend_options), output_format)

@@ -22,22 +22,24 @@ mappings, query with its ingestion bound), then checked against what a v1.0 cust
   alerts in exactly one run. Microsoft asks not to filter on the time column, which the query does not.
 * Frequency (:data:`FREQUENCY_URL`): continuous (NRT, `PT0S`) on the tables Microsoft lists, every 1,
   3, 12 or 24 hours, and, for rules on Sentinel data only, any custom frequency from 5 minutes to 14
-  days. A v1.0 rule has no look-back or trigger setting, so a `query_period`, a trigger or a
-  correlation's window cannot be expressed: such rules are refused with the reason.
+  days. A v1.0 rule has no look-back or trigger setting (Defender sets a look-back of at least the
+  frequency), so no Sentinel `query_period` is derived for it (`-O query_frequency=14d` is a custom
+  detection, though Sentinel's frequency + 30m look-back would exceed 14 days), and a given
+  `query_period`, a trigger or a correlation's window cannot be expressed: such rules are refused
+  with the reason.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
 from ..correlation import WINDOW_END
 from . import sentinel_facts as facts
 from .model import AnalyticsRule, table_profile
-from .options import Settings, human_duration, iso_duration, schedule
+from .options import Settings, human_duration, iso_duration
 
 REQUIRED_COLUMNS_URL = (
     "https://learn.microsoft.com/defender-xdr/custom-detection-rules#required-columns-in-the-query-results"
@@ -90,14 +92,6 @@ ENTITY_PROPERTIES: Mapping[str, tuple[str, Mapping[str, str]]] = MappingProxyTyp
 )
 
 
-def _default_period(settings: Settings) -> int | None:
-    """The query_period the schedule gives when none is set (None: it gives none)."""
-    try:
-        return schedule(replace(settings, query_period=None)).query_period
-    except ValueError:
-        return None
-
-
 def frequency(settings: Settings) -> str:
     """The v1.0 `schedule.frequency`; ValueError for a schedule a custom detection cannot run."""
     if settings.kind == facts.NRT_KIND:
@@ -109,7 +103,7 @@ def frequency(settings: Settings) -> str:
             f"query_frequency {human_duration(minutes)}: a custom detection runs every 1h, 3h, 12h or 1d, or on "
             f"Sentinel data every {human_duration(low)} to {human_duration(high)} ({FREQUENCY_URL})"
         )
-    if settings.query_period != _default_period(settings):
+    if settings.query_period is not None:
         raise ValueError(
             f"query_period {human_duration(settings.query_period or 0)}: a v1.0 custom detection has no look-back "
             "setting (schedule.frequency only; Defender sets the look-back), so the rule would not read what "
@@ -118,13 +112,16 @@ def frequency(settings: Settings) -> str:
     return iso_duration(minutes)
 
 
+CORRELATION_REFUSAL = (
+    "a correlation rule counts events across a time window, and a v1.0 custom detection has no look-back "
+    "setting to hold it (schedule.frequency only); deploy it as a Sentinel analytics rule (-f arm or json)"
+)
+
+
 def _refusal(model: AnalyticsRule) -> str | None:
     """Why this rule cannot be a v1.0 custom detection (None: it can)."""
     if WINDOW_END in model.result_columns:
-        return (
-            "a correlation rule counts events across a time window, and a v1.0 custom detection has no look-back "
-            "setting to hold it (schedule.frequency only); deploy it as a Sentinel analytics rule (-f arm or json)"
-        )
+        return CORRELATION_REFUSAL
     s = model.settings
     default = Settings()
     if (s.trigger_operator, s.trigger_threshold) != (default.trigger_operator, default.trigger_threshold):

@@ -24,7 +24,7 @@ from ..sources import (
     sources_for_logsource,
 )
 from . import sentinel_facts as facts
-from .options import Settings, ingestion_bound, schedule, settings_for
+from .options import Settings, ingestion_bound, schedule, schedule_without_look_back, settings_for
 
 LICENSE_DEFAULT = "Detection Rule License 1.1"
 TRUNCATION_MARK = " [...]"
@@ -233,14 +233,16 @@ def build_rule(
     backend_options: Mapping[str, Any] | None,
     notes: Sequence[str] = (),
     union: Sequence[str] = (),
+    look_back: bool = True,
 ) -> AnalyticsRule:
     """The analytics rule for a converted Sigma rule; ValueError when it cannot be valid. `union`:
     the tables the query also searches (their data types are required too, and the template gets
-    an id of its own, since the same rule exported without the union is another query)."""
+    an id of its own, since the same rule exported without the union is another query). `look_back`:
+    the format carries Sentinel's query_period (else it is neither derived nor checked here)."""
     if getattr(rule, "id", None) is None:
         raise ValueError("the rule has no `id`; Sentinel rules are named by it, so add one (a UUID)")
     profile = table_profile(table)
-    settings = schedule(settings_for(rule, backend_options))
+    settings = (schedule if look_back else schedule_without_look_back)(settings_for(rule, backend_options))
     tactics, techniques, relevant = attack_mapping(rule)
     title = _clean(getattr(rule, "title", "") or "")
     if not title:
@@ -272,7 +274,7 @@ def build_rule(
         data_types=(*profile.data_types, *(t for t in union if t not in profile.data_types)),
         result_columns=frozenset(TABLES.get(profile.table, {})) | frozenset(profile.extended_columns),
     )
-    validate(model)
+    validate(model, look_back)
     return model
 
 
@@ -325,8 +327,9 @@ def _check_column(where: str, column: str, model: AnalyticsRule) -> None:
         raise ValueError(f"{where}: column {column!r} is not returned by the query on {model.table}")
 
 
-def validate(model: AnalyticsRule) -> None:
-    """Every Sentinel limit and enum; the first problem found is raised as ValueError."""
+def validate(model: AnalyticsRule, look_back: bool = True) -> None:
+    """Every Sentinel limit and enum; the first problem found is raised as ValueError. Without
+    `look_back`, the schedule is the format's to check."""
     s = model.settings
     if s.kind == facts.NRT_KIND:
         problem = nrt_problem(model)
@@ -353,7 +356,7 @@ def validate(model: AnalyticsRule) -> None:
     for technique in model.relevant_techniques:
         if not facts.YAML_TECHNIQUE.fullmatch(technique):
             raise ValueError(f"technique {technique!r} is not of the form T#### or T####.###")
-    if s.kind == facts.RULE_KIND:
+    if s.kind == facts.RULE_KIND and look_back:
         if s.query_period is None:
             raise ValueError("query_period is not resolved (options.schedule)")
         _check_duration("query_frequency", s.query_frequency, facts.QUERY_DURATION_RANGE)

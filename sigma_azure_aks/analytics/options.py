@@ -216,6 +216,14 @@ def schedule(settings: Settings) -> Settings:
     return _check_pair(settings, given=True)
 
 
+def schedule_without_look_back(settings: Settings) -> Settings:
+    """The schedule of a format whose rule carries no look-back (a Defender custom detection: Defender
+    sets the look-back from the frequency, at least the frequency). An NRT rule is checked as by
+    `schedule`; otherwise no query_period is derived (a given one stays, for the format to refuse), so
+    no Sentinel look-back limit applies, and the format checks the frequencies it runs."""
+    return _check_nrt(settings) if settings.kind == facts.NRT_KIND else settings
+
+
 def _check_pair(settings: Settings, given: bool) -> Settings:
     frequency, period = settings.query_frequency, settings.query_period
     assert period is not None

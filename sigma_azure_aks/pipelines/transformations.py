@@ -21,7 +21,7 @@ from sigma.types import SigmaCasedString, SigmaFieldReference, SigmaString
 
 from ..messages import COLUMNS_PAGE, DetailedError, field_list_details, unknown_field_line
 from ..semantics import negated_items
-from ..sources import FieldMap, Spellings, describe_logsource, sources_for_logsource
+from ..sources import FieldMap, FieldTarget, Spellings, describe_logsource, sources_for_logsource
 from ..sources.nearest import nearest_fields
 from .state import (
     CLAIMED_BY,
@@ -111,10 +111,46 @@ class MapFieldsTransformation(RuleDetectionItemTransformation):
         for value in detection_item.value:
             if isinstance(value, SigmaFieldReference):
                 referenced = self.field_map.resolve(value.field)
+                label = rule_label(self._rule)
                 if referenced is None:
-                    raise unknown_field(self.field_map, value.field, rule_label(self._rule), how="referenced with |fieldref")
+                    reason = self.field_map.missing_reason(value.field)
+                    how = "referenced with |fieldref"
+                    raise unknown_field(self.field_map, value.field, label, reason, how=how)
+                problem = referenced_field_problem(self.field_map, value.field, referenced)
+                if problem:
+                    raise SigmaTransformationError(
+                        f"{label}: field '{name}': its |fieldref '{value.field}' {problem}, and KQL reads no "
+                        "single value of it to compare with (the query would silently match nothing); "
+                        f"compare '{name}' with plain values, or reference a field that holds one value per event"
+                    )
                 value.field = referenced.kql()
         return detection_item
+
+
+def referenced_field_problem(field_map: FieldMap, name: str, target: FieldTarget) -> str | None:
+    """Why a field named by |fieldref has no one value per event to compare with (None: it has):
+    a value route, a member of a column whose members are unknown, a structure of objects or a
+    member of its elements (member access on an array is null in KQL), an array of strings."""
+    route = field_map.route(name)
+    if route is not None:
+        return f"is read by its meaning ({route.note or 'a value route'}), not as one value"
+    column = target.column
+    if target.path and column in field_map.opaque:
+        return f"names a member of {column}, whose members are unknown ({field_map.opaque[column]})"
+    structure = field_map.structure(column)
+    if structure is not None and structure.kind == "pairs":
+        pairs = f"{column}, an array of {'/'.join(structure.pair)} pairs"
+        if not target.path:
+            return f"is the whole of {pairs}"
+        return f"is the {structure.pair[1]} of the pair named '{'.'.join(target.path)}' in {pairs}"
+    if structure is not None and structure.kind == "array":
+        objects = f"{column}, an array of objects"
+        return f"is a member of the elements of {objects}" if target.path else f"is the whole of {objects}"
+    if structure is not None and not target.path:
+        return f"is the whole of {column}, an object"
+    if field_map.is_array(target):
+        return f"is {target.kql()}, an array of strings"
+    return None
 
 
 def unknown_field(field_map: FieldMap, name: str, label: str, reason: str = "", how: str = "") -> DetailedError:

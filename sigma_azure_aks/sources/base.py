@@ -70,21 +70,24 @@ class PathPrefix:
     # would never match); `through_array` names the array for the error.
     arrays: tuple[str, ...] = ()
 
-    def target(self, field_name: str) -> FieldTarget | None:
-        if not field_name.startswith(self.prefix) or len(field_name) == len(self.prefix):
-            return None
-        rest = field_name[len(self.prefix) :]
-        path = (rest,) if self.whole_key else tuple(rest.split("."))
-        if any(segment == "" for segment in path) or self.through_array(field_name):
+    def target(self, field_name: str, any_case: bool = False) -> FieldTarget | None:
+        rest = self.rest(field_name, any_case)
+        path = (rest,) if self.whole_key else tuple((rest or "").split("."))
+        if not rest or any(segment == "" for segment in path) or self.through_array(field_name, any_case):
             return None
         return FieldTarget(self.column, self.base + path, self.json_text)
 
-    def through_array(self, field_name: str) -> str | None:
-        """The array (as a Sigma field name) that `field_name` reaches into, or None."""
-        rest = field_name[len(self.prefix) :] if field_name.startswith(self.prefix) else None
-        if rest is None:
-            return None
-        return next((self.prefix + a for a in self.arrays if rest.startswith(a + ".")), None)
+    def rest(self, field_name: str, any_case: bool = False) -> str | None:
+        """The name after the prefix (compared ignoring case when `any_case`), or None."""
+        head, rest = field_name[: len(self.prefix)], field_name[len(self.prefix) :]
+        return rest if head == self.prefix or (any_case and head.lower() == self.prefix.lower()) else None
+
+    def through_array(self, field_name: str, any_case: bool = False) -> str | None:
+        """The array (as a Sigma field name) that `field_name` reaches into, or None. Its members are
+        compared ignoring case: in another case they read the array or a member no event has, never
+        an element's member."""
+        rest = (self.rest(field_name, any_case) or "").lower()
+        return next((self.prefix + a for a in self.arrays if rest.startswith(a.lower() + ".")), None)
 
 
 @dataclass(frozen=True)
@@ -123,16 +126,7 @@ class FieldMap:
         """The target of a Sigma field name, or None when the table has no such field."""
         target = self._resolve(field_name)
         if target is None and self.any_case:
-            folded = field_name.lower()
-            name = next((n for n in self.exact if n.lower() == folded), None)
-            if name is not None:
-                target = self.exact[name]
-            else:
-                for prefix in self.prefixes:
-                    if folded.startswith(prefix.prefix.lower()):
-                        target = prefix.target(prefix.prefix + field_name[len(prefix.prefix) :])
-                        if target is not None:
-                            break
+            target = self._resolve(field_name, any_case=True)
         if target is not None and target.path and target.column in self.members:
             path, _ = self.member_spelling(target.column, target.path)
             target = FieldTarget(target.column, path, target.json_text)
@@ -173,23 +167,31 @@ class FieldMap:
             return "opaque"
         return None
 
-    def _resolve(self, field_name: str) -> FieldTarget | None:
-        target = self.exact.get(field_name)
+    def _resolve(self, field_name: str, any_case: bool = False) -> FieldTarget | None:
+        """The target of the name as written or (`any_case`) ignoring case, through the same checks."""
+        folded = field_name.lower()
+        if any_case and any(name.lower() == folded for name in self.missing):
+            return None
+        name = next((n for n in self.exact if n.lower() == folded), None) if any_case else field_name
+        target = self.exact.get(name) if name is not None else None
         if target is not None:
             return target
         for prefix in self.prefixes:
-            target = prefix.target(field_name)
+            target = prefix.target(field_name, any_case)
             if target is not None:
                 return target
         return None
 
     def missing_reason(self, field_name: str) -> str:
         """Why a field has no target: the declared reason, or the array of objects it reaches into."""
-        reason = self.missing.get(field_name)
+        folded = field_name.lower()
+        reason = self.missing.get(field_name) or next(
+            (why for name, why in self.missing.items() if self.any_case and name.lower() == folded), ""
+        )
         if reason:
             return reason
-        for prefix in self.prefixes:
-            array = prefix.through_array(field_name)
+        for prefix in sorted(self.prefixes, key=lambda p: p.rest(field_name) is None):  # as written first
+            array = prefix.through_array(field_name, self.any_case)
             if array is not None:
                 return (
                     f"{array} is an array of objects in {prefix.column}, and KQL reads no member of its "
