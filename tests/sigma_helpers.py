@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import warnings
 
 from sigma.backends.kusto import KustoBackend
 from sigma.collection import SigmaCollection
@@ -40,3 +41,23 @@ def where(query: str, table: str = "AzureActivity") -> str:
     header = f"{table}\n| where "
     assert query.startswith(header), query
     return query[len(header) :]
+
+
+def source_rule(product: str, service: str, detection: str, condition: str = "sel", rule_id: str = RULE_ID) -> str:
+    """A minimal rule (title `t`) of one log source around `detection` lines (selections at the
+    detection's level, written unindented by the caller)."""
+    body = "\n".join("    " + line for line in detection.strip("\n").splitlines())
+    return (
+        f"title: t\nid: {rule_id}\nlogsource:\n    product: {product}\n    service: {service}\n"
+        f"detection:\n{body}\n    condition: {condition}\n"
+    )
+
+
+def convert_quietly(text: str, output_format: str = "default") -> str:
+    """The one output of `-t sentinel` for a one-rule text, its warnings silenced."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = SentinelBackend().convert(SigmaCollection.from_yaml(text), output_format)
+    if isinstance(result, list):
+        (result,) = result
+    return str(result)

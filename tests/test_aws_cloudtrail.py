@@ -17,6 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from replay_support import REPO, require_engine, shared_path
 from sigma.collection import SigmaCollection
+from sigma_helpers import convert_quietly, source_rule
+from sigma_helpers import where as condition_of
 
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.sources import source_for_pipeline
@@ -26,26 +28,14 @@ RULE_ID = "11111111-2222-4333-8444-555555555555"
 
 
 def rule(detection: str, condition: str = "sel") -> str:
-    body = "\n".join("    " + line for line in detection.strip("\n").splitlines())
-    return (
-        f"title: t\nid: {RULE_ID}\nlogsource:\n    product: aws\n    service: cloudtrail\n"
-        f"detection:\n{body}\n    condition: {condition}\n"
-    )
+    return source_rule("aws", "cloudtrail", detection, condition, RULE_ID)
 
 
-def convert(text: str, output_format: str = "default") -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = SentinelBackend().convert(SigmaCollection.from_yaml(text), output_format)
-    if isinstance(result, list):
-        (result,) = result
-    return str(result)
+convert = convert_quietly
 
 
 def where(detection: str) -> str:
-    query = convert(rule(detection))
-    assert query.startswith("AWSCloudTrail\n| where "), query
-    return query.split("\n| where ", 1)[1]
+    return condition_of(convert(rule(detection)), "AWSCloudTrail")
 
 
 # ---- exact queries --------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from replay_support import require_engine, shared_path
 from sigma.collection import SigmaCollection
+from sigma_helpers import convert_quietly, source_rule
+from sigma_helpers import where as condition_of
 
 from sigma_azure_aks.backend import SentinelBackend
 from sigma_azure_aks.replay.rows import read_datetime
@@ -39,26 +41,14 @@ REFUSED = {"gcp_breakglass_container_workload_deployed.yml": "has no `resource` 
 
 
 def rule(detection: str, condition: str = "sel") -> str:
-    body = "\n".join("    " + line for line in detection.strip("\n").splitlines())
-    return (
-        f"title: t\nid: {RULE_ID}\nlogsource:\n    product: gcp\n    service: gcp.audit\n"
-        f"detection:\n{body}\n    condition: {condition}\n"
-    )
+    return source_rule("gcp", "gcp.audit", detection, condition, RULE_ID)
 
 
-def convert(text: str, output_format: str = "default") -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = SentinelBackend().convert(SigmaCollection.from_yaml(text), output_format)
-    if isinstance(result, list):
-        (result,) = result
-    return str(result)
+convert = convert_quietly
 
 
 def where(detection: str) -> str:
-    query = convert(rule(detection))
-    assert query.startswith("GCPAuditLogs\n| where "), query
-    return query.split("\n| where ", 1)[1]
+    return condition_of(convert(rule(detection)), "GCPAuditLogs")
 
 
 # ---- exact queries --------------------------------------------------------------------------------
