@@ -109,19 +109,27 @@ def named_pipelines() -> dict[str, Callable[..., ProcessingPipeline]]:
 
 def sentinel_default_pipeline() -> ProcessingPipeline:
     """What `-t sentinel` applies when the user gives none of our pipelines: the pipelines of the
-    sources marked default, each claiming only its own log sources."""
-    combined = sum(
-        (source_pipeline(source) for source in all_sources() if source.default and source.pipeline),
-        ProcessingPipeline(),
-    )
+    sources marked default, each claiming only its own log sources.
+
+    Its processing is one item that sends each rule through the items of the source claiming it
+    (`items.dispatch_item`), so a rule's cost does not grow with the number of sources; the result
+    is that of the sources' pipelines applied one after the other."""
+    from .items import dispatch_item, source_postprocessing_items
+
+    sources = [source for source in all_sources() if source.default and source.pipeline]
+    postprocessing = [item for source in sources for item in source_postprocessing_items(source)]
     # Each source's pipeline ends with the same table prepend; a prepend right after another finds
     # the table written already, so one of a run of them does the same for every query.
-    combined.postprocessing_items = [
-        item
-        for index, item in enumerate(combined.postprocessing_items)
-        if not (index and _same_prepend(combined.postprocessing_items[index - 1], item))
-    ]
-    return combined
+    return ProcessingPipeline(
+        name=f"Every default source to its Microsoft Sentinel table, by log source {NAME_SUFFIX}",
+        priority=PRIORITY,
+        items=[dispatch_item(sources)],
+        postprocessing_items=[
+            item
+            for index, item in enumerate(postprocessing)
+            if not (index and _same_prepend(postprocessing[index - 1], item))
+        ],
+    )
 
 
 def _same_prepend(previous: QueryPostprocessingItem, item: QueryPostprocessingItem) -> bool:

@@ -9,6 +9,7 @@ transformations the features name in the modules of their behaviours (:func:`beh
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,11 +109,16 @@ def feature_item(claimer: str, feature: Feature) -> ProcessingItem:
     return ProcessingItem(identifier=f"{ITEM_PREFIX}{feature.name}", transformation=transformation)
 
 
+def claimer_name(source: Source, union: bool = False) -> str:
+    """The name under which a source's pipeline (`union`: its union pipeline) claims rules."""
+    return (source.union_pipeline if union else source.pipeline) or source.table
+
+
 def source_items(source: Source, union: bool = False) -> list[ProcessingItem]:
     """The items of a source's pipeline: claim its log sources for its table, the items of its
     features, map its fields, expand its spellings, guard the stock target. `union`: the items of
     its union pipeline (the same, under that pipeline's name)."""
-    claimer = (source.union_pipeline if union else source.pipeline) or source.table
+    claimer = claimer_name(source, union)
     assert source.field_map is not None, f"{source.table} has no field map"
     items = [claim_item(claimer, source.table, source.logsources)]
     items += [feature_item(claimer, feature) for feature in source.features]
@@ -125,6 +131,43 @@ def source_items(source: Source, union: bool = False) -> list[ProcessingItem]:
     ]
     items.append(stock_guard_item(claimer))
     return items
+
+
+def applies_to_every_rule(item: ProcessingItem) -> bool:
+    """An item of a source's pipeline that looks at every rule, not only at the ones its source
+    claimed (a feature declared with ``claimed=False``)."""
+    return not isinstance(item, (UnclaimedProcessingItem, ClaimedProcessingItem))
+
+
+def dispatch_item(sources: Sequence[Source]) -> ProcessingItem:
+    """One item doing what the pipelines of `sources` do one after the other (:mod:`.dispatch`):
+    each rule goes through the items of the source that claims it, and through the items of the
+    others that look at every rule, in the order of their pipelines."""
+    from .dispatch import ClaimRoute, DispatchTransformation
+
+    built = [(source, source_items(source)) for source in sources]
+
+    def route_items(claimer: Source | None) -> tuple[ProcessingItem, ...]:
+        return tuple(
+            item
+            for source, items in built
+            for item in items
+            if source is claimer or applies_to_every_rule(item)
+        )
+
+    routes = tuple(
+        ClaimRoute(
+            claimer=claimer_name(source),
+            logsources=source.logsources,
+            claim_identifier=claim_identifier(claimer_name(source)),
+            items=route_items(source),
+        )
+        for source, items in built
+    )
+    return ProcessingItem(
+        identifier=f"{ITEM_PREFIX}sources_by_logsource",
+        transformation=DispatchTransformation(routes, route_items(None)),
+    )
 
 
 def union_legs(source: Source) -> tuple[UnionLeg, ...]:

@@ -23,6 +23,7 @@ from ..messages import COLUMNS_PAGE, DetailedError, field_list_details, unknown_
 from ..semantics import negated_items
 from ..sources import FieldMap, FieldTarget, Spellings, describe_logsource, sources_for_logsource
 from ..sources.nearest import nearest_fields
+from .dispatch import DispatchTransformation
 from .state import (
     CLAIMED_BY,
     QUERY_TABLE,
@@ -415,6 +416,13 @@ class RequireTableTransformation(PreprocessingTransformation):
         )
 
     def _applied(self) -> list[str]:
-        """Our pipelines applied to the rule (their table claims), in order."""
-        claimers = (claimer_of(item.identifier) for item in self._pipeline.items)
+        """Our pipelines applied to the rule (their table claims, also those a dispatch item makes
+        for the default sources), in order."""
+        identifiers: list[str | None] = []
+        for item in self._pipeline.items:
+            if isinstance(item.transformation, DispatchTransformation):
+                identifiers += item.transformation.claim_identifiers()
+            else:
+                identifiers.append(item.identifier)
+        claimers = (claimer_of(identifier) for identifier in identifiers)
         return list(dict.fromkeys(claimer for claimer in claimers if claimer))
