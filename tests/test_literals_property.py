@@ -30,7 +30,7 @@ from sigma.types import SigmaString
 from test_corpus_parser import check_left_operands, literal_roles, tokenize
 
 from sigma_azure_aks.backend import SentinelBackend
-from sigma_azure_aks.kql import json_text
+from sigma_azure_aks.kql import json_text, prefilter_term, string_literal
 from sigma_azure_aks.kql_parser.checker import KqlChecker, KqlParserUnavailable
 from sigma_azure_aks.kql_reserved import RESERVED_WORDS
 from sigma_azure_aks.sources import TABLES
@@ -173,7 +173,17 @@ def test_value_round_trips(
 ) -> None:
     key = f"{field}{modifier}{'|cased' if cased else ''}"
     query = convert(backend, {"sel": {key: sigma_text(plain)}, "condition": "sel"})
-    check(kql, query, [plain], f"value{modifier or '|eq'}")
+    check(kql, query, with_term(query, plain, modifier.lstrip("|"), cased), f"value{modifier or '|eq'}")
+
+
+def with_term(query: str, plain: str, kind: str, cased: bool) -> list[str]:
+    """The value literals a string test writes: the term lookup first where the query has one (on a
+    string column), then the value."""
+    term = prefilter_term(plain, kind, case_sensitive=cased)
+    looked_up = term is not None and any(
+        f" {operator} {string_literal(term)} and " in query for operator in ("has", "has_cs")
+    )
+    return ([term] if looked_up else []) + [plain]
 
 
 @pytest.mark.slow
@@ -183,9 +193,9 @@ def test_value_with_sigma_wildcards_spelled_out_round_trips(
     kql: KqlChecker, backend: SentinelBackend, plain: str
 ) -> None:
     # contains/startswith/endswith written as wildcards in the value itself
-    for text, expected in [(f"*{sigma_text(plain)}*", plain), (f"{sigma_text(plain)}*", plain)]:
+    for text, kind in [(f"*{sigma_text(plain)}*", "contains"), (f"{sigma_text(plain)}*", "startswith")]:
         query = convert(backend, {"sel": {"caller": text}, "condition": "sel"})
-        check(kql, query, [expected], "value*")
+        check(kql, query, with_term(query, plain, kind, cased=False), "value*")
 
 
 @pytest.mark.slow
