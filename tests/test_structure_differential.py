@@ -42,6 +42,7 @@ from sigma.collection import SigmaCollection
 from sigma.rule import SigmaLogSource
 
 from sigma_azure_aks.backend import SentinelBackend
+from sigma_azure_aks.pipelines.arrays import STRUCTURE_DEPTH
 from sigma_azure_aks.sources import FieldMap, Source, all_sources, registered
 from sigma_azure_aks.sources.base import FieldTarget, member_prefixes
 from sigma_azure_aks.sources.json_text import json_text_prefixes
@@ -83,6 +84,25 @@ def scalar_pool(rng: random.Random) -> Any:
 
 
 DECOY = "resourceAttributes"  # a member no structure declares, holding objects named like the element's
+
+
+def bracket_depth(value: Any) -> int:
+    """Levels of brackets in the JSON text of a value."""
+    if isinstance(value, (dict, list)):
+        inner = value.values() if isinstance(value, dict) else value
+        return 1 + max(map(bracket_depth, inner), default=0)
+    return 0
+
+
+def fitting_decoy(rng: random.Random, names: list[str], heads: dict[str, list[str]], room: int) -> Any:
+    """A decoy whose brackets stay within `room` levels, so that the column's text stays within the
+    STRUCTURE_DEPTH levels the patterns read (deeper text is a documented limit, tested on its own in
+    test_structures.py)."""
+    for _ in range(8):
+        candidate = decoy(rng, names, heads)
+        if bracket_depth(candidate) <= room:
+            return candidate
+    return {rng.choice(names): "x"}
 
 
 def decoy(rng: random.Random, names: list[str], heads: dict[str, list[str]], depth: int = 0) -> Any:
@@ -315,7 +335,7 @@ def _array_slot(field_map: FieldMap, structure: Any) -> Slot:
     def nested_element(rng: random.Random, inner: tuple[str, ...]) -> dict[str, Any]:
         chosen = {m: scalar_pool(rng) for m in inner if rng.random() < 0.8}
         if rng.random() < 0.3:
-            chosen[DECOY] = decoy(rng, list(inner), {})
+            chosen[DECOY] = fitting_decoy(rng, list(inner), {}, STRUCTURE_DEPTH - 4)  # [ { [ { decoy
         return dict(rng.sample(list(chosen.items()), len(chosen)))
 
     def element(rng: random.Random) -> dict[str, Any]:
@@ -324,7 +344,7 @@ def _array_slot(field_map: FieldMap, structure: Any) -> Slot:
             if rng.random() < 0.7:
                 chosen[head] = [nested_element(rng, inner) for _ in range(rng.randint(0, 2))]
         if rng.random() < 0.4:
-            chosen[DECOY] = decoy(rng, [*members, *heads], heads)
+            chosen[DECOY] = fitting_decoy(rng, [*members, *heads], heads, STRUCTURE_DEPTH - 2)  # [ { decoy
         return dict(rng.sample(list(chosen.items()), len(chosen)))
 
     def fill(rng: random.Random) -> Any:

@@ -90,7 +90,8 @@ def array_value(value: Any, label: str, name: str) -> SigmaQueryExpression:
 # object or array, nor inside a string. RE2 cannot count brackets, so the nesting a pattern steps
 # over is written out up to STRUCTURE_DEPTH levels of the whole text (declared structures reach 5,
 # real rows 4; tests/test_structures.py holds both): an element nested deeper cannot be stepped
-# over, and a member after it is not read (no match, never a member of the wrong object).
+# over, and a member after it is not read (no match, so a `not` of the test is true there; never a
+# member of the wrong object).
 STRUCTURE_DEPTH = 8
 _STRING = _ELEMENT
 _PLAIN = r'[^\[\]{}"]'  # a character outside strings that opens or closes nothing
