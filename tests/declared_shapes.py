@@ -113,3 +113,11 @@ def main(shared: Path) -> None:
 
 if __name__ == "__main__":
     main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared"))
+
+
+def bracket_depth(value: Any) -> int:
+    """Levels of brackets in the JSON text of a value."""
+    if isinstance(value, (dict, list)):
+        inner = value.values() if isinstance(value, dict) else value
+        return 1 + max(map(bracket_depth, inner), default=0)
+    return 0

@@ -37,6 +37,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from declared_shapes import bracket_depth
 from replay_support import require_engine
 from sigma.collection import SigmaCollection
 from sigma.rule import SigmaLogSource
@@ -84,14 +85,6 @@ def scalar_pool(rng: random.Random) -> Any:
 
 
 DECOY = "resourceAttributes"  # a member no structure declares, holding objects named like the element's
-
-
-def bracket_depth(value: Any) -> int:
-    """Levels of brackets in the JSON text of a value."""
-    if isinstance(value, (dict, list)):
-        inner = value.values() if isinstance(value, dict) else value
-        return 1 + max(map(bracket_depth, inner), default=0)
-    return 0
 
 
 def fitting_decoy(rng: random.Random, names: list[str], heads: dict[str, list[str]], room: int) -> Any:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from declared_shapes import SAMPLE_FILES, reference_dynamic_columns, sample_rows, shapes
+from declared_shapes import SAMPLE_FILES, bracket_depth, reference_dynamic_columns, sample_rows, shapes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from replay_support import require_engine, shared_path
@@ -398,15 +398,6 @@ def test_absent_array_under_not() -> None:
 
 
 # ---- members are read at their element's own level, nested objects stepped over -----------------
-def _depth(value: Any) -> int:
-    """Levels of brackets in the JSON text of a value."""
-    if isinstance(value, dict):
-        return 1 + max(map(_depth, value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max(map(_depth, value), default=0)
-    return 0
-
-
 def _own_member_is_x(elements: list[Any], name: str) -> bool:
     """The documented meaning: some element's own member `name` is "x" (any case), or holds an array
     of scalars with such an element; members of objects inside the element never count."""
@@ -442,7 +433,7 @@ def test_a_member_test_reads_only_the_elements_own_members(elements: list[Any], 
     pattern = re.compile(structure_regex("array", ("m",), SigmaString("x")))
     text = json.dumps(elements, separators=(",", ":") if compact else (", ", ": "))
     found = pattern.search(text) is not None
-    if _depth(elements) <= STRUCTURE_DEPTH:
+    if bracket_depth(elements) <= STRUCTURE_DEPTH:
         assert found == _own_member_is_x(elements, "m"), text
     else:
         assert not found or _own_member_is_x(elements, "m"), text
@@ -458,7 +449,7 @@ def test_nesting_deeper_than_the_patterns_read_is_never_a_wrong_match() -> None:
     after it is not (no match), and a like-named member inside it never matches."""
     pattern = re.compile(structure_regex("array", ("m",), SigmaString("x")))
     fits, deep = _nest(STRUCTURE_DEPTH - 2), _nest(STRUCTURE_DEPTH - 1)
-    assert _depth([{"a": fits}]) == STRUCTURE_DEPTH and _depth([{"a": deep}]) == STRUCTURE_DEPTH + 1
+    assert bracket_depth([{"a": fits}]) == STRUCTURE_DEPTH and bracket_depth([{"a": deep}]) == STRUCTURE_DEPTH + 1
     assert pattern.search(json.dumps([{"a": fits, "m": "x"}]))
     assert not pattern.search(json.dumps([{"a": fits}]))
     assert pattern.search(json.dumps([{"m": "x", "a": deep}]))
@@ -488,6 +479,6 @@ def test_declared_structures_and_real_rows_fit_the_depth_the_patterns_read() -> 
             for row in sample_rows(shared, source.table):
                 for column in columns & set(row):
                     value = json.loads(row[column]) if isinstance(row[column], str) and row[column] else row[column]
-                    deepest = max(deepest, _depth(value))
-                    assert _depth(value) + 2 <= STRUCTURE_DEPTH, (source.table, column, row[column])
+                    deepest = max(deepest, bracket_depth(value))
+                    assert bracket_depth(value) + 2 <= STRUCTURE_DEPTH, (source.table, column, row[column])
     assert deepest >= 3
