@@ -6,15 +6,16 @@ condition is one alert (its group keys, start, end, metric and the ids of the ev
 is what the Sigma specification asks for ("the time frame should not be restricted to
 boundaries"): ten events spread across any boundary are counted together, never split by
 ``bin()``. The windows are found by sweeps (a sort and running sums of entries and exits, cost
-n log n per group: :mod:`.correlation_windows`); value_median and value_percentile, and the
-value_sum/value_avg windows holding a value the exact integer sums cannot hold, pair each window
-with its events (a join on the group keys bounded by time buckets of one `timespan`, then the exact
+n log n per group: :mod:`.correlation_windows`; value_median and value_percentile by running
+counts and dyadic blocks: :mod:`.correlation_ranks`); the value_sum/value_avg windows holding a
+value the exact integer sums cannot hold pair each window with its events (a join on the group keys bounded by time buckets of one `timespan`, then the exact
 test ``sigma_time between (window_start .. window_end)``).
 
 * `event_count`: distinct events in the window. `value_count`: distinct values of the field
   (case-insensitively; an absent or empty value is no value). `value_sum`/`value_avg`/
   `value_median`/`value_percentile`: over the numeric values of the field (others are ignored;
-  a window without any is no alert); median and percentile interpolate linearly between ranks.
+  a window without any is no alert); median and percentile interpolate linearly between ranks
+  (a NaN has no rank and is not counted).
   `temporal`: distinct referenced rules in the window. `temporal_ordered`: every referenced rule,
   in the listed order, each event strictly later than the one before, within the window (the
   earliest such chain is the evidence).
@@ -44,6 +45,7 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from . import kql
 from .correlation_fields import UnkeyableField, event_value
+from .correlation_ranks import is_ranked, ranked_evidence, ranked_metrics, ranked_windows
 from .correlation_thresholds import ConditionProblem, exact_condition
 from .correlation_windows import (
     EVIDENCE,
@@ -355,6 +357,9 @@ def _render_node(
     combined = parts[0] if len(parts) == 1 else "union\n" + ",\n".join(f"({part})" for part in parts)
     keep = " and ".join(["isnotnull(sigma_time)", *(f"isnotempty({kql.column_reference(g)})" for g in plan.groups)])
     lets.append(f"let {events} = {combined}\n| where {keep}")
+    if is_ranked(plan):
+        alerting = ranked_windows(plan, events, suffix, lets)
+        return ranked_evidence(plan, alerting, suffix) if evidence else ranked_metrics(plan, alerting, suffix, lets)
     if not is_swept(plan):
         return windowed(plan, events, suffix, lets)
     if plan.kind == "temporal_ordered":

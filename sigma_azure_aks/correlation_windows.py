@@ -1,8 +1,8 @@
 """The windows of a correlation query: a sweep (a sort and a running sum) that gives the metric of
 the window ending at each event without pairing events, for event_count, value_count, temporal,
-temporal_ordered, value_sum and value_avg (in exact integers: :func:`numeric_windows`); the pairing
-join for value_median and value_percentile (their ranked values are needed in each window); and the
-evidence form that lists each alerting window's events. Written for any plan that has the
+temporal_ordered, value_sum and value_avg (in exact integers: :func:`numeric_windows`); the pieces
+:mod:`.correlation_ranks` builds value_median and value_percentile from; and the evidence form that
+lists each alerting window's events. Written for any plan that has the
 attributes of :class:`WindowPlan` (:class:`sigma_azure_aks.correlation.CorrelationPlan`)."""
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from . import kql
 WINDOW_START, WINDOW_END, EVIDENCE = "window_start", "window_end", "event_ids"
 # Correlation kinds whose metric is a number computed from the values in each window.
 NUMERIC_KINDS = frozenset({"value_sum", "value_avg", "value_median", "value_percentile"})
+# Numeric kinds whose metric is a rank of the window's values (swept in :mod:`.correlation_ranks`).
+RANKED_KINDS = frozenset({"value_median", "value_percentile"})
 
 
 class WindowPlan(Protocol):
@@ -57,9 +59,9 @@ SWEPT_KINDS = frozenset({"event_count", "value_count", "temporal", "temporal_ord
 
 def is_swept(plan: WindowPlan) -> bool:
     """Whether the plan's windows come from a sweep (they carry no event ids; the evidence form
-    and the analytics rule join the events back): every kind but value_median, value_percentile,
-    and value_avg with a threshold off the exact grid (:func:`numeric_windows`)."""
-    if plan.kind == "value_sum":
+    and the analytics rule join the events back): every kind but value_avg with a threshold off
+    the exact grid (:func:`numeric_windows`)."""
+    if plan.kind == "value_sum" or plan.kind in RANKED_KINDS:
         return True
     if plan.kind == "value_avg":
         return _on_grid(plan.threshold)
@@ -72,16 +74,16 @@ def evidence_events(plan: WindowPlan, suffix: str = "") -> str:
     return f"sigma_numbers{suffix}" if plan.kind in NUMERIC_KINDS else f"sigma_events{suffix}"
 
 
-def _sorted_by(plan: WindowPlan, *columns: str) -> str:
+def sorted_by(plan: WindowPlan, *columns: str) -> str:
     return ", ".join(f"{column} asc" for column in (*map(kql.column_reference, plan.groups), *columns))
 
 
-def _sweep(plan: WindowPlan, branches: Sequence[str], running: str, *order: str) -> str:
+def sweep(plan: WindowPlan, branches: Sequence[str], running: str, *order: str) -> str:
     """The union of `branches` (each with the group keys, sigma_time, sigma_kind, sigma_delta),
     sorted, with the running sum of sigma_delta as `running`."""
     combined = "union\n" + ",\n".join(f"({branch})" for branch in branches)
     return (
-        f"{combined}\n| sort by {_sorted_by(plan, *order, 'sigma_time', 'sigma_kind')}\n"
+        f"{combined}\n| sort by {sorted_by(plan, *order, 'sigma_time', 'sigma_kind')}\n"
         f"| extend {running} = row_cumsum(sigma_delta)"
     )
 
@@ -115,7 +117,7 @@ def swept_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str]) -
         )
         lets.append(
             f"let {cover} = "
-            + _sweep(
+            + sweep(
                 plan,
                 [
                     f"{values} | project {keys}sigma_item, sigma_time, sigma_kind = 0, sigma_delta = long(1)",
@@ -132,14 +134,14 @@ def swept_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str]) -
         ]
     swept = f"sigma_swept{suffix}"
     ends = f"{events} | distinct {keys}sigma_time | project {keys}sigma_time, sigma_kind = 1, sigma_delta = long(0)"
-    lets.append(f"let {swept} = " + _sweep(plan, [*changes, ends], "sigma_total"))
+    lets.append(f"let {swept} = " + sweep(plan, [*changes, ends], "sigma_total"))
     metric = plan.metric
     return "\n".join(
         [
             swept,
             "| where sigma_kind == 1",
             f"| project {keys}{WINDOW_START} = sigma_time - {span}, {WINDOW_END} = sigma_time, {metric} = sigma_total",
-            f"| where {metric} {plan.operator} {_number(plan.threshold)}",
+            f"| where {metric} {plan.operator} {number_literal(plan.threshold)}",
         ]
     )
 
@@ -215,7 +217,7 @@ def numeric_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str])
         ]
     )
     lets.append(
-        f"let {swept} = {combined}\n| sort by {_sorted_by(plan, 'sigma_time', 'sigma_kind')}\n"
+        f"let {swept} = {combined}\n| sort by {sorted_by(plan, 'sigma_time', 'sigma_kind')}\n"
         "| extend " + ", ".join(f"{name}_in = row_cumsum({name})" for name in sums)
     )
     windows = f"sigma_numeric{suffix}"
@@ -250,14 +252,14 @@ def numeric_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str])
     function = "sum" if plan.kind == "value_sum" else "avg"
     by = f"{keys}{WINDOW_START}, {WINDOW_END}"
     paired = [
-        *_evidence_join(
+        *evidence_join(
             plan,
             f"{windows}\n    | where sigma_inexact > 0 or sigma_count >= {EXACT_COUNT_BELOW}\n"
             f"    | project {by}",
             numbered,
         ),
         f"| summarize {metric} = {function}(sigma_value) by {by}",
-        f"| where {metric} {plan.operator} {_number(plan.threshold)}",
+        f"| where {metric} {plan.operator} {number_literal(plan.threshold)}",
     ]
     alerting = f"sigma_alerting{suffix}"
     lets.append(f"let {alerting} = union\n(" + "\n".join(exact) + "),\n(" + "\n".join(paired) + ")")
@@ -283,7 +285,7 @@ def ordered_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str])
         stream = f"{name}_sweep"
         lets.append(
             f"let {stream} = "
-            + _sweep(
+            + sweep(
                 plan,
                 [
                     f"{chains} | project {keys}sigma_time, sigma_start, sigma_kind = {chain_kind}, sigma_delta = long(1)",
@@ -319,7 +321,7 @@ def ordered_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str])
 
 
 # ---- evidence: the events of each alerting window (pairs each window with its events) ---------------
-def _evidence_join(plan: WindowPlan, windows: str, right: str) -> list[str]:
+def evidence_join(plan: WindowPlan, windows: str, right: str) -> list[str]:
     """Lines pairing every alerting window with the events inside it."""
     span = timespan_literal(plan.seconds)
     keys = group_keys(plan)
@@ -334,7 +336,7 @@ def _evidence_join(plan: WindowPlan, windows: str, right: str) -> list[str]:
 
 def window_evidence(plan: WindowPlan, events: str, windows: str) -> str:
     by = f"{group_keys(plan)}{WINDOW_START}, {WINDOW_END}, {plan.metric}"
-    lines = _evidence_join(plan, windows, events)
+    lines = evidence_join(plan, windows, events)
     if plan.chained:
         lines.append("| mv-expand sigma_evidence to typeof(string)")
         lines.append(f"| summarize {EVIDENCE} = make_set(sigma_evidence) by {by}")
@@ -354,14 +356,16 @@ def _window_join(plan: WindowPlan, events: str, right: str) -> list[str]:
             f"| extend {WINDOW_START} = {WINDOW_END} - {span}",
         ]
     )
-    return _evidence_join(plan, windows, right)
+    return evidence_join(plan, windows, right)
 
 
 def numeric_events(plan: WindowPlan, events: str, suffix: str, lets: list[str]) -> str:
     """The `let` of the events with a numeric value, each once: what the numeric kinds count."""
     name = evidence_events(plan, suffix)
+    ranked = plan.kind in RANKED_KINDS  # a NaN has no rank
     lets.append(
-        f"let {name} = {events}\n| where isnotnull(sigma_value)\n| distinct {group_keys(plan)}sigma_time, "
+        f"let {name} = {events}\n| where isnotnull(sigma_value){' and not(isnan(sigma_value))' if ranked else ''}\n"
+        f"| distinct {group_keys(plan)}sigma_time, "
         "sigma_event, sigma_value"
     )
     return name
@@ -400,25 +404,27 @@ def windowed(plan: WindowPlan, events: str, suffix: str, lets: list[str]) -> str
         lines.append(f"| summarize {evidence}, {metric} = {function}(sigma_value) by {by}")
     else:
         lines.append(f"| summarize {evidence}, sigma_values = make_list(sigma_value) by {by}")
-        lines.extend(_interpolated(metric, plan.percentile or 0.0))
-    lines.append(f"| where {metric} {plan.operator} {_number(plan.threshold)}")
+        lines.extend(interpolated(metric, plan.percentile or 0.0))
+    lines.append(f"| where {metric} {plan.operator} {number_literal(plan.threshold)}")
     lines.append(f"| project {by}, {metric}, {EVIDENCE}")
     return "\n".join(lines)
 
 
-def _interpolated(metric: str, percentile: float) -> list[str]:
-    """The percentile of the window's values, linear between the two nearest ranks."""
+def interpolated(metric: str, percentile: float) -> list[str]:
+    """The percentile of the window's values, linear between the two nearest ranks: the rank
+    (n - 1) * p / 100 is held as the integer (n - 1) * p (pySigma reads a percentile as a whole
+    number), so its whole part and its fraction are exact."""
     return [
         "| extend sigma_values = array_sort_asc(sigma_values)",
-        f"| extend sigma_rank = (array_length(sigma_values) - 1) * {percentile / 100!r}",
-        "| extend sigma_low = toint(floor(sigma_rank, 1))",
-        f"| extend {metric} = toreal(sigma_values[sigma_low]) * (1 - (sigma_rank - sigma_low))"
+        f"| extend sigma_rank = (array_length(sigma_values) - 1) * {int(percentile)}",
+        "| extend sigma_low = toint(sigma_rank / 100)",
+        f"| extend {metric} = toreal(sigma_values[sigma_low]) * (1 - (sigma_rank % 100) / 100.0)"
         " + iff(sigma_low + 1 < array_length(sigma_values),"
-        " toreal(sigma_values[sigma_low + 1]) * (sigma_rank - sigma_low), 0.0)",
+        " toreal(sigma_values[sigma_low + 1]) * ((sigma_rank % 100) / 100.0), 0.0)",
     ]
 
 
-def _number(value: float) -> str:
+def number_literal(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
@@ -429,7 +435,7 @@ def ordered_evidence(plan: WindowPlan, events: str, windows: str, suffix: str, l
     by = f"{keys}{WINDOW_START}, {WINDOW_END}"
     matches = f"sigma_matches{suffix}"
     carried = ", sigma_evidence" if plan.chained else ""
-    lines = _evidence_join(plan, windows, events)
+    lines = evidence_join(plan, windows, events)
     lines.append(f"| project {by}, sigma_time, sigma_event, sigma_rule{carried}")
     lets.append(f"let {matches} = " + "\n".join(lines))
     steps: list[str] = []

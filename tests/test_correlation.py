@@ -272,10 +272,10 @@ def test_value_avg_off_the_grid_keeps_the_pairing_form() -> None:
     assert not is_swept(SimpleNamespace(kind="value_avg", threshold=0.3))
     assert is_swept(SimpleNamespace(kind="value_avg", threshold=2.5))
     assert is_swept(SimpleNamespace(kind="value_sum", threshold=0.3))
-    assert not is_swept(SimpleNamespace(kind="value_median", threshold=1.0))
+    assert is_swept(SimpleNamespace(kind="value_median", threshold=1.0))  # decided by counts (test_correlation_ranks)
 
 
-def test_value_percentile_interpolates_between_ranks() -> None:
+def test_value_percentile_decided_by_counts_and_the_values_around_the_threshold() -> None:
     query = one(
         """
         type: value_percentile
@@ -284,23 +284,51 @@ def test_value_percentile_interpolates_between_ranks() -> None:
         condition: {gt: 100, field: properties.code, percentile: 90}
         """
     )
+    # a NaN has no rank; each time enters with its counts below and at the threshold, its greatest
+    # value below it and least above it
+    assert (
+        "let sigma_numbers = sigma_events\n| where isnotnull(sigma_value) and not(isnan(sigma_value))\n"
+        "| distinct sigma_time, sigma_event, sigma_value;\n"
+        "let sigma_ranks = sigma_numbers\n"
+        "| summarize sigma_count = count(), sigma_below = countif(sigma_value < 100), sigma_at = "
+        "countif(sigma_value == 100), sigma_low_max = max(iff(sigma_value < 100, sigma_value, real(null))), "
+        "sigma_high_min = min(iff(sigma_value > 100, sigma_value, real(null))) by sigma_time;\n"
+    ) in query
+    # the rank (n - 1) * 90 / 100 in integers; counts decide every window but one whose ranks
+    # straddle the threshold
+    assert (
+        "| extend sigma_lo = (sigma_n - 1) * 90 / 100, sigma_part = (sigma_n - 1) * 90 % 100\n"
+        "| extend sigma_sign = case(sigma_part == 0 and sigma_lo < sigma_m, -1, sigma_part == 0 and "
+        "sigma_lo < sigma_k, 0, sigma_part == 0, 1, sigma_lo + 1 < sigma_m, -1, sigma_lo >= sigma_k, 1, "
+        "sigma_lo >= sigma_m and sigma_lo + 1 < sigma_k, 0, sigma_lo + 1 == sigma_m and sigma_m < sigma_k, -1, "
+        "sigma_lo >= sigma_m, 1, int(null));\n"
+    ) in query
+    assert "| where sigma_sign > 0\n| project window_start, window_end)," in query
+    # those read the two values from the blocks of each level: the first and last inside the window
+    assert (
+        "| extend sigma_first_block = binary_shift_right(sigma_last - sigma_rows + binary_shift_left(1, "
+        "sigma_level) - 1, sigma_level), sigma_last_block = binary_shift_right(sigma_last, sigma_level) - 1\n"
+        "| where sigma_first_block <= sigma_last_block\n"
+        "| extend sigma_block = pack_array(sigma_first_block, sigma_last_block)\n"
+        "| mv-expand sigma_block to typeof(long)\n"
+        "| join kind=inner (sigma_blocks) on sigma_level, sigma_block\n"
+        "| summarize sigma_below_max = max(sigma_low_max), sigma_above_min = min(sigma_high_min) by "
+        "window_start, window_end, sigma_part\n"
+        "| where sigma_below_max * (100 - sigma_part) + sigma_above_min * sigma_part > 10000\n"
+    ) in query
+    # the metric of each run's first window, from its values
     assert query.endswith(
-        "| summarize event_ids = make_set(sigma_event), sigma_values = make_list(sigma_value) by window_start, "
-        "window_end\n"
+        "| summarize sigma_values = make_list(sigma_value) by window_start, window_end\n"
         "| extend sigma_values = array_sort_asc(sigma_values)\n"
-        "| extend sigma_rank = (array_length(sigma_values) - 1) * 0.9\n"
-        "| extend sigma_low = toint(floor(sigma_rank, 1))\n"
-        "| extend value_percentile = toreal(sigma_values[sigma_low]) * (1 - (sigma_rank - sigma_low)) + "
+        "| extend sigma_rank = (array_length(sigma_values) - 1) * 90\n"
+        "| extend sigma_low = toint(sigma_rank / 100)\n"
+        "| extend value_percentile = toreal(sigma_values[sigma_low]) * (1 - (sigma_rank % 100) / 100.0) + "
         "iff(sigma_low + 1 < array_length(sigma_values), toreal(sigma_values[sigma_low + 1]) * "
-        "(sigma_rank - sigma_low), 0.0)\n"
-        "| where value_percentile > 100\n"
-        "| project window_start, window_end, value_percentile, event_ids"
+        "((sigma_rank % 100) / 100.0), 0.0)\n"
+        "| project window_start, window_end, value_percentile) on window_start, window_end\n"
+        "| project window_start, window_end, value_percentile"
     )
     assert "bin(window_start, 90s)" in query  # no group-by: the time bucket is the only join key
-    assert (
-        "let sigma_numbers = sigma_events\n| where isnotnull(sigma_value)\n| distinct sigma_time, sigma_event, "
-        "sigma_value;\n"
-    ) in query
     assert "| join kind=inner (sigma_numbers\n    | extend sigma_bin = bin(sigma_time, 90s)) on sigma_bin\n" in query
 
 

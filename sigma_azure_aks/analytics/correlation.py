@@ -34,7 +34,7 @@ from ..correlation import (
     ChildSource,
     CorrelationPlan,
 )
-from ..correlation_windows import evidence_events, is_swept
+from ..correlation_windows import RANKED_KINDS, evidence_events, interpolated, is_swept
 from ..sources import EntityMappingSpec, source_for_table
 from . import sentinel_facts as facts
 from .model import (
@@ -218,15 +218,18 @@ def analytics_query(plan: CorrelationPlan, settings: Settings, extend: list[tupl
         keys = [*columns] or ["sigma_one"]
         one = "" if plan.groups else "\n| extend sigma_one = 1"
         lets.append("let sigma_first = " + "\n".join([body, *run]) + one)
-        by_window = ", ".join([*columns, WINDOW_START, WINDOW_END, plan.metric, WINDOWS_COLUMN])
+        ranked = plan.kind in RANKED_KINDS  # the metric of the window reported, from its values
+        by_window = ", ".join([*columns, WINDOW_START, WINDOW_END, *([] if ranked else [plan.metric]), WINDOWS_COLUMN])
         lines = [
             "sigma_first",
             f"| join kind=inner ({evidence_events(plan)}{one.replace(chr(10), ' ')} | project {', '.join(keys)}, "
-            f"sigma_time, sigma_event) on {', '.join(keys)}",
+            f"sigma_time, sigma_event{', sigma_value' if ranked else ''}) on {', '.join(keys)}",
             f"| where sigma_time between ({WINDOW_START} .. {WINDOW_END})",
             f"| summarize {EVIDENCE} = make_set(sigma_event, {ALERT_EVENTS}), {EVENTS_COLUMN} = "
-            f"count_distinct(sigma_event) by {by_window}",
+            f"count_distinct(sigma_event){', sigma_values = make_list(sigma_value)' if ranked else ''} by {by_window}",
         ]
+        if ranked:
+            lines += [*interpolated(plan.metric, plan.percentile or 0.0), "| project-away sigma_values, sigma_rank, sigma_low"]
     else:
         lines = [body, *run]
     if extend:

@@ -30,7 +30,7 @@ from .columns import insert_columns
 from .errors import ReplayQueryError, engine_refusal, import_engine
 from .exports import NotNative, export_plan, insert_export
 from .fulltext import FullText, reads_text_columns
-from .kql_rewrite import rewrite_query, running_sum, running_sum_sql, statements
+from .kql_rewrite import literal_ranges, rewrite_query, running_sum, running_sum_sql, statements
 from .scan import ExportScan, scan
 from .sql import (
     COMBO_COLUMN,
@@ -355,7 +355,7 @@ class Engine:
 
     def _statement_sql(self, expression: str, schema: dict[str, list[str]]) -> str:
         window = running_sum(expression)
-        rows = window[0] if window is not None else expression
+        rows = literal_ranges(window[0] if window is not None else expression)
         sql = str(self._kql.to_sql(rows, schema=schema))
         # duckdb-kql sorts a dynamic array by the JSON text of its elements (10 before 2.5);
         # Kusto sorts numbers as numbers. The only array a correlation sorts holds reals.

@@ -23,6 +23,9 @@ rewrites what our `sentinel` target writes and it refuses or reads otherwise tha
   its value): refused by duckdb-kql. Rewritten to duckdb-kql's own ``isnotnull(b["k"])``, which is
   true for a present member, JSON ``null`` and ``""`` included, and false for an absent one.
 
+* ``range(a, b)`` with whole-number literals (a correlation's levels): refused by duckdb-kql.
+  Rewritten to the array it returns, ``dynamic([a, ..., b])``.
+
 For the export scan, which evaluates one condition per query, :func:`fold_preamble` writes a legacy
 route's query (``<table> | where F | extend x = e | where C``) as the one ``where`` that returns the
 same rows.
@@ -425,3 +428,18 @@ def running_sum_sql(rows_sql: str, order: list[tuple[str, bool]], sums: list[tup
         total = f'sum("{column}") OVER (ORDER BY {keys} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'
         totals.append(f'CAST(coalesce({total}, 0) AS {"BIGINT" if integer else "DOUBLE"}) AS "{name}"')
     return f"SELECT *, {', '.join(totals)} FROM ({rows_sql})"
+
+
+_LITERAL_RANGE = re.compile(r"\brange\(\s*(\d+)\s*,\s*(\d+)\s*\)")
+
+
+def literal_ranges(text: str) -> str:
+    """``range(a, b)`` of whole-number literals, outside string literals, as ``dynamic([a, ..., b])``."""
+    # string literals blanked (same length), so that positions in `masked` are positions in `text`
+    masked = "".join(" " * len(value) if kind == "str" else value for kind, value in _tokens(text))
+    pieces, last = [], 0
+    for match in _LITERAL_RANGE.finditer(masked):
+        low, high = int(match.group(1)), int(match.group(2))
+        pieces += [text[last : match.start()], "dynamic([" + ", ".join(map(str, range(low, high + 1))) + "])"]
+        last = match.end()
+    return "".join(pieces) + text[last:]
