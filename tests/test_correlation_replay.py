@@ -349,6 +349,11 @@ CHAINS = {
         "event_count", "[child]", "{gte: 1}", "value_count", "{gte: 2, field: resourceId}", ", callerIpAddress"
     ),
     "event_count over event_count over event_count": ("event_count", "[child]", "{gte: 1}", "event_count", "{gte: 1}", ""),
+    # a temporal_ordered alert's events are its window's earliest chain (found by as-of joins)
+    "event_count over temporal_ordered": ("event_count", "[child]", "{gte: 2}", "temporal_ordered", "{gte: 2}", ""),
+    "temporal over temporal_ordered and a rule": (
+        "temporal", "[child, written]", "{gte: 2}", "temporal_ordered", "{gte: 2}", ", callerIpAddress"
+    ),
 }  # fmt: skip
 
 
@@ -365,6 +370,8 @@ def test_a_chained_alert_lists_the_events_of_its_windows(chain: str, seed: int) 
 
     kind, rules, condition, child_kind, child_condition, extra_group = CHAINS[chain]
     child = CHILD.format(kind=child_kind, condition=child_condition, extra_group=extra_group)
+    if child_kind == "temporal_ordered":
+        child = child.replace("rules: [failed]", "rules: [failed, written]")
     documents = [child]
     if chain.count(" over ") == 2:  # the child reads a grandchild, which reads the rule
         documents = [child.replace("rules: [failed]", "rules: [grandchild]"), GRANDCHILD.format(

@@ -387,7 +387,7 @@ def _run_correlation(
         if every_window:
             alerts = _window_alerts(plan, engine.alerts(plan, evidence=True))
             alerts.sort(key=lambda a: (a.window_end, [str(v) for v in a.groups.values()]))
-        elif _ordered_chain(plan):  # evidence of a temporal_ordered window: its earliest chain, per window
+        elif _ordered_over_correlations(plan):  # its windows' evidence: chains of referenced alerts
             alerts = _episodes(plan, _window_alerts(plan, engine.alerts(plan, evidence=True)))
         else:
             alerts = _episodes(plan, _window_alerts(plan, engine.alerts(plan)))
@@ -411,15 +411,13 @@ def _run_correlation(
     result[key] = [event.event_id for event in events]
 
 
-def _ordered_chain(plan: Any) -> bool:
-    """A chained correlation with a temporal_ordered plan anywhere in it (whose window's evidence
-    is its earliest chain, not every event in it)."""
+def _ordered_over_correlations(plan: Any) -> bool:
+    """A temporal_ordered plan that reads a correlation, anywhere in the chain: its window's evidence
+    is its earliest chain of referenced alerts, each with its own events, found per window."""
     from ..correlation import ChildSource
 
     children = [s.plan for s in plan.sources if isinstance(s, ChildSource)]
-    return bool(children) and (
-        plan.kind == "temporal_ordered" or any(c.kind == "temporal_ordered" or _ordered_chain(c) for c in children)
-    )
+    return bool(children) and (plan.kind == "temporal_ordered" or any(_ordered_over_correlations(c) for c in children))
 
 
 def _window_alerts(plan: Any, rows: list[dict[str, Any]]) -> list[Alert]:

@@ -275,12 +275,12 @@ class Engine:
     def chain_events(
         self, plan: Any, spans: Sequence[tuple[Mapping[str, Any], Any, Any]], cap: int
     ) -> list[tuple[list[str], int]]:
-        """:meth:`events_between` for a chained correlation whose plans (its own and those it
-        references, at any depth) list every event of a window as its evidence (no
-        temporal_ordered): for each (group keys, first time, last time) of the last run
+        """:meth:`events_between` for a chained correlation (no temporal_ordered plan in it reads a
+        correlation: :func:`.api._ordered_over_correlations`): for each (group keys, first time, last time) of the last run
         (:meth:`alerts`), the events of the referenced alerts ending in that range, and theirs in
-        turn, down to the base rules' events. Each level's ranges are merged per span and group
-        first, so that no event is paired with many overlapping windows."""
+        turn, down to the base rules' events (of a referenced temporal_ordered alert, its window's
+        earliest chain). Each level's ranges are merged per span and group first, so that no event
+        is paired with many overlapping windows."""
         if not spans:
             return []
         columns = ["sigma_span", *plan.groups, "sigma_low", "sigma_high"]
@@ -351,7 +351,47 @@ class Engine:
                 f'a.window_start AS sigma_low, a.window_end AS sigma_high FROM "{merged}" m JOIN "{alerts}" a '
                 f"ON a.window_end BETWEEN m.sigma_low AND m.sigma_high{matched}"
             )
-            self._reach(child, f"{suffix}_{index + 1}", deeper, parts)
+            if child.kind == "temporal_ordered" and not any(isinstance(s, ChildSource) for s in child.sources):
+                # an alert's events are its window's earliest chain
+                parts.append(self._earliest_chains(child, f"{suffix}_{index + 1}", deeper))
+            else:
+                self._reach(child, f"{suffix}_{index + 1}", deeper, parts)
+
+    def _earliest_chains(self, plan: Any, suffix: str, windows: str) -> str:
+        """A SELECT of (sigma_span, sigma_event, sigma_time) of the earliest chain of each window of
+        a temporal_ordered plan over rules (the table `windows`: sigma_span, the plan's group
+        columns, sigma_low, sigma_high): the earliest time of the first rule in the window, then of
+        each next rule strictly after the one before (an as-of join each: n log n), the events of
+        each rule at its time, as the evidence form lists them (:func:`ordered_evidence`)."""
+        groups = [f'"{g}"' for g in plan.groups]
+        on = "".join(f" AND w.{g} = t.{g}" for g in groups)
+        events = f"sigma_events{suffix}"
+        step, found = windows, []
+        for index, source in enumerate(plan.sources):
+            times, chained = f"{windows}_times{index}", f"{windows}_chain{index}"
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "{times}" AS SELECT DISTINCT {"".join(g + ", " for g in groups)}'
+                f'sigma_time FROM "{events}" WHERE sigma_rule = ?',
+                [source.label],
+            )
+            after = "w.sigma_low <= t.sigma_time" if index == 0 else "w.sigma_at < t.sigma_time"
+            kept = "w.* EXCLUDE (sigma_at)" if index else "w.*"
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "{chained}" AS SELECT {kept}, t.sigma_time AS sigma_at, '
+                f'? AS sigma_rule{index} FROM "{step}" w ASOF JOIN "{times}" t ON {after}{on} '
+                "WHERE t.sigma_time <= w.sigma_high",
+                [source.label],
+            )
+            found.append((chained, index))
+            step = chained
+        on_events = "".join(f" AND e.{g} = w.{g}" for g in groups)
+        return " UNION ALL ".join(
+            f'SELECT w.sigma_span, e.sigma_event, e.sigma_time FROM "{chained}" w JOIN "{events}" e '
+            f"ON e.sigma_rule = w.sigma_rule{index} AND e.sigma_time = w.sigma_at{on_events} "
+            f'WHERE EXISTS (SELECT 1 FROM "{step}" f WHERE f.sigma_span = w.sigma_span AND f.sigma_low = w.sigma_low'
+            f"{''.join(f' AND f.{g} = w.{g}' for g in groups)})"
+            for chained, index in found
+        )
 
     def _statement_sql(self, expression: str, schema: dict[str, list[str]]) -> str:
         window = running_sum(expression)
