@@ -11,8 +11,13 @@ threshold), a spray of ``--attack`` failed sign-ins from one address within one 
   50m alerts; 24 users (29 failures) within 50m does not; 25 users with the first and last
   1h + 1s apart does not;
 * processing time (``value_sum`` of ``ProcessingTimeInMilliseconds`` >= 3000 per ``IPAddress`` in
-  10m): the spray and the probes take 100 ms a sign-in, ordinary ones less than 320 ms, so exactly
-  the brute force probes' edges hold (30 within 9m alerts; 29, and 30 over 10m + 1s, do not).
+  10m): the probes take 100 ms a sign-in, ordinary ones 30 to 329 ms, so exactly the brute force
+  probes' edges hold (30 within 9m alerts; 29, and 30 over 10m + 1s, do not);
+* automated answers (``value_median`` of ``ProcessingTimeInMilliseconds`` < 30 per ``IPAddress``
+  in 10m): the spray takes 20-29 ms or 31-40 ms a sign-in in turn (so that its many windows holding
+  as many of each have a median between two values, 30: the windows counts alone cannot decide),
+  ordinary sign-ins 30 ms or more; a probe answered in 31, 29, 29 ms alerts (median 29); one in 31,
+  29 ms does not (median 30).
 
 Then runs ``sigma-azure-aks replay --format json`` on the same file, each in a fresh process (its
 peak RSS from the kernel): the base rule (failed sign-ins) alone, each correlation, and both
@@ -76,6 +81,17 @@ correlation:
     timespan: 10m
     condition: {gte: 3000, field: ProcessingTimeInMilliseconds}
 """
+MEDIAN = """\
+title: Automated answers to one address
+id: 6b1c0000-0000-4000-8000-0000000000b4
+status: test
+correlation:
+    type: value_median
+    rules: [failed_signin]
+    group-by: [IPAddress]
+    timespan: 10m
+    condition: {lt: 30, field: ProcessingTimeInMilliseconds}
+"""
 SPRAY = """\
 title: Password spray from one address
 id: 6b1c0000-0000-4000-8000-0000000000b2
@@ -87,6 +103,10 @@ correlation:
     timespan: 1h
     condition: {gte: 25, field: UserPrincipalName}
 """
+# the spray's processing times, in turn: below the median rule's threshold and above it, never at it
+SPRAY_TOOK = [*range(20, 30), *range(31, 41)]
+# median probes: address -> (whether it alerts, times in seconds, processing times)
+MEDIAN_PROBES = {"198.51.100.21": (True, [0, 60, 120], [31, 29, 29]), "198.51.100.22": (False, [0, 60], [31, 29])}
 # address -> (rule it must alert for, or None); each probe: (address, times in seconds, users)
 PROBES: dict[str, tuple[str | None, list[float], list[int]]] = {
     "198.51.100.1": ("brute", [i * 540 / 29 for i in range(30)], [1] * 30),
@@ -115,7 +135,7 @@ def row(number: int, when: datetime, address: str, user: int, failed: bool, took
 
 def write_events(path: Path, rows: int, attack: int, seed: int = 20) -> None:
     rng = random.Random(seed)
-    probes = sum(len(times) for _, times, _ in PROBES.values())
+    probes = sum(len(times) for _, times, _ in PROBES.values()) + sum(len(t) for _, t, _ in MEDIAN_PROBES.values())
     ordinary = rows - attack - probes
     number = 0
     with path.open("w") as out:
@@ -124,16 +144,22 @@ def write_events(path: Path, rows: int, attack: int, seed: int = 20) -> None:
             host = rng.randrange(20000)
             address = f"10.{host // 250}.{host % 250}.7"
             user, failed = rng.randrange(5000), rng.random() < 0.1
-            out.write(json.dumps(row(number, when, address, user, failed, 20 + number % 300)) + "\n")
+            out.write(json.dumps(row(number, when, address, user, failed, 30 + number % 300)) + "\n")
             number += 1
         for index in range(attack):
             when = ATTACK_START + timedelta(seconds=3600 * index / attack)
-            out.write(json.dumps(row(number, when, ATTACKER, index % 500, True)) + "\n")
+            took = SPRAY_TOOK[index % len(SPRAY_TOOK)]
+            out.write(json.dumps(row(number, when, ATTACKER, index % 500, True, took)) + "\n")
             number += 1
         for offset, (address, (_, times, users)) in enumerate(PROBES.items()):
             start = DAY + timedelta(hours=2 + 2 * offset)
             for seconds, user in zip(times, users, strict=True):
                 out.write(json.dumps(row(number, start + timedelta(seconds=seconds), address, 90000 + user, True)) + "\n")
+                number += 1
+        for offset, (address, (_, times, took)) in enumerate(MEDIAN_PROBES.items()):
+            start = DAY + timedelta(hours=16 + 2 * offset)
+            for seconds, ms in zip(times, took, strict=True):
+                out.write(json.dumps(row(number, start + timedelta(seconds=seconds), address, 95000, True, ms)) + "\n")
                 number += 1
 
 
@@ -184,11 +210,13 @@ def main() -> int:
         "spray": BASE_RULE + "---\n" + SPRAY,
         "both correlations": BASE_RULE + "---\n" + BRUTE_FORCE + "---\n" + SPRAY,
         "processing time sum": BASE_RULE + "---\n" + SUM,
+        "processing time median": BASE_RULE + "---\n" + MEDIAN,
     }
     expected = {
         "6b1c0000-0000-4000-8000-0000000000b1": {ATTACKER} | {a for a, (r, _, _) in PROBES.items() if r == "brute"},
         "6b1c0000-0000-4000-8000-0000000000b2": {ATTACKER} | {a for a, (r, _, _) in PROBES.items() if r == "spray"},
         "6b1c0000-0000-4000-8000-0000000000b3": {ATTACKER} | {a for a, (r, _, _) in PROBES.items() if r == "brute"},
+        "6b1c0000-0000-4000-8000-0000000000b4": {ATTACKER} | {a for a, (on, _, _) in MEDIAN_PROBES.items() if on},
     }
     runs = {}
     problems = []
