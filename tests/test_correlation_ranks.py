@@ -5,19 +5,14 @@ an exact rational reading of the specification on generated windows, with many e
 
 from __future__ import annotations
 
-import operator
 from fractions import Fraction
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from replay_support import require_engine
-from test_correlation_replay import BASES, CORRELATION_ID, EPOCH, event
+from test_correlation_sums import COMPARE, SPAN, numeric_alerts, seconds, window_numbers
 
-SPAN = 600
-COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le, "eq": operator.eq,
-           "neq": operator.ne}  # fmt: skip
 # whole and half values around the thresholds, some not numbers at all
 VALUES = st.one_of(
     st.integers(-4, 12).map(lambda n: n / 2), st.integers(-4, 12), st.sampled_from(["x", None, "2.5", "-4"])
@@ -44,40 +39,15 @@ def ranked(values: list[Fraction], percentile: int) -> Fraction:
 
 def expected(percentile: int, rows: list[tuple[int, Any]]) -> dict[int, tuple[Fraction, list[str]]]:
     """window end -> (exact metric, event ids) of every window holding numbers."""
-    windows = {}
-    for end in {time for time, _ in rows}:
-        inside = [
-            (f"e{index}", number)
-            for index, (time, value) in enumerate(rows)
-            if end - SPAN <= time <= end and (number := _number(value)) is not None
-        ]
-        if inside:
-            windows[end] = (ranked([n for _, n in inside], percentile), sorted(name for name, _ in inside))
-    return windows
+    return {
+        end: (ranked([n for _, n in inside], percentile), sorted(name for name, _ in inside))
+        for end, inside in window_numbers(rows, _number).items()
+    }
 
 
 def replayed(kind: str, condition: str, threshold: int, percentile: int, rows: list[Any], every: bool) -> Any:
-    require_engine()
-    from sigma_azure_aks.replay import replay
-
     extra = f", percentile: {percentile}" if kind == "value_percentile" else ""
-    rule = (
-        f"title: Ranks\nid: {CORRELATION_ID}\nstatus: test\ncorrelation:\n    type: {kind}\n    rules: [failed]\n"
-        f"    group-by: [caller]\n    timespan: 10m\n"
-        f"    condition: {{{condition}: {threshold}, field: properties.code{extra}}}\n"
-    )
-    events = [
-        event(f"e{index}", time, **({} if value is None else {"Properties_d": {"code": value}}))
-        for index, (time, value) in enumerate(rows)
-    ]
-    result = replay(BASES + "---\n" + rule, events, every_window=every)
-    assert not result.failures, result.failures
-    [hit] = [h for h in result.hits if h.rule_id == CORRELATION_ID]
-    return hit.alerts
-
-
-def _seconds(moment: Any) -> int:
-    return int((moment.replace(tzinfo=None) - EPOCH.replace(tzinfo=None)).total_seconds())
+    return numeric_alerts(kind, condition, threshold, rows, every_window=every, extra=extra)
 
 
 @pytest.mark.slow
@@ -94,7 +64,7 @@ def test_ranked_windows_are_exact(kind: str, condition: str, threshold: int, per
     reference = expected(percentile, rows)
     alerting = {end: ids for end, (metric, ids) in reference.items() if COMPARE[condition](metric, threshold)}
     windows = replayed(kind, condition, threshold, percentile, rows, every=True)
-    ours = {_seconds(alert.window_end): alert for alert in windows}
+    ours = {seconds(alert.window_end): alert for alert in windows}
     assert set(ours) == set(alerting)
     for end, alert in ours.items():
         assert sorted(alert.event_ids) == alerting[end]
@@ -107,12 +77,12 @@ def test_ranked_windows_are_exact(kind: str, condition: str, threshold: int, per
         else:
             runs[-1].append(end)  # type: ignore[attr-defined]
     episodes = replayed(kind, condition, threshold, percentile, rows, every=False)
-    assert [(_seconds(e.window_end), _seconds(e.last_window_end)) for e in episodes] == [
+    assert [(seconds(e.window_end), seconds(e.last_window_end)) for e in episodes] == [
         (run[0], run[-1])  # type: ignore[index]
         for run in runs
     ]
     for episode in episodes:
-        assert episode.metric == pytest.approx(float(reference[_seconds(episode.window_end)][0]), abs=1e-9)
+        assert episode.metric == pytest.approx(float(reference[seconds(episode.window_end)][0]), abs=1e-9)
 
 
 def test_undecided_window_reads_the_values_around_the_threshold() -> None:
@@ -120,10 +90,10 @@ def test_undecided_window_reads_the_values_around_the_threshold() -> None:
     counts alone cannot tell `gte: 6` (true) from `gt: 6` (false), the values around it can. The
     windows before hold [20], [1, 20] and [1, 10, 20]: medians 20, 10.5, 10."""
     rows = [(0, 20), (10, 1), (20, 10), (30, 2)]
-    assert [_seconds(a.window_end) for a in replayed("value_median", "gte", 6, 50, rows, every=True)] == [0, 10, 20, 30]
-    assert [_seconds(a.window_end) for a in replayed("value_median", "gt", 6, 50, rows, every=True)] == [0, 10, 20]
+    assert [seconds(a.window_end) for a in replayed("value_median", "gte", 6, 50, rows, every=True)] == [0, 10, 20, 30]
+    assert [seconds(a.window_end) for a in replayed("value_median", "gt", 6, 50, rows, every=True)] == [0, 10, 20]
     [lower] = replayed("value_median", "lt", 7, 50, rows, every=False)
-    assert (_seconds(lower.window_end), lower.metric) == (30, 6.0)
+    assert (seconds(lower.window_end), lower.metric) == (30, 6.0)
 
 
 def test_wide_windows_cover_every_block_level() -> None:
@@ -140,7 +110,7 @@ def test_wide_windows_cover_every_block_level() -> None:
         undecided = []
         for condition in ("gte", "lt"):
             alerting = sorted(end for end, (metric, _) in reference.items() if COMPARE[condition](metric, 5))
-            ours = [_seconds(a.window_end) for a in replayed("value_median", condition, 5, 50, rows, every=True)]
+            ours = [seconds(a.window_end) for a in replayed("value_median", condition, 5, 50, rows, every=True)]
             assert ours == alerting
             undecided.append(sum((end // 5) % 2 for end in alerting))
         assert all(undecided), undecided  # each condition alerts on windows counts alone cannot decide

@@ -44,6 +44,21 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def window_numbers(rows: list[tuple[int, Any]], read: Any) -> dict[int, list[tuple[str, Any]]]:
+    """window end -> the (event id, number read by `read`) of the window ending then, for every
+    window holding a number (events e0, e1, ... in the order of `rows`)."""
+    windows = {}
+    for end in {time for time, _ in rows}:
+        inside = [
+            (f"e{index}", number)
+            for index, (time, value) in enumerate(rows)
+            if end - SPAN <= time <= end and (number := read(value)) is not None
+        ]
+        if inside:
+            windows[end] = inside
+    return windows
+
+
 def _exact(value: float) -> bool:
     return abs(value) < EXACT_BELOW and (Fraction(value) * FRACTION_SCALE).denominator == 1
 
@@ -52,14 +67,7 @@ def expected(kind: str, condition: str, threshold: int, rows: list[tuple[int, An
     """window end -> (the metric as an exact rational or a float, whether it is exact, event ids) of
     every window that has numbers; alerting or not is decided by the caller."""
     windows = {}
-    for end in {time for time, _ in rows}:
-        inside = [
-            (f"e{index}", number)
-            for index, (time, value) in enumerate(rows)
-            if end - SPAN <= time <= end and (number := _number(value)) is not None
-        ]
-        if not inside:
-            continue
+    for end, inside in window_numbers(rows, _number).items():
         exact = all(_exact(number) for _, number in inside)
         if exact:
             total: Any = sum((Fraction(number) for _, number in inside), Fraction(0))
@@ -70,28 +78,37 @@ def expected(kind: str, condition: str, threshold: int, rows: list[tuple[int, An
     return windows
 
 
-def replayed(kind: str, condition: str, threshold: int, rows: list[tuple[int, Any]]) -> dict[int, Any]:
+def numeric_alerts(
+    kind: str, condition: str, threshold: int, rows: list[tuple[int, Any]], every_window: bool = True, extra: str = ""
+) -> list[Any]:
+    """The alerts of a `kind` correlation over properties.code (with `extra` in its condition) per
+    caller in 10m on events (seconds, code; None for none)."""
     require_engine()
     from sigma_azure_aks.replay import replay
 
     rule = (
-        f"title: Sums\nid: {CORRELATION_ID}\nstatus: test\ncorrelation:\n    type: {kind}\n    rules: [failed]\n"
+        f"title: Numbers\nid: {CORRELATION_ID}\nstatus: test\ncorrelation:\n    type: {kind}\n    rules: [failed]\n"
         f"    group-by: [caller]\n    timespan: 10m\n"
-        f"    condition: {{{condition}: {threshold}, field: properties.code}}\n"
+        f"    condition: {{{condition}: {threshold}, field: properties.code{extra}}}\n"
     )
     events = [
         event(f"e{index}", time, **({} if value is None else {"Properties_d": {"code": value}}))
         for index, (time, value) in enumerate(rows)
     ]
-    result = replay(BASES + "---\n" + rule, events, every_window=True)
+    result = replay(BASES + "---\n" + rule, events, every_window=every_window)
     assert not result.failures, result.failures
     [hit] = [h for h in result.hits if h.rule_id == CORRELATION_ID]
+    return hit.alerts
+
+
+def seconds(moment: Any) -> int:
+    return int((moment.replace(tzinfo=None) - EPOCH.replace(tzinfo=None)).total_seconds())
+
+
+def replayed(kind: str, condition: str, threshold: int, rows: list[tuple[int, Any]]) -> dict[int, Any]:
     return {
-        int((alert.window_end.replace(tzinfo=None) - EPOCH.replace(tzinfo=None)).total_seconds()): (
-            alert.metric,
-            sorted(alert.event_ids),
-        )
-        for alert in hit.alerts
+        seconds(alert.window_end): (alert.metric, sorted(alert.event_ids))
+        for alert in numeric_alerts(kind, condition, threshold, rows)
     }
 
 
