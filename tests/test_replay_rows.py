@@ -143,3 +143,25 @@ def test_a_row_names_its_table_by_name_then_by_markers() -> None:
             first = next(s for s in all_sources() if marker in s.row_markers)
             assert table_of_row({marker: "x"}) == first.table
     assert table_of_row({"Type": "NoSuchTable", "x": 1}) is None
+
+
+EXPORT_FORM_EDGES = [
+    "0001-01-01T00:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "0999-06-30T12:00:00.5Z",
+    "9999-12-31T23:59:59.999999Z",
+    "2021-02-30T00:00:00Z",
+    "2021-04-28T24:00:00Z",
+    "2021-04-28T23:59:60Z",
+    "2021-13-01T00:00:00Z",
+    "2021-04-28T14:45:53.1234567Z",
+    "2021-04-28T14:45:53.Z",
+    "2024-02-29T01:02:03.000001Z",
+]
+
+
+@pytest.mark.parametrize("strict", [False, True], ids=["scan", "strict"])
+def test_the_export_form_reads_as_the_python_reading_at_its_edges(duck: Any, strict: bool) -> None:
+    """The form exports write (`2021-04-28T14:45:53.123456Z`) takes one pattern and one cast: at
+    the edges of years, dates, times and fraction digits it reads as the Python reading does."""
+    assert _sql(duck, EXPORT_FORM_EDGES, strict=strict) == [_python(text) for text in EXPORT_FORM_EDGES]

@@ -78,10 +78,13 @@ def may_hold_raw_records(keys: set[str]) -> bool:
 _PORTAL_DATETIME = r"^\d{1,2}/\d{1,2}/\d{4}, \d{1,2}:\d{2}:\d{2}(\.\d{1,6})? [AP]M$"
 _PORTAL_FORMATS = ("%m/%d/%Y, %I:%M:%S.%f %p", "%m/%d/%Y, %I:%M:%S %p")
 _OFFSET = r"(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)"  # Python has no offset of a day or more
-_ISO_DATETIME = rf"^\d{{4}}-\d{{2}}-\d{{2}}([T ]\d{{2}}:\d{{2}}:\d{{2}}(\.\d+)?)?{_OFFSET}?$"
+# hours 00-23 (DuckDB would read 24:00:00 as the next day; Python reads no such time)
+_ISO_DATETIME = rf"^\d{{4}}-\d{{2}}-\d{{2}}([T ]([01]\d|2[0-3]):\d{{2}}:\d{{2}}(\.\d+)?)?{_OFFSET}?$"
 _ZONE = rf"{_OFFSET}$"
 _FRACTION_DIGITS = 6  # both readings keep microseconds: further digits are cut, not rounded
 _BLANKS = " \t\r\n"  # what both readings trim around the text
+# the common case of _ISO_DATETIME: a year from 0001, "T", at most six fraction digits, "Z"
+_EXPORT_DATETIME = r"(000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d\d\d)-\d\d-\d\dT([01]\d|2[0-3]):\d\d:\d\d(\.\d{1,6})?Z"
 _EXTRA_DIGITS = re.compile(rf"(\.\d{{{_FRACTION_DIGITS}}})\d+")
 
 
@@ -122,6 +125,8 @@ def datetime_sql(text: str, *, strict: bool = False) -> str:
     zoned = f"{cast}({cut} AS TIMESTAMPTZ)"
     return (
         f"CASE WHEN {text} IS NULL OR {text} = '' THEN NULL "
+        # the form exports write (UTC, up to microseconds), read with one pattern and one cast
+        f"WHEN regexp_full_match({text}, '{_EXPORT_DATETIME}') THEN {cast}(left({text}, -1) AS TIMESTAMP) "
         # DuckDB reads year 0 as 1 BC; Python has no year 0
         f"WHEN regexp_matches({trimmed}, '(^0000-|/0000, )') THEN {unread} "
         f"WHEN regexp_matches({trimmed}, '{_PORTAL_DATETIME}') "
