@@ -26,6 +26,7 @@ evidence form (every window with its events) for every window."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from .correlation_windows import (
@@ -152,11 +153,12 @@ def _alerting(plan: Any, decided: str, suffix: str, lets: list[str]) -> str:
             f"by {by}, sigma_part",
             # the metric times 100, so that whole and half values compare without rounding
             f"| where sigma_below_max * (100 - sigma_part) + sigma_above_min * sigma_part {plan.operator} "
-            f"{number_literal(plan.threshold * 100)}",
+            f"{number_literal(float(Fraction(plan.threshold) * 100))}",
             f"| project {by}",
         ]
     )
-    counted = f"{decided}\n| where sigma_sign {plan.operator} 0\n| project {by}"
+    # a null sign (undecided) is not != 0 here: in Kusto null != 0 is true
+    counted = f"{decided}\n| where isnotnull(sigma_sign) and sigma_sign {plan.operator} 0\n| project {by}"
     alerting = f"sigma_alerting{suffix}"
     lets.append(f"let {alerting} = union\n({counted}),\n({read})")
     return alerting

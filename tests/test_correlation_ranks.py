@@ -9,7 +9,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_correlation_sums import COMPARE, SPAN, numeric_alerts, seconds, window_numbers
 
@@ -59,6 +59,8 @@ def replayed(kind: str, condition: str, threshold: int, percentile: int, rows: l
     percentile=st.sampled_from([0, 1, 10, 25, 33, 50, 67, 75, 90, 99, 100]),
     rows=EVENTS,
 )
+# a window counts cannot decide under `neq` (median of [0, 6] is 3: not unequal)
+@example(kind="value_median", condition="neq", threshold=3, percentile=50, rows=[(0, 0.0), (900, 0.0), (1200, 6)])
 def test_ranked_windows_are_exact(kind: str, condition: str, threshold: int, percentile: int, rows: list[Any]) -> None:
     percentile = 50 if kind == "value_median" else percentile
     reference = expected(percentile, rows)
@@ -114,3 +116,11 @@ def test_wide_windows_cover_every_block_level() -> None:
             assert ours == alerting
             undecided.append(sum((end // 5) % 2 for end in alerting))
         assert all(undecided), undecided  # each condition alerts on windows counts alone cannot decide
+
+
+def test_an_undecided_window_is_not_counted_as_unequal() -> None:
+    """Kusto reads `null != 0` as true: a window counts cannot decide (its sign null) must not pass
+    the counted `neq` too, or it is listed twice and its values counted twice (1st percentile of
+    [0, 7]: 0.07)."""
+    [window] = replayed("value_percentile", "neq", 1, 1, [(0, 0.0), (0, 7)], every=True)
+    assert (window.metric, sorted(window.event_ids)) == (pytest.approx(0.07), ["e0", "e1"])
