@@ -46,6 +46,7 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from . import kql
 from .correlation_fields import UnkeyableField, event_value
 from .correlation_ranks import is_ranked, ranked_evidence, ranked_metrics, ranked_windows
+from .correlation_sums import numeric_windows
 from .correlation_thresholds import ConditionProblem, exact_condition
 from .correlation_windows import (
     EVIDENCE,
@@ -54,7 +55,6 @@ from .correlation_windows import (
     WINDOW_START,
     evidence_events,
     is_swept,
-    numeric_windows,
     ordered_evidence,
     ordered_windows,
     swept_windows,

@@ -1,13 +1,12 @@
 """The windows of a correlation query: a sweep (a sort and a running sum) that gives the metric of
 the window ending at each event without pairing events, for event_count, value_count, temporal,
-temporal_ordered, value_sum and value_avg (in exact integers: :func:`numeric_windows`); the pieces
+temporal_ordered, value_sum and value_avg (in exact integers: :mod:`.correlation_sums`); the pieces
 :mod:`.correlation_ranks` builds value_median and value_percentile from; and the evidence form that
 lists each alerting window's events. Written for any plan that has the
 attributes of :class:`WindowPlan` (:class:`sigma_azure_aks.correlation.CorrelationPlan`)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any, Protocol
@@ -60,11 +59,11 @@ SWEPT_KINDS = frozenset({"event_count", "value_count", "temporal", "temporal_ord
 def is_swept(plan: WindowPlan) -> bool:
     """Whether the plan's windows come from a sweep (they carry no event ids; the evidence form
     and the analytics rule join the events back): every kind but value_avg with a threshold off
-    the exact grid (:func:`numeric_windows`)."""
+    the exact grid (:mod:`.correlation_sums`)."""
     if plan.kind == "value_sum" or plan.kind in RANKED_KINDS:
         return True
     if plan.kind == "value_avg":
-        return _on_grid(plan.threshold)
+        return on_grid(plan.threshold)
     return plan.kind in SWEPT_KINDS
 
 
@@ -146,124 +145,23 @@ def swept_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str]) -
     )
 
 
-# ---- value_sum and value_avg in exact integers ------------------------------------------------------
-# A value v is exact when it is a multiple of 2^-16 with |v| < 2^36 (every integer below 2^36, and
-# 2.5, 0.25, ...): it is held as two integers, whole = floor(v) and fraction = (v - whole) * 2^16,
-# and a window's sum is (sum of wholes) + (sum of fractions) / 2^16 without rounding. The sweep adds
-# and takes away these integers (and counts the window's numbers and its inexact values) with running
-# sums of longs, which cancel exactly. While a window holds fewer than 2^26 numbers, its sums stay
-# far below 2^63, and its comparison with the threshold is decided in integers too. A window that
-# holds an inexact value (0.1, 1e12, ...) or too many numbers is paired with its events instead and
-# summed as reals (today's form, for those windows only).
-FRACTION_BITS = 16
-FRACTION_SCALE = 1 << FRACTION_BITS
+# ---- value_sum and value_avg in exact integers (the windows: :mod:`.correlation_sums`) ------------
+# A value v is exact when |v| < 2^36 and it is a multiple of 2^-80: every double of magnitude 2^-28
+# or more below 2^36 (0.1, 2.5, 1e-6, 123456.789 ...) and zero. It is held as five integers: whole =
+# floor(v) and four fraction limbs of 20 bits, so that a window's sum is held without rounding.
+LIMB_BITS = 20
+LIMBS = 4  # fraction limbs: the grid is 2^-80
+LIMB = 1 << LIMB_BITS
+GRID = 1 << (LIMB_BITS * LIMBS)
 EXACT_BELOW = 1 << 36  # |value|
-EXACT_COUNT_BELOW = 1 << 26  # numbers in one window
-# |whole gap| above which the fraction gap (|.| < 2^42) cannot change the sign of the difference
-_WHOLE_DECIDES = 1 << (42 - FRACTION_BITS + 1)
-_WHOLE_LIMIT = 1 << 62  # |sum| < EXACT_BELOW * EXACT_COUNT_BELOW
+EXACT_COUNT_BELOW = 1 << 25  # numbers in one window: |sum of wholes| < 2^61, each limb sum < 2^45
 
 
-def _on_grid(threshold: float) -> bool:
-    """An avg threshold the integer comparison takes: a multiple of 2^-16 (any beyond 2^36 is
+def on_grid(threshold: float) -> bool:
+    """An avg threshold the integer comparison takes: a multiple of 2^-80 (any beyond 2^36 is
     beyond every average, and taken as 2^36)."""
     exact = Fraction(threshold)
-    return abs(exact) >= EXACT_BELOW or (exact * FRACTION_SCALE).denominator == 1
-
-
-def _scaled_threshold(plan: WindowPlan) -> tuple[str, int] | bool:
-    """(operator, threshold * 2^16 as an integer) with the same outcome as the plan's comparison
-    for every exact window sum or average; True or False when the outcome is the same for all."""
-    exact = Fraction(plan.threshold) * FRACTION_SCALE
-    limit = (_WHOLE_LIMIT if plan.kind == "value_sum" else EXACT_BELOW) * FRACTION_SCALE
-    exact = max(-limit, min(limit, exact))  # every exact sum (average) lies strictly inside
-    if exact.denominator == 1:
-        return plan.operator, int(exact)
-    # a sum is a multiple of 2^-16: round the threshold to the grid on the side that keeps the outcome
-    rounded = {">=": (">=", math.ceil), ">": (">", math.floor), "<=": ("<=", math.floor), "<": ("<", math.ceil)}
-    if plan.operator in rounded:
-        operator, rounding = rounded[plan.operator]
-        return operator, rounding(exact)
-    return plan.operator == "!="
-
-
-def numeric_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str]) -> str:
-    """value_sum, value_avg: each window's numbers swept as exact integers (see above), compared with
-    the threshold in integers; the windows holding an inexact value (or over 2^26 numbers) paired
-    with their events and summed as reals."""
-    span = timespan_literal(plan.seconds)
-    keys = group_keys(plan)
-    parts, swept = f"sigma_parts{suffix}", f"sigma_swept{suffix}"
-    numbered = numeric_events(plan, events, suffix, lets)
-    lets.append(
-        f"let {parts} = {numbered}\n"
-        "| extend sigma_whole = floor(sigma_value, 1)\n"
-        f"| extend sigma_fraction = (sigma_value - sigma_whole) * {FRACTION_SCALE}\n"
-        f"| extend sigma_exact = abs(sigma_value) < {EXACT_BELOW} and sigma_fraction == floor(sigma_fraction, 1) "
-        f"and sigma_whole + sigma_fraction / {FRACTION_SCALE} == sigma_value\n"
-        "| summarize sigma_count = count(), sigma_inexact = countif(not(sigma_exact)), "
-        "sigma_whole = sum(iff(sigma_exact, tolong(sigma_whole), long(0))), "
-        "sigma_fraction = sum(iff(sigma_exact, tolong(sigma_fraction), long(0)))"
-        f" by {keys}sigma_time"
-    )
-    sums = ("sigma_count", "sigma_inexact", "sigma_whole", "sigma_fraction")
-    leaving = ", ".join(f"{name} = -{name}" for name in sums)
-    nothing = ", ".join(f"{name} = long(0)" for name in sums)
-    combined = "union\n" + ",\n".join(
-        [
-            f"({parts} | project {keys}sigma_time, sigma_kind = 0, {', '.join(sums)})",
-            f"({parts} | project {keys}sigma_time = sigma_time + {span}, sigma_kind = 2, {leaving})",
-            f"({events} | distinct {keys}sigma_time | project {keys}sigma_time, sigma_kind = 1, {nothing})",
-        ]
-    )
-    lets.append(
-        f"let {swept} = {combined}\n| sort by {sorted_by(plan, 'sigma_time', 'sigma_kind')}\n"
-        "| extend " + ", ".join(f"{name}_in = row_cumsum({name})" for name in sums)
-    )
-    windows = f"sigma_numeric{suffix}"
-    lets.append(
-        f"let {windows} = {swept}\n| where sigma_kind == 1 and sigma_count_in > 0\n"
-        f"| project {keys}{WINDOW_START} = sigma_time - {span}, {WINDOW_END} = sigma_time, "
-        "sigma_count = sigma_count_in, sigma_inexact = sigma_inexact_in, sigma_whole = sigma_whole_in, "
-        "sigma_fraction = sigma_fraction_in"
-    )
-    metric = plan.metric
-    per = " / sigma_count" if plan.kind == "value_avg" else ""
-    value = f"(toreal(sigma_whole) + toreal(sigma_fraction) / {FRACTION_SCALE}){per}"
-    exact = [f"{windows}", f"| where sigma_inexact == 0 and sigma_count < {EXACT_COUNT_BELOW}"]
-    threshold = _scaled_threshold(plan)
-    if threshold is False:
-        exact.append("| where false")
-    elif threshold is not True:
-        operator, scaled = threshold
-        whole, fraction = divmod(scaled, FRACTION_SCALE)
-        times = " * sigma_count" if plan.kind == "value_avg" else ""
-        exact.append(
-            f"| extend sigma_whole_gap = sigma_whole - {whole}{times}, "
-            f"sigma_fraction_gap = sigma_fraction - {fraction}{times}"
-        )
-        exact.append(
-            f"| extend sigma_order = iff(sigma_whole_gap > {_WHOLE_DECIDES}, long(1), "
-            f"iff(sigma_whole_gap < -{_WHOLE_DECIDES}, long(-1), "
-            f"sigma_whole_gap * {FRACTION_SCALE} + sigma_fraction_gap))"
-        )
-        exact.append(f"| where sigma_order {operator} 0")
-    exact.append(f"| project {keys}{WINDOW_START}, {WINDOW_END}, {metric} = {value}")
-    function = "sum" if plan.kind == "value_sum" else "avg"
-    by = f"{keys}{WINDOW_START}, {WINDOW_END}"
-    paired = [
-        *evidence_join(
-            plan,
-            f"{windows}\n    | where sigma_inexact > 0 or sigma_count >= {EXACT_COUNT_BELOW}\n"
-            f"    | project {by}",
-            numbered,
-        ),
-        f"| summarize {metric} = {function}(sigma_value) by {by}",
-        f"| where {metric} {plan.operator} {number_literal(plan.threshold)}",
-    ]
-    alerting = f"sigma_alerting{suffix}"
-    lets.append(f"let {alerting} = union\n(" + "\n".join(exact) + "),\n(" + "\n".join(paired) + ")")
-    return alerting
+    return abs(exact) >= EXACT_BELOW or (exact * GRID).denominator == 1
 
 
 def ordered_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str]) -> str:

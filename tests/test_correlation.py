@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -176,37 +177,59 @@ def test_value_sum_sweeps_exact_integers_and_pairs_only_inexact_windows() -> Non
         "| distinct caller, sigma_time, sigma_event, sigma_value;\n"
         "let sigma_parts = sigma_numbers\n"
         "| extend sigma_whole = floor(sigma_value, 1)\n"
-        "| extend sigma_fraction = (sigma_value - sigma_whole) * 65536\n"
-        "| extend sigma_exact = abs(sigma_value) < 68719476736 and sigma_fraction == floor(sigma_fraction, 1) "
-        "and sigma_whole + sigma_fraction / 65536 == sigma_value\n"
-        "| summarize sigma_count = count(), sigma_inexact = countif(not(sigma_exact)), "
-        "sigma_whole = sum(iff(sigma_exact, tolong(sigma_whole), long(0))), "
-        "sigma_fraction = sum(iff(sigma_exact, tolong(sigma_fraction), long(0))) by caller, sigma_time;\n"
+        "| extend sigma_r1 = (sigma_value - sigma_whole) * 1048576\n"
+        "| extend sigma_f1 = floor(sigma_r1, 1)\n"
+        "| extend sigma_r2 = (sigma_r1 - sigma_f1) * 1048576\n"
+        "| extend sigma_f2 = floor(sigma_r2, 1)\n"
+        "| extend sigma_r3 = (sigma_r2 - sigma_f2) * 1048576\n"
+        "| extend sigma_f3 = floor(sigma_r3, 1)\n"
+        "| extend sigma_r4 = (sigma_r3 - sigma_f3) * 1048576\n"
+        "| extend sigma_f4 = floor(sigma_r4, 1)\n"
+        "| extend sigma_exact = abs(sigma_value) < 68719476736 and sigma_r4 == sigma_f4\n"
+        "| summarize sigma_count = count(), sigma_inexact = countif(not(sigma_exact)), sigma_whole = "
+        "sum(iff(sigma_exact, tolong(sigma_whole), long(0))), sigma_f1 = sum(iff(sigma_exact, "
+        "tolong(sigma_f1), long(0))), sigma_f2 = sum(iff(sigma_exact, tolong(sigma_f2), long(0))), sigma_f3 "
+        "= sum(iff(sigma_exact, tolong(sigma_f3), long(0))), sigma_f4 = sum(iff(sigma_exact, "
+        "tolong(sigma_f4), long(0))) by caller, sigma_time;\n"
         "let sigma_swept = union\n"
         "(sigma_parts | project caller, sigma_time, sigma_kind = 0, sigma_count, sigma_inexact, sigma_whole, "
-        "sigma_fraction),\n"
-        "(sigma_parts | project caller, sigma_time = sigma_time + 1d, sigma_kind = 2, sigma_count = -sigma_count, "
-        "sigma_inexact = -sigma_inexact, sigma_whole = -sigma_whole, sigma_fraction = -sigma_fraction),\n"
+        "sigma_f1, sigma_f2, sigma_f3, sigma_f4),\n"
+        "(sigma_parts | project caller, sigma_time = sigma_time + 1d, sigma_kind = 2, sigma_count = "
+        "-sigma_count, sigma_inexact = -sigma_inexact, sigma_whole = -sigma_whole, sigma_f1 = -sigma_f1, "
+        "sigma_f2 = -sigma_f2, sigma_f3 = -sigma_f3, sigma_f4 = -sigma_f4),\n"
         "(sigma_events | distinct caller, sigma_time | project caller, sigma_time, sigma_kind = 1, "
-        "sigma_count = long(0), sigma_inexact = long(0), sigma_whole = long(0), sigma_fraction = long(0))\n"
+        "sigma_count = long(0), sigma_inexact = long(0), sigma_whole = long(0), sigma_f1 = long(0), sigma_f2 "
+        "= long(0), sigma_f3 = long(0), sigma_f4 = long(0))\n"
         "| sort by caller asc, sigma_time asc, sigma_kind asc\n"
         "| extend sigma_count_in = row_cumsum(sigma_count), sigma_inexact_in = row_cumsum(sigma_inexact), "
-        "sigma_whole_in = row_cumsum(sigma_whole), sigma_fraction_in = row_cumsum(sigma_fraction);\n"
+        "sigma_whole_in = row_cumsum(sigma_whole), sigma_f1_in = row_cumsum(sigma_f1), sigma_f2_in = "
+        "row_cumsum(sigma_f2), sigma_f3_in = row_cumsum(sigma_f3), sigma_f4_in = row_cumsum(sigma_f4);\n"
         "let sigma_numeric = sigma_swept\n"
         "| where sigma_kind == 1 and sigma_count_in > 0\n"
-        "| project caller, window_start = sigma_time - 1d, window_end = sigma_time, sigma_count = sigma_count_in, "
-        "sigma_inexact = sigma_inexact_in, sigma_whole = sigma_whole_in, sigma_fraction = sigma_fraction_in;\n"
+        "| project caller, window_start = sigma_time - 1d, window_end = sigma_time, sigma_count = "
+        "sigma_count_in, sigma_inexact = sigma_inexact_in, sigma_whole = sigma_whole_in, sigma_f1 = "
+        "sigma_f1_in, sigma_f2 = sigma_f2_in, sigma_f3 = sigma_f3_in, sigma_f4 = sigma_f4_in;\n"
         "let sigma_alerting = union\n"
         "(sigma_numeric\n"
-        "| where sigma_inexact == 0 and sigma_count < 67108864\n"
-        "| extend sigma_whole_gap = sigma_whole - 100, sigma_fraction_gap = sigma_fraction - 0\n"
-        "| extend sigma_order = iff(sigma_whole_gap > 134217728, long(1), iff(sigma_whole_gap < -134217728, "
-        "long(-1), sigma_whole_gap * 65536 + sigma_fraction_gap))\n"
+        "| where sigma_inexact == 0 and sigma_count < 33554432\n"
+        "| extend sigma_g0 = sigma_whole - 100, sigma_g1 = sigma_f1, sigma_g2 = sigma_f2, sigma_g3 = "
+        "sigma_f3, sigma_g4 = sigma_f4\n"
+        "| extend sigma_m4 = sigma_g4 - tolong(floor(sigma_g4 / 1048576.0, 1)) * 1048576, sigma_h3 = "
+        "sigma_g3 + tolong(floor(sigma_g4 / 1048576.0, 1))\n"
+        "| extend sigma_m3 = sigma_h3 - tolong(floor(sigma_h3 / 1048576.0, 1)) * 1048576, sigma_h2 = "
+        "sigma_g2 + tolong(floor(sigma_h3 / 1048576.0, 1))\n"
+        "| extend sigma_m2 = sigma_h2 - tolong(floor(sigma_h2 / 1048576.0, 1)) * 1048576, sigma_h1 = "
+        "sigma_g1 + tolong(floor(sigma_h2 / 1048576.0, 1))\n"
+        "| extend sigma_m1 = sigma_h1 - tolong(floor(sigma_h1 / 1048576.0, 1)) * 1048576, sigma_h0 = "
+        "sigma_g0 + tolong(floor(sigma_h1 / 1048576.0, 1))\n"
+        "| extend sigma_order = iff(sigma_h0 > 0, 1, iff(sigma_h0 < 0, -1, iff(sigma_m1 + sigma_m2 + "
+        "sigma_m3 + sigma_m4 > 0, 1, 0)))\n"
         "| where sigma_order >= 0\n"
-        "| project caller, window_start, window_end, value_sum = (toreal(sigma_whole) + toreal(sigma_fraction) "
-        "/ 65536)),\n"
+        "| project caller, window_start, window_end, value_sum = (toreal(sigma_whole) + toreal(sigma_f1) / "
+        "1048576.0 + toreal(sigma_f2) / 1099511627776.0 + toreal(sigma_f3) / 1.152921504606847e+18 + "
+        "toreal(sigma_f4) / 1.2089258196146292e+24)),\n"
         "(sigma_numeric\n"
-        "    | where sigma_inexact > 0 or sigma_count >= 67108864\n"
+        "    | where sigma_inexact > 0 or sigma_count >= 33554432\n"
         "    | project caller, window_start, window_end\n"
         "| extend sigma_bin = pack_array(bin(window_start, 1d), bin(window_end, 1d))\n"
         "| mv-expand sigma_bin to typeof(datetime)\n"
@@ -230,12 +253,16 @@ def test_value_avg_compares_the_sum_with_threshold_times_count() -> None:
         """
     )
     assert (
-        "| extend sigma_whole_gap = sigma_whole - 3 * sigma_count, sigma_fraction_gap = sigma_fraction - 0 * sigma_count\n"
-        "| extend sigma_order = iff(sigma_whole_gap > 134217728, long(1), iff(sigma_whole_gap < -134217728, "
-        "long(-1), sigma_whole_gap * 65536 + sigma_fraction_gap))\n"
+        "| extend sigma_g0 = sigma_whole - 3 * sigma_count, sigma_g1 = sigma_f1, sigma_g2 = sigma_f2, "
+        "sigma_g3 = sigma_f3, sigma_g4 = sigma_f4\n"
+    ) in query
+    assert (
+        "| extend sigma_order = iff(sigma_h0 > 0, 1, iff(sigma_h0 < 0, -1, iff(sigma_m1 + sigma_m2 + "
+        "sigma_m3 + sigma_m4 > 0, 1, 0)))\n"
         "| where sigma_order < 0\n"
-        "| project caller, window_start, window_end, value_avg = (toreal(sigma_whole) + toreal(sigma_fraction) "
-        "/ 65536) / sigma_count),\n"
+        "| project caller, window_start, window_end, value_avg = (toreal(sigma_whole) + toreal(sigma_f1) / "
+        "1048576.0 + toreal(sigma_f2) / 1099511627776.0 + toreal(sigma_f3) / 1.152921504606847e+18 + "
+        "toreal(sigma_f4) / 1.2089258196146292e+24) / sigma_count),\n"
     ) in query
     assert "| summarize value_avg = avg(sigma_value) by caller, window_start, window_end\n| where value_avg < 3);" in query
 
@@ -243,15 +270,17 @@ def test_value_avg_compares_the_sum_with_threshold_times_count() -> None:
 @pytest.mark.parametrize(
     ("kind", "operator", "threshold", "expected"),
     [
-        ("value_sum", ">=", 0.3, (">=", 19661)),  # 0.3 * 2^16 = 19660.8: a sum on the grid is >= 0.3 iff >= 19661
-        ("value_sum", ">", 0.3, (">", 19660)),
-        ("value_sum", "<=", 0.3, ("<=", 19660)),
-        ("value_sum", "<", 0.3, ("<", 19661)),
-        ("value_sum", "==", 0.3, False),  # no sum on the grid equals 0.3
-        ("value_sum", "!=", 0.3, True),
-        ("value_sum", "==", 2.5, ("==", 163840)),
-        ("value_sum", ">", -1e30, (">", -(1 << 78))),  # beyond every exact sum (|sum| < 2^62)
-        ("value_avg", "<", 1e30, ("<", 1 << 52)),  # beyond every exact average (|avg| < 2^36)
+        # 1e-10 * 2^80 = 120892581961462.9...: a sum on the 2^-80 grid is >= 1e-10 iff >= 120892581961463 * 2^-80
+        ("value_sum", ">=", 1e-10, (">=", 120892581961463)),
+        ("value_sum", ">", 1e-10, (">", 120892581961462)),
+        ("value_sum", "<=", 1e-10, ("<=", 120892581961462)),
+        ("value_sum", "<", 1e-10, ("<", 120892581961463)),
+        ("value_sum", "==", 1e-10, False),  # no sum on the grid equals 1e-10
+        ("value_sum", "!=", 1e-10, True),
+        ("value_sum", "==", 2.5, ("==", 5 << 79)),
+        ("value_sum", ">=", 0.3, (">=", int(Fraction(0.3) * 2**80))),  # every double from 2^-28 is on the grid
+        ("value_sum", ">", -1e30, (">", -(1 << 141))),  # beyond every exact sum (|sum| < 2^61)
+        ("value_avg", "<", 1e30, ("<", 1 << 116)),  # beyond every exact average (|avg| < 2^36)
     ],
 )
 def test_thresholds_map_to_the_integer_grid_without_changing_any_outcome(
@@ -259,9 +288,9 @@ def test_thresholds_map_to_the_integer_grid_without_changing_any_outcome(
 ) -> None:
     from types import SimpleNamespace
 
-    from sigma_azure_aks.correlation_windows import _scaled_threshold
+    from sigma_azure_aks.correlation_sums import scaled_threshold
 
-    assert _scaled_threshold(SimpleNamespace(kind=kind, operator=operator, threshold=threshold)) == expected
+    assert scaled_threshold(SimpleNamespace(kind=kind, operator=operator, threshold=threshold)) == expected
 
 
 def test_value_avg_off_the_grid_keeps_the_pairing_form() -> None:
@@ -269,9 +298,9 @@ def test_value_avg_off_the_grid_keeps_the_pairing_form() -> None:
 
     from sigma_azure_aks.correlation_windows import is_swept
 
-    assert not is_swept(SimpleNamespace(kind="value_avg", threshold=0.3))
-    assert is_swept(SimpleNamespace(kind="value_avg", threshold=2.5))
-    assert is_swept(SimpleNamespace(kind="value_sum", threshold=0.3))
+    assert not is_swept(SimpleNamespace(kind="value_avg", threshold=1e-10))
+    assert is_swept(SimpleNamespace(kind="value_avg", threshold=0.3))
+    assert is_swept(SimpleNamespace(kind="value_sum", threshold=1e-10))
     assert is_swept(SimpleNamespace(kind="value_median", threshold=1.0))  # decided by counts (test_correlation_ranks)
 
 
@@ -303,7 +332,7 @@ def test_value_percentile_decided_by_counts_and_the_values_around_the_threshold(
         "sigma_lo >= sigma_m and sigma_lo + 1 < sigma_k, 0, sigma_lo + 1 == sigma_m and sigma_m < sigma_k, -1, "
         "sigma_lo >= sigma_m, 1, int(null));\n"
     ) in query
-    assert "| where sigma_sign > 0\n| project window_start, window_end)," in query
+    assert "| where isnotnull(sigma_sign) and sigma_sign > 0\n| project window_start, window_end)," in query
     # those read the two values from the blocks of each level: the first and last inside the window
     assert (
         "| extend sigma_first_block = binary_shift_right(sigma_last - sigma_rows + binary_shift_left(1, "

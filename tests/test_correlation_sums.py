@@ -16,20 +16,21 @@ from hypothesis import strategies as st
 from replay_support import require_engine
 from test_correlation_replay import BASES, CORRELATION_ID, EPOCH, event
 
-from sigma_azure_aks.correlation_windows import EXACT_BELOW, FRACTION_SCALE
+from sigma_azure_aks.correlation_windows import EXACT_BELOW, GRID
 
 SPAN = 600
 COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le, "eq": operator.eq,
            "neq": operator.ne}  # fmt: skip
-# exact: multiples of 2^-16 below 2^36, the extremes included; inexact: reals the limbs cannot hold
+TINY = 2.0**-16
+# exact: every double of magnitude 2^-28 or more below 2^36 (decimals included), the extremes too;
+# inexact: what the limbs cannot hold (below 2^-28 with lower bits, 2^36 and beyond)
 EXACT = st.one_of(
     st.integers(-20, 20).map(float),
-    st.sampled_from([0.5, 0.25, -0.75, 1 / FRACTION_SCALE, -1 / FRACTION_SCALE, 2.0**35, -(2.0**35)]),
-    st.integers(-(EXACT_BELOW * FRACTION_SCALE) + 1, EXACT_BELOW * FRACTION_SCALE - 1).map(
-        lambda n: n / FRACTION_SCALE
-    ),
+    st.sampled_from([0.5, 0.25, -0.75, TINY, -TINY, 2.0**35, -(2.0**35), 0.1, 0.2, -0.1, 0.3, 1 / 3, 123.456, 2.0**-28]),
+    st.integers(-(EXACT_BELOW * 2**16) + 1, EXACT_BELOW * 2**16 - 1).map(lambda n: n / 2**16),
+    st.floats(min_value=-1000, max_value=1000, allow_nan=False).filter(lambda v: v == 0 or abs(v) >= 2.0**-28),
 )
-INEXACT = st.sampled_from([0.1, 0.2, -0.1, 0.3, 1e12, -1e12, 1 / 3])
+INEXACT = st.sampled_from([1e12, -1e12, 1e-10, -3e-30, 2.0**36])
 VALUES = st.one_of(EXACT, EXACT, EXACT, INEXACT, st.sampled_from(["x", None, "2.5", "-4"]))
 # many events at one time and many exactly one timespan apart
 EVENTS = st.lists(st.tuples(st.integers(0, 6).map(lambda n: n * SPAN // 2), VALUES), min_size=1, max_size=40)
@@ -60,7 +61,7 @@ def window_numbers(rows: list[tuple[int, Any]], read: Any) -> dict[int, list[tup
 
 
 def _exact(value: float) -> bool:
-    return abs(value) < EXACT_BELOW and (Fraction(value) * FRACTION_SCALE).denominator == 1
+    return abs(value) < EXACT_BELOW and (Fraction(value) * GRID).denominator == 1
 
 
 def expected(kind: str, condition: str, threshold: int, rows: list[tuple[int, Any]]) -> dict[int, Any]:
@@ -140,7 +141,7 @@ def test_window_sums_and_averages_are_exact(kind: str, condition: str, threshold
 def test_adding_and_taking_away_reals_does_not_drift() -> None:
     """A window after 0.5 and 2^35 + 2^-16 left: exactly 2^-16 more than 3 (a real running sum,
     or a real sum of these values, would round the 2^-16 away and miss `gt: 3`)."""
-    tiny = 1 / FRACTION_SCALE
+    tiny = TINY
     rows = [(0, 2.0**35 + tiny), (0, 0.5), (SPAN + 1, 3.0), (SPAN + 1, -(2.0**35)), (SPAN + 1, 2.0**35), (SPAN + 2, "x")]
     ours = replayed("value_sum", "gt", 3, rows)
     # at 601: the first two left; 3 - 2^35 + 2^35 = 3 (not above 3); no window above 3 but the first ones
