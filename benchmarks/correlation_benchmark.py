@@ -14,8 +14,9 @@ threshold), a spray of ``--attack`` failed sign-ins from one address within one 
   10m): the probes take 100 ms a sign-in, ordinary ones 30 to 329 ms, so exactly the brute force
   probes' edges hold (30 within 9m alerts; 29, and 30 over 10m + 1s, do not);
 * automated answers (``value_median`` of ``ProcessingTimeInMilliseconds`` < 30 per ``IPAddress``
-  in 10m): the spray takes 20-29 ms or 31-40 ms a sign-in in turn (so that its many windows holding
-  as many of each have a median between two values, 30: the windows counts alone cannot decide),
+  in 10m): the spray takes 20.1-29.1 ms or 30.1-39.1 ms a sign-in in turn (so that its many windows
+  holding as many of each have a median between two values, 30: the windows counts alone cannot
+  decide; and the sum adds decimals),
   ordinary sign-ins 30 ms or more; a probe answered in 31, 29, 29 ms alerts (median 29); one in 31,
   29 ms does not (median 30).
 
@@ -104,7 +105,8 @@ correlation:
     condition: {gte: 25, field: UserPrincipalName}
 """
 # the spray's processing times, in turn: below the median rule's threshold and above it, never at it
-SPRAY_TOOK = [*range(20, 30), *range(31, 41)]
+# (decimals: the processing time sum adds 0.1s, which it holds exactly as limbs, without pairing)
+SPRAY_TOOK = [ms + 0.1 for ms in (*range(20, 30), *range(30, 40))]
 # median probes: address -> (whether it alerts, times in seconds, processing times)
 MEDIAN_PROBES = {"198.51.100.21": (True, [0, 60, 120], [31, 29, 29]), "198.51.100.22": (False, [0, 60], [31, 29])}
 # address -> (rule it must alert for, or None); each probe: (address, times in seconds, users)
