@@ -56,8 +56,14 @@ def all_sources() -> tuple[Source, ...]:
     return tuple(SOURCES)
 
 
+_BY_TABLE: dict[str, Source] = {}  # the first source of each table; emptied when SOURCES changes
+
+
 def source_for_table(table: str | None) -> Source | None:
-    return next((source for source in SOURCES if source.table == table), None)
+    if not _BY_TABLE:
+        for source in SOURCES:
+            _BY_TABLE.setdefault(source.table, source)
+    return _BY_TABLE.get(table) if table is not None else None
 
 
 def union_tables(table: str | None, claimer: str | None) -> tuple[str, ...]:
@@ -168,9 +174,11 @@ def registered(*sources: Source) -> Iterator[None]:
     """Sources added to the registry for the duration of a `with` block (tests, experiments)."""
     added = [source for source in sources if source not in SOURCES]
     SOURCES.extend(added)
+    _BY_TABLE.clear()
     try:
         yield
     finally:
         for source in added:
             SOURCES.remove(source)
+        _BY_TABLE.clear()
 
