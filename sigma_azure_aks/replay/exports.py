@@ -102,8 +102,9 @@ def _export_source(con: Any, path: Path) -> tuple[str, dict[str, str], bool, dic
         first = _first_json_line(path)
         objects = f"read_ndjson_objects({file})"
         # one parse per line (a line that is not an object fails the read below)
-        query = f"SELECT DISTINCT unnest(json_keys(json)) FROM {objects}"
-        keys = [r[0] for r in con.execute(query).fetchall()]
+        # the distinct key lists (few: rows of one table share their keys), then their keys
+        query = f"SELECT DISTINCT json_keys(json) FROM {objects}"
+        keys = list(dict.fromkeys(k for (listed,) in con.execute(query).fetchall() for k in listed or ()))
         if not keys or any('"' in k or "\\" in k for k in keys):
             raise NotNative
         if len({k.lower() for k in keys}) < len(keys):  # DuckDB's names ignore case: not read alike
