@@ -39,8 +39,8 @@ from .correlation_windows import (
     interpolated,
     number_literal,
     numeric_events,
-    sorted_by,
     sweep,
+    sweep_sums,
     timespan_literal,
 )
 
@@ -73,19 +73,14 @@ def ranked_windows(plan: Any, events: str, suffix: str, lets: list[str]) -> str:
     leaving = ", ".join(f"{name} = -{name}" for name in _COUNTS[:3])
     nothing = ", ".join(f"{name} = long(0)" for name in _COUNTS)
     branches = [
-        f"({parts} | project {keys}sigma_time, sigma_kind = 0, {counts}, sigma_rows = long(1), "
-        "sigma_place = long(1), sigma_low_max, sigma_high_min)",
-        f"({parts} | project {keys}sigma_time = sigma_time + {span}, sigma_kind = 2, {leaving}, "
-        "sigma_rows = long(-1), sigma_place = long(0), sigma_low_max = real(null), sigma_high_min = real(null))",
-        f"({events} | distinct {keys}sigma_time | project {keys}sigma_time, sigma_kind = 1, {nothing}, "
-        "sigma_low_max = real(null), sigma_high_min = real(null))",
+        f"{parts} | project {keys}sigma_time, sigma_kind = 0, {counts}, sigma_rows = long(1), "
+        "sigma_place = long(1), sigma_low_max, sigma_high_min",
+        f"{parts} | project {keys}sigma_time = sigma_time + {span}, sigma_kind = 2, {leaving}, "
+        "sigma_rows = long(-1), sigma_place = long(0), sigma_low_max = real(null), sigma_high_min = real(null)",
+        f"{events} | distinct {keys}sigma_time | project {keys}sigma_time, sigma_kind = 1, {nothing}, "
+        "sigma_low_max = real(null), sigma_high_min = real(null)",
     ]
-    lets.append(
-        f"let {swept} = union\n"
-        + ",\n".join(branches)
-        + f"\n| sort by {sorted_by(plan, 'sigma_time', 'sigma_kind')}\n"
-        "| extend " + ", ".join(f"{name}_in = row_cumsum({name})" for name in _COUNTS)
-    )
+    lets.append(f"let {swept} = {sweep_sums(plan, branches, _COUNTS)}")
     decided = f"sigma_decided{suffix}"
     percentile = int(plan.percentile or 0)
     lets.append(

@@ -31,7 +31,7 @@ from .correlation_windows import (
     group_keys,
     number_literal,
     numeric_events,
-    sorted_by,
+    sweep_sums,
     timespan_literal,
 )
 
@@ -122,17 +122,12 @@ def numeric_windows(plan: Any, events: str, suffix: str, lets: list[str]) -> str
     lets.append(f"let {parts} = {_parts(numbered, keys)}")
     leaving = ", ".join(f"{name} = -{name}" for name in _SUMS)
     nothing = ", ".join(f"{name} = long(0)" for name in _SUMS)
-    combined = "union\n" + ",\n".join(
-        [
-            f"({parts} | project {keys}sigma_time, sigma_kind = 0, {', '.join(_SUMS)})",
-            f"({parts} | project {keys}sigma_time = sigma_time + {span}, sigma_kind = 2, {leaving})",
-            f"({events} | distinct {keys}sigma_time | project {keys}sigma_time, sigma_kind = 1, {nothing})",
-        ]
-    )
-    lets.append(
-        f"let {swept} = {combined}\n| sort by {sorted_by(plan, 'sigma_time', 'sigma_kind')}\n"
-        "| extend " + ", ".join(f"{name}_in = row_cumsum({name})" for name in _SUMS)
-    )
+    branches = [
+        f"{parts} | project {keys}sigma_time, sigma_kind = 0, {', '.join(_SUMS)}",
+        f"{parts} | project {keys}sigma_time = sigma_time + {span}, sigma_kind = 2, {leaving}",
+        f"{events} | distinct {keys}sigma_time | project {keys}sigma_time, sigma_kind = 1, {nothing}",
+    ]
+    lets.append(f"let {swept} = {sweep_sums(plan, branches, _SUMS)}")
     windows = f"sigma_numeric{suffix}"
     lets.append(
         f"let {windows} = {swept}\n| where sigma_kind == 1 and sigma_count_in > 0\n"

@@ -77,14 +77,22 @@ def sorted_by(plan: WindowPlan, *columns: str) -> str:
     return ", ".join(f"{column} asc" for column in (*map(kql.column_reference, plan.groups), *columns))
 
 
+def _sorted_union(plan: WindowPlan, branches: Sequence[str], *order: str) -> str:
+    combined = "union\n" + ",\n".join(f"({branch})" for branch in branches)
+    return f"{combined}\n| sort by {sorted_by(plan, *order, 'sigma_time', 'sigma_kind')}"
+
+
 def sweep(plan: WindowPlan, branches: Sequence[str], running: str, *order: str) -> str:
     """The union of `branches` (each with the group keys, sigma_time, sigma_kind, sigma_delta),
     sorted, with the running sum of sigma_delta as `running`."""
-    combined = "union\n" + ",\n".join(f"({branch})" for branch in branches)
-    return (
-        f"{combined}\n| sort by {sorted_by(plan, *order, 'sigma_time', 'sigma_kind')}\n"
-        f"| extend {running} = row_cumsum(sigma_delta)"
-    )
+    return f"{_sorted_union(plan, branches, *order)}\n| extend {running} = row_cumsum(sigma_delta)"
+
+
+def sweep_sums(plan: WindowPlan, branches: Sequence[str], columns: Sequence[str]) -> str:
+    """The union of `branches` (each with the group keys, sigma_time, sigma_kind and `columns`),
+    sorted as :func:`sweep` sorts, with the running sum of each column as `<column>_in`."""
+    totals = ", ".join(f"{name}_in = row_cumsum({name})" for name in columns)
+    return f"{_sorted_union(plan, branches)}\n| extend {totals}"
 
 
 def swept_windows(plan: WindowPlan, events: str, suffix: str, lets: list[str]) -> str:
