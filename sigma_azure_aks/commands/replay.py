@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from json.encoder import encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -142,10 +143,7 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     elapsed = time.monotonic() - started
     if args.format == "json":
-        json.dump(
-            {hit.rule_id: _json_hit(hit, result) for hit in result.hits}, sys.stdout, indent=2, default=str
-        )
-        sys.stdout.write("\n")
+        sys.stdout.write(indented_json({hit.rule_id: _json_hit(hit, result) for hit in result.hits}) + "\n")
     else:
         out = sys.stdout
         for hit in result.hits:
@@ -192,6 +190,29 @@ def _write_alerts(out: Any, hit: Any) -> None:
         )
     if len(hit.alerts) > 50:
         out.write(f"  ... {len(hit.alerts) - 50} more\n")
+
+
+def indented_json(document: dict[str, Any]) -> str:
+    """``json.dumps(document, indent=2, default=str)``, the same text: a list of ids (strings and
+    whole numbers, the hits of a rule) is written by the C encoder an item at a time, not by
+    the pure-Python one that an indent otherwise takes (a third of a second for 100k hits)."""
+    if not document:
+        return "{}"
+    entries = []
+    for key, value in document.items():
+        if not isinstance(key, str):
+            return json.dumps(document, indent=2, default=str)
+        entries.append(f"  {encode_basestring_ascii(key)}: {_indented_value(value)}")
+    return "{\n" + ",\n".join(entries) + "\n}"
+
+
+def _indented_value(value: Any) -> str:
+    """A value of :func:`indented_json`'s document, as written one level in."""
+    if isinstance(value, list) and value and all(type(item) in (str, int) for item in value):
+        items = (encode_basestring_ascii(i) if type(i) is str else int.__repr__(i) for i in value)
+        return "[\n    " + ",\n    ".join(items) + "\n  ]"
+    # strings hold no raw newline: every newline of the text starts a line, one level deeper
+    return json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
 
 
 def _json_hit(hit: Any, result: Any) -> Any:

@@ -13,7 +13,7 @@ from ..correlation import plan_of
 from ..correlation_windows import evidence_events
 from .errors import ReplayQueryError, ReplayUnsupportedError
 from .kql_rewrite import columns_read
-from .loaders import Event, check_readable, kept_columns, read_events
+from .loaders import Event, check_readable, event_ids, kept_columns, read_events
 
 # Events listed per alert; an alert also tells how many events it holds.
 ALERT_EVENTS = 100
@@ -244,9 +244,8 @@ def _replay_inputs(
             if isinstance(rows, Exception):
                 errors[index] = rows
                 continue
-            found[index].extend(
-                Event(outcome.table, outcome.details[row], str(item), number + row) for row in rows
-            )
+            table, details, name = outcome.table, outcome.details, str(item)
+            found[index].extend([Event(table, details[row], name, number + row) for row in rows])
         number += outcome.rows
         scanned += outcome.rows
         if outcome.rows:
@@ -368,7 +367,7 @@ def _run_loaded(
         events.sort(key=lambda event: event.number)
         hit = RuleHit(key, str(item.rule.title), str(item.path), item.table, item.query, events)
         result.hits.append(hit)
-        result[key] = [event.event_id for event in hit.events]
+        result[key] = event_ids(hit.events)
     return result
 
 
@@ -408,7 +407,7 @@ def _run_correlation(
     events.sort(key=lambda event: event.number)
     hit = RuleHit(key, str(item.rule.title), str(item.path), item.table, item.query, events, alerts)
     result.hits.append(hit)
-    result[key] = [event.event_id for event in events]
+    result[key] = event_ids(events)
 
 
 def _ordered_over_correlations(plan: Any) -> bool:

@@ -101,10 +101,13 @@ def _export_source(con: Any, path: Path) -> tuple[str, dict[str, str], bool, dic
     if head[0] == "{":
         first = _first_json_line(path)
         objects = f"read_ndjson_objects({file})"
-        # one parse per line (a line that is not an object fails the read below)
-        # the distinct key lists (few: rows of one table share their keys), then their keys
-        query = f"SELECT DISTINCT json_keys(json) FROM {objects}"
-        keys = list(dict.fromkeys(k for (listed,) in con.execute(query).fetchall() for k in listed or ()))
+        # one parse per line (a line that is not an object fails the read below): the first
+        # line's key list, then the distinct others (few: rows of one table share their keys;
+        # a line's list compared with the first's costs less than its hash for the DISTINCT)
+        head = [str(k) for k in first]
+        query = f"SELECT DISTINCT k FROM (SELECT json_keys(json) AS k FROM {objects}) WHERE k IS DISTINCT FROM ?"
+        lists = [head, *(listed for (listed,) in con.execute(query, [head]).fetchall())]
+        keys = list(dict.fromkeys(k for listed in lists for k in listed or ()))
         if not keys or any('"' in k or "\\" in k for k in keys):
             raise NotNative
         if len({k.lower() for k in keys}) < len(keys):  # DuckDB's names ignore case: not read alike
@@ -153,14 +156,18 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
     # a pattern, not IN: DuckDB plans a long IN list (or list_contains) as a join, which need not
     # keep file order; table names are plain identifiers
     known = sql_text("|".join(TABLES))
-    choices = [
-        f"CASE WHEN regexp_full_match({text(mapped[k])}, {known}) THEN {text(mapped[k])} END"
-        for k in ("$table", "Type")
-        if k in mapped
-    ]
-    if not choices:
+    named = [text(mapped[k]) for k in ("$table", "Type") if k in mapped]
+    if not named:
         raise NotNative
-    checks = [row_ok, f"coalesce({', '.join(choices)}) IS NOT DISTINCT FROM {sql_text(table)}"]
+    # the first of $table and Type that names a known table is `table`; the pattern is tried on
+    # the rows that do not name `table` only (a row of the export's own table costs one equality)
+    verdict = "false"
+    for value in reversed(named):
+        verdict = (
+            f"CASE WHEN {value} = {sql_text(table)} THEN true "
+            f"WHEN regexp_full_match({value}, {known}) THEN false ELSE {verdict} END"
+        )
+    checks = [row_ok, verdict]
     column_checks: dict[str, str] = {}
     schema = TABLES[table]
     select: list[str] = []

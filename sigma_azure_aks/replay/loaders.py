@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,10 +53,29 @@ class Event:
 
     @property
     def event_id(self) -> str | int:
-        source = source_for_table(self.table)
-        column = source.id_column if source else None
-        value = self.row.get(column) if column else None
-        return str(value) if value not in (None, "") else self.number
+        return _event_id(self, id_column(self.table))
+
+
+def id_column(table: str) -> str | None:
+    """The column that identifies an event of `table` (None: its record number does)."""
+    source = source_for_table(table)
+    return source.id_column if source else None
+
+
+def _event_id(event: Event, column: str | None) -> str | int:
+    value = event.row.get(column) if column else None
+    return str(value) if value not in (None, "") else event.number
+
+
+def event_ids(events: Sequence[Event]) -> list[str | int]:
+    """Each event's :attr:`Event.event_id`, its table's id column looked up once a table."""
+    columns: dict[str, str | None] = {}
+    ids: list[str | int] = []
+    for event in events:
+        table = event.table
+        column = columns[table] if table in columns else columns.setdefault(table, id_column(table))
+        ids.append(_event_id(event, column))
+    return ids
 
 
 def summary_columns(table: str) -> tuple[str, ...]:
