@@ -31,7 +31,7 @@ adds this repository's rules (rules/) to the SigmaHQ ones.
     python benchmarks/replay_benchmark.py [--rows N] [--shared PATH] [--python-load] [--narrow]
         [--memory-limit SIZE] [--unlimited] [--own-rules] [--skip-bare] [--skip-sqlite]
         [--skip-baseline] [--baseline-max-memory GIB] [--baseline-slice-rows N]
-        [--baseline-in-slices] [--skip-loaded] [--scan-speed] [--scan-speed-csv]
+        [--baseline-in-slices] [--skip-loaded] [--scan-speed] [--scan-speed-csv] [--repeat N]
 
 ``--scan-speed`` measures instead the scan of one base rule (failed sign-ins) against DuckDB's own
 read of the same file: it writes ``--rows`` SigninLogs rows as JSON lines (ordinary sign-ins over
@@ -39,8 +39,9 @@ one day, columns and types as the SigninLogs source declares them) and the same 
 runs ``sigma-azure-aks replay --format json`` on each in a fresh process (the 1,000-row run stands
 for start-up), loads the large file into a DuckDB table itself (``read_json`` with the file's
 columns declared in their DuckDB types), and prints replay's time beyond start-up, DuckDB's load
-and their ratio (RATIO line; target <= 3). ``--scan-speed-csv`` does the same on the AzureActivity
-CSV export with one SigmaHQ rule, against DuckDB's ``read_csv`` of the same file.
+and their ratio (RATIO line; target <= 3): ``--repeat`` rounds (default 3) of the three timings,
+interleaved, each round printed, the ratio that of the medians. ``--scan-speed-csv`` does the same
+on the AzureActivity CSV export with one SigmaHQ rule, against DuckDB's ``read_csv`` of the same file.
 
 ``--narrow`` writes rows of only the columns the rules read plus the id and summary columns (with
 ``Properties_d`` reduced to its ``message``): not what an export holds, but a measure of the
@@ -320,6 +321,12 @@ def run(folder: Path) -> int:
         "--scan-speed-csv",
         action="store_true",
         help="with --scan-speed: also the AzureActivity CSV export against DuckDB's own read_csv",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="with --scan-speed: rounds of the three timings, interleaved; their medians are compared (default 3)",
     )
     args = parser.parse_args()
     shared = shared_dir(args.shared)
@@ -709,19 +716,33 @@ def duckdb_load(path: Path, table: str) -> float:
     return elapsed
 
 
-def scan_speed_line(label: str, rule: Path, small: Path, large: Path, rows: int, table: str) -> None:
-    """Time the replay command on `small` (1,000 rows: start-up) and `large`, DuckDB's own load of
-    `large`, and print them with the ratio."""
-    startup, _, _ = replay_command(rule, small)
-    whole, peak, written = replay_command(rule, large)
-    own = duckdb_load(large, table)
-    beyond = whole - startup
+def scan_speed_line(
+    label: str, rule: Path, small: Path, large: Path, rows: int, table: str, repeat: int = 1
+) -> None:
+    """Time the replay command on `small` (1,000 rows: start-up) and `large`, and DuckDB's own load
+    of `large`, `repeat` rounds of the three interleaved (so that the machine's drift touches each
+    alike), and print each round and the ratio of the medians."""
+    from statistics import median
+
+    startups, wholes, owns = [], [], []
+    for round_number in range(1, repeat + 1):
+        startup, _, _ = replay_command(rule, small)
+        whole, peak, written = replay_command(rule, large)
+        own = duckdb_load(large, table)
+        startups.append(startup)
+        wholes.append(whole)
+        owns.append(own)
+        print(
+            f"{label}, round {round_number}: {rows:,} rows, {large.stat().st_size / 1e6:,.0f} MB; replay command "
+            f"{whole:.2f} s (peak RSS {peak:,} MiB, {written / 1e6:.1f} MB of JSON), start-up (1,000 rows) "
+            f"{startup:.2f} s, beyond start-up {whole - startup:.2f} s; DuckDB's own load of the file {own:.2f} s; "
+            f"ratio {(whole - startup) / own:.2f}x  ({load_average()})"
+        )
+    beyond, own = median(wholes) - median(startups), median(owns)
     print(
-        f"{label}: {rows:,} rows, {large.stat().st_size / 1e6:,.0f} MB; replay command {whole:.2f} s "
-        f"(peak RSS {peak:,} MiB, {written / 1e6:.1f} MB of JSON), start-up (1,000 rows) {startup:.2f} s, "
-        f"beyond start-up {beyond:.2f} s; DuckDB's own load of the file {own:.2f} s  ({load_average()})"
+        f"RATIO replay beyond start-up / DuckDB's own load, {label} (target <= 3; medians of {repeat}: "
+        f"{beyond:.2f} s / {own:.2f} s): {beyond / own:.2f}x"
     )
-    print(f"RATIO replay beyond start-up / DuckDB's own load, {label} (target <= 3): {beyond / own:.2f}x")
 
 
 def scan_speed(folder: Path, args, shared: Path) -> int:
@@ -733,7 +754,7 @@ def scan_speed(folder: Path, args, shared: Path) -> int:
     large = write_signins(folder / "SigninLogs.jsonl", args.rows, args.seed)
     small = write_signins(folder / "SigninLogs-1000.jsonl", 1_000, args.seed)
     print(f"write the SigninLogs JSON lines: {time.perf_counter() - t:.1f} s")
-    scan_speed_line("SigninLogs JSON lines, one base rule", rule, small, large, args.rows, "SigninLogs")
+    scan_speed_line("SigninLogs JSON lines, one base rule", rule, small, large, args.rows, "SigninLogs", args.repeat)
     if not args.scan_speed_csv:
         return 0
     from sigma_azure_aks.replay.loaders import read_events
@@ -744,7 +765,9 @@ def scan_speed(folder: Path, args, shared: Path) -> int:
     large = write_export(synthesise(base, operations, args.rows, args.seed), args.rows, folder)
     small = write_export(synthesise(base, operations, 1_000, args.seed), 1_000, folder / "small")
     rule = shared / "corpus" / "sigmahq" / "activitylogs" / "azure_keyvault_modified_or_deleted.yml"
-    scan_speed_line("AzureActivity CSV export, one base rule", rule, small, large, args.rows, "AzureActivity")
+    scan_speed_line(
+        "AzureActivity CSV export, one base rule", rule, small, large, args.rows, "AzureActivity", args.repeat
+    )
     return 0
 
 

@@ -83,8 +83,10 @@ _ISO_DATETIME = rf"^\d{{4}}-\d{{2}}-\d{{2}}([T ]([01]\d|2[0-3]):\d{{2}}:\d{{2}}(
 _ZONE = rf"{_OFFSET}$"
 _FRACTION_DIGITS = 6  # both readings keep microseconds: further digits are cut, not rounded
 _BLANKS = " \t\r\n"  # what both readings trim around the text
-# the common case of _ISO_DATETIME: a year from 0001, "T", at most six fraction digits, "Z"
-_EXPORT_DATETIME = r"(000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d\d\d)-\d\d-\d\dT([01]\d|2[0-3]):\d\d:\d\d(\.\d{1,6})?Z"
+# the common case of _ISO_DATETIME: a year from 0001, "T", fraction digits, "Z" (Log Analytics
+# writes seven: 2024-05-01T00:45:36.3744000Z); its first 26 characters hold at most six of them
+_EXPORT_DATETIME = r"(000[1-9]|00[1-9]\d|0[1-9]\d\d|[1-9]\d\d\d)-\d\d-\d\dT([01]\d|2[0-3]):\d\d:\d\d(\.\d+)?Z"
+_EXPORT_MICROSECONDS = len("2024-05-01T00:45:36.374400")
 _EXTRA_DIGITS = re.compile(rf"(\.\d{{{_FRACTION_DIGITS}}})\d+")
 
 
@@ -125,8 +127,10 @@ def datetime_sql(text: str, *, strict: bool = False) -> str:
     zoned = f"{cast}({cut} AS TIMESTAMPTZ)"
     return (
         f"CASE WHEN {text} IS NULL OR {text} = '' THEN NULL "
-        # the form exports write (UTC, up to microseconds), read with one pattern and one cast
-        f"WHEN regexp_full_match({text}, '{_EXPORT_DATETIME}') THEN {cast}(left({text}, -1) AS TIMESTAMP) "
+        # the form exports write (UTC), read with one pattern and one cast of its text to the
+        # microsecond: the "Z" and any further fraction digits cut
+        f"WHEN regexp_full_match({text}, '{_EXPORT_DATETIME}') "
+        f"THEN {cast}(left({text}, least(length({text}) - 1, {_EXPORT_MICROSECONDS})) AS TIMESTAMP) "
         # DuckDB reads year 0 as 1 BC; Python has no year 0
         f"WHEN regexp_matches({trimmed}, '(^0000-|/0000, )') THEN {unread} "
         f"WHEN regexp_matches({trimmed}, '{_PORTAL_DATETIME}') "

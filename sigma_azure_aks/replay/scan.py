@@ -353,7 +353,8 @@ def _stage_sql(
         kept_rows = kept_checked
     else:
         lazy_checks = " AND ".join(f"({check})" for _, check in lazy.values()) or "true"
-        kept_rows = f"(NOT ({hit}) OR coalesce({lazy_checks}, false))"
+        # a CASE, not NOT .. OR ..: DuckDB evaluates a CASE branch on its rows only
+        kept_rows = f"CASE WHEN {hit} THEN coalesce({lazy_checks}, false) ELSE true END"
 
     def value(name: str) -> str:
         if lazy is None or name in read:
