@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from replay_support import require_engine
 
 AA = "AzureActivity\n| where "
@@ -257,3 +259,31 @@ def test_a_preamble_folds_into_the_condition(query: str, folded: str) -> None:
     from sigma_azure_aks.replay.kql_rewrite import fold_preamble
 
     assert fold_preamble(query) == folded
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6,
+)
+_JSON_TYPES = ["NULL", "VARCHAR", "BOOLEAN", "BIGINT", "UBIGINT", "DOUBLE", "OBJECT", "ARRAY"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(_JSON_VALUES, min_size=1, max_size=12),
+    padding=st.sampled_from(["", " ", "\n\t"]),
+    kinds=st.lists(st.sampled_from(_JSON_TYPES), min_size=1, max_size=4, unique=True),
+)
+def test_a_json_type_read_from_its_first_character_is_json_types(values: list, padding: str, kinds: list) -> None:
+    """The export plan's check of a JSON value's type (its first character, a parse for a number)
+    answers as ``json_type() IN (...)`` on every value, SQL NULL and padded texts included."""
+    duckdb = pytest.importorskip("duckdb", reason="replay engine (duckdb) not installed")
+    from sigma_azure_aks.replay.exports import json_type_in
+
+    texts = [None, *(padding + json.dumps(v) + padding for v in values)]
+    fast, slow = json_type_in("v", kinds), "coalesce(json_type(v), 'NULL') IN (" + ", ".join(f"'{k}'" for k in kinds) + ")"
+    rows = duckdb.connect().execute(
+        f"SELECT {fast}, {slow} FROM (SELECT CAST(unnest($1::VARCHAR[]) AS JSON) AS v)", [texts]
+    ).fetchall()
+    assert [a for a, _ in rows] == [b for _, b in rows]
