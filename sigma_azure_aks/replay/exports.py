@@ -240,20 +240,27 @@ def export_plan(con: Any, path: Path) -> ExportPlan:
 
 
 def insert_export(
-    con: Any, plan: ExportPlan, create: Callable[[str], int], combo_base: int
+    con: Any,
+    plan: ExportPlan,
+    create: Callable[[str, Mapping[str, str]], tuple[int, frozenset[str]]],
+    combo_base: int,
 ) -> tuple[int, int, tuple[str, ...], int]:
-    """Insert the rows of an export, numbered from `create(table)` (the rows in the table); returns
-    (first row, rows, columns sent as one combination code per row, combinations, coded from
-    `combo_base`). Rows not plain: none inserted, NotNative."""
-    source, table, mapped, select = plan.source, plan.table, plan.raw, list(plan.select)
+    """Insert the rows of an export, numbered from the first of `create(table, constants)` (the
+    rows in the table; `constants`: the columns the file lacks, with the constant each row holds
+    there, which the table may compute rather than store: the second, the columns left out);
+    returns (first row, rows, columns sent as one combination code per row, combinations, coded
+    from `combo_base`). Rows not plain: none inserted, NotNative."""
+    source, table, mapped = plan.source, plan.table, plan.raw
     schema = TABLES[table]
     combo = _export_combinations(con, source, {n: mapped[n] for n in schema if n in mapped}, schema)
-    start = create(table)
+    constants = {n: sql for n, sql in zip(schema, plan.select, strict=True) if n not in mapped}
+    start, computed = create(table, constants)
     quoted = f'"{table}"'
     new_rows = f"{ROW_COLUMN} IS NULL"
     # ROWTEXT_COLUMN (built on first need) carries each row's flag until the check;
     # COMBO_COLUMN a hash of the raw values of the combined columns until recoded below
-    names = [*schema, ROWTEXT_COLUMN]
+    names = [n for n in schema if n not in computed] + [ROWTEXT_COLUMN]
+    select = [sql for n, sql in zip(schema, plan.select, strict=True) if n not in computed]
     select.append(f"CASE WHEN {plan.plain} THEN NULL ELSE 'x' END")
     if combo:
         names.append(COMBO_COLUMN)
