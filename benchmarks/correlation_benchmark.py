@@ -18,7 +18,10 @@ threshold), a spray of ``--attack`` failed sign-ins from one address within one 
   holding as many of each have a median between two values, 30: the windows counts alone cannot
   decide; and the sum adds decimals),
   ordinary sign-ins 30 ms or more; a probe answered in 31, 29, 29 ms alerts (median 29); one in 31,
-  29 ms does not (median 30).
+  29 ms does not (median 30);
+* a chain (``temporal_ordered`` over the brute force and the failed sign-in, per ``IPAddress`` in
+  1h): a brute force alert, then another failed sign-in strictly after it; the attacker alerts, the
+  brute force probe just above does not (it stops at its 30th failure).
 
 Then runs ``sigma-azure-aks replay --format json`` on the same file, each in a fresh process (its
 peak RSS from the kernel): the base rule (failed sign-ins) alone, each correlation, and both
@@ -70,6 +73,19 @@ correlation:
     group-by: [IPAddress]
     timespan: 10m
     condition: {gte: 30}
+"""
+# a chain: the brute force alert, then a failed sign-in strictly after it from the same address
+# within the hour (the attacker's spray goes on; the brute force probe just above stops at its 30th)
+ORDERED = """\
+title: Brute force, then another failed sign-in from the address
+id: 6b1c0000-0000-4000-8000-0000000000b5
+status: test
+correlation:
+    type: temporal_ordered
+    rules: [brute_force, failed_signin]
+    group-by: [IPAddress]
+    timespan: 1h
+    condition: {gte: 2}
 """
 SUM = """\
 title: Sign-in processing time burst from one address
@@ -213,12 +229,15 @@ def main() -> int:
         "both correlations": BASE_RULE + "---\n" + BRUTE_FORCE + "---\n" + SPRAY,
         "processing time sum": BASE_RULE + "---\n" + SUM,
         "processing time median": BASE_RULE + "---\n" + MEDIAN,
+        "ordered over brute force": BASE_RULE + "---\n" + BRUTE_FORCE.replace("status:", "name: brute_force\nstatus:")
+        + "---\n" + ORDERED,
     }
     expected = {
         "6b1c0000-0000-4000-8000-0000000000b1": {ATTACKER} | {a for a, (r, _, _) in PROBES.items() if r == "brute"},
         "6b1c0000-0000-4000-8000-0000000000b2": {ATTACKER} | {a for a, (r, _, _) in PROBES.items() if r == "spray"},
         "6b1c0000-0000-4000-8000-0000000000b3": {ATTACKER} | {a for a, (r, _, _) in PROBES.items() if r == "brute"},
         "6b1c0000-0000-4000-8000-0000000000b4": {ATTACKER} | {a for a, (on, _, _) in MEDIAN_PROBES.items() if on},
+        "6b1c0000-0000-4000-8000-0000000000b5": {ATTACKER},
     }
     runs = {}
     problems = []

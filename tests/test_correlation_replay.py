@@ -354,6 +354,16 @@ CHAINS = {
     "temporal over temporal_ordered and a rule": (
         "temporal", "[child, written]", "{gte: 2}", "temporal_ordered", "{gte: 2}", ", callerIpAddress"
     ),
+    # a temporal_ordered chain of alerts: each window's earliest chain, each alert with its own events
+    "temporal_ordered over event_count and a rule": (
+        "temporal_ordered", "[child, written]", "{gte: 2}", "event_count", "{gte: 2}", ""
+    ),
+    "temporal_ordered over a rule and temporal_ordered": (
+        "temporal_ordered", "[written, child]", "{gte: 2}", "temporal_ordered", "{gte: 2}", ", callerIpAddress"
+    ),
+    "event_count over temporal_ordered over event_count": (
+        "event_count", "[child]", "{gte: 1}", "temporal_ordered", "{gte: 2}", ""
+    ),
 }  # fmt: skip
 
 
@@ -374,7 +384,7 @@ def test_a_chained_alert_lists_the_events_of_its_windows(chain: str, seed: int) 
         child = child.replace("rules: [failed]", "rules: [failed, written]")
     documents = [child]
     if chain.count(" over ") == 2:  # the child reads a grandchild, which reads the rule
-        documents = [child.replace("rules: [failed]", "rules: [grandchild]"), GRANDCHILD.format(
+        documents = [child.replace("rules: [failed", "rules: [grandchild"), GRANDCHILD.format(
             kind="event_count", condition="{gte: 2}", extra_group=extra_group)]  # fmt: skip
     parent = (
         f"title: Parent\nid: {CORRELATION_ID}\nstatus: test\ncorrelation:\n    type: {kind}\n    rules: {rules}\n"

@@ -386,13 +386,14 @@ def _run_correlation(
         if every_window:
             alerts = _window_alerts(plan, engine.alerts(plan, evidence=True))
             alerts.sort(key=lambda a: (a.window_end, [str(v) for v in a.groups.values()]))
-        elif _ordered_over_correlations(plan):  # its windows' evidence: chains of referenced alerts
-            alerts = _episodes(plan, _window_alerts(plan, engine.alerts(plan, evidence=True)))
         else:
-            alerts = _episodes(plan, _window_alerts(plan, engine.alerts(plan)))
+            members: list[tuple[Alert, Any, Any]] = []
+            alerts = _episodes(plan, _window_alerts(plan, engine.alerts(plan)), members)
             spans = [(a.groups, a.window_start, a.last_window_end) for a in alerts]
             if plan.chained:  # a chain's events are its referenced alerts' events, down to the base rules
-                listed = engine.chain_events(plan, spans, ALERT_EVENTS)
+                # a temporal_ordered chain: each window's earliest chain of referenced alerts
+                ordered = plan.kind == "temporal_ordered"
+                listed = engine.chain_events(plan, spans, ALERT_EVENTS, _windows_of(alerts, members) if ordered else None)
             else:
                 listed = engine.events_between(plan.groups, spans, ALERT_EVENTS, evidence_events(plan))
             for alert, (ids, total) in zip(alerts, listed, strict=True):
@@ -410,15 +411,6 @@ def _run_correlation(
     result[key] = event_ids(events)
 
 
-def _ordered_over_correlations(plan: Any) -> bool:
-    """A temporal_ordered plan that reads a correlation, anywhere in the chain: its window's evidence
-    is its earliest chain of referenced alerts, each with its own events, found per window."""
-    from ..correlation import ChildSource
-
-    children = [s.plan for s in plan.sources if isinstance(s, ChildSource)]
-    return bool(children) and (plan.kind == "temporal_ordered" or any(_ordered_over_correlations(c) for c in children))
-
-
 def _window_alerts(plan: Any, rows: list[dict[str, Any]]) -> list[Alert]:
     """One alert per alerting window row (its events when the row lists them), by group and time."""
     from ..correlation import EVIDENCE, WINDOW_END, WINDOW_START
@@ -432,14 +424,18 @@ def _window_alerts(plan: Any, rows: list[dict[str, Any]]) -> list[Alert]:
     return alerts
 
 
-def _episodes(plan: Any, windows: list[Alert]) -> list[Alert]:
+def _episodes(plan: Any, windows: list[Alert], members: list[tuple[Alert, Any, Any]] | None = None) -> list[Alert]:
     """Per group, each run of alerting windows (by group, then end) where every window starts
     at or before the end of the one before it, as one alert; the events of its windows, up to
-    ALERT_EVENTS."""
+    ALERT_EVENTS. `members` is given each window as (its episode, its start, its end)."""
     episodes: list[Alert] = []
     for window in windows:
         last = episodes[-1] if episodes else None
-        if last is not None and last.groups == window.groups and window.window_start <= last.last_window_end:
+        if last is not None and not (last.groups == window.groups and window.window_start <= last.last_window_end):
+            last = None  # the window starts an episode
+        if members is not None:
+            members.append((last if last is not None else window, window.window_start, window.window_end))
+        if last is not None:
             last.last_window_start, last.last_window_end = window.window_start, window.window_end
             last.windows += 1
             last.metric = window.metric if _higher(window.metric, last.metric) else last.metric
@@ -451,6 +447,12 @@ def _episodes(plan: Any, windows: list[Alert]) -> list[Alert]:
         episode.event_ids = episode.event_ids[:ALERT_EVENTS]
     episodes.sort(key=lambda a: (a.window_end, [str(v) for v in a.groups.values()]))
     return episodes
+
+
+def _windows_of(episodes: list[Alert], members: list[tuple[Alert, Any, Any]]) -> list[tuple[int, Any, Any]]:
+    """Each window of `members` as (the index of its episode in `episodes`, its start, its end)."""
+    index = {id(episode): n for n, episode in enumerate(episodes)}
+    return [(index[id(episode)], start, end) for episode, start, end in members]
 
 
 def _higher(metric: Any, than: Any) -> bool:

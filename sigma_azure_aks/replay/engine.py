@@ -304,27 +304,39 @@ class Engine:
         return [found.get(n, ([], 0)) for n in range(len(spans))]
 
     def chain_events(
-        self, plan: Any, spans: Sequence[tuple[Mapping[str, Any], Any, Any]], cap: int
+        self,
+        plan: Any,
+        spans: Sequence[tuple[Mapping[str, Any], Any, Any]],
+        cap: int,
+        windows: Sequence[tuple[int, Any, Any]] | None = None,
     ) -> list[tuple[list[str], int]]:
-        """:meth:`events_between` for a chained correlation (no temporal_ordered plan in it reads a
-        correlation: :func:`.api._ordered_over_correlations`): for each (group keys, first time, last time) of the last run
-        (:meth:`alerts`), the events of the referenced alerts ending in that range, and theirs in
-        turn, down to the base rules' events (of a referenced temporal_ordered alert, its window's
-        earliest chain). Each level's ranges are merged per span and group first, so that no event
-        is paired with many overlapping windows."""
+        """:meth:`events_between` for a chained correlation: for each (group keys, first time, last
+        time) of the last run (:meth:`alerts`), the events of the referenced alerts ending in that
+        range, and theirs in turn, down to the base rules' events (of a referenced temporal_ordered
+        alert, its window's earliest chain). Each level's ranges are merged per span and group
+        first, so that no event is paired with many overlapping windows. A temporal_ordered plan
+        lists its alerting `windows` (each: the index of its span, its start, its end) instead:
+        each window's earliest chain, as the evidence form does, found for every window at once."""
         if not spans:
             return []
+        if windows is None:
+            reach = [(n, keys, low, high) for n, (keys, low, high) in enumerate(spans)]
+        else:
+            reach = [(n, spans[n][0], low, high) for n, low, high in windows]
         columns = ["sigma_span", *plan.groups, "sigma_low", "sigma_high"]
         values = [
-            list(range(len(spans))),
-            *([str(keys[g]) for keys, _, _ in spans] for g in plan.groups),
-            [low for _, low, _ in spans],
-            [high for _, _, high in spans],
+            [n for n, _, _, _ in reach],
+            *([str(keys[g]) for _, keys, _, _ in reach] for g in plan.groups),
+            [low for _, _, low, _ in reach],
+            [high for _, _, _, high in reach],
         ]
         selected = ", ".join(f'unnest(${n + 1}) AS "{c}"' for n, c in enumerate(columns))
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE sigma_reach AS SELECT {selected}", values)
         parts: list[str] = []
-        self._reach(plan, "", "sigma_reach", parts)
+        if windows is None:
+            self._reach(plan, "", "sigma_reach", parts)
+        else:
+            self._earliest_chains(plan, "", "sigma_reach", parts)
         rows = self.con.execute(
             "SELECT sigma_span, list(sigma_event ORDER BY sigma_time, sigma_event) FILTER (WHERE sigma_rank <= ?), "
             "count(*) FROM (SELECT sigma_span, sigma_event, sigma_time, row_number() OVER "
@@ -382,18 +394,21 @@ class Engine:
                 f'a.window_start AS sigma_low, a.window_end AS sigma_high FROM "{merged}" m JOIN "{alerts}" a '
                 f"ON a.window_end BETWEEN m.sigma_low AND m.sigma_high{matched}"
             )
-            if child.kind == "temporal_ordered" and not any(isinstance(s, ChildSource) for s in child.sources):
-                # an alert's events are its window's earliest chain
-                parts.append(self._earliest_chains(child, f"{suffix}_{index + 1}", deeper))
+            if child.kind == "temporal_ordered":  # an alert's events are its window's earliest chain
+                self._earliest_chains(child, f"{suffix}_{index + 1}", deeper, parts)
             else:
                 self._reach(child, f"{suffix}_{index + 1}", deeper, parts)
 
-    def _earliest_chains(self, plan: Any, suffix: str, windows: str) -> str:
-        """A SELECT of (sigma_span, sigma_event, sigma_time) of the earliest chain of each window of
-        a temporal_ordered plan over rules (the table `windows`: sigma_span, the plan's group
-        columns, sigma_low, sigma_high): the earliest time of the first rule in the window, then of
-        each next rule strictly after the one before (an as-of join each: n log n), the events of
-        each rule at its time, as the evidence form lists them (:func:`ordered_evidence`)."""
+    def _earliest_chains(self, plan: Any, suffix: str, windows: str, parts: list[str]) -> None:
+        """Add to `parts` the SELECTs of (sigma_span, sigma_event, sigma_time) of the earliest chain
+        of each window of a temporal_ordered plan (the table `windows`: sigma_span, the plan's
+        group columns, sigma_low, sigma_high): the earliest time of the first source in the window,
+        then of each next source strictly after the one before (an as-of join each: n log n), as
+        the evidence form chooses them (:func:`ordered_evidence`). A rule's step lists its events
+        at its time; a referenced correlation's step, its alerts ending at that time, each with
+        its own events in turn (:meth:`_reach`, or their earliest chains)."""
+        from ..correlation import ChildSource
+
         groups = [f'"{g}"' for g in plan.groups]
         on = "".join(f" AND w.{g} = t.{g}" for g in groups)
         events = f"sigma_events{suffix}"
@@ -413,16 +428,34 @@ class Engine:
                 "WHERE t.sigma_time <= w.sigma_high",
                 [source.label],
             )
-            found.append((chained, index))
+            found.append((chained, index, source))
             step = chained
-        on_events = "".join(f" AND e.{g} = w.{g}" for g in groups)
-        return " UNION ALL ".join(
-            f'SELECT w.sigma_span, e.sigma_event, e.sigma_time FROM "{chained}" w JOIN "{events}" e '
-            f"ON e.sigma_rule = w.sigma_rule{index} AND e.sigma_time = w.sigma_at{on_events} "
-            f'WHERE EXISTS (SELECT 1 FROM "{step}" f WHERE f.sigma_span = w.sigma_span AND f.sigma_low = w.sigma_low'
+        # a step counts where its window's chain is complete (the last step found it)
+        complete = (
+            f'EXISTS (SELECT 1 FROM "{step}" f WHERE f.sigma_span = w.sigma_span AND f.sigma_low = w.sigma_low'
             f"{''.join(f' AND f.{g} = w.{g}' for g in groups)})"
-            for chained, index in found
         )
+        on_events = "".join(f" AND e.{g} = w.{g}" for g in groups)
+        for chained, index, source in found:
+            if not isinstance(source, ChildSource):
+                parts.append(
+                    f'SELECT w.sigma_span, e.sigma_event, e.sigma_time FROM "{chained}" w JOIN "{events}" e '
+                    f"ON e.sigma_rule = w.sigma_rule{index} AND e.sigma_time = w.sigma_at{on_events} "
+                    f"WHERE {complete}"
+                )
+                continue
+            child, deeper = source.plan, f"{windows}_{index + 1}"
+            matched = "".join(f' AND a."{theirs}" = w."{ours}"' for ours, theirs in source.groups)
+            child_groups = "".join(f'a."{g}", ' for g in child.groups)
+            self.con.execute(
+                f'CREATE OR REPLACE TEMP TABLE "{deeper}" AS SELECT DISTINCT w.sigma_span, {child_groups}'
+                f'a.window_start AS sigma_low, a.window_end AS sigma_high FROM "{chained}" w JOIN '
+                f'"sigma_alerts{suffix}_{index + 1}" a ON a.window_end = w.sigma_at{matched} WHERE {complete}'
+            )
+            if child.kind == "temporal_ordered":
+                self._earliest_chains(child, f"{suffix}_{index + 1}", deeper, parts)
+            else:
+                self._reach(child, f"{suffix}_{index + 1}", deeper, parts)
 
     def _statement_sql(self, expression: str, schema: dict[str, list[str]]) -> str:
         window = running_sum(expression)
