@@ -680,19 +680,14 @@ def write_signins(path: Path, n: int, seed: int) -> Path:
 
 def replay_command(rule: Path, events: Path) -> tuple[float, int, int]:
     """(wall seconds, peak RSS MiB, bytes of JSON written) of ``sigma-azure-aks replay --format
-    json`` on `events`, in a fresh process (its own peak, from the kernel); its output is checked
-    to be one rule's JSON."""
-    command = [sys.executable, "-m", "sigma_azure_aks.commands", "replay", str(rule), "--events", str(events)]
-    with tempfile.TemporaryFile() as out:
-        t = time.perf_counter()
-        process = subprocess.Popen([*command, "--format", "json"], stdout=out, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - t
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        written = out.read()
-    assert process.returncode == 0 and len(json.loads(written)) == 1, written[:200]
-    return elapsed, usage.ru_maxrss // 1024, len(written)
+    json`` on `events`, in a fresh process (:func:`correlation_benchmark.run_replay`: its own
+    peak, from the kernel); its output is checked to be one rule's JSON."""
+    from correlation_benchmark import run_replay  # this script's folder is on sys.path
+
+    with tempfile.TemporaryDirectory() as folder:
+        run = run_replay(rule, events, Path(folder) / "replay.json", None)
+    assert len(run["result"]) == 1, str(run["result"])[:200]
+    return run["wall"], int(run["rss"]), run["bytes"]
 
 
 def duckdb_load(path: Path, table: str) -> float:

@@ -83,12 +83,8 @@ def _reach(con: Any, plan: Any, suffix: str, reach: str, parts: list[str]) -> No
             f'SELECT m.sigma_span, e.sigma_event, e.sigma_time FROM "{merged}" m JOIN '
             f'"{evidence_events(plan, suffix)}" e ON e.sigma_time BETWEEN m.sigma_low AND m.sigma_high{on}'
         )
-        if rule:
-            con.execute(f'CREATE OR REPLACE TEMP TABLE "{reach}_found" AS {select}{rule}', [labels])
-            parts.append(f'SELECT * FROM "{reach}_found"')
-        else:
-            con.execute(f'CREATE OR REPLACE TEMP TABLE "{reach}_found" AS {select}')
-            parts.append(f'SELECT * FROM "{reach}_found"')
+        con.execute(f'CREATE OR REPLACE TEMP TABLE "{reach}_found" AS {select}{rule}', [labels] if rule else [])
+        parts.append(f'SELECT * FROM "{reach}_found"')
     for index, source in enumerate(plan.sources):
         if not isinstance(source, ChildSource):
             continue

@@ -117,12 +117,12 @@ class Engine:
         start = self._create(table, constants)
         if created:
             return start, frozenset(self._constant_columns[table])
-        quoted = f'"{table}"'
-        for name, constant in self._constant_columns.pop(table, {}).items():
+        computed = self._constant_columns[table]
+        for name, constant in computed.items():
             kind = SQL_TYPES.get(TABLES[table][name], "VARCHAR")
-            self.con.execute(f"ALTER TABLE {quoted} DROP COLUMN {sql_ident(name)}")
-            self.con.execute(f"ALTER TABLE {quoted} ADD COLUMN {sql_ident(name)} {kind} DEFAULT {constant}")
-        self._constant_columns[table] = {}
+            self.con.execute(f'ALTER TABLE "{table}" DROP COLUMN {sql_ident(name)}')
+            self.con.execute(f'ALTER TABLE "{table}" ADD COLUMN {sql_ident(name)} {kind} DEFAULT {constant}')
+        computed.clear()
         return start, frozenset()
 
     def load_columns(self, table: str, columns: Mapping[str, Sequence[Any]], count: int) -> int:

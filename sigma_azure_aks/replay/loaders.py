@@ -69,13 +69,8 @@ def _event_id(event: Event, column: str | None) -> str | int:
 
 def event_ids(events: Sequence[Event]) -> list[str | int]:
     """Each event's :attr:`Event.event_id`, its table's id column looked up once a table."""
-    columns: dict[str, str | None] = {}
-    ids: list[str | int] = []
-    for event in events:
-        table = event.table
-        column = columns[table] if table in columns else columns.setdefault(table, id_column(table))
-        ids.append(_event_id(event, column))
-    return ids
+    columns = {table: id_column(table) for table in {event.table for event in events}}
+    return [_event_id(event, columns[event.table]) for event in events]
 
 
 def summary_columns(table: str) -> tuple[str, ...]:
